@@ -1,0 +1,100 @@
+//! Finding and reading the archipelago's files: `-f` names one file, or a
+//! directory whose `*.hcl` files (sorted by name) form one archipelago.
+
+use archipel_planner::diagnostic::Diagnostic;
+use archipel_planner::source::{Sources, Span};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A problem reading the files themselves (before any HCL is involved).
+#[derive(Debug)]
+pub struct LoadError(String);
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Refuse files that cannot be an archipelago: no one writes 64 MiB of HCL,
+/// and reading a wrong path (a disk image…) should fail fast.
+const MAX_FILE_SIZE: u64 = 64 << 20;
+
+/// The paths of the archipelago's files.
+pub fn find(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let metadata = std::fs::metadata(path)
+        .map_err(|e| LoadError(format!("cannot read {}: {e}", path.display())))?;
+    if !metadata.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let entries = std::fs::read_dir(path)
+        .map_err(|e| LoadError(format!("cannot list {}: {e}", path.display())))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| LoadError(format!("cannot list {}: {e}", path.display())))?;
+        let file = entry.path();
+        if file.extension().is_some_and(|e| e == "hcl") && file.is_file() {
+            files.push(file);
+        }
+    }
+    if files.is_empty() {
+        return Err(LoadError(format!(
+            "no .hcl file in {}; pass the archipelago with -f FILE or -f DIRECTORY",
+            display(path)
+        )));
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Reads the files into [`Sources`]. A file that is not UTF-8 text is still
+/// added (lossily) so the problem is reported as a diagnostic at its place.
+pub fn read(paths: &[PathBuf]) -> Result<(Sources, Vec<Diagnostic>), LoadError> {
+    let mut sources = Sources::new();
+    let mut problems = Vec::new();
+    for path in paths {
+        let size = std::fs::metadata(path)
+            .map_err(|e| LoadError(format!("cannot read {}: {e}", path.display())))?
+            .len();
+        if size > MAX_FILE_SIZE {
+            return Err(LoadError(format!(
+                "{} is {size} bytes: too large to be an archipelago file",
+                path.display()
+            )));
+        }
+        let bytes = std::fs::read(path)
+            .map_err(|e| LoadError(format!("cannot read {}: {e}", path.display())))?;
+        let name = display(path);
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                sources.add(name, text);
+            }
+            Err(error) => {
+                let offset = error.utf8_error().valid_up_to();
+                let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
+                let file = sources.add(name, text);
+                problems.push(
+                    Diagnostic::error(
+                        "not-utf8",
+                        Span::new(file, offset..offset + 1),
+                        "this file is not UTF-8 text",
+                    )
+                    .with_help("archipelago files are UTF-8 HCL; is this the right file?"),
+                );
+            }
+        }
+    }
+    Ok((sources, problems))
+}
+
+/// Paths as the user wrote them, without a leading `./`.
+fn display(path: &Path) -> String {
+    let path = path.strip_prefix(".").unwrap_or(path);
+    if path.as_os_str().is_empty() {
+        ".".to_string()
+    } else {
+        path.display().to_string()
+    }
+}

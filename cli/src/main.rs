@@ -1,0 +1,90 @@
+//! `archipel`: declarative off-site backups for hosting collectives.
+//!
+//! One file describes the archipelago (Garage islands run together by
+//! chatons, and each chaton's restic backups to another island); `plan`
+//! shows what would change on the machines, `apply` makes it so over SSH.
+
+mod commands;
+mod diagnostics;
+mod files;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "archipel",
+    version,
+    about = "Run shared, off-site backups for hosting collectives: Garage islands and restic, from one reviewed file",
+    long_about = "archipel reads an archipelago file (HCL) describing islands (Garage clusters run \
+        together by a few collectives, the chatons) and each chaton's backups to an island it \
+        is not a member of. It checks the file, shows what would change on the machines, and \
+        makes it so over SSH.",
+    after_help = "Files: -f takes a file or a directory whose *.hcl files form one archipelago \
+        (default: the current directory). Language reference: docs/language.md"
+)]
+struct Cli {
+    /// The archipelago: a .hcl file, or a directory of .hcl files.
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        env = "ARCHIPEL_FILE",
+        default_value = ".",
+        value_name = "PATH"
+    )]
+    file: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check the archipelago file offline: syntax, types, references, capacity.
+    ///
+    /// Reports every problem at once, each with its file, line and column.
+    /// Exit status: 0 when valid (warnings allowed), 1 when not.
+    Validate {
+        /// How to print the diagnostics.
+        #[arg(long, value_enum, default_value_t = Output::Human)]
+        output: Output,
+    },
+    /// Rewrite the files in archipel's canonical layout, keeping comments.
+    ///
+    /// Two-space indentation, aligned `=` in runs of attributes, one blank
+    /// line between blocks. Exit status: 0 on success; with --check, 1 when
+    /// a file is not formatted.
+    Fmt {
+        /// Change nothing; exit 1 and list the files that need formatting.
+        #[arg(long)]
+        check: bool,
+        /// Print the changes as a unified diff.
+        #[arg(long)]
+        diff: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    /// For people: the source snippet with the problem marked.
+    Human,
+    /// For scripts: one JSON document on stdout.
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate { output } => commands::validate::run(&cli.file, output),
+        Command::Fmt { check, diff } => commands::fmt::run(&cli.file, check, diff),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("Error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,93 @@
+# Island "sud": four chatons, backing up to "ouest" and "est".
+
+chaton "sans-nuage" {
+  island  = "sud"
+  contact = "contact@sans-nuage.fr"
+
+  node "sn-1" {
+    ssh      = "root@s3-1.sans-nuage.fr"
+    capacity = "600G"
+  }
+
+  node "sn-2" {
+    ssh      = "root@s3-2.sans-nuage.fr"
+    capacity = "600G"
+  }
+
+  backup "cloud" {
+    host     = "root@cloud.sans-nuage.fr"
+    to       = "ouest"
+    paths    = ["/srv/nextcloud"]
+    exclude  = ["*.tmp", "cache/"]
+    schedule = "*-*-* 01:30"
+    keep     = { daily = 7, weekly = 4, monthly = 6 }
+    quota    = "180G"
+  }
+}
+
+chaton "libreon" {
+  island  = "sud"
+  contact = "contact@libreon.fr"
+
+  node "libreon-1" {
+    ssh      = "root@stock.libreon.fr"
+    capacity = "800G"
+  }
+
+  backup "forge" {
+    host     = "root@forge.libreon.fr"
+    to       = "est"
+    paths    = ["/var/lib/forgejo"]
+    exclude  = ["*.tmp", "cache/"]
+    schedule = "*-*-* 02:00"
+    keep     = { daily = 7, weekly = 4, monthly = 6 }
+    quota    = "80G"
+  }
+}
+
+chaton "alolise" {
+  island  = "sud"
+  contact = "contact@alolise.org"
+
+  node "alolise-1" {
+    ssh      = "root@s3.alolise.org"
+    capacity = "350G"
+  }
+
+  backup "wiki" {
+    host     = "root@wiki.alolise.org"
+    to       = "est"
+    paths    = ["/var/www/wiki"]
+    exclude  = ["*.tmp", "cache/"]
+    schedule = "Sun 06:00"
+    keep     = { daily = 7, weekly = 4, monthly = 6 }
+    quota    = "10G"
+  }
+}
+
+chaton "katzei" {
+  island  = "sud"
+  contact = "contact@katzei.fr"
+
+  node "katzei-1" {
+    ssh      = "root@garage.katzei.fr"
+    capacity = "500G"
+  }
+
+  backup "mail" {
+    host     = "root@mx.katzei.fr"
+    to       = "ouest"
+    paths    = ["/var/vmail"]
+    exclude  = ["*.tmp", "cache/"]
+    schedule = "*-*-* 04:00"
+    keep     = { daily = 7, weekly = 4, monthly = 6 }
+    quota    = "90G"
+  }
+}
+
+bucket "sud-shared-assets" {
+  island  = "sud"
+  quota   = "50G"
+  readers = ["sans-nuage", "libreon", "alolise", "katzei"]
+  writers = ["sans-nuage"]
+}

@@ -1,0 +1,45 @@
+//! archipel's pure core: the archipelago language, its model and the rules
+//! that check it; later, desired state, diff and plan.
+//!
+//! Nothing here touches the network or the disk: callers hand in the text of
+//! the files (and, later, the observed state), so every behaviour is testable
+//! offline.
+
+pub mod diagnostic;
+pub mod format;
+pub mod language;
+pub mod model;
+pub mod schedule;
+pub mod size;
+pub mod source;
+pub mod validate;
+
+use diagnostic::Diagnostic;
+use model::Archipelago;
+use source::Sources;
+
+/// An archipelago read and checked: the model and every diagnostic, sorted
+/// by place.
+#[derive(Debug)]
+pub struct Checked {
+    pub archipelago: Archipelago,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Parses, decodes and validates every file of an archipelago.
+pub fn check(sources: &Sources) -> Checked {
+    let mut parsed = language::parse(sources);
+    let semantic = validate::validate(&parsed);
+    parsed.diagnostics.extend(semantic);
+    diagnostic::sort(&mut parsed.diagnostics);
+    Checked {
+        archipelago: parsed.archipelago,
+        diagnostics: parsed.diagnostics,
+    }
+}

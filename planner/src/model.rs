@@ -1,0 +1,329 @@
+//! The archipelago as the file describes it: plain typed data, built by
+//! [`crate::language`] and checked by [`crate::validate`].
+//!
+//! Every value is what the user wrote or its documented default. Where each
+//! block and attribute was written is kept beside the data (`origin`), so
+//! later checks can point at the exact attribute.
+
+use crate::schedule::Schedule;
+use crate::size::Size;
+use crate::source::Span;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Archipelago {
+    pub islands: Vec<Island>,
+    pub chatons: Vec<Chaton>,
+    pub buckets: Vec<Bucket>,
+}
+
+impl Archipelago {
+    pub fn island(&self, name: &str) -> Option<&Island> {
+        self.islands.iter().find(|i| i.name == name)
+    }
+
+    pub fn chaton(&self, name: &str) -> Option<&Chaton> {
+        self.chatons.iter().find(|c| c.name == name)
+    }
+
+    /// The chatons whose nodes serve an island (its Garage zones).
+    pub fn members<'a>(&'a self, island: &'a str) -> impl Iterator<Item = &'a Chaton> + 'a {
+        self.chatons.iter().filter(move |c| c.island == island)
+    }
+
+    /// Every backup job that stores its data on an island, with its chaton.
+    pub fn backups_to<'a>(
+        &'a self,
+        island: &'a str,
+    ) -> impl Iterator<Item = (&'a Chaton, &'a Backup)> + 'a {
+        self.chatons
+            .iter()
+            .flat_map(|c| c.backups.iter().map(move |b| (c, b)))
+            .filter(move |(_, b)| b.to == island)
+    }
+}
+
+/// Where a block and its attributes are written.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// The block's header: its type and labels.
+    pub block: Span,
+    pub attributes: BTreeMap<&'static str, Span>,
+}
+
+impl Origin {
+    /// The attribute's value if it was written, else the block header (for
+    /// defaults and missing attributes).
+    pub fn attribute(&self, name: &str) -> Span {
+        self.attributes.get(name).unwrap_or(&self.block).clone()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Island {
+    pub name: String,
+    pub garage: Garage,
+    /// The S3 endpoint clients use, e.g. a load-balanced name. Default: a
+    /// member node.
+    pub s3_endpoint: Option<String>,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Garage {
+    pub version: String,
+    pub binary: BinarySource,
+    pub sha256: String,
+    pub replication_factor: u8,
+    pub db_engine: DbEngine,
+    pub consistency_mode: ConsistencyMode,
+    pub rpc_port: u16,
+    pub s3_port: u16,
+    pub admin_port: u16,
+    pub s3_region: String,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BinarySource {
+    /// Fetched once by archipel over https, verified, uploaded to nodes.
+    Url(String),
+    /// A file on the machine running archipel.
+    Path(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DbEngine {
+    Lmdb,
+    Sqlite,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsistencyMode {
+    Consistent,
+    Degraded,
+    Dangerous,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Chaton {
+    pub name: String,
+    /// The island its nodes serve; its Garage zone there is its name.
+    pub island: String,
+    pub contact: String,
+    pub nodes: Vec<Node>,
+    pub backups: Vec<Backup>,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Node {
+    pub name: String,
+    pub ssh: SshTarget,
+    /// A pinned host key (`ssh-ed25519 AAAA…`), enforced on connection.
+    pub host_key: Option<String>,
+    /// Storage this node offers to its island (a layout weight, SI bytes).
+    pub capacity: Size,
+    pub data_dir: String,
+    pub meta_dir: String,
+    /// `host:port` other nodes reach this node's RPC on. Default: the SSH
+    /// host and the island's RPC port.
+    pub rpc_public_addr: Option<String>,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Backup {
+    pub name: String,
+    pub host: SshTarget,
+    /// The destination island.
+    pub to: String,
+    pub paths: Vec<String>,
+    pub exclude: Vec<String>,
+    pub schedule: Schedule,
+    pub keep: Keep,
+    pub quota: Size,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// restic's `forget --keep-*` policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Keep {
+    pub hourly: Option<u32>,
+    pub daily: Option<u32>,
+    pub weekly: Option<u32>,
+    pub monthly: Option<u32>,
+    pub yearly: Option<u32>,
+}
+
+impl Keep {
+    pub const FIELDS: &'static [&'static str] = &["hourly", "daily", "weekly", "monthly", "yearly"];
+
+    pub fn is_empty(&self) -> bool {
+        *self == Keep::default()
+    }
+
+    pub fn set(&mut self, field: &str, value: u32) {
+        let slot = match field {
+            "hourly" => &mut self.hourly,
+            "daily" => &mut self.daily,
+            "weekly" => &mut self.weekly,
+            "monthly" => &mut self.monthly,
+            _ => &mut self.yearly,
+        };
+        *slot = Some(value);
+    }
+}
+
+/// A bucket that is not a backup: shared data an island keeps for chatons.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bucket {
+    pub name: String,
+    pub island: String,
+    pub quota: Option<Size>,
+    /// Chatons whose key may read the bucket.
+    pub readers: Vec<String>,
+    /// Chatons whose key may read and write the bucket.
+    pub writers: Vec<String>,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// `user@host:port`, as given to `ssh`. The user defaults to root; a missing
+/// port is left to `~/.ssh/config` (then 22).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct SshTarget {
+    pub user: Option<String>,
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+impl SshTarget {
+    pub fn parse(text: &str) -> Result<SshTarget, String> {
+        let text = text.trim();
+        let (user, rest) = match text.rsplit_once('@') {
+            Some((user, rest)) => (Some(user), rest),
+            None => (None, text),
+        };
+        if let Some(user) = user
+            && (user.is_empty()
+                || !user
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)))
+        {
+            return Err(format!("\"{user}\" is not a valid user name"));
+        }
+        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+            let (host, after) = v6
+                .split_once(']')
+                .ok_or_else(|| format!("\"{rest}\": missing \"]\" after an IPv6 address"))?;
+            match after {
+                "" => (host, None),
+                _ => match after.strip_prefix(':') {
+                    Some(port) => (host, Some(port)),
+                    None => return Err(format!("\"{after}\" after \"]\" is not \":PORT\"")),
+                },
+            }
+        } else {
+            match rest.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (rest, None),
+            }
+        };
+        if host.is_empty() {
+            return Err("the host is missing; write user@host or user@host:port".into());
+        }
+        if !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_:".contains(c))
+        {
+            return Err(format!("\"{host}\" is not a host name or address"));
+        }
+        let port = port
+            .map(|p| match p.parse::<u16>() {
+                Ok(0) | Err(_) => Err(format!("\"{p}\" is not a port number (1-65535)")),
+                Ok(port) => Ok(port),
+            })
+            .transpose()?;
+        Ok(SshTarget {
+            user: user.map(str::to_string),
+            host: host.to_string(),
+            port,
+        })
+    }
+
+    /// The same machine, whatever user logs in.
+    pub fn same_machine(&self, other: &SshTarget) -> bool {
+        self.host.eq_ignore_ascii_case(&other.host)
+            && self.port.unwrap_or(22) == other.port.unwrap_or(22)
+    }
+}
+
+impl fmt::Display for SshTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(user) = &self.user {
+            write!(f, "{user}@")?;
+        }
+        if self.host.contains(':') {
+            write!(f, "[{}]", self.host)?;
+        } else {
+            write!(f, "{}", self.host)?;
+        }
+        if let Some(port) = self.port {
+            write!(f, ":{port}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_targets() {
+        let t = SshTarget::parse("root@pica1.picasoft.net:2222").unwrap();
+        assert_eq!(t.user.as_deref(), Some("root"));
+        assert_eq!(t.host, "pica1.picasoft.net");
+        assert_eq!(t.port, Some(2222));
+        assert_eq!(t.to_string(), "root@pica1.picasoft.net:2222");
+
+        let t = SshTarget::parse("ops@[fd00::1]:22").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("fd00::1", Some(22)));
+        assert_eq!(t.to_string(), "ops@[fd00::1]:22");
+
+        let t = SshTarget::parse("node3").unwrap();
+        assert_eq!((t.user, t.port), (None, None));
+
+        for bad in [
+            "",
+            "root@",
+            "@host",
+            "root@host:0",
+            "root@host:99999",
+            "root@ho st",
+            "a@[::1",
+        ] {
+            assert!(SshTarget::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn same_machine_ignores_the_user_and_defaults_the_port() {
+        let a = SshTarget::parse("root@host").unwrap();
+        let b = SshTarget::parse("ops@HOST:22").unwrap();
+        let c = SshTarget::parse("root@host:2222").unwrap();
+        assert!(a.same_machine(&b));
+        assert!(!a.same_machine(&c));
+    }
+}

@@ -1,0 +1,187 @@
+//! Sizes as users write them (`500G`, `1.5T`, `200GiB`) and as Garage wants
+//! them: a whole number of bytes. Garage's layout capacities are SI bytes, so
+//! `G` means 10^9 here too; `GiB` is there for those who think in powers of 2.
+
+use serde::Serialize;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Size(pub u64);
+
+const UNITS: &[(&str, u64)] = &[
+    ("B", 1),
+    ("K", 1_000),
+    ("KB", 1_000),
+    ("k", 1_000),
+    ("kB", 1_000),
+    ("M", 1_000_000),
+    ("MB", 1_000_000),
+    ("G", 1_000_000_000),
+    ("GB", 1_000_000_000),
+    ("T", 1_000_000_000_000),
+    ("TB", 1_000_000_000_000),
+    ("P", 1_000_000_000_000_000),
+    ("PB", 1_000_000_000_000_000),
+    ("Ki", 1 << 10),
+    ("KiB", 1 << 10),
+    ("Mi", 1 << 20),
+    ("MiB", 1 << 20),
+    ("Gi", 1 << 30),
+    ("GiB", 1 << 30),
+    ("Ti", 1 << 40),
+    ("TiB", 1 << 40),
+    ("Pi", 1 << 50),
+    ("PiB", 1 << 50),
+];
+
+impl Size {
+    pub fn bytes(self) -> u64 {
+        self.0
+    }
+
+    /// Parses `500G`, `1.5 T`, `200GiB`, `1024B`. A unit is required: a bare
+    /// `500` is more often a mistake than a size in bytes.
+    pub fn parse(text: &str) -> Result<Size, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let (number, unit) = (&text[..split], text[split..].trim_start());
+        if number.is_empty() {
+            return Err("a size starts with a number, e.g. \"500G\"".into());
+        }
+        if unit.is_empty() {
+            return Err(format!(
+                "\"{text}\" has no unit; write e.g. \"{number}G\" (SI: K, M, G, T, P) or \"{number}GiB\" (binary)"
+            ));
+        }
+        let Some(&(_, multiplier)) = UNITS.iter().find(|(u, _)| *u == unit) else {
+            return Err(format!(
+                "unknown size unit \"{unit}\"; use B, K, M, G, T, P (powers of 1000) or KiB, MiB, GiB, TiB, PiB (powers of 1024)"
+            ));
+        };
+        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+        if fraction.contains('.') || (whole.is_empty() && fraction.is_empty()) {
+            return Err(format!("\"{number}\" is not a number"));
+        }
+        // Exact decimal arithmetic: 1.5T must be exactly 1_500_000_000_000.
+        let too_big = || format!("\"{text}\" is too large");
+        let whole: u128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| too_big())?
+        };
+        let mut bytes = whole
+            .checked_mul(u128::from(multiplier))
+            .ok_or_else(too_big)?;
+        let mut scale = u128::from(multiplier);
+        for digit in fraction.chars() {
+            let digit = u128::from(digit.to_digit(10).unwrap_or(0));
+            if scale % 10 != 0 {
+                if digit != 0 {
+                    return Err(format!("\"{text}\" is not a whole number of bytes"));
+                }
+                continue;
+            }
+            scale /= 10;
+            bytes += digit * scale;
+        }
+        u64::try_from(bytes).map(Size).map_err(|_| too_big())
+    }
+}
+
+impl fmt::Display for Size {
+    /// The shortest exact form: SI with up to three decimals (`1.5T`,
+    /// `500G`), else a whole binary unit (`1GiB`), else bytes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SI: [(&str, u64); 5] = [
+            ("P", 1_000_000_000_000_000),
+            ("T", 1_000_000_000_000),
+            ("G", 1_000_000_000),
+            ("M", 1_000_000),
+            ("K", 1_000),
+        ];
+        const BINARY: [(&str, u64); 5] = [
+            ("PiB", 1 << 50),
+            ("TiB", 1 << 40),
+            ("GiB", 1 << 30),
+            ("MiB", 1 << 20),
+            ("KiB", 1 << 10),
+        ];
+        if let Some(&(unit, multiplier)) = SI.iter().find(|(_, m)| self.0 >= *m) {
+            let (whole, rest) = (self.0 / multiplier, self.0 % multiplier);
+            if rest == 0 {
+                return write!(f, "{whole}{unit}");
+            }
+            for decimals in 1..=3u32 {
+                let step = multiplier / 10u64.pow(decimals);
+                if rest % step == 0 {
+                    let digits = decimals as usize;
+                    return write!(f, "{whole}.{:0digits$}{unit}", rest / step);
+                }
+            }
+        }
+        if let Some(&(unit, multiplier)) = BINARY
+            .iter()
+            .find(|(_, m)| self.0 >= *m && self.0 % *m == 0)
+        {
+            return write!(f, "{}{unit}", self.0 / multiplier);
+        }
+        write!(f, "{}B", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_the_forms_users_write() {
+        for (text, bytes) in [
+            ("500G", 500_000_000_000),
+            ("500GB", 500_000_000_000),
+            ("1.5T", 1_500_000_000_000),
+            ("1.5 T", 1_500_000_000_000),
+            ("200GiB", 200 * (1 << 30)),
+            ("200Gi", 200 * (1 << 30)),
+            ("1024B", 1024),
+            ("10k", 10_000),
+            ("0.5G", 500_000_000),
+            (".5G", 500_000_000),
+            ("1.5KiB", 1536),
+            ("16P", 16_000_000_000_000_000),
+        ] {
+            assert_eq!(Size::parse(text), Ok(Size(bytes)), "{text}");
+        }
+    }
+
+    #[test]
+    fn rejects_the_rest_with_a_reason() {
+        for (text, reason) in [
+            ("500", "no unit"),
+            ("G", "starts with a number"),
+            ("500X", "unknown size unit"),
+            ("5.0.0G", "not a number"),
+            ("1.5B", "whole number of bytes"),
+            ("99999999999999999999P", "too large"),
+            ("20000P", "too large"),
+            ("-5G", "starts with a number"),
+            ("", "starts with a number"),
+            ("500 gb", "unknown size unit"),
+        ] {
+            let err = Size::parse(text).expect_err(text);
+            assert!(err.contains(reason), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn displays_the_shortest_exact_form() {
+        assert_eq!(Size(1_500_000_000_000).to_string(), "1.5T");
+        assert_eq!(Size(500_000_000_000).to_string(), "500G");
+        assert_eq!(Size(1_250_000_000_000).to_string(), "1.25T");
+        assert_eq!(Size(1023).to_string(), "1023B");
+        assert_eq!(Size(1 << 30).to_string(), "1GiB");
+        assert_eq!(Size(1536).to_string(), "1.536K");
+    }
+}

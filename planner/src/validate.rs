@@ -1,0 +1,351 @@
+//! The rules that make an archipelago sound, beyond what each block says on
+//! its own: names are unique, references resolve, each island can hold the
+//! replicas and the quotas asked of it.
+
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::language::{Parsed, ReferenceKind};
+use crate::model::{Archipelago, Chaton, Island};
+use crate::size::Size;
+use crate::source::Span;
+use std::collections::BTreeMap;
+
+/// Runs every rule and returns what it found. Rules that add up the whole
+/// island (zones, capacity) run only when every block decoded cleanly: on a
+/// partial model their verdict would be wrong.
+pub fn validate(parsed: &Parsed) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let model = &parsed.archipelago;
+    duplicates(model, &mut out);
+    references(parsed, &mut out);
+    backups_leave_their_island(model, &mut out);
+    nodes_are_distinct_machines(model, &mut out);
+    risky_but_legal(model, &mut out);
+    let decoded_cleanly =
+        parsed.declared.every_file_parsed && !parsed.diagnostics.iter().any(Diagnostic::is_error);
+    if decoded_cleanly {
+        for island in &model.islands {
+            zones_cover_replication(model, island, &mut out);
+            quotas_fit(model, island, &mut out);
+        }
+    }
+    out
+}
+
+/// Reports every name seen twice in the same namespace.
+fn report_duplicates<'a>(
+    out: &mut Vec<Diagnostic>,
+    what: &str,
+    items: impl IntoIterator<Item = (String, &'a Span)>,
+) {
+    let mut seen: BTreeMap<String, &Span> = BTreeMap::new();
+    for (name, span) in items {
+        match seen.get(&name) {
+            Some(first) => out.push(
+                Diagnostic::error(
+                    "duplicate-name",
+                    span.clone(),
+                    format!("{what} \"{name}\" is declared twice"),
+                )
+                .with_label("declared again here")
+                .with_related((*first).clone(), "first declared here"),
+            ),
+            None => {
+                seen.insert(name, span);
+            }
+        }
+    }
+}
+
+fn duplicates(model: &Archipelago, out: &mut Vec<Diagnostic>) {
+    report_duplicates(
+        out,
+        "island",
+        model
+            .islands
+            .iter()
+            .map(|i| (i.name.clone(), &i.origin.block)),
+    );
+
+    // A chaton declared twice with different islands is the "member of
+    // several islands" mistake: say so, it is the more useful message.
+    let mut chatons: BTreeMap<&str, &Chaton> = BTreeMap::new();
+    for chaton in &model.chatons {
+        match chatons.get(chaton.name.as_str()) {
+            Some(first) if first.island != chaton.island => out.push(
+                Diagnostic::error(
+                    "chaton-in-several-islands",
+                    chaton.origin.attribute("island"),
+                    format!(
+                        "chaton \"{}\" is a member of island \"{}\" and of island \"{}\"",
+                        chaton.name, first.island, chaton.island
+                    ),
+                )
+                .with_related(first.origin.attribute("island"), "first membership here")
+                .with_help("a chaton belongs to one island: a compromised node exposes its whole island, so spreading a chaton over two islands ties their fates together"),
+            ),
+            Some(first) => out.push(
+                Diagnostic::error("duplicate-name", chaton.origin.block.clone(), format!("chaton \"{}\" is declared twice", chaton.name))
+                    .with_label("declared again here")
+                    .with_related(first.origin.block.clone(), "first declared here")
+                    .with_help("put all of a chaton's nodes and backups in one chaton block"),
+            ),
+            None => {
+                chatons.insert(&chaton.name, chaton);
+            }
+        }
+    }
+
+    // Node names are global: they appear in addresses such as `node.pica-1`.
+    report_duplicates(
+        out,
+        "node",
+        model
+            .chatons
+            .iter()
+            .flat_map(|c| &c.nodes)
+            .map(|n| (n.name.clone(), &n.origin.block)),
+    );
+    for chaton in &model.chatons {
+        report_duplicates(
+            out,
+            &format!("backup of chaton \"{}\"", chaton.name),
+            chaton
+                .backups
+                .iter()
+                .map(|b| (b.name.clone(), &b.origin.block)),
+        );
+    }
+    // Bucket names are global aliases within their island.
+    report_duplicates(
+        out,
+        "bucket",
+        model.buckets.iter().map(|b| {
+            (
+                format!("{}\" on island \"{}", b.name, b.island),
+                &b.origin.block,
+            )
+        }),
+    );
+}
+
+fn undefined(
+    out: &mut Vec<Diagnostic>,
+    kind: &str,
+    name: &str,
+    span: Span,
+    known: &std::collections::BTreeSet<String>,
+) {
+    let mut diagnostic = Diagnostic::error(
+        "undefined-reference",
+        span,
+        format!("there is no {kind} \"{name}\""),
+    );
+    diagnostic.help = Some(match did_you_mean(name, known.iter().map(String::as_str)) {
+        Some(s) => format!("did you mean \"{s}\"?"),
+        None if known.is_empty() => {
+            format!("no {kind} is declared; add a `{kind} \"{name}\" {{ … }}` block")
+        }
+        None => format!(
+            "declared {kind}s: {}",
+            known
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    });
+    out.push(diagnostic);
+}
+
+fn references(parsed: &Parsed, out: &mut Vec<Diagnostic>) {
+    if !parsed.declared.every_file_parsed {
+        // The missing name may well be in the file that did not parse.
+        return;
+    }
+    for reference in &parsed.declared.references {
+        let (kind, known) = match reference.kind {
+            ReferenceKind::Island => ("island", &parsed.declared.islands),
+            ReferenceKind::Chaton => ("chaton", &parsed.declared.chatons),
+        };
+        if !known.contains(&reference.name) {
+            undefined(out, kind, &reference.name, reference.span.clone(), known);
+        }
+    }
+}
+
+fn backups_leave_their_island(model: &Archipelago, out: &mut Vec<Diagnostic>) {
+    for chaton in &model.chatons {
+        for backup in chaton.backups.iter().filter(|b| b.to == chaton.island) {
+            out.push(
+                Diagnostic::error(
+                    "backup-to-own-island",
+                    backup.origin.attribute("to"),
+                    format!(
+                        "backup \"{}\" of chaton \"{}\" goes to its own island \"{}\"",
+                        backup.name, chaton.name, backup.to
+                    ),
+                )
+                .with_related(chaton.origin.attribute("island"), "the chaton is a member here")
+                .with_help("an off-site backup goes to an island the chaton does not run: a compromised member must not reach both the data and its backups"),
+            );
+        }
+    }
+}
+
+fn nodes_are_distinct_machines(model: &Archipelago, out: &mut Vec<Diagnostic>) {
+    let nodes: Vec<_> = model.chatons.iter().flat_map(|c| &c.nodes).collect();
+    for (i, node) in nodes.iter().enumerate() {
+        if let Some(first) = nodes[..i].iter().find(|n| n.ssh.same_machine(&node.ssh)) {
+            out.push(
+                Diagnostic::error(
+                    "duplicate-ssh-target",
+                    node.origin.attribute("ssh"),
+                    format!(
+                        "nodes \"{}\" and \"{}\" are the same machine ({})",
+                        first.name, node.name, node.ssh
+                    ),
+                )
+                .with_related(first.origin.attribute("ssh"), "first used here")
+                .with_help(
+                    "one Garage node per machine: two roles on one disk would fake a replica",
+                ),
+            );
+        }
+    }
+}
+
+fn zones_cover_replication(model: &Archipelago, island: &Island, out: &mut Vec<Diagnostic>) {
+    let zones: Vec<&str> = model
+        .members(&island.name)
+        .filter(|c| !c.nodes.is_empty())
+        .map(|c| c.name.as_str())
+        .collect();
+    let factor = usize::from(island.garage.replication_factor);
+    let listed = if zones.is_empty() {
+        "none".to_string()
+    } else {
+        zones.join(", ")
+    };
+    let span = island.garage.origin.attribute("replication_factor");
+    if zones.len() < factor {
+        out.push(
+            Diagnostic::error(
+                "too-few-zones",
+                span,
+                format!(
+                    "island \"{}\" keeps {factor} copies of each object but has {} zone{} (chatons with storage nodes: {listed})",
+                    island.name,
+                    zones.len(),
+                    if zones.len() == 1 { "" } else { "s" },
+                ),
+            )
+            .with_help("Garage puts each copy in a different zone (chaton): add chatons with nodes to this island, or lower replication_factor before the island is first applied"),
+        );
+    } else if zones.len() == factor && factor > 1 {
+        out.push(
+            Diagnostic::warning(
+                "no-spare-zone",
+                span,
+                format!(
+                    "island \"{}\" has exactly {factor} zones for {factor} copies ({listed}): while one chaton's nodes are down, writes that need every zone wait",
+                    island.name
+                ),
+            )
+            .with_help("one more chaton with storage leaves room to lose one"),
+        );
+    }
+}
+
+fn quotas_fit(model: &Archipelago, island: &Island, out: &mut Vec<Diagnostic>) {
+    let raw: u64 = model
+        .members(&island.name)
+        .flat_map(|c| &c.nodes)
+        .map(|n| n.capacity.bytes())
+        .sum();
+    let usable = raw / u64::from(island.garage.replication_factor);
+    let mut quotas: Vec<(String, u64)> = model
+        .backups_to(&island.name)
+        .map(|(c, b)| (format!("backup {}/{}", c.name, b.name), b.quota.bytes()))
+        .collect();
+    quotas.extend(
+        model
+            .buckets
+            .iter()
+            .filter(|b| b.island == island.name)
+            .filter_map(|b| Some((format!("bucket {}", b.name), b.quota?.bytes()))),
+    );
+    let total: u64 = quotas.iter().map(|(_, q)| q).sum();
+    if total > usable {
+        let mut help = format!(
+            "usable capacity is {} ({} of storage / replication factor {}); quotas: ",
+            Size(usable),
+            Size(raw),
+            island.garage.replication_factor
+        );
+        help.push_str(
+            &quotas
+                .iter()
+                .map(|(what, q)| format!("{what} {}", Size(*q)))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        out.push(
+            Diagnostic::error(
+                "quota-exceeds-capacity",
+                island.origin.block.clone(),
+                format!(
+                    "island \"{}\" promises {} of quotas but can hold {}",
+                    island.name,
+                    Size(total),
+                    Size(usable)
+                ),
+            )
+            .with_help(help),
+        );
+    }
+}
+
+fn risky_but_legal(model: &Archipelago, out: &mut Vec<Diagnostic>) {
+    for island in &model.islands {
+        if island.garage.replication_factor == 1 {
+            out.push(
+                Diagnostic::warning(
+                    "no-redundancy",
+                    island.garage.origin.attribute("replication_factor"),
+                    format!("island \"{}\" keeps a single copy of each object: losing one disk loses backups", island.name),
+                )
+                .with_help("replication_factor = 3 is Garage's recommended setting"),
+            );
+        }
+    }
+    for chaton in &model.chatons {
+        for backup in chaton.backups.iter().filter(|b| b.keep.is_empty()) {
+            out.push(
+                Diagnostic::warning(
+                    "no-retention",
+                    backup.origin.block.clone(),
+                    format!(
+                        "backup \"{}\" of chaton \"{}\" has no `keep` policy: snapshots are never forgotten and the repository grows until it hits its quota",
+                        backup.name, chaton.name
+                    ),
+                )
+                .with_help("add e.g. `keep = { daily = 7, weekly = 4, monthly = 6 }`"),
+            );
+        }
+    }
+    for bucket in &model.buckets {
+        if bucket.quota.is_none() {
+            out.push(
+                Diagnostic::warning(
+                    "no-quota",
+                    bucket.origin.block.clone(),
+                    format!(
+                        "bucket \"{}\" has no quota: it can fill its island",
+                        bucket.name
+                    ),
+                )
+                .with_help("add e.g. `quota = \"100G\"`"),
+            );
+        }
+    }
+}

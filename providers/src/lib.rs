@@ -1,0 +1,1 @@
+//! archipel's contact with the world.
