@@ -10,6 +10,12 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub struct LoadError(String);
 
+impl LoadError {
+    pub fn new(message: impl Into<String>) -> LoadError {
+        LoadError(message.into())
+    }
+}
+
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

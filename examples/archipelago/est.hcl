@@ -94,4 +94,3 @@ chaton "tedomum" {
     quota    = "200G"
   }
 }
-

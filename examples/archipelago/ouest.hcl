@@ -94,4 +94,3 @@ chaton "hadoly" {
     quota    = "250G"
   }
 }
-

@@ -10,19 +10,20 @@ use crate::source::Span;
 use std::collections::BTreeMap;
 
 /// Runs every rule and returns what it found. Rules that add up the whole
-/// island (zones, capacity) run only when every block decoded cleanly: on a
-/// partial model their verdict would be wrong.
+/// island (zones, capacity) run only when every block decoded cleanly and
+/// every reference resolved: on a partial model their verdict would be wrong.
 pub fn validate(parsed: &Parsed) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let model = &parsed.archipelago;
-    duplicates(model, &mut out);
     references(parsed, &mut out);
+    let references_resolve = out.is_empty();
+    duplicates(model, &mut out);
     backups_leave_their_island(model, &mut out);
     nodes_are_distinct_machines(model, &mut out);
     risky_but_legal(model, &mut out);
     let decoded_cleanly =
         parsed.declared.every_file_parsed && !parsed.diagnostics.iter().any(Diagnostic::is_error);
-    if decoded_cleanly {
+    if decoded_cleanly && references_resolve {
         for island in &model.islands {
             zones_cover_replication(model, island, &mut out);
             quotas_fit(model, island, &mut out);

@@ -1,9 +1,72 @@
-//! `archipel fmt`: rewrite files in the canonical layout.
+//! `archipel fmt`: rewrite files in the canonical layout, keeping comments.
 
+use crate::diagnostics;
 use crate::files;
+use archipel_planner::format::format_file;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(_path: &Path, _check: bool, _diff: bool) -> Result<ExitCode, files::LoadError> {
-    Ok(ExitCode::SUCCESS)
+pub fn run(path: &Path, check: bool, diff: bool) -> Result<ExitCode, files::LoadError> {
+    let paths = files::find(path)?;
+    let (sources, problems) = files::read(&paths)?;
+    if !problems.is_empty() {
+        eprint!("{}", diagnostics::render_human(&sources, &problems, diagnostics::use_colour()));
+        return Ok(ExitCode::FAILURE);
+    }
+    let mut unformatted = 0;
+    let mut failed = false;
+    for ((file, source), path) in sources.files().zip(&paths) {
+        let formatted = match format_file(&sources, file) {
+            Ok(formatted) => formatted,
+            Err(diagnostic) => {
+                eprint!("{}", diagnostics::render_human(&sources, &[diagnostic], diagnostics::use_colour()));
+                failed = true;
+                continue;
+            }
+        };
+        if formatted == source.text {
+            continue;
+        }
+        unformatted += 1;
+        if diff {
+            let patch = similar::TextDiff::from_lines(source.text.as_str(), formatted.as_str())
+                .unified_diff()
+                .context_radius(3)
+                .header(&source.path, &source.path)
+                .to_string();
+            print!("{patch}");
+        }
+        if check {
+            // Terraform's `fmt -check` lists the files that would change.
+            if !diff {
+                println!("{}", source.path);
+            }
+        } else {
+            write_atomically(path, &formatted)?;
+            if !diff {
+                println!("{}", source.path);
+            }
+        }
+    }
+    Ok(if failed || (check && unformatted > 0) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Replaces a file without ever leaving it half-written, keeping its mode.
+fn write_atomically(path: &Path, text: &str) -> Result<(), files::LoadError> {
+    let fail = |e: std::io::Error| files::LoadError::new(format!("cannot write {}: {e}", path.display()));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = dir.join(format!(".{name}.archipel-fmt.{}", std::process::id()));
+    std::fs::write(&temp, text).map_err(fail)?;
+    if let Ok(metadata) = std::fs::metadata(path) {
+        std::fs::set_permissions(&temp, metadata.permissions()).map_err(fail)?;
+    }
+    std::fs::rename(&temp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        fail(e)
+    })
 }

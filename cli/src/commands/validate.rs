@@ -3,13 +3,16 @@
 use crate::Output;
 use crate::diagnostics;
 use crate::files;
+use archipel_planner::source::Sources;
 use std::path::Path;
 use std::process::ExitCode;
 
 pub fn run(path: &Path, output: Output) -> Result<ExitCode, files::LoadError> {
     let paths = files::find(path)?;
     let (sources, mut problems) = files::read(&paths)?;
-    let checked = archipel_planner::check(&sources);
+    // A file that is not text would only add noise: report it alone.
+    let nothing = Sources::new();
+    let checked = archipel_planner::check(if problems.is_empty() { &sources } else { &nothing });
     problems.extend(checked.diagnostics);
     archipel_planner::diagnostic::sort(&mut problems);
     let valid = !problems.iter().any(|d| d.is_error());

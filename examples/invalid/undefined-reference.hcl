@@ -1,0 +1,46 @@
+# References to islands and chatons that do not exist.
+
+island "ouest" {
+  garage {
+    version            = "2.5.0"
+    binary             = "/opt/garage/garage-2.5.0"
+    sha256             = "0f9ea4a2b5d0b7e4c8a1c6d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3"
+    replication_factor = 2
+  }
+}
+
+chaton "a-ouest" {
+  island  = "oeust"
+  contact = "admin@a-ouest.example"
+
+  node "a-ouest-1" {
+    ssh      = "root@a-ouest.example"
+    capacity = "500G"
+  }
+}
+
+chaton "b-ouest" {
+  island  = "oeust"
+  contact = "admin@b-ouest.example"
+
+  node "b-ouest-1" {
+    ssh      = "root@b-ouest.example"
+    capacity = "500G"
+  }
+}
+
+chaton "c-ouest" {
+  island  = "oeust"
+  contact = "admin@c-ouest.example"
+
+  node "c-ouest-1" {
+    ssh      = "root@c-ouest.example"
+    capacity = "500G"
+  }
+}
+
+bucket "shared-docs" {
+  island  = "ouest"
+  quota   = "10G"
+  readers = ["a-ouest", "zz-nowhere"]
+}
