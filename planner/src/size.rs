@@ -75,17 +75,17 @@ impl Size {
         let mut bytes = whole
             .checked_mul(u128::from(multiplier))
             .ok_or_else(too_big)?;
-        let mut scale = u128::from(multiplier);
-        for digit in fraction.chars() {
-            let digit = u128::from(digit.to_digit(10).unwrap_or(0));
-            if scale % 10 != 0 {
-                if digit != 0 {
-                    return Err(format!("\"{text}\" is not a whole number of bytes"));
-                }
-                continue;
+        if !fraction.is_empty() {
+            if fraction.len() > 18 {
+                return Err(format!("\"{text}\" has too many decimals"));
             }
-            scale /= 10;
-            bytes += digit * scale;
+            let numerator: u128 = fraction.parse().map_err(|_| too_big())?;
+            let denominator = 10u128.pow(fraction.len() as u32);
+            let scaled = numerator * u128::from(multiplier);
+            if scaled % denominator != 0 {
+                return Err(format!("\"{text}\" is not a whole number of bytes"));
+            }
+            bytes += scaled / denominator;
         }
         u64::try_from(bytes).map(Size).map_err(|_| too_big())
     }
@@ -180,7 +180,8 @@ mod tests {
         assert_eq!(Size(1_500_000_000_000).to_string(), "1.5T");
         assert_eq!(Size(500_000_000_000).to_string(), "500G");
         assert_eq!(Size(1_250_000_000_000).to_string(), "1.25T");
-        assert_eq!(Size(1023).to_string(), "1023B");
+        assert_eq!(Size(1023).to_string(), "1.023K");
+        assert_eq!(Size(999).to_string(), "999B");
         assert_eq!(Size(1 << 30).to_string(), "1GiB");
         assert_eq!(Size(1536).to_string(), "1.536K");
     }
