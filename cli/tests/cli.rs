@@ -1,0 +1,177 @@
+//! The `archipel` binary as users run it: exit codes, output, files.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn archipel() -> Command {
+    let mut command = Command::cargo_bin("archipel").expect("the archipel binary");
+    command.env("NO_COLOR", "1").env_remove("ARCHIPEL_FILE");
+    command
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+/// Each file in examples/invalid breaks one rule; its rendered diagnostics
+/// are a snapshot, and validate exits 1 (0 for the warnings-only file).
+#[test]
+fn invalid_examples() {
+    insta::glob!("../../examples/invalid", "*.hcl", |path| {
+        let name = path.file_name().expect("name").to_string_lossy().into_owned();
+        let output = archipel()
+            .current_dir(path.parent().expect("dir"))
+            .args(["validate", "-f", &name])
+            .output()
+            .expect("run archipel");
+        let expected = if name == "warnings.hcl" { 0 } else { 1 };
+        assert_eq!(output.status.code(), Some(expected), "{name}");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&output.stdout)
+        );
+        insta::assert_snapshot!(text);
+    });
+}
+
+#[test]
+fn valid_examples() {
+    for dir in ["single-island", "archipelago"] {
+        archipel()
+            .args(["validate", "-f"])
+            .arg(examples().join(dir))
+            .assert()
+            .success()
+            .stdout(predicates::str::contains("The archipelago is valid"));
+    }
+    // The default is the current directory.
+    archipel()
+        .current_dir(examples().join("archipelago"))
+        .arg("validate")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("3 islands, 12 chatons, 15 nodes, 14 backups, 1 bucket"));
+}
+
+#[test]
+fn validate_json() {
+    let output = archipel()
+        .current_dir(examples().join("invalid"))
+        .args(["validate", "--output", "json", "-f", "backup-to-own-island.hcl"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    assert_eq!(report["format_version"], "1");
+    assert_eq!(report["valid"], false);
+    let diagnostic = &report["diagnostics"][0];
+    assert_eq!(diagnostic["severity"], "error");
+    assert_eq!(diagnostic["code"], "backup-to-own-island");
+    assert_eq!(diagnostic["file"], "backup-to-own-island.hcl");
+    assert_eq!(diagnostic["line"], 32);
+    assert_eq!(diagnostic["column"], 16);
+    assert_eq!(diagnostic["snippet"], "    to       = \"ouest\"");
+    assert!(diagnostic["message"].as_str().expect("message").contains("its own island"));
+
+    let output = archipel()
+        .args(["validate", "--output", "json", "-f"])
+        .arg(examples().join("archipelago"))
+        .output()
+        .expect("run");
+    assert!(output.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["summary"]["chatons"], 12);
+}
+
+#[test]
+fn missing_files_are_a_clear_error() {
+    let empty = tempfile::tempdir().expect("tempdir");
+    archipel()
+        .current_dir(empty.path())
+        .arg("validate")
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("no .hcl file in ."));
+    archipel()
+        .args(["validate", "-f", "/nonexistent/archipelago.hcl"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("cannot read /nonexistent/archipelago.hcl"));
+}
+
+#[test]
+fn fmt_check_diff_and_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("archipelago.hcl");
+    let messy = "island \"ouest\" {\n    garage {\n  version = \"2.5.0\" # pinned\n  replication_factor=3\n}\n}\n";
+    std::fs::write(&file, messy).expect("write");
+
+    archipel()
+        .current_dir(dir.path())
+        .args(["fmt", "--check"])
+        .assert()
+        .code(1)
+        .stdout("archipelago.hcl\n");
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), messy, "--check changes nothing");
+
+    archipel()
+        .current_dir(dir.path())
+        .args(["fmt", "--check", "--diff"])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("+    replication_factor = 3"));
+
+    archipel().current_dir(dir.path()).arg("fmt").assert().success().stdout("archipelago.hcl\n");
+    let formatted = std::fs::read_to_string(&file).expect("read");
+    assert_eq!(
+        formatted,
+        "island \"ouest\" {\n  garage {\n    version            = \"2.5.0\" # pinned\n    replication_factor = 3\n  }\n}\n"
+    );
+    archipel().current_dir(dir.path()).args(["fmt", "--check"]).assert().success().stdout("");
+}
+
+#[test]
+fn fmt_refuses_invalid_syntax_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("broken.hcl");
+    std::fs::write(&file, "island \"ouest\" {\n  garage {\n").expect("write");
+    archipel()
+        .current_dir(dir.path())
+        .arg("fmt")
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("broken.hcl:2:11"));
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), "island \"ouest\" {\n  garage {\n");
+}
+
+#[test]
+fn examples_are_canonical() {
+    for dir in ["single-island", "archipelago", "invalid"] {
+        let mut command = archipel();
+        command.args(["fmt", "--check", "-f"]).arg(examples().join(dir));
+        if dir == "invalid" {
+            // Broken on purpose: only check that it never rewrites them.
+            command.assert().code(1);
+        } else {
+            command.assert().success();
+        }
+    }
+}
+
+#[test]
+fn help_and_version() {
+    archipel()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("validate").and(predicates::str::contains("fmt")));
+    archipel()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicates::str::starts_with("archipel "));
+}
+
+use predicates::prelude::PredicateBooleanExt;
