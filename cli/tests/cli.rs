@@ -18,7 +18,11 @@ fn examples() -> PathBuf {
 #[test]
 fn invalid_examples() {
     insta::glob!("../../examples/invalid", "*.hcl", |path| {
-        let name = path.file_name().expect("name").to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
         let output = archipel()
             .current_dir(path.parent().expect("dir"))
             .args(["validate", "-f", &name])
@@ -51,14 +55,22 @@ fn valid_examples() {
         .arg("validate")
         .assert()
         .success()
-        .stdout(predicates::str::contains("3 islands, 12 chatons, 15 nodes, 14 backups, 1 bucket"));
+        .stdout(predicates::str::contains(
+            "3 islands, 12 chatons, 15 nodes, 14 backups, 1 bucket",
+        ));
 }
 
 #[test]
 fn validate_json() {
     let output = archipel()
         .current_dir(examples().join("invalid"))
-        .args(["validate", "--output", "json", "-f", "backup-to-own-island.hcl"])
+        .args([
+            "validate",
+            "--output",
+            "json",
+            "-f",
+            "backup-to-own-island.hcl",
+        ])
         .output()
         .expect("run");
     assert_eq!(output.status.code(), Some(1));
@@ -72,7 +84,12 @@ fn validate_json() {
     assert_eq!(diagnostic["line"], 32);
     assert_eq!(diagnostic["column"], 16);
     assert_eq!(diagnostic["snippet"], "    to       = \"ouest\"");
-    assert!(diagnostic["message"].as_str().expect("message").contains("its own island"));
+    assert!(
+        diagnostic["message"]
+            .as_str()
+            .expect("message")
+            .contains("its own island")
+    );
 
     let output = archipel()
         .args(["validate", "--output", "json", "-f"])
@@ -98,7 +115,9 @@ fn missing_files_are_a_clear_error() {
         .args(["validate", "-f", "/nonexistent/archipelago.hcl"])
         .assert()
         .code(1)
-        .stderr(predicates::str::contains("cannot read /nonexistent/archipelago.hcl"));
+        .stderr(predicates::str::contains(
+            "cannot read /nonexistent/archipelago.hcl",
+        ));
 }
 
 #[test]
@@ -114,7 +133,11 @@ fn fmt_check_diff_and_write() {
         .assert()
         .code(1)
         .stdout("archipelago.hcl\n");
-    assert_eq!(std::fs::read_to_string(&file).expect("read"), messy, "--check changes nothing");
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read"),
+        messy,
+        "--check changes nothing"
+    );
 
     archipel()
         .current_dir(dir.path())
@@ -123,13 +146,23 @@ fn fmt_check_diff_and_write() {
         .code(1)
         .stdout(predicates::str::contains("+    replication_factor = 3"));
 
-    archipel().current_dir(dir.path()).arg("fmt").assert().success().stdout("archipelago.hcl\n");
+    archipel()
+        .current_dir(dir.path())
+        .arg("fmt")
+        .assert()
+        .success()
+        .stdout("archipelago.hcl\n");
     let formatted = std::fs::read_to_string(&file).expect("read");
     assert_eq!(
         formatted,
         "island \"ouest\" {\n  garage {\n    version            = \"2.5.0\" # pinned\n    replication_factor = 3\n  }\n}\n"
     );
-    archipel().current_dir(dir.path()).args(["fmt", "--check"]).assert().success().stdout("");
+    archipel()
+        .current_dir(dir.path())
+        .args(["fmt", "--check"])
+        .assert()
+        .success()
+        .stdout("");
 }
 
 #[test]
@@ -143,14 +176,19 @@ fn fmt_refuses_invalid_syntax_and_changes_nothing() {
         .assert()
         .code(1)
         .stderr(predicates::str::contains("broken.hcl:2:11"));
-    assert_eq!(std::fs::read_to_string(&file).expect("read"), "island \"ouest\" {\n  garage {\n");
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read"),
+        "island \"ouest\" {\n  garage {\n"
+    );
 }
 
 #[test]
 fn examples_are_canonical() {
     for dir in ["single-island", "archipelago", "invalid"] {
         let mut command = archipel();
-        command.args(["fmt", "--check", "-f"]).arg(examples().join(dir));
+        command
+            .args(["fmt", "--check", "-f"])
+            .arg(examples().join(dir));
         if dir == "invalid" {
             // Broken on purpose: only check that it never rewrites them.
             command.assert().code(1);

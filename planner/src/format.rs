@@ -15,10 +15,10 @@ use hcl_edit::{Decor, Decorate};
 const INDENT: &str = "  ";
 
 /// The canonical form of one file, or its syntax error.
-pub fn format_file(sources: &Sources, file: FileId) -> Result<String, Diagnostic> {
+pub fn format_file(sources: &Sources, file: FileId) -> Result<String, Box<Diagnostic>> {
     let text = &sources.get(file).text;
     let body = hcl_edit::parser::parse_body(text)
-        .map_err(|error| crate::language::syntax_error(sources, file, &error))?;
+        .map_err(|error| Box::new(crate::language::syntax_error(sources, file, &error)))?;
     Ok(format_body_text(&body))
 }
 
@@ -190,10 +190,7 @@ fn stray_comments(decors: &[&Decor]) -> Vec<Piece> {
 
 /// One item of a body, ready to print.
 enum Entry {
-    Attribute {
-        key: String,
-        value: Vec<String>,
-    },
+    Attribute { key: String, value: Vec<String> },
     Block(Vec<String>),
 }
 
@@ -315,7 +312,10 @@ fn block_lines(block: &Block, depth: usize) -> Vec<String> {
         .suffix()
         .map(|s| Trivia::parse(s, true))
         .unwrap_or_default();
-    if block.body.is_empty() && body_prefix.is_empty() && body_suffix.pieces.iter().all(|p| *p == Piece::Blank) {
+    if block.body.is_empty()
+        && body_prefix.is_empty()
+        && body_suffix.pieces.iter().all(|p| *p == Piece::Blank)
+    {
         out.push(depth, &format!("{header} {{}}"));
         return out.lines;
     }
@@ -351,7 +351,11 @@ fn expression_lines(expr: &Expression, depth: usize) -> Vec<String> {
             "{{ {} }}",
             object
                 .iter()
-                .map(|(k, v)| format!("{} = {}", key_text(k), expression_lines(v.expr(), depth).join("\n")))
+                .map(|(k, v)| format!(
+                    "{} = {}",
+                    key_text(k),
+                    expression_lines(v.expr(), depth).join("\n")
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         )],
@@ -390,7 +394,11 @@ fn array_lines(array: &Array, depth: usize) -> Vec<String> {
             .map(|p| Trivia::parse(p, false))
             .unwrap_or_default();
         out.trailing(trivia.same_line);
-        let pieces: Vec<Piece> = trivia.pieces.into_iter().filter(|p| *p != Piece::Blank).collect();
+        let pieces: Vec<Piece> = trivia
+            .pieces
+            .into_iter()
+            .filter(|p| *p != Piece::Blank)
+            .collect();
         out.pieces(depth + 1, &pieces, false);
         let mut lines = expression_lines(element, depth + 1);
         // The comma goes after the element's last line.
@@ -404,7 +412,11 @@ fn array_lines(array: &Array, depth: usize) -> Vec<String> {
     }
     let trailing = Trivia::parse(array.trailing(), false);
     out.trailing(trailing.same_line);
-    let pieces: Vec<Piece> = trailing.pieces.into_iter().filter(|p| *p != Piece::Blank).collect();
+    let pieces: Vec<Piece> = trailing
+        .pieces
+        .into_iter()
+        .filter(|p| *p != Piece::Blank)
+        .collect();
     out.pieces(depth + 1, &pieces, false);
     out.push(depth, "]");
     out.lines
@@ -413,7 +425,11 @@ fn array_lines(array: &Array, depth: usize) -> Vec<String> {
 fn object_lines(object: &Object, depth: usize) -> Vec<String> {
     let mut out = Lines::default();
     out.lines.push("{".to_string());
-    let width = object.iter().map(|(k, _)| key_text(k).chars().count()).max().unwrap_or(0);
+    let width = object
+        .iter()
+        .map(|(k, _)| key_text(k).chars().count())
+        .max()
+        .unwrap_or(0);
     // An item ended by a line break (not a comma) has consumed that break:
     // what follows starts at the beginning of a line.
     let mut at_line_start = false;
@@ -425,10 +441,21 @@ fn object_lines(object: &Object, depth: usize) -> Vec<String> {
             .unwrap_or_default();
         at_line_start = value.terminator() == ObjectValueTerminator::Newline;
         out.trailing(trivia.same_line);
-        let pieces: Vec<Piece> = trivia.pieces.into_iter().filter(|p| *p != Piece::Blank).collect();
+        let pieces: Vec<Piece> = trivia
+            .pieces
+            .into_iter()
+            .filter(|p| *p != Piece::Blank)
+            .collect();
         out.pieces(depth + 1, &pieces, false);
         let mut lines = expression_lines(value.expr(), depth + 1).into_iter();
-        out.push(depth + 1, &format!("{:width$} = {}", key_text(key), lines.next().unwrap_or_default()));
+        out.push(
+            depth + 1,
+            &format!(
+                "{:width$} = {}",
+                key_text(key),
+                lines.next().unwrap_or_default()
+            ),
+        );
         out.lines.extend(lines);
         out.trailing(Trivia::comments(key.decor().suffix()));
         // A comment between `=` and the value moves after the value.
@@ -437,7 +464,11 @@ fn object_lines(object: &Object, depth: usize) -> Vec<String> {
     }
     let trailing = Trivia::parse(object.trailing(), at_line_start);
     out.trailing(trailing.same_line);
-    let pieces: Vec<Piece> = trailing.pieces.into_iter().filter(|p| *p != Piece::Blank).collect();
+    let pieces: Vec<Piece> = trailing
+        .pieces
+        .into_iter()
+        .filter(|p| *p != Piece::Blank)
+        .collect();
     out.pieces(depth + 1, &pieces, false);
     out.push(depth, "}");
     out.lines

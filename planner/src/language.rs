@@ -156,7 +156,11 @@ pub fn parse(sources: &Sources) -> Parsed {
     parsed
 }
 
-pub(crate) fn syntax_error(sources: &Sources, file: FileId, error: &hcl_edit::parser::Error) -> Diagnostic {
+pub(crate) fn syntax_error(
+    sources: &Sources,
+    file: FileId,
+    error: &hcl_edit::parser::Error,
+) -> Diagnostic {
     let location = error.location();
     let text = &sources.get(file).text;
     let start = location.offset().min(text.len());

@@ -82,7 +82,7 @@ impl Size {
             let numerator: u128 = fraction.parse().map_err(|_| too_big())?;
             let denominator = 10u128.pow(fraction.len() as u32);
             let scaled = numerator * u128::from(multiplier);
-            if scaled % denominator != 0 {
+            if !scaled.is_multiple_of(denominator) {
                 return Err(format!("\"{text}\" is not a whole number of bytes"));
             }
             bytes += scaled / denominator;
@@ -116,7 +116,7 @@ impl fmt::Display for Size {
             }
             for decimals in 1..=3u32 {
                 let step = multiplier / 10u64.pow(decimals);
-                if rest % step == 0 {
+                if rest.is_multiple_of(step) {
                     let digits = decimals as usize;
                     return write!(f, "{whole}.{:0digits$}{unit}", rest / step);
                 }
@@ -124,7 +124,7 @@ impl fmt::Display for Size {
         }
         if let Some(&(unit, multiplier)) = BINARY
             .iter()
-            .find(|(_, m)| self.0 >= *m && self.0 % *m == 0)
+            .find(|(_, m)| self.0 >= *m && self.0.is_multiple_of(*m))
         {
             return write!(f, "{}{unit}", self.0 / multiplier);
         }

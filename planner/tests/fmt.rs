@@ -55,7 +55,10 @@ fn messy_file_in_canonical_form() {
     insta::assert_snapshot!(formatted);
     assert_eq!(format_text(&formatted).expect("valid"), formatted);
     assert_eq!(comments(MESSY), comments(&formatted));
-    assert_eq!(hcl::parse(MESSY).expect("parse"), hcl::parse(&formatted).expect("parse"));
+    assert_eq!(
+        hcl::parse(MESSY).expect("parse"),
+        hcl::parse(&formatted).expect("parse")
+    );
 }
 
 #[test]
@@ -65,7 +68,12 @@ fn examples_are_formatted() {
         for entry in std::fs::read_dir(root.join(dir)).expect("examples") {
             let path = entry.expect("entry").path();
             let text = std::fs::read_to_string(&path).expect("read");
-            assert_eq!(format_text(&text).expect("valid"), text, "{} is not formatted", path.display());
+            assert_eq!(
+                format_text(&text).expect("valid"),
+                text,
+                "{} is not formatted",
+                path.display()
+            );
         }
     }
 }
@@ -150,15 +158,22 @@ fn comment() -> impl Strategy<Value = String> {
 }
 
 fn style() -> impl Strategy<Value = Style> {
-    (0..6usize, 0..3usize, proptest::option::of(comment()), proptest::option::of(comment()), 0..3usize).prop_map(
-        |(indent, blank_lines, comment_before, comment_after, spaces)| Style {
-            indent,
-            blank_lines,
-            comment_before,
-            comment_after,
-            spaces,
-        },
+    (
+        0..6usize,
+        0..3usize,
+        proptest::option::of(comment()),
+        proptest::option::of(comment()),
+        0..3usize,
     )
+        .prop_map(
+            |(indent, blank_lines, comment_before, comment_after, spaces)| Style {
+                indent,
+                blank_lines,
+                comment_before,
+                comment_after,
+                spaces,
+            },
+        )
 }
 
 fn value() -> impl Strategy<Value = Value> {
@@ -168,12 +183,25 @@ fn value() -> impl Strategy<Value = Value> {
     ];
     leaf.prop_recursive(3, 12, 4, |inner| {
         prop_oneof![
-            (proptest::collection::vec(inner.clone(), 0..4), any::<bool>()).prop_map(|(v, m)| Value::List(v, m)),
-            (proptest::collection::vec((ident(), inner), 0..4), any::<bool>()).prop_map(|(v, m)| {
-                // Object keys are unique.
-                let mut seen = std::collections::BTreeSet::new();
-                Value::Object(v.into_iter().filter(|(k, _)| seen.insert(k.clone())).collect(), m)
-            }),
+            (
+                proptest::collection::vec(inner.clone(), 0..4),
+                any::<bool>()
+            )
+                .prop_map(|(v, m)| Value::List(v, m)),
+            (
+                proptest::collection::vec((ident(), inner), 0..4),
+                any::<bool>()
+            )
+                .prop_map(|(v, m)| {
+                    // Object keys are unique.
+                    let mut seen = std::collections::BTreeSet::new();
+                    Value::Object(
+                        v.into_iter()
+                            .filter(|(k, _)| seen.insert(k.clone()))
+                            .collect(),
+                        m,
+                    )
+                }),
         ]
     })
 }

@@ -114,12 +114,21 @@ fn diagnostics(text: &str) -> Vec<(&'static str, Severity, usize)> {
     archipel_planner::check(&sources)
         .diagnostics
         .iter()
-        .map(|d| (d.code, d.severity, sources.position(file, d.span.range.start).line))
+        .map(|d| {
+            (
+                d.code,
+                d.severity,
+                sources.position(file, d.span.range.start).line,
+            )
+        })
         .collect()
 }
 
 fn codes(text: &str) -> Vec<&'static str> {
-    diagnostics(text).into_iter().map(|(code, _, _)| code).collect()
+    diagnostics(text)
+        .into_iter()
+        .map(|(code, _, _)| code)
+        .collect()
 }
 
 /// BASE with one replacement, which must apply.
@@ -129,7 +138,10 @@ fn with(from: &str, to: &str) -> String {
 }
 
 fn line_of(text: &str, needle: &str) -> usize {
-    text[..text.find(needle).expect("needle")].matches('\n').count() + 1
+    text[..text.find(needle).expect("needle")]
+        .matches('\n')
+        .count()
+        + 1
 }
 
 #[test]
@@ -142,12 +154,18 @@ fn the_base_is_valid_without_warnings() {
     assert_eq!(est.garage.rpc_port, 4901);
     assert_eq!(est.garage.s3_port, 3900);
     assert_eq!(est.garage.s3_region, "garage");
-    assert_eq!(est.garage.sha256, "0f9ea4a2b5d0b7e4c8a1c6d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3");
+    assert_eq!(
+        est.garage.sha256,
+        "0f9ea4a2b5d0b7e4c8a1c6d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3"
+    );
     let b = model.chaton("b").expect("b");
     assert_eq!(b.nodes[0].capacity.bytes(), 1_500_000_000_000);
     assert_eq!(b.nodes[0].ssh.port, Some(2222));
     assert_eq!(b.nodes[0].data_dir, "/var/lib/garage/data");
-    assert_eq!(model.chaton("c").expect("c").nodes[0].capacity.bytes(), 200 << 30);
+    assert_eq!(
+        model.chaton("c").expect("c").nodes[0].capacity.bytes(),
+        200 << 30
+    );
     let mail = &model.chaton("d").expect("d").backups[0];
     assert_eq!(mail.keep.weekly, Some(4));
     assert_eq!(mail.exclude, vec!["*.tmp"]);
@@ -165,11 +183,17 @@ fn syntax_errors_point_at_the_place() {
 fn unknown_blocks_and_attributes() {
     let text = with("chaton \"f\" {", "chatton \"f\" {");
     assert!(codes(&text).contains(&"unknown-block"));
-    let text = with("replication_factor = 2\n  }\n}\n\nisland", "replication_factr = 2\n  }\n}\n\nisland");
+    let text = with(
+        "replication_factor = 2\n  }\n}\n\nisland",
+        "replication_factr = 2\n  }\n}\n\nisland",
+    );
     assert_eq!(codes(&text), vec!["missing-attribute", "unknown-attribute"]);
     let text = with("keep     = { daily = 7 }", "keep     = { dayly = 7 }");
     assert_eq!(codes(&text), vec!["unknown-attribute"]);
-    let text = with("  contact = \"a@example.org\"", "  contact = \"a@example.org\"\n  owner = \"x\"");
+    let text = with(
+        "  contact = \"a@example.org\"",
+        "  contact = \"a@example.org\"\n  owner = \"x\"",
+    );
     assert_eq!(codes(&text), vec!["unknown-attribute"]);
     let text = format!("{BASE}\nversion = 3\n");
     assert_eq!(codes(&text), vec!["unknown-attribute"]);
@@ -177,8 +201,17 @@ fn unknown_blocks_and_attributes() {
 
 #[test]
 fn missing_required_attributes_and_blocks() {
-    assert_eq!(codes(&with("  contact = \"e@example.org\"\n", "")), vec!["missing-attribute"]);
-    assert_eq!(codes(&with("    capacity = \"500G\"\n  }\n}\n\nchaton \"f\"", "  }\n}\n\nchaton \"f\"")), vec!["missing-attribute"]);
+    assert_eq!(
+        codes(&with("  contact = \"e@example.org\"\n", "")),
+        vec!["missing-attribute"]
+    );
+    assert_eq!(
+        codes(&with(
+            "    capacity = \"500G\"\n  }\n}\n\nchaton \"f\"",
+            "  }\n}\n\nchaton \"f\""
+        )),
+        vec!["missing-attribute"]
+    );
     let no_garage = BASE.replacen(
         "island \"ouest\" {\n  garage {\n    version            = \"2.5.0\"\n    binary             = \"/opt/garage\"\n    sha256             = \"0f9ea4a2b5d0b7e4c8a1c6d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3\"\n    replication_factor = 2\n  }\n}",
         "island \"ouest\" {\n}",
@@ -189,101 +222,268 @@ fn missing_required_attributes_and_blocks() {
 
 #[test]
 fn the_garage_binary_must_be_pinned() {
-    let text = with("    sha256             = \"0f9ea4a2b5d0b7e4c8a1c6d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3\"\n", "");
+    let text = with(
+        "    sha256             = \"0f9ea4a2b5d0b7e4c8a1c6d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3\"\n",
+        "",
+    );
     let found = diagnostics(&text);
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].0, "missing-attribute");
-    assert_eq!(codes(&with("0f9ea4a2b5d0b7e4c8a1c6d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3\"", "0f9e\"")), vec!["invalid-sha256"]);
+    assert_eq!(
+        codes(&with(
+            "0f9ea4a2b5d0b7e4c8a1c6d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3\"",
+            "0f9e\""
+        )),
+        vec!["invalid-sha256"]
+    );
 }
 
 #[test]
 fn wrong_types_name_what_was_expected() {
-    assert_eq!(codes(&with("replication_factor = 2", "replication_factor = \"2\"")), vec!["wrong-type"]);
-    assert_eq!(codes(&with("paths    = [\"/srv\"]", "paths    = \"/srv\"")), vec!["wrong-type"]);
-    assert_eq!(codes(&with("keep     = { daily = 7 }", "keep     = 7")), vec!["wrong-type"]);
-    assert_eq!(codes(&with("keep     = { daily = 7 }", "keep     = { daily = \"7\" }")), vec!["wrong-type"]);
-    assert_eq!(codes(&with("keep     = { daily = 7 }", "keep     = { daily = 0 }")), vec!["out-of-range"]);
-    assert_eq!(codes(&with("rpc_port           = 4901", "rpc_port           = 70000")), vec!["out-of-range"]);
-    assert_eq!(codes(&with("db_engine          = \"sqlite\"", "db_engine          = \"sqlight\"")), vec!["invalid-value"]);
-    assert_eq!(codes(&with("paths    = [\"/srv\"]", "paths    = [\"srv\"]")), vec!["invalid-path"]);
-    assert_eq!(codes(&with("paths    = [\"/srv\"]", "paths    = []")), vec!["invalid-value"]);
+    assert_eq!(
+        codes(&with(
+            "replication_factor = 2",
+            "replication_factor = \"2\""
+        )),
+        vec!["wrong-type"]
+    );
+    assert_eq!(
+        codes(&with("paths    = [\"/srv\"]", "paths    = \"/srv\"")),
+        vec!["wrong-type"]
+    );
+    assert_eq!(
+        codes(&with("keep     = { daily = 7 }", "keep     = 7")),
+        vec!["wrong-type"]
+    );
+    assert_eq!(
+        codes(&with(
+            "keep     = { daily = 7 }",
+            "keep     = { daily = \"7\" }"
+        )),
+        vec!["wrong-type"]
+    );
+    assert_eq!(
+        codes(&with(
+            "keep     = { daily = 7 }",
+            "keep     = { daily = 0 }"
+        )),
+        vec!["out-of-range"]
+    );
+    assert_eq!(
+        codes(&with(
+            "rpc_port           = 4901",
+            "rpc_port           = 70000"
+        )),
+        vec!["out-of-range"]
+    );
+    assert_eq!(
+        codes(&with(
+            "db_engine          = \"sqlite\"",
+            "db_engine          = \"sqlight\""
+        )),
+        vec!["invalid-value"]
+    );
+    assert_eq!(
+        codes(&with("paths    = [\"/srv\"]", "paths    = [\"srv\"]")),
+        vec!["invalid-path"]
+    );
+    assert_eq!(
+        codes(&with("paths    = [\"/srv\"]", "paths    = []")),
+        vec!["invalid-value"]
+    );
 }
 
 #[test]
 fn expressions_are_not_evaluated() {
-    for value in ["\"${var.size}\"", "var.size", "upper(\"x\")", "1 + 1", "true ? \"a\" : \"b\"", "\"%{ if true }x%{ endif }\""] {
+    for value in [
+        "\"${var.size}\"",
+        "var.size",
+        "upper(\"x\")",
+        "1 + 1",
+        "true ? \"a\" : \"b\"",
+        "\"%{ if true }x%{ endif }\"",
+    ] {
         let text = with("capacity = \"200GiB\"", &format!("capacity = {value}"));
         assert_eq!(codes(&text), vec!["unevaluated-expression"], "{value}");
     }
     // A heredoc without interpolation is a literal string.
-    let text = with("contact = \"a@example.org\"", "contact = <<EOT\n  a@example.org\n  EOT");
+    let text = with(
+        "contact = \"a@example.org\"",
+        "contact = <<EOT\n  a@example.org\n  EOT",
+    );
     assert_eq!(codes(&text), Vec::<&str>::new());
 }
 
 #[test]
 fn sizes() {
     for good in ["1T", "750 G", "0.5T", "512GiB", "1024B"] {
-        assert_eq!(codes(&with("capacity = \"200GiB\"", &format!("capacity = \"{good}\""))), Vec::<&str>::new(), "{good}");
+        assert_eq!(
+            codes(&with(
+                "capacity = \"200GiB\"",
+                &format!("capacity = \"{good}\"")
+            )),
+            Vec::<&str>::new(),
+            "{good}"
+        );
     }
     for bad in ["500", "2Tb", "lots", "1.5B", "100B"] {
-        assert_eq!(codes(&with("capacity = \"200GiB\"", &format!("capacity = \"{bad}\""))), vec!["invalid-size"], "{bad}");
+        assert_eq!(
+            codes(&with(
+                "capacity = \"200GiB\"",
+                &format!("capacity = \"{bad}\"")
+            )),
+            vec!["invalid-size"],
+            "{bad}"
+        );
     }
-    assert_eq!(codes(&with("capacity = \"200GiB\"", "capacity = 500")), vec!["invalid-size"]);
+    assert_eq!(
+        codes(&with("capacity = \"200GiB\"", "capacity = 500")),
+        vec!["invalid-size"]
+    );
 }
 
 #[test]
 fn schedules() {
-    for good in ["weekly", "*-*-* 03:00", "Mon..Fri 02:30", "Sat,Sun 04:00", "*-*-1,15 05:00", "*:0/15"] {
-        assert_eq!(codes(&with("schedule = \"daily\"", &format!("schedule = \"{good}\""))), Vec::<&str>::new(), "{good}");
+    for good in [
+        "weekly",
+        "*-*-* 03:00",
+        "Mon..Fri 02:30",
+        "Sat,Sun 04:00",
+        "*-*-1,15 05:00",
+        "*:0/15",
+    ] {
+        assert_eq!(
+            codes(&with(
+                "schedule = \"daily\"",
+                &format!("schedule = \"{good}\"")
+            )),
+            Vec::<&str>::new(),
+            "{good}"
+        );
     }
     for bad in ["every night", "*-*-* 24:00", "Mo 02:00", "02:00 *-*-*"] {
-        assert_eq!(codes(&with("schedule = \"daily\"", &format!("schedule = \"{bad}\""))), vec!["invalid-schedule"], "{bad}");
+        assert_eq!(
+            codes(&with(
+                "schedule = \"daily\"",
+                &format!("schedule = \"{bad}\"")
+            )),
+            vec!["invalid-schedule"],
+            "{bad}"
+        );
     }
 }
 
 #[test]
 fn names_are_checked() {
-    assert_eq!(codes(&with("chaton \"f\" {", "chaton \"F\" {")), vec!["invalid-name", "undefined-reference"]);
-    assert_eq!(codes(&with("bucket \"shared\"", "bucket \"backup-x\"")), vec!["invalid-name"]);
-    assert_eq!(codes(&with("node \"f-1\" {", "node \"f 1\" {")), vec!["invalid-name"]);
+    assert_eq!(
+        codes(&with("chaton \"f\" {", "chaton \"F\" {")),
+        vec!["invalid-name", "undefined-reference"]
+    );
+    assert_eq!(
+        codes(&with("bucket \"shared\"", "bucket \"backup-x\"")),
+        vec!["invalid-name"]
+    );
+    assert_eq!(
+        codes(&with("node \"f-1\" {", "node \"f 1\" {")),
+        vec!["invalid-name"]
+    );
 }
 
 #[test]
 fn duplicate_names() {
-    let text = format!("{BASE}\nchaton \"f\" {{\n  island  = \"est\"\n  contact = \"x@example.org\"\n}}\n");
+    let text = format!(
+        "{BASE}\nchaton \"f\" {{\n  island  = \"est\"\n  contact = \"x@example.org\"\n}}\n"
+    );
     let found = diagnostics(&text);
-    assert_eq!(found.iter().map(|d| d.0).collect::<Vec<_>>(), vec!["duplicate-name"]);
-    assert_eq!(found[0].2, line_of(&text, "chaton \"f\" {\n  island  = \"est\"\n  contact = \"x@"));
-    assert_eq!(codes(&with("node \"e-1\"", "node \"d-1\"")), vec!["duplicate-name"]);
-    assert_eq!(codes(&with("backup \"mail\"", "backup \"mail\" {\n    host = \"root@x\"\n    to = \"ouest\"\n    paths = [\"/x\"]\n    schedule = \"daily\"\n    keep = { daily = 1 }\n    quota = \"1G\"\n  }\n  backup \"mail\"")), vec!["duplicate-name"]);
-    assert_eq!(codes(&with("island \"est\" {", "island \"ouest\" {")).first(), Some(&"duplicate-name"));
+    assert_eq!(
+        found.iter().map(|d| d.0).collect::<Vec<_>>(),
+        vec!["duplicate-name"]
+    );
+    assert_eq!(
+        found[0].2,
+        line_of(
+            &text,
+            "chaton \"f\" {\n  island  = \"est\"\n  contact = \"x@"
+        )
+    );
+    assert_eq!(
+        codes(&with("node \"e-1\"", "node \"d-1\"")),
+        vec!["duplicate-name"]
+    );
+    assert_eq!(
+        codes(&with(
+            "backup \"mail\"",
+            "backup \"mail\" {\n    host = \"root@x\"\n    to = \"ouest\"\n    paths = [\"/x\"]\n    schedule = \"daily\"\n    keep = { daily = 1 }\n    quota = \"1G\"\n  }\n  backup \"mail\""
+        )),
+        vec!["duplicate-name"]
+    );
+    assert_eq!(
+        codes(&with("island \"est\" {", "island \"ouest\" {")).first(),
+        Some(&"duplicate-name")
+    );
 }
 
 #[test]
 fn a_chaton_sits_in_one_island() {
-    let text = format!("{BASE}\nchaton \"a\" {{\n  island  = \"est\"\n  contact = \"a@example.org\"\n}}\n");
+    let text = format!(
+        "{BASE}\nchaton \"a\" {{\n  island  = \"est\"\n  contact = \"a@example.org\"\n}}\n"
+    );
     assert_eq!(codes(&text), vec!["chaton-in-several-islands"]);
 }
 
 #[test]
 fn references_must_resolve() {
-    assert_eq!(codes(&with("to       = \"est\"", "to       = \"eest\"")), vec!["undefined-reference"]);
-    assert_eq!(codes(&with("island  = \"ouest\"\n  contact = \"c", "island  = \"north\"\n  contact = \"c")), vec!["undefined-reference"]);
-    assert_eq!(codes(&with("readers = [\"d\", \"e\"]", "readers = [\"d\", \"z\"]")), vec!["undefined-reference"]);
-    assert_eq!(codes(&with("island  = \"est\"\n  quota", "island  = \"nord\"\n  quota")), vec!["undefined-reference"]);
+    assert_eq!(
+        codes(&with("to       = \"est\"", "to       = \"eest\"")),
+        vec!["undefined-reference"]
+    );
+    assert_eq!(
+        codes(&with(
+            "island  = \"ouest\"\n  contact = \"c",
+            "island  = \"north\"\n  contact = \"c"
+        )),
+        vec!["undefined-reference"]
+    );
+    assert_eq!(
+        codes(&with(
+            "readers = [\"d\", \"e\"]",
+            "readers = [\"d\", \"z\"]"
+        )),
+        vec!["undefined-reference"]
+    );
+    assert_eq!(
+        codes(&with(
+            "island  = \"est\"\n  quota",
+            "island  = \"nord\"\n  quota"
+        )),
+        vec!["undefined-reference"]
+    );
 }
 
 #[test]
 fn backups_leave_their_island() {
-    assert_eq!(codes(&with("to       = \"est\"", "to       = \"ouest\"")), vec!["backup-to-own-island"]);
+    assert_eq!(
+        codes(&with("to       = \"est\"", "to       = \"ouest\"")),
+        vec!["backup-to-own-island"]
+    );
 }
 
 #[test]
 fn zones_must_cover_the_replication_factor() {
     // ouest has 3 zones: RF 3 is legal but leaves no spare zone, RF 4 is not.
     let three = with("replication_factor = 2", "replication_factor = 3");
-    assert_eq!(diagnostics(&three), vec![("no-spare-zone", Severity::Warning, line_of(&three, "replication_factor = 3"))]);
-    assert_eq!(codes(&with("replication_factor = 2", "replication_factor = 4")), vec!["too-few-zones"]);
+    assert_eq!(
+        diagnostics(&three),
+        vec![(
+            "no-spare-zone",
+            Severity::Warning,
+            line_of(&three, "replication_factor = 3")
+        )]
+    );
+    assert_eq!(
+        codes(&with("replication_factor = 2", "replication_factor = 4")),
+        vec!["too-few-zones"]
+    );
     // Zones are chatons, not nodes: a second node of chaton "a" does not
     // make up for chaton "c" moving to the other island.
     let two_zones = with("replication_factor = 2", "replication_factor = 3")
@@ -299,28 +499,58 @@ fn zones_must_cover_the_replication_factor() {
 #[test]
 fn quotas_must_fit_the_usable_capacity() {
     // est: 1.5T of storage / RF 2 = 750G usable; 100G + 10G used.
-    assert_eq!(codes(&with("quota    = \"100G\"", "quota    = \"740G\"")), Vec::<&str>::new());
-    assert_eq!(codes(&with("quota    = \"100G\"", "quota    = \"740000000001B\"")), vec!["quota-exceeds-capacity"]);
-    assert_eq!(codes(&with("quota   = \"10G\"", "quota   = \"1T\"")), vec!["quota-exceeds-capacity"]);
+    assert_eq!(
+        codes(&with("quota    = \"100G\"", "quota    = \"740G\"")),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        codes(&with("quota    = \"100G\"", "quota    = \"740000000001B\"")),
+        vec!["quota-exceeds-capacity"]
+    );
+    assert_eq!(
+        codes(&with("quota   = \"10G\"", "quota   = \"1T\"")),
+        vec!["quota-exceeds-capacity"]
+    );
 }
 
 #[test]
 fn one_node_per_machine() {
-    assert_eq!(codes(&with("root@e1.example.org", "root@D1.example.org:22")), vec!["duplicate-ssh-target"]);
-    assert_eq!(codes(&with("root@e1.example.org", "root@d1.example.org:2200")), Vec::<&str>::new());
-    assert_eq!(codes(&with("root@e1.example.org", "root@")), vec!["invalid-ssh-target"]);
+    assert_eq!(
+        codes(&with("root@e1.example.org", "root@D1.example.org:22")),
+        vec!["duplicate-ssh-target"]
+    );
+    assert_eq!(
+        codes(&with("root@e1.example.org", "root@d1.example.org:2200")),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        codes(&with("root@e1.example.org", "root@")),
+        vec!["invalid-ssh-target"]
+    );
 }
 
 #[test]
 fn host_keys_are_checked() {
-    assert_eq!(codes(&with("ssh-ed25519 AAAAC3Nza", "ssh-dss AAAAC3Nza")), vec!["invalid-host-key"]);
-    assert_eq!(codes(&with("ssh-ed25519 AAAAC3Nza", "ssh-ed25519 !!!!C3Nza")), vec!["invalid-host-key"]);
+    assert_eq!(
+        codes(&with("ssh-ed25519 AAAAC3Nza", "ssh-dss AAAAC3Nza")),
+        vec!["invalid-host-key"]
+    );
+    assert_eq!(
+        codes(&with("ssh-ed25519 AAAAC3Nza", "ssh-ed25519 !!!!C3Nza")),
+        vec!["invalid-host-key"]
+    );
 }
 
 #[test]
 fn risky_but_legal_is_a_warning() {
     let no_keep = with("    keep     = { daily = 7 }\n", "");
-    assert_eq!(diagnostics(&no_keep).iter().map(|d| (d.0, d.1)).collect::<Vec<_>>(), vec![("no-retention", Severity::Warning)]);
+    assert_eq!(
+        diagnostics(&no_keep)
+            .iter()
+            .map(|d| (d.0, d.1))
+            .collect::<Vec<_>>(),
+        vec![("no-retention", Severity::Warning)]
+    );
     let no_quota = with("  quota   = \"10G\"\n", "");
     assert_eq!(codes(&no_quota), vec!["no-quota"]);
 }
@@ -330,10 +560,20 @@ fn every_error_at_once() {
     let text = with("replication_factor = 2", "replication_factor = \"2\"")
         .replacen("capacity = \"200GiB\"", "capacity = \"lots\"", 1)
         .replacen("schedule = \"daily\"", "schedule = \"nightly\"", 1)
-        .replacen("contact = \"e@example.org\"", "contakt = \"e@example.org\"", 1);
+        .replacen(
+            "contact = \"e@example.org\"",
+            "contakt = \"e@example.org\"",
+            1,
+        );
     assert_eq!(
         codes(&text),
-        vec!["wrong-type", "invalid-schedule", "invalid-size", "missing-attribute", "unknown-attribute"]
+        vec![
+            "wrong-type",
+            "invalid-schedule",
+            "invalid-size",
+            "missing-attribute",
+            "unknown-attribute"
+        ]
     );
 }
 
@@ -352,5 +592,12 @@ fn several_files_form_one_archipelago() {
     sources.add("islands.hcl", format!("{} oops", &BASE[..split]));
     sources.add("chatons.hcl", &BASE[split..]);
     let checked = archipel_planner::check(&sources);
-    assert_eq!(checked.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>(), vec!["syntax"]);
+    assert_eq!(
+        checked
+            .diagnostics
+            .iter()
+            .map(|d| d.code)
+            .collect::<Vec<_>>(),
+        vec!["syntax"]
+    );
 }

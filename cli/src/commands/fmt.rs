@@ -10,7 +10,10 @@ pub fn run(path: &Path, check: bool, diff: bool) -> Result<ExitCode, files::Load
     let paths = files::find(path)?;
     let (sources, problems) = files::read(&paths)?;
     if !problems.is_empty() {
-        eprint!("{}", diagnostics::render_human(&sources, &problems, diagnostics::use_colour()));
+        eprint!(
+            "{}",
+            diagnostics::render_human(&sources, &problems, diagnostics::use_colour())
+        );
         return Ok(ExitCode::FAILURE);
     }
     let mut unformatted = 0;
@@ -19,7 +22,10 @@ pub fn run(path: &Path, check: bool, diff: bool) -> Result<ExitCode, files::Load
         let formatted = match format_file(&sources, file) {
             Ok(formatted) => formatted,
             Err(diagnostic) => {
-                eprint!("{}", diagnostics::render_human(&sources, &[diagnostic], diagnostics::use_colour()));
+                eprint!(
+                    "{}",
+                    diagnostics::render_human(&sources, &[*diagnostic], diagnostics::use_colour())
+                );
                 failed = true;
                 continue;
             }
@@ -57,9 +63,16 @@ pub fn run(path: &Path, check: bool, diff: bool) -> Result<ExitCode, files::Load
 
 /// Replaces a file without ever leaving it half-written, keeping its mode.
 fn write_atomically(path: &Path, text: &str) -> Result<(), files::LoadError> {
-    let fail = |e: std::io::Error| files::LoadError::new(format!("cannot write {}: {e}", path.display()));
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let fail =
+        |e: std::io::Error| files::LoadError::new(format!("cannot write {}: {e}", path.display()));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let temp = dir.join(format!(".{name}.archipel-fmt.{}", std::process::id()));
     std::fs::write(&temp, text).map_err(fail)?;
     if let Ok(metadata) = std::fs::metadata(path) {

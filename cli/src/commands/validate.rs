@@ -12,7 +12,11 @@ pub fn run(path: &Path, output: Output) -> Result<ExitCode, files::LoadError> {
     let (sources, mut problems) = files::read(&paths)?;
     // A file that is not text would only add noise: report it alone.
     let nothing = Sources::new();
-    let checked = archipel_planner::check(if problems.is_empty() { &sources } else { &nothing });
+    let checked = archipel_planner::check(if problems.is_empty() {
+        &sources
+    } else {
+        &nothing
+    });
     problems.extend(checked.diagnostics);
     archipel_planner::diagnostic::sort(&mut problems);
     let valid = !problems.iter().any(|d| d.is_error());

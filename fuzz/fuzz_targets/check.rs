@@ -1,0 +1,23 @@
+//! Any input: `check` and `fmt` never panic; a file fmt accepts formats to
+//! a fixed point.
+#![no_main]
+
+use archipel_planner::format::format_text;
+use archipel_planner::source::Sources;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let mut sources = Sources::new();
+    let file = sources.add("fuzz.hcl", text.as_ref());
+    let checked = archipel_planner::check(&sources);
+    for diagnostic in &checked.diagnostics {
+        let report = diagnostic.to_report(&sources);
+        assert!(report.place.line >= 1 && report.place.column >= 1);
+    }
+    if let Ok(formatted) = format_text(&text) {
+        let again = format_text(&formatted).expect("formatted text parses");
+        assert_eq!(again, formatted, "fmt is not idempotent");
+    }
+    let _ = file;
+});
