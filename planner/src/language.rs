@@ -163,7 +163,11 @@ pub(crate) fn syntax_error(
 ) -> Diagnostic {
     let location = error.location();
     let text = &sources.get(file).text;
-    let start = location.offset().min(text.len());
+    // The parser works on bytes and may stop inside a multi-byte character.
+    let mut start = location.offset().min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
     // Mark one character (or nothing at the end of the file).
     let end = text[start..]
         .chars()

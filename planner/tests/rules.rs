@@ -601,3 +601,11 @@ fn several_files_form_one_archipelago() {
         vec!["syntax"]
     );
 }
+
+/// Found by fuzzing: a syntax error inside a multi-byte character.
+#[test]
+fn syntax_error_inside_a_multibyte_character() {
+    let bytes = b"island \"ouest\" {\n  garigd {\n    version = \"2.5.0\xff\xfe\"\n  }\n#\xb3";
+    let text = String::from_utf8_lossy(bytes);
+    assert_eq!(codes(&text), vec!["syntax"]);
+}
