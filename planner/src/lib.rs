@@ -9,6 +9,7 @@ pub mod diagnostic;
 pub mod format;
 pub mod language;
 pub mod model;
+pub mod observed;
 pub mod schedule;
 pub mod size;
 pub mod source;

@@ -1,1 +1,8 @@
-//! archipel's contact with the world.
+//! archipel's contact with the world, one module per kind of thing: SSH
+//! sessions to machines, facts about hosts; later Garage and backups.
+//!
+//! Providers observe (fill the planner's observed-state types) and execute
+//! changes. They never print: callers decide what the user sees.
+
+pub mod host;
+pub mod ssh;

@@ -1,0 +1,332 @@
+//! End-to-end test support: the lab of Debian machines.
+//!
+//! [`Lab`] drives `tests/lab/lab` (systemd-nspawn containers on a private bridge,
+//! reached over real SSH). [`run_lab_tests`] is the `main` of a lab test binary: one
+//! lab per binary, its cases run one after the other, the lab torn down at the end.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+pub use libtest_mimic::Failed;
+
+/// Machine-wide: the lab's bridge and namespaces have fixed names, so only one test
+/// binary may use it at a time, whatever its checkout.
+const LOCK_PATH: &str = "/run/archipel-lab.lock";
+
+/// Why the lab could not do what was asked; carries the script's stderr.
+#[derive(Debug, Clone)]
+pub struct LabError {
+    what: String,
+    detail: String,
+}
+
+impl LabError {
+    fn new(what: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            what: what.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for LabError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let detail = self.detail.trim_end();
+        if detail.is_empty() {
+            write!(f, "{}", self.what)
+        } else {
+            write!(f, "{}:\n{detail}", self.what)
+        }
+    }
+}
+
+impl std::error::Error for LabError {}
+
+/// One machine of the lab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabNode {
+    pub name: String,
+    pub address: Ipv4Addr,
+}
+
+/// A running lab. Dropping it tears the lab down and releases the machine-wide lock.
+#[derive(Debug)]
+pub struct Lab {
+    script: PathBuf,
+    state_dir: PathBuf,
+    nodes: Vec<LabNode>,
+    // Held for the lab's whole life; released when the file is closed.
+    _lock: File,
+}
+
+impl Lab {
+    /// Takes the machine-wide lab lock (waiting for another test binary to finish),
+    /// clears whatever an earlier run left, and brings up `n` fresh nodes.
+    pub fn start(n: usize) -> Result<Lab, LabError> {
+        let lock = take_lock()?;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/lab");
+        let state_dir = std::env::var_os("ARCHIPEL_LAB_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/state"));
+        let started = Instant::now();
+
+        // A fresh lab each time: nodes left by a crashed run may hold anything.
+        run_script(&script, &state_dir, &["down"])?;
+        let n_arg = n.to_string();
+        let summary = match run_script(&script, &state_dir, &["up", &n_arg]) {
+            Ok(summary) => summary,
+            Err(e) => {
+                // Leave no half-started nodes behind; the error is the one to report.
+                let _ = run_script(&script, &state_dir, &["down"]);
+                return Err(e);
+            }
+        };
+        let nodes = parse_summary(&summary)?;
+        let lab = Lab {
+            script,
+            state_dir,
+            nodes,
+            _lock: lock,
+        };
+        if lab.nodes.len() != n {
+            return Err(LabError::new(
+                format!("asked for {n} nodes, the lab has {}", lab.nodes.len()),
+                summary,
+            ));
+        }
+        eprintln!(
+            "lab: {n} nodes up in {:.1} s ({})",
+            started.elapsed().as_secs_f64(),
+            lab.state_dir.display()
+        );
+        Ok(lab)
+    }
+
+    pub fn nodes(&self) -> &[LabNode] {
+        &self.nodes
+    }
+
+    pub fn node(&self, name: &str) -> Option<&LabNode> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// An OpenSSH client configuration with a `Host` entry per node (by name and by
+    /// address): root login, the lab's identity, strict host key checking.
+    pub fn ssh_config(&self) -> PathBuf {
+        self.state_dir.join("ssh_config")
+    }
+
+    /// The exact host keys of every node, under its name and its address.
+    pub fn known_hosts(&self) -> PathBuf {
+        self.state_dir.join("known_hosts")
+    }
+
+    /// The private key accepted by root, `ops` (passwordless sudo) and `nosudo`.
+    pub fn identity(&self) -> PathBuf {
+        self.state_dir.join("id_ed25519")
+    }
+
+    /// Shuts the node down; its files are kept for [`Lab::start_node`].
+    pub fn stop(&self, name: &str) -> Result<(), LabError> {
+        self.fault("stop", name)
+    }
+
+    /// Crashes the node: every process in it is killed at once, no shutdown.
+    pub fn kill(&self, name: &str) -> Result<(), LabError> {
+        self.fault("kill", name)
+    }
+
+    /// Boots a stopped node again, same files and address; returns once sshd answers.
+    pub fn start_node(&self, name: &str) -> Result<(), LabError> {
+        self.fault("start", name)
+    }
+
+    /// Takes the node's link down: it keeps running but nothing reaches it.
+    pub fn cut(&self, name: &str) -> Result<(), LabError> {
+        self.fault("cut", name)
+    }
+
+    /// Brings the node's link up again.
+    pub fn restore(&self, name: &str) -> Result<(), LabError> {
+        self.fault("restore", name)
+    }
+
+    fn fault(&self, action: &str, name: &str) -> Result<(), LabError> {
+        run_script(&self.script, &self.state_dir, &[action, name]).map(drop)
+    }
+
+    /// Runs `cmd` as root on the node with the system's ssh.
+    pub fn ssh(&self, name: &str, cmd: &str) -> Output {
+        self.ssh_as("root", name, cmd)
+    }
+
+    /// Runs `cmd` as `user` on the node with the system's ssh. Never prompts: a
+    /// login that would need a password fails.
+    pub fn ssh_as(&self, user: &str, name: &str, cmd: &str) -> Output {
+        Command::new("ssh")
+            .arg("-F")
+            .arg(self.ssh_config())
+            .args(["-o", "BatchMode=yes", "-l", user, name, cmd])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run ssh: {e}"))
+    }
+
+    /// Like [`Lab::ssh`], and an error (with the remote stderr) unless `cmd` exits 0;
+    /// returns its stdout.
+    pub fn ssh_ok(&self, name: &str, cmd: &str) -> Result<String, LabError> {
+        let out = self.ssh(name, cmd);
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(LabError::new(
+                format!("`{cmd}` on {name} failed ({})", out.status),
+                String::from_utf8_lossy(&out.stderr),
+            ))
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Err(e) = run_script(&self.script, &self.state_dir, &["down"]) {
+            eprintln!("lab: tearing the lab down failed: {e}");
+        }
+    }
+}
+
+fn take_lock() -> Result<File, LabError> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(LOCK_PATH)
+        .map_err(|e| LabError::new(format!("cannot open {LOCK_PATH}"), e.to_string()))?;
+    // Called through the trait: std's File::lock is newer than the workspace's MSRV.
+    match fs4::FileExt::try_lock(&file) {
+        Ok(()) => return Ok(file),
+        Err(fs4::TryLockError::WouldBlock) => {
+            eprintln!("lab: waiting for another test binary to release the lab");
+        }
+        Err(fs4::TryLockError::Error(e)) => {
+            return Err(LabError::new(
+                format!("cannot lock {LOCK_PATH}"),
+                e.to_string(),
+            ));
+        }
+    }
+    fs4::FileExt::lock(&file)
+        .map_err(|e| LabError::new(format!("cannot lock {LOCK_PATH}"), e.to_string()))?;
+    Ok(file)
+}
+
+fn run_script(script: &Path, state_dir: &Path, args: &[&str]) -> Result<String, LabError> {
+    let what = format!("`lab {}`", args.join(" "));
+    let out = Command::new(script)
+        .args(args)
+        .env("ARCHIPEL_LAB_DIR", state_dir)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| LabError::new(format!("cannot run {}", script.display()), e.to_string()))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(LabError::new(
+            format!("{what} failed ({})", out.status),
+            String::from_utf8_lossy(&out.stderr),
+        ))
+    }
+}
+
+/// `lab up` prints one line per node: name, address, state.
+fn parse_summary(summary: &str) -> Result<Vec<LabNode>, LabError> {
+    summary
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let mut fields = line.split_whitespace();
+            let name = fields.next().unwrap_or_default();
+            let address = fields.next().and_then(|a| a.parse().ok());
+            match address {
+                Some(address) if !name.is_empty() => Ok(LabNode {
+                    name: name.to_owned(),
+                    address,
+                }),
+                _ => Err(LabError::new(
+                    "cannot read `lab up`'s summary",
+                    summary.to_owned(),
+                )),
+            }
+        })
+        .collect()
+}
+
+/// A lab test: a name and a function run against the shared lab.
+pub type LabTest = (&'static str, fn(&Lab) -> Result<(), Failed>);
+
+/// The `main` of a lab test binary (`harness = false`): parses libtest's command line,
+/// starts a lab of `nodes` nodes when the first selected test runs (none selected, no
+/// lab), runs the tests one at a time, tears the lab down and exits with the outcome.
+/// If the lab cannot start, every test fails with the reason.
+pub fn run_lab_tests(nodes: usize, tests: &[LabTest]) -> ! {
+    let mut args = libtest_mimic::Arguments::from_args();
+    args.test_threads = Some(1);
+    // Started by the first test that runs; a panicking test poisons the mutex, which
+    // says nothing about the lab, hence `into_inner` on poison.
+    let lab: Arc<Mutex<Option<Result<Lab, LabError>>>> = Arc::new(Mutex::new(None));
+    let trials = tests
+        .iter()
+        .map(|&(name, test)| {
+            let lab = Arc::clone(&lab);
+            libtest_mimic::Trial::test(name, move || {
+                let mut slot = lab.lock().unwrap_or_else(PoisonError::into_inner);
+                match slot.get_or_insert_with(|| Lab::start(nodes)) {
+                    Ok(lab) => test(lab),
+                    Err(e) => Err(format!("the lab did not start: {e}").into()),
+                }
+            })
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    // Tear down before exiting: `exit` runs no destructors.
+    drop(lab.lock().unwrap_or_else(PoisonError::into_inner).take());
+    conclusion.exit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_is_parsed() {
+        let nodes = parse_summary("node1    10.242.57.11   running\nnode2 10.242.57.12 cut\n")
+            .expect("summary parses");
+        assert_eq!(
+            nodes,
+            vec![
+                LabNode {
+                    name: "node1".into(),
+                    address: Ipv4Addr::new(10, 242, 57, 11)
+                },
+                LabNode {
+                    name: "node2".into(),
+                    address: Ipv4Addr::new(10, 242, 57, 12)
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn garbled_summary_is_an_error() {
+        assert!(parse_summary("lab: booting node1\n").is_err());
+    }
+}
