@@ -104,3 +104,31 @@ fn display(path: &Path) -> String {
         path.display().to_string()
     }
 }
+
+/// Reads and checks the archipelago for commands that act on it: prints the
+/// diagnostics (warnings included) and returns the model only when valid.
+pub fn load_valid(path: &Path) -> Result<Option<archipel_planner::model::Archipelago>, LoadError> {
+    let paths = find(path)?;
+    let (sources, problems) = read(&paths)?;
+    let colour = crate::diagnostics::use_colour();
+    if !problems.is_empty() {
+        eprint!(
+            "{}",
+            crate::diagnostics::render_human(&sources, &problems, colour)
+        );
+        return Ok(None);
+    }
+    let checked = archipel_planner::check(&sources);
+    eprint!(
+        "{}",
+        crate::diagnostics::render_human(&sources, &checked.diagnostics, colour)
+    );
+    if checked.has_errors() {
+        eprintln!(
+            "The archipelago is not valid: {}.",
+            crate::diagnostics::summary(&checked.diagnostics)
+        );
+        return Ok(None);
+    }
+    Ok(Some(checked.archipelago))
+}

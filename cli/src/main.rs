@@ -8,6 +8,7 @@ mod commands;
 mod diagnostics;
 mod files;
 
+use archipel_providers::ssh::{HostKeyPolicy, SshSettings};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,8 +37,32 @@ struct Cli {
     )]
     file: PathBuf,
 
+    /// An ssh_config file to use instead of ~/.ssh/config (as `ssh -F`).
+    #[arg(long, global = true, env = "ARCHIPEL_SSH_CONFIG", value_name = "FILE")]
+    ssh_config: Option<PathBuf>,
+
+    /// Trust the host key of machines seen for the first time (OpenSSH's
+    /// accept-new) and record it in known_hosts. A changed key is still
+    /// refused, and a key pinned with `host_key` always wins.
+    #[arg(long, global = true)]
+    accept_new_host_keys: bool,
+
     #[command(subcommand)]
     command: Command,
+}
+
+impl Cli {
+    fn ssh_settings(&self) -> SshSettings {
+        SshSettings {
+            config_file: self.ssh_config.clone(),
+            host_keys: if self.accept_new_host_keys {
+                HostKeyPolicy::AcceptNew
+            } else {
+                HostKeyPolicy::Strict
+            },
+            ..SshSettings::default()
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,6 +81,16 @@ enum Command {
     /// Two-space indentation, aligned `=` in runs of attributes, one blank
     /// line between blocks. Exit status: 0 on success; with --check, 1 when
     /// a file is not formatted.
+    /// Connect to every machine and report what it is, one round trip each.
+    ///
+    /// OS, architecture, systemd, and whether Garage and restic are there:
+    /// the check to run before a first plan. Exit status: 0 when every
+    /// machine answered, 1 when one did not, 130 when interrupted.
+    Facts {
+        /// How to print the facts.
+        #[arg(long, value_enum, default_value_t = Output::Human)]
+        output: Output,
+    },
     Fmt {
         /// Change nothing; exit 1 and list the files that need formatting.
         #[arg(long)]
@@ -76,9 +111,10 @@ enum Output {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Validate { output } => commands::validate::run(&cli.file, output),
-        Command::Fmt { check, diff } => commands::fmt::run(&cli.file, check, diff),
+    let result = match &cli.command {
+        Command::Validate { output } => commands::validate::run(&cli.file, *output),
+        Command::Fmt { check, diff } => commands::fmt::run(&cli.file, *check, *diff),
+        Command::Facts { output } => commands::facts::run(&cli.file, cli.ssh_settings(), *output),
     };
     match result {
         Ok(code) => code,

@@ -45,6 +45,57 @@ impl Archipelago {
     }
 }
 
+impl Archipelago {
+    /// Every machine archipel reaches over SSH, once each: the nodes, then
+    /// the backup hosts that are not also nodes.
+    pub fn machines(&self) -> Vec<Machine> {
+        let mut machines: Vec<Machine> = self
+            .chatons
+            .iter()
+            .flat_map(|c| &c.nodes)
+            .map(|n| Machine {
+                name: n.name.clone(),
+                ssh: n.ssh.clone(),
+                host_key: n.host_key.clone(),
+                node: Some(n.name.clone()),
+                backups: Vec::new(),
+            })
+            .collect();
+        for chaton in &self.chatons {
+            for backup in &chaton.backups {
+                let job = format!("{}/{}", chaton.name, backup.name);
+                match machines
+                    .iter_mut()
+                    .find(|m| m.ssh.same_machine(&backup.host))
+                {
+                    Some(machine) => machine.backups.push(job),
+                    None => machines.push(Machine {
+                        name: backup.host.host.clone(),
+                        ssh: backup.host.clone(),
+                        host_key: None,
+                        node: None,
+                        backups: vec![job],
+                    }),
+                }
+            }
+        }
+        machines
+    }
+}
+
+/// A machine archipel connects to, and what it is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Machine {
+    /// The node's name, or the host name of a backup host.
+    pub name: String,
+    pub ssh: SshTarget,
+    pub host_key: Option<String>,
+    /// The Garage node this machine is, if any.
+    pub node: Option<String>,
+    /// The backup jobs (`chaton/job`) that run on it.
+    pub backups: Vec<String>,
+}
+
 /// Where a block and its attributes are written.
 #[derive(Debug, Clone, Default)]
 pub struct Origin {

@@ -36,41 +36,34 @@ impl FileQuery {
     }
 }
 
-/// One line per fact, tab-separated, so parsing is trivial and robust.
-/// Arguments: `H:PATH` or `M:PATH` (hash or metadata only) for files, then
-/// `--`, then unit names.
+/// One line per fact, tab-separated, so parsing is trivial and robust; a
+/// handful of processes whatever the number of files and units (hosts may
+/// be small machines, and many are observed at once).
+/// Arguments: `H:PATH` or `M:PATH` (hash or metadata only), `--`, units.
 const SCRIPT: &str = r#"export LC_ALL=C
 . /etc/os-release 2>/dev/null || true
 printf 'os\t%s\t%s\n' "${ID:-unknown}" "${VERSION_ID:-}"
 printf 'arch\t%s\n' "$(uname -m)"
 if [ -d /run/systemd/system ]; then printf 'systemd\tyes\n'; else printf 'systemd\tno\n'; fi
-while [ $# -gt 0 ] && [ "$1" != -- ]; do
-  how=${1%%:*}; p=${1#?:}; shift
-  if [ -L "$p" ]; then printf 'file\t%s\tother\tsymbolic link\n' "$p"
-  elif [ -f "$p" ]; then
-    if [ "$how" = H ]; then h=$(sha256sum -- "$p" | cut -d' ' -f1); else h=-; fi
-    printf 'file\t%s\tfile\t%s\t%s\n' "$p" "$h" "$(stat -c '%U	%G	%a	%s' -- "$p")"
-  elif [ -d "$p" ]; then printf 'file\t%s\tdirectory\t%s\n' "$p" "$(stat -c '%U	%G	%a' -- "$p")"
-  elif [ -e "$p" ]; then printf 'file\t%s\tother\t%s\n' "$p" "$(stat -c '%F' -- "$p")"
-  else printf 'file\t%s\tmissing\n' "$p"
-  fi
-done
-[ "${1:-}" = -- ] && shift
-for u in "$@"; do
-  if command -v systemctl >/dev/null 2>&1; then
-    printf 'unit\t%s\t%s\n' "$u" "$(systemctl show -p LoadState -p UnitFileState -p ActiveState -- "$u" 2>/dev/null | tr '\n' '\t')"
-  else
-    printf 'unit\t%s\t\n' "$u"
-  fi
-done
+paths() { for a; do [ "$a" = -- ] && return; printf '%s\n' "${a#?:}"; done; }
+hashed() { for a; do [ "$a" = -- ] && return; case $a in H:*) printf '%s\n' "${a#H:}";; esac; done; }
+# Missing paths print nothing: the parser reports them missing.
+paths "$@" | xargs -r -d '\n' stat -c 'stat	%n	%F	%U	%G	%a	%s' -- 2>/dev/null
+hashed "$@" | xargs -r -d '\n' sha256sum -- 2>/dev/null | while read -r h p; do [ -f "$p" ] && printf 'hash\t%s\t%s\n' "$p" "$h"; done
+while [ $# -gt 0 ] && [ "$1" != -- ]; do shift; done
+[ $# -gt 0 ] && shift
+if [ $# -gt 0 ] && command -v systemctl >/dev/null 2>&1; then
+  systemctl show -p LoadState -p UnitFileState -p ActiveState -- "$@" 2>/dev/null | sed 's/^/unit\t/'
+fi
+exit 0
 "#;
 
 /// Gathers the facts of one host in one round trip.
 pub async fn gather(remote: &Remote, query: &FactsQuery) -> Result<HostFacts, SshError> {
     for path in query.files.iter().map(|f| &f.path) {
-        if !path.starts_with('/') || path.contains(['\t', '\n']) {
+        if !path.starts_with('/') || path.contains(['\t', '\n', '\\']) {
             return Err(SshError::Local(format!(
-                "{}: cannot query {path:?}: paths are absolute, without tabs or newlines",
+                "{}: cannot query {path:?}: paths are absolute, without tabs, newlines or backslashes",
                 remote.host()
             )));
         }
@@ -84,7 +77,7 @@ pub async fn gather(remote: &Remote, query: &FactsQuery) -> Result<HostFacts, Ss
     args.extend(query.units.iter().cloned());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let output = remote.run_checked(SCRIPT, &args, None).await?;
-    parse(&output.stdout_text()).map_err(|reason| SshError::Transport {
+    parse(&output.stdout_text(), query).map_err(|reason| SshError::Transport {
         host: remote.host().to_string(),
         command: "gather host facts".into(),
         reason,
@@ -99,7 +92,7 @@ pub async fn gather_all(
     futures_util::future::join_all(remotes.iter().map(|r| gather(r, query))).await
 }
 
-fn parse(text: &str) -> Result<HostFacts, String> {
+fn parse(text: &str, query: &FactsQuery) -> Result<HostFacts, String> {
     let mut facts = HostFacts {
         os_id: String::new(),
         os_version: String::new(),
@@ -108,6 +101,10 @@ fn parse(text: &str) -> Result<HostFacts, String> {
         files: BTreeMap::new(),
         units: BTreeMap::new(),
     };
+    let mut hashes: BTreeMap<&str, &str> = BTreeMap::new();
+    // systemctl prints one block of properties per unit, in the order asked,
+    // separated by blank lines.
+    let mut unit_blocks: Vec<Vec<&str>> = vec![Vec::new()];
     for line in text.lines() {
         let fields: Vec<&str> = line.split('\t').collect();
         let bad = || format!("unexpected line in the facts: {line:?}");
@@ -118,59 +115,76 @@ fn parse(text: &str) -> Result<HostFacts, String> {
             }
             ["arch", arch] => facts.architecture = arch.to_string(),
             ["systemd", yes] => facts.systemd = *yes == "yes",
-            ["file", path, "missing"] => {
-                facts.files.insert(path.to_string(), FileFacts::Missing);
-            }
-            ["file", path, "file", hash, owner, group, mode, size] => {
-                facts.files.insert(
-                    path.to_string(),
-                    FileFacts::File {
-                        sha256: (*hash != "-").then(|| hash.to_string()),
+            ["stat", path, kind, owner, group, mode, size] => {
+                let fact = match *kind {
+                    "regular file" | "regular empty file" => FileFacts::File {
+                        sha256: None,
                         owner: owner.to_string(),
                         group: group.to_string(),
                         mode: mode.to_string(),
                         size: size.parse().map_err(|_| bad())?,
                     },
-                );
-            }
-            ["file", path, "directory", owner, group, mode] => {
-                facts.files.insert(
-                    path.to_string(),
-                    FileFacts::Directory {
+                    "directory" => FileFacts::Directory {
                         owner: owner.to_string(),
                         group: group.to_string(),
                         mode: mode.to_string(),
                     },
-                );
-            }
-            ["file", path, "other", description] => {
-                facts.files.insert(
-                    path.to_string(),
-                    FileFacts::Other {
-                        description: description.to_string(),
+                    other => FileFacts::Other {
+                        description: other.to_string(),
                     },
-                );
-            }
-            ["unit", name, properties @ ..] => {
-                let property = |key: &str| {
-                    properties
-                        .iter()
-                        .find_map(|p| p.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
-                        .unwrap_or("")
-                        .to_string()
                 };
-                facts.units.insert(
-                    name.to_string(),
-                    UnitFacts {
-                        installed: property("LoadState") == "loaded",
-                        enabled: property("UnitFileState"),
-                        active: property("ActiveState"),
-                    },
-                );
+                facts.files.insert(path.to_string(), fact);
             }
-            [""] => {}
+            ["hash", path, hash] => {
+                hashes.insert(path, hash);
+            }
+            ["unit", ""] => unit_blocks.push(Vec::new()),
+            ["unit", property] => unit_blocks
+                .last_mut()
+                .map(|b| b.push(*property))
+                .unwrap_or_default(),
             _ => return Err(bad()),
         }
+    }
+    for file in &query.files {
+        let fact = facts
+            .files
+            .entry(file.path.clone())
+            .or_insert(FileFacts::Missing);
+        if let FileFacts::File { sha256, .. } = fact
+            && file.hash
+        {
+            *sha256 = hashes.get(file.path.as_str()).map(|h| h.to_string());
+        }
+    }
+    let unit_blocks: Vec<Vec<&str>> = unit_blocks.into_iter().filter(|b| !b.is_empty()).collect();
+    if !query.units.is_empty() && facts.systemd && unit_blocks.len() != query.units.len() {
+        return Err(format!(
+            "asked systemd about {} units, it answered for {}",
+            query.units.len(),
+            unit_blocks.len()
+        ));
+    }
+    for (index, name) in query.units.iter().enumerate() {
+        let block = unit_blocks
+            .get(index)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let property = |key: &str| {
+            block
+                .iter()
+                .find_map(|p| p.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
+                .unwrap_or("")
+                .to_string()
+        };
+        facts.units.insert(
+            name.clone(),
+            UnitFacts {
+                installed: property("LoadState") == "loaded",
+                enabled: property("UnitFileState"),
+                active: property("ActiveState"),
+            },
+        );
     }
     if facts.os_id.is_empty() || facts.architecture.is_empty() {
         return Err("the facts script printed no OS or architecture".into());
@@ -184,15 +198,25 @@ mod tests {
 
     #[test]
     fn parses_the_script_output() {
+        let query = FactsQuery {
+            files: vec![
+                FileQuery::hashed("/etc/garage/garage.toml"),
+                FileQuery::metadata_only("/etc/garage/rpc_secret"),
+                FileQuery::hashed("/var/lib/garage"),
+                FileQuery::hashed("/nope"),
+                FileQuery::hashed("/dev/null"),
+            ],
+            units: vec!["garage.service".into(), "nope.service".into()],
+        };
         let text = "os\tdebian\t12\narch\tx86_64\nsystemd\tyes\n\
-            file\t/etc/garage/garage.toml\tfile\tabc123\troot\tgarage\t640\t812\n\
-            file\t/etc/garage/rpc_secret\tfile\t-\tgarage\tgarage\t600\t65\n\
-            file\t/var/lib/garage\tdirectory\tgarage\tgarage\t700\n\
-            file\t/nope\tmissing\n\
-            file\t/dev/null\tother\tcharacter special file\n\
-            unit\tgarage.service\tLoadState=loaded\tUnitFileState=enabled\tActiveState=active\t\n\
-            unit\tnope.service\tLoadState=not-found\tUnitFileState=\tActiveState=inactive\t\n";
-        let facts = parse(text).unwrap();
+            stat\t/etc/garage/garage.toml\tregular file\troot\tgarage\t640\t812\n\
+            stat\t/etc/garage/rpc_secret\tregular file\tgarage\tgarage\t600\t65\n\
+            stat\t/var/lib/garage\tdirectory\tgarage\tgarage\t700\t4096\n\
+            stat\t/dev/null\tcharacter special file\troot\troot\t666\t0\n\
+            hash\t/etc/garage/garage.toml\tabc123\n\
+            unit\tLoadState=loaded\nunit\tActiveState=active\nunit\tUnitFileState=enabled\nunit\t\n\
+            unit\tLoadState=not-found\nunit\tActiveState=inactive\nunit\tUnitFileState=\n";
+        let facts = parse(text, &query).unwrap();
         assert_eq!(
             (facts.os_id.as_str(), facts.os_version.as_str()),
             ("debian", "12")
@@ -212,11 +236,19 @@ mod tests {
             &facts.files["/etc/garage/rpc_secret"],
             FileFacts::File { sha256: None, .. }
         ));
+        assert!(matches!(
+            &facts.files["/var/lib/garage"],
+            FileFacts::Directory { .. }
+        ));
         assert_eq!(facts.files["/nope"], FileFacts::Missing);
+        assert!(matches!(&facts.files["/dev/null"], FileFacts::Other { .. }));
         assert!(
             facts.units["garage.service"].is_enabled() && facts.units["garage.service"].is_active()
         );
         assert!(!facts.units["nope.service"].installed);
-        assert!(parse("garbage").is_err());
+        assert!(parse("garbage", &query).is_err());
+        // systemd forgetting a unit is an error, not a wrong answer.
+        let short = text.split("unit\t\n").next().unwrap();
+        assert!(parse(short, &query).is_err());
     }
 }

@@ -8,12 +8,13 @@
 //! Secrets never travel in a command line (visible in `ps` on both ends and
 //! in error messages): they go through stdin.
 
-use archipel_planner::model::SshTarget;
+use archipel_planner::model::{Machine, SshTarget};
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
@@ -122,15 +123,6 @@ impl Output {
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr).into_owned()
     }
-}
-
-/// A machine to connect to: how errors name it, how to reach it, and the
-/// host key pinned for it, if any.
-#[derive(Debug, Clone)]
-pub struct Machine {
-    pub name: String,
-    pub target: SshTarget,
-    pub host_key: Option<String>,
 }
 
 /// Closes every connection (on success, error or Ctrl-C alike), so no
@@ -256,6 +248,7 @@ impl Ssh {
                 session: Some(session),
                 sudo: resolved.user != "root",
                 channels: Semaphore::new(CHANNELS_PER_HOST),
+                commands: AtomicUsize::new(0),
             }),
         })
     }
@@ -265,7 +258,7 @@ impl Ssh {
         futures_util::future::join_all(
             machines
                 .iter()
-                .map(|m| self.connect(&m.name, &m.target, m.host_key.as_deref())),
+                .map(|m| self.connect(&m.name, &m.ssh, m.host_key.as_deref())),
         )
         .await
     }
@@ -307,6 +300,29 @@ impl Ssh {
             user: value("user").unwrap_or_else(|| "root".into()),
             host_key_alias: value("hostkeyalias"),
         })
+    }
+}
+
+impl Drop for Ssh {
+    /// The safety net: a master whose session was never closed (a task
+    /// aborted mid-connect) is told to exit before its socket directory goes.
+    fn drop(&mut self) {
+        let Ok(entries) = std::fs::read_dir(self.control_dir.path()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let socket = entry.path().join("master");
+            if socket.exists() {
+                let _ = std::process::Command::new("ssh")
+                    .arg("-o")
+                    .arg(format!("ControlPath={}", socket.display()))
+                    .args(["-O", "exit", "archipel"])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
+        }
     }
 }
 
@@ -377,6 +393,8 @@ struct RemoteInner {
     /// Whether commands go through `sudo -n` (the login user is not root).
     sudo: bool,
     channels: Semaphore,
+    /// Commands run so far: archipel's unit of SSH round trips.
+    commands: AtomicUsize,
 }
 
 impl fmt::Debug for Remote {
@@ -429,6 +447,7 @@ impl Remote {
             .acquire()
             .await
             .map_err(|_| transport("the connection is closing".into()))?;
+        self.inner.commands.fetch_add(1, Ordering::Relaxed);
         let session = self.session();
         let mut command = if self.inner.sudo {
             let mut command = session.command("sudo");
@@ -576,6 +595,11 @@ trap - EXIT"#;
                 stderr: output.stderr_text(),
             }),
         }
+    }
+
+    /// How many commands (SSH round trips) ran on this machine so far.
+    pub fn commands_run(&self) -> usize {
+        self.inner.commands.load(Ordering::Relaxed)
     }
 
     /// Whether the master connection is still alive.

@@ -270,6 +270,37 @@ fn parse_summary(summary: &str) -> Result<Vec<LabNode>, LabError> {
         .collect()
 }
 
+/// The `archipel` binary of this checkout, built if needed (the tests crate
+/// cannot depend on a binary crate, so it asks cargo, like a user would).
+pub fn archipel_binary() -> Result<PathBuf, LabError> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "--package",
+            "archipel",
+            "--bin",
+            "archipel",
+            "--message-format",
+            "short",
+        ])
+        .current_dir(&workspace)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| LabError::new("cannot run cargo to build archipel", e.to_string()))?;
+    if !output.status.success() {
+        return Err(LabError::new(
+            "cargo build -p archipel failed",
+            String::from_utf8_lossy(&output.stderr),
+        ));
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"));
+    Ok(target.join("debug/archipel"))
+}
+
 /// A lab test: a name and a function run against the shared lab.
 pub type LabTest = (&'static str, fn(&Lab) -> Result<(), Failed>);
 

@@ -1,12 +1,10 @@
 //! The SSH provider against real machines: sessions, commands, uploads,
 //! host facts, host keys, failures.
 
-use archipel_planner::model::SshTarget;
+use archipel_planner::model::{Machine, SshTarget};
 use archipel_planner::observed::FileFacts;
 use archipel_providers::host::{self, FactsQuery, FileQuery};
-use archipel_providers::ssh::{
-    HostKeyPolicy, Machine, Remote, Ssh, SshError, SshSettings, close_all,
-};
+use archipel_providers::ssh::{HostKeyPolicy, Remote, Ssh, SshError, SshSettings, close_all};
 use archipel_tests::{Failed, Lab, run_lab_tests};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -53,8 +51,10 @@ fn settings(lab: &Lab) -> SshSettings {
 fn machine(name: &str, target: &str) -> Machine {
     Machine {
         name: name.to_string(),
-        target: SshTarget::parse(target).expect("target"),
+        ssh: SshTarget::parse(target).expect("target"),
         host_key: None,
+        node: Some(name.to_string()),
+        backups: Vec::new(),
     }
 }
 

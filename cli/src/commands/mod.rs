@@ -1,4 +1,5 @@
 //! One module per subcommand.
 
+pub mod facts;
 pub mod fmt;
 pub mod validate;
