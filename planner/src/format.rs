@@ -83,6 +83,19 @@ impl Lines {
         }
     }
 
+    /// The comments before an element of a list or object: those ending
+    /// the previous line stay there, the others get lines of their own.
+    /// Blank lines inside lists and objects are not kept.
+    fn element_comments(&mut self, depth: usize, trivia: Trivia) {
+        self.trailing(trivia.same_line);
+        let pieces: Vec<Piece> = trivia
+            .pieces
+            .into_iter()
+            .filter(|p| *p != Piece::Blank)
+            .collect();
+        self.pieces(depth, &pieces, false);
+    }
+
     /// Own-line comments and blank lines. A blank line is kept only between
     /// things (`allow_leading_blank` is false for the first item of a body).
     fn pieces(&mut self, depth: usize, pieces: &[Piece], allow_leading_blank: bool) {
@@ -393,13 +406,7 @@ fn array_lines(array: &Array, depth: usize) -> Vec<String> {
             .prefix()
             .map(|p| Trivia::parse(p, false))
             .unwrap_or_default();
-        out.trailing(trivia.same_line);
-        let pieces: Vec<Piece> = trivia
-            .pieces
-            .into_iter()
-            .filter(|p| *p != Piece::Blank)
-            .collect();
-        out.pieces(depth + 1, &pieces, false);
+        out.element_comments(depth + 1, trivia);
         let mut lines = expression_lines(element, depth + 1);
         // The comma goes after the element's last line.
         if let Some(last) = lines.last_mut() {
@@ -411,13 +418,7 @@ fn array_lines(array: &Array, depth: usize) -> Vec<String> {
         out.trailing(Trivia::comments(element.decor().suffix()));
     }
     let trailing = Trivia::parse(array.trailing(), false);
-    out.trailing(trailing.same_line);
-    let pieces: Vec<Piece> = trailing
-        .pieces
-        .into_iter()
-        .filter(|p| *p != Piece::Blank)
-        .collect();
-    out.pieces(depth + 1, &pieces, false);
+    out.element_comments(depth + 1, trailing);
     out.push(depth, "]");
     out.lines
 }
@@ -440,13 +441,7 @@ fn object_lines(object: &Object, depth: usize) -> Vec<String> {
             .map(|p| Trivia::parse(p, at_line_start))
             .unwrap_or_default();
         at_line_start = value.terminator() == ObjectValueTerminator::Newline;
-        out.trailing(trivia.same_line);
-        let pieces: Vec<Piece> = trivia
-            .pieces
-            .into_iter()
-            .filter(|p| *p != Piece::Blank)
-            .collect();
-        out.pieces(depth + 1, &pieces, false);
+        out.element_comments(depth + 1, trivia);
         let mut lines = expression_lines(value.expr(), depth + 1).into_iter();
         out.push(
             depth + 1,
@@ -463,13 +458,7 @@ fn object_lines(object: &Object, depth: usize) -> Vec<String> {
         out.trailing(Trivia::comments(value.expr().decor().suffix()));
     }
     let trailing = Trivia::parse(object.trailing(), at_line_start);
-    out.trailing(trailing.same_line);
-    let pieces: Vec<Piece> = trailing
-        .pieces
-        .into_iter()
-        .filter(|p| *p != Piece::Blank)
-        .collect();
-    out.pieces(depth + 1, &pieces, false);
+    out.element_comments(depth + 1, trailing);
     out.push(depth, "}");
     out.lines
 }

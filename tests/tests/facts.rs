@@ -18,6 +18,7 @@ fn main() {
             ("ctrl_c_closes_every_connection", ctrl_c),
             ("a_wrong_pinned_key_in_the_file_is_refused", wrong_pin),
             ("new_host_keys_need_the_flag", new_host_keys),
+            ("agent_and_proxy_jump_work_as_for_ssh", agent_and_proxy_jump),
         ],
     )
 }
@@ -248,4 +249,93 @@ fn new_host_keys(lab: &Lab) -> Result<(), Failed> {
         learnt.lines().count() >= 3,
         format!("known_hosts: {learnt}"),
     )
+}
+
+/// The user's SSH set-up is honoured: keys from the agent (the config names
+/// none), a node reached through another with ProxyJump.
+fn agent_and_proxy_jump(lab: &Lab) -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let lab_config = std::fs::read_to_string(lab.ssh_config())?;
+    let known_hosts = lab_config
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("UserKnownHostsFile "))
+        .ok_or("no UserKnownHostsFile in the lab's ssh_config")?
+        .to_string();
+    let node2 = lab.node("node2").ok_or("no node2")?.address;
+    // No IdentityFile anywhere: the key must come from the agent.
+    let mut config: String = lab_config
+        .lines()
+        .filter(|l| {
+            !l.trim_start().starts_with("IdentityFile")
+                && !l.trim_start().starts_with("IdentitiesOnly")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    config.push_str(&format!(
+        "Host jumped-node2\n    HostName {node2}\n    ProxyJump node1\n    User root\n    UserKnownHostsFile {known_hosts}\n    StrictHostKeyChecking yes\n"
+    ));
+    let ssh_config = dir.path().join("ssh_config");
+    std::fs::write(&ssh_config, config)?;
+    let file = archipelago(dir.path(), None)?;
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file)?.replace("root@node2", "root@jumped-node2"),
+    )?;
+
+    let socket = dir.path().join("agent.sock");
+    let agent = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&socket)
+        .stdout(Stdio::null())
+        .spawn()?;
+    let result = (|| {
+        for _ in 0..50 {
+            if socket.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let added = Command::new("ssh-add")
+            .arg(lab.identity())
+            .env("SSH_AUTH_SOCK", &socket)
+            .output()?;
+        ensure(added.status.success(), text(&added))?;
+
+        // Without the agent there is no key: the run fails.
+        let output = archipel(lab, &file, Some(&ssh_config))?
+            .env_remove("SSH_AUTH_SOCK")
+            .arg("facts")
+            .output()?;
+        ensure(output.status.code() == Some(1), text(&output))?;
+        ensure(text(&output).contains("Permission denied"), text(&output))?;
+
+        let output = archipel(lab, &file, Some(&ssh_config))?
+            .env("SSH_AUTH_SOCK", &socket)
+            .arg("facts")
+            .output()?;
+        ensure(output.status.success(), text(&output))?;
+        ensure(
+            text(&output)
+                .lines()
+                .filter(|l| l.contains("debian 12"))
+                .count()
+                == 3,
+            text(&output),
+        )?;
+        // node2 saw the connection come from node1, the jump host.
+        let node1 = lab.node("node1").ok_or("no node1")?.address;
+        let log = lab.ssh_ok(
+            "node2",
+            "journalctl -u ssh --no-pager -o cat | grep Accepted || true",
+        )?;
+        ensure(
+            log.contains(&format!("from {node1}")),
+            format!("node2's sshd log: {log}"),
+        )
+    })();
+    let mut agent = agent;
+    let _ = agent.kill();
+    let _ = agent.wait();
+    result
 }

@@ -138,7 +138,11 @@ async fn gather(
             remotes.extend(remote.ok());
         };
 
+    // Ctrl-C starts a grace period for connections in progress; when it
+    // ends, what is still running is aborted.
     let mut interrupted = false;
+    let grace = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
+    tokio::pin!(grace);
     loop {
         tokio::select! {
             joined = tasks.join_next() => match joined {
@@ -149,30 +153,9 @@ async fn gather(
             _ = tokio::signal::ctrl_c(), if !interrupted => {
                 interrupted = true;
                 eprintln!("Interrupted: waiting for connections in progress, then closing them…");
-                break;
+                grace.as_mut().reset(tokio::time::Instant::now() + connect_timeout + Duration::from_secs(2));
             }
-        }
-    }
-    if interrupted {
-        let deadline = tokio::time::sleep(connect_timeout + Duration::from_secs(2));
-        tokio::pin!(deadline);
-        loop {
-            tokio::select! {
-                joined = tasks.join_next() => match joined {
-                    Some(Ok(done)) => collect(done),
-                    Some(Err(_)) => {}
-                    None => break,
-                },
-                _ = &mut deadline => {
-                    tasks.abort_all();
-                    while let Some(joined) = tasks.join_next().await {
-                        if let Ok(done) = joined {
-                            collect(done);
-                        }
-                    }
-                    break;
-                }
-            }
+            _ = &mut grace, if interrupted => tasks.abort_all(),
         }
     }
     for error in close_all(remotes).await {
