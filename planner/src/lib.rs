@@ -5,11 +5,15 @@
 //! the files (and, later, the observed state), so every behaviour is testable
 //! offline.
 
+pub mod backup;
+pub mod desired;
 pub mod diagnostic;
 pub mod format;
+pub mod garage;
 pub mod language;
 pub mod model;
 pub mod observed;
+pub mod plan;
 pub mod schedule;
 pub mod size;
 pub mod source;

@@ -2,59 +2,51 @@
 //! SSH round trip: a single remote script whose output is parsed here.
 
 use crate::ssh::{Remote, SshError};
-use archipel_planner::observed::{FileFacts, HostFacts, UnitFacts};
+pub use archipel_planner::observed::{FactsQuery, FileQuery, Read};
+use archipel_planner::observed::{FileFacts, HostFacts, ProbeOutput, UnitFacts};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use std::collections::BTreeMap;
-
-/// What to look at on a host.
-#[derive(Debug, Clone, Default)]
-pub struct FactsQuery {
-    pub files: Vec<FileQuery>,
-    pub units: Vec<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct FileQuery {
-    pub path: String,
-    /// Hash the content. Off for secrets: archipel never reads them, even
-    /// as a hash, into what it observes.
-    pub hash: bool,
-}
-
-impl FileQuery {
-    pub fn hashed(path: impl Into<String>) -> FileQuery {
-        FileQuery {
-            path: path.into(),
-            hash: true,
-        }
-    }
-
-    pub fn metadata_only(path: impl Into<String>) -> FileQuery {
-        FileQuery {
-            path: path.into(),
-            hash: false,
-        }
-    }
-}
 
 /// One line per fact, tab-separated, so parsing is trivial and robust; a
 /// handful of processes whatever the number of files and units (hosts may
 /// be small machines, and many are observed at once).
-/// Arguments: `H:PATH` or `M:PATH` (hash or metadata only), `--`, units.
+/// Arguments: `M:`, `H:`, `C:` or `X:` then a path (see [`Read`]), `--`,
+/// units, `--`, `NAME=SNIPPET` probes. Contents are capped at 1 MiB (they
+/// are configuration files) and probe outputs at 64 KiB.
 const SCRIPT: &str = r#"export LC_ALL=C
 . /etc/os-release 2>/dev/null || true
 printf 'os\t%s\t%s\n' "${ID:-unknown}" "${VERSION_ID:-}"
 printf 'arch\t%s\n' "$(uname -m)"
 if [ -d /run/systemd/system ]; then printf 'systemd\tyes\n'; else printf 'systemd\tno\n'; fi
 paths() { for a; do [ "$a" = -- ] && return; printf '%s\n' "${a#?:}"; done; }
-hashed() { for a; do [ "$a" = -- ] && return; case $a in H:*) printf '%s\n' "${a#H:}";; esac; done; }
+hashed() { for a; do [ "$a" = -- ] && return; case $a in M:*) ;; *) printf '%s\n' "${a#?:}";; esac; done; }
 # Missing paths print nothing: the parser reports them missing.
 paths "$@" | xargs -r -d '\n' stat -c 'stat	%n	%F	%U	%G	%a	%s' -- 2>/dev/null
 hashed "$@" | xargs -r -d '\n' sha256sum -- 2>/dev/null | while read -r h p; do [ -f "$p" ] && printf 'hash\t%s\t%s\n' "$p" "$h"; done
+for a; do
+  [ "$a" = -- ] && break
+  p=${a#?:}
+  [ -f "$p" ] || continue
+  case $a in
+    C:*) printf 'content\t%s\t' "$p"; head -c 1048576 -- "$p" | base64 -w0; echo ;;
+    X:*) printf 'hex\t%s\t%s\n' "$p" "$(head -c 1048576 -- "$p" | od -An -tx1 -v | tr -d ' \n')" ;;
+  esac
+done
 while [ $# -gt 0 ] && [ "$1" != -- ]; do shift; done
 [ $# -gt 0 ] && shift
-if [ $# -gt 0 ] && command -v systemctl >/dev/null 2>&1; then
-  systemctl show -p LoadState -p UnitFileState -p ActiveState -- "$@" 2>/dev/null | sed 's/^/unit\t/'
+units=
+for a; do [ "$a" = -- ] && break; units="$units ${a}"; done
+# Unit names are checked by the caller: no spaces, no globs.
+if [ -n "$units" ] && command -v systemctl >/dev/null 2>&1; then
+  systemctl show -p LoadState -p UnitFileState -p ActiveState -- $units 2>/dev/null | sed 's/^/unit\t/'
 fi
+while [ $# -gt 0 ] && [ "$1" != -- ]; do shift; done
+[ $# -gt 0 ] && shift
+for a; do
+  out=$( (eval "${a#*=}") 2>&1 ); rc=$?
+  printf 'probe\t%s\t%s\t' "${a%%=*}" "$rc"; printf '%s' "$out" | head -c 65536 | base64 -w0; echo
+done
 exit 0
 "#;
 
@@ -68,13 +60,40 @@ pub async fn gather(remote: &Remote, query: &FactsQuery) -> Result<HostFacts, Ss
             )));
         }
     }
+    for unit in &query.units {
+        if unit.is_empty()
+            || !unit
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "@._-:".contains(c))
+        {
+            return Err(SshError::Local(format!(
+                "{}: cannot query unit {unit:?}",
+                remote.host()
+            )));
+        }
+    }
     let mut args: Vec<String> = query
         .files
         .iter()
-        .map(|f| format!("{}:{}", if f.hash { 'H' } else { 'M' }, f.path))
+        .map(|f| {
+            let letter = match f.read {
+                Read::Metadata => 'M',
+                Read::Hash => 'H',
+                Read::Content => 'C',
+                Read::Hex => 'X',
+            };
+            format!("{letter}:{}", f.path)
+        })
         .collect();
     args.push("--".into());
     args.extend(query.units.iter().cloned());
+    args.push("--".into());
+    args.extend(
+        query
+            .probes
+            .iter()
+            .map(|(name, snippet)| format!("{name}={snippet}")),
+    );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let output = remote.run_checked(SCRIPT, &args, None).await?;
     parse(&output.stdout_text(), query).map_err(|reason| SshError::Transport {
@@ -100,8 +119,10 @@ fn parse(text: &str, query: &FactsQuery) -> Result<HostFacts, String> {
         systemd: false,
         files: BTreeMap::new(),
         units: BTreeMap::new(),
+        probes: BTreeMap::new(),
     };
     let mut hashes: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut contents: BTreeMap<&str, String> = BTreeMap::new();
     // systemctl prints one block of properties per unit, in the order asked,
     // separated by blank lines.
     let mut unit_blocks: Vec<Vec<&str>> = vec![Vec::new()];
@@ -119,6 +140,7 @@ fn parse(text: &str, query: &FactsQuery) -> Result<HostFacts, String> {
                 let fact = match *kind {
                     "regular file" | "regular empty file" => FileFacts::File {
                         sha256: None,
+                        content: None,
                         owner: owner.to_string(),
                         group: group.to_string(),
                         mode: mode.to_string(),
@@ -138,6 +160,23 @@ fn parse(text: &str, query: &FactsQuery) -> Result<HostFacts, String> {
             ["hash", path, hash] => {
                 hashes.insert(path, hash);
             }
+            ["content", path, encoded] => {
+                let bytes = BASE64.decode(encoded).map_err(|_| bad())?;
+                contents.insert(path, String::from_utf8_lossy(&bytes).into_owned());
+            }
+            ["hex", path, hex] => {
+                contents.insert(path, hex.to_string());
+            }
+            ["probe", name, status, encoded] => {
+                let bytes = BASE64.decode(encoded).map_err(|_| bad())?;
+                facts.probes.insert(
+                    name.to_string(),
+                    ProbeOutput {
+                        status: status.parse().map_err(|_| bad())?,
+                        output: String::from_utf8_lossy(&bytes).trim_end().to_string(),
+                    },
+                );
+            }
             ["unit", ""] => unit_blocks.push(Vec::new()),
             ["unit", property] => unit_blocks
                 .last_mut()
@@ -151,10 +190,16 @@ fn parse(text: &str, query: &FactsQuery) -> Result<HostFacts, String> {
             .files
             .entry(file.path.clone())
             .or_insert(FileFacts::Missing);
-        if let FileFacts::File { sha256, .. } = fact
-            && file.hash
+        if let FileFacts::File {
+            sha256, content, ..
+        } = fact
         {
-            *sha256 = hashes.get(file.path.as_str()).map(|h| h.to_string());
+            if file.read != Read::Metadata {
+                *sha256 = hashes.get(file.path.as_str()).map(|h| h.to_string());
+            }
+            if matches!(file.read, Read::Content | Read::Hex) {
+                *content = contents.remove(file.path.as_str());
+            }
         }
     }
     let unit_blocks: Vec<Vec<&str>> = unit_blocks.into_iter().filter(|b| !b.is_empty()).collect();
@@ -207,6 +252,7 @@ mod tests {
                 FileQuery::hashed("/dev/null"),
             ],
             units: vec!["garage.service".into(), "nope.service".into()],
+            probes: vec![],
         };
         let text = "os\tdebian\t12\narch\tx86_64\nsystemd\tyes\n\
             stat\t/etc/garage/garage.toml\tregular file\troot\tgarage\t640\t812\n\
@@ -229,7 +275,8 @@ mod tests {
                 owner: "root".into(),
                 group: "garage".into(),
                 mode: "640".into(),
-                size: 812
+                size: 812,
+                content: None,
             }
         );
         assert!(matches!(

@@ -6,8 +6,9 @@
 //! slowest node alone, and the SSH round trips per host. The aim: one round
 //! trip per host, and all hosts in about the time of the slowest one.
 
+use archipel_planner::garage;
 use archipel_planner::model::{Machine, SshTarget};
-use archipel_providers::host::{self, FactsQuery, FileQuery};
+use archipel_providers::host::{self, FactsQuery, FileQuery, Read};
 use archipel_providers::ssh::{Ssh, SshSettings, close_all};
 use archipel_tests::Lab;
 use std::time::{Duration, Instant};
@@ -38,15 +39,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let remotes = ssh.connect_all(&machines).await.into_iter().collect::<Result<Vec<_>, _>>()?;
         let connect = started.elapsed();
 
+        // What `plan` asks every node.
         let query = FactsQuery {
             files: vec![
-                FileQuery::hashed("/usr/local/bin/garage"),
-                FileQuery::hashed("/etc/garage/garage.toml"),
-                FileQuery::metadata_only("/etc/garage/rpc_secret"),
-                FileQuery::hashed("/etc/systemd/system/garage.service"),
-                FileQuery::hashed("/etc/os-release"),
+                FileQuery::new(garage::BINARY, Read::Hash),
+                FileQuery::new(garage::CONFIG, Read::Content),
+                FileQuery::new(garage::UNIT, Read::Content),
+                FileQuery::new(garage::RPC_SECRET, Read::Metadata),
+                FileQuery::new(garage::ADMIN_TOKEN, Read::Metadata),
+                FileQuery::new("/var/lib/garage/meta", Read::Metadata),
+                FileQuery::new("/var/lib/garage/data", Read::Metadata),
+                FileQuery::new(garage::node_key_path("/var/lib/garage/meta"), Read::Hex),
             ],
-            units: vec!["garage.service".into(), "ssh.service".into()],
+            units: vec![garage::SERVICE.into()],
+            probes: [garage::VERSION_PROBE, garage::USER_PROBE]
+                .iter()
+                .map(|(n, s)| (n.to_string(), s.to_string()))
+                .collect(),
         };
         let mut all = Vec::new();
         let mut slowest_alone = Vec::new();

@@ -3,7 +3,7 @@
 
 use archipel_planner::model::{Machine, SshTarget};
 use archipel_planner::observed::FileFacts;
-use archipel_providers::host::{self, FactsQuery, FileQuery};
+use archipel_providers::host::{self, FactsQuery, FileQuery, Read};
 use archipel_providers::ssh::{HostKeyPolicy, Remote, Ssh, SshError, SshSettings, close_all};
 use archipel_tests::{Failed, Lab, run_lab_tests};
 use std::path::Path;
@@ -181,7 +181,7 @@ fn upload_and_read_back(lab: &Lab) -> Result<(), Failed> {
                 FileQuery::metadata_only("/etc/archtest/secret-metadata"),
                 FileQuery::hashed("/etc/archtest"),
             ],
-            units: vec![],
+            ..FactsQuery::default()
         };
         remote.upload("/etc/archtest/secret-metadata", b"x", "root", "archtest", 0o640).await?;
         let facts = host::gather(&remote, &query).await?;
@@ -191,6 +191,7 @@ fn upload_and_read_back(lab: &Lab) -> Result<(), Failed> {
             group: "archtest".into(),
             mode: "600".into(),
             size: secret.len() as u64,
+            content: None,
         };
         ensure(facts.files["/etc/archtest/secret"] == expected, format!("{:?}", facts.files["/etc/archtest/secret"]))?;
         ensure(
@@ -220,8 +221,17 @@ fn facts_of_all_nodes(lab: &Lab) -> Result<(), Failed> {
         let ssh = Ssh::new(settings(lab))?;
         let remotes = connect_all(&ssh, &lab_machines(lab)).await?;
         let query = FactsQuery {
-            files: vec![FileQuery::hashed("/etc/hostname"), FileQuery::hashed("/nonexistent")],
+            files: vec![
+                FileQuery::hashed("/etc/hostname"),
+                FileQuery::hashed("/nonexistent"),
+                FileQuery::new("/usr/lib/os-release", Read::Content),
+                FileQuery::new("/etc/machine-id", Read::Hex),
+            ],
             units: vec!["ssh.service".into(), "garage.service".into()],
+            probes: vec![
+                ("kernel".into(), "uname -s".into()),
+                ("failing".into(), "echo oops >&2; exit 4".into()),
+            ],
         };
         let all = host::gather_all(&remotes, &query).await;
         for (node, facts) in lab.nodes().iter().zip(all) {
@@ -238,6 +248,18 @@ fn facts_of_all_nodes(lab: &Lab) -> Result<(), Failed> {
             let sshd = &facts.units["ssh.service"];
             ensure(sshd.installed && sshd.is_enabled() && sshd.is_active(), format!("{sshd:?}"))?;
             ensure(!facts.units["garage.service"].installed, "garage is not installed yet")?;
+            ensure(
+                matches!(&facts.files["/usr/lib/os-release"], FileFacts::File { content: Some(c), .. } if c.contains("ID=debian")),
+                "os-release content",
+            )?;
+            let machine_id = lab.ssh_ok(&node.name, "cat /etc/machine-id")?;
+            let machine_id_hex: String = format!("{}\n", machine_id.trim()).bytes().map(|b| format!("{b:02x}")).collect();
+            ensure(
+                matches!(&facts.files["/etc/machine-id"], FileFacts::File { content: Some(c), .. } if *c == machine_id_hex),
+                format!("machine-id in hex: {:?}", facts.files["/etc/machine-id"]),
+            )?;
+            ensure(facts.probes["kernel"].status == 0 && facts.probes["kernel"].output == "Linux", format!("{:?}", facts.probes))?;
+            ensure(facts.probes["failing"].status == 4 && facts.probes["failing"].output == "oops", format!("{:?}", facts.probes))?;
         }
         close_all(remotes).await;
         Ok(())

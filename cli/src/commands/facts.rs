@@ -6,7 +6,8 @@
 use crate::Output;
 use crate::files;
 use archipel_planner::model::Machine;
-use archipel_planner::observed::{FileFacts, HostFacts};
+use archipel_planner::observed::HostFacts;
+use archipel_planner::{backup, garage};
 use archipel_providers::host::{self, FactsQuery, FileQuery};
 use archipel_providers::ssh::{Remote, Ssh, SshError, SshSettings, close_all};
 use serde::Serialize;
@@ -16,7 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
 
-const GARAGE_BINARY: &str = "/usr/local/bin/garage";
 const RESTIC_BINARY: &str = "/usr/bin/restic";
 
 /// Exit status after Ctrl-C, as shells report SIGINT.
@@ -94,10 +94,14 @@ pub fn run(
 fn query() -> FactsQuery {
     FactsQuery {
         files: vec![
-            FileQuery::hashed(GARAGE_BINARY),
+            FileQuery::hashed(garage::BINARY),
             FileQuery::metadata_only(RESTIC_BINARY),
         ],
-        units: vec!["garage.service".into()],
+        units: vec![garage::SERVICE.into()],
+        probes: [garage::VERSION_PROBE, backup::RESTIC_PROBE]
+            .iter()
+            .map(|(name, snippet)| (name.to_string(), snippet.to_string()))
+            .collect(),
     }
 }
 
@@ -191,14 +195,24 @@ fn print_table(report: &Report) {
 }
 
 fn describe(facts: &HostFacts) -> String {
-    let present = |path: &str| matches!(facts.files.get(path), Some(FileFacts::File { .. }));
-    let garage = match facts.units.get("garage.service") {
-        Some(unit) if unit.installed => format!("garage {}", unit.active),
-        _ if present(GARAGE_BINARY) => "garage installed".to_string(),
+    let version = |probe: &str| {
+        facts
+            .probes
+            .get(probe)
+            .filter(|p| p.status == 0)
+            .map(|p| p.output.lines().next().unwrap_or("").to_string())
+    };
+    let garage = match (
+        facts.units.get(garage::SERVICE),
+        version(garage::VERSION_PROBE.0),
+    ) {
+        (Some(unit), Some(version)) if unit.installed => format!("{version} ({})", unit.active),
+        (_, Some(version)) => version,
         _ => "no garage".to_string(),
     };
+    let restic = version(backup::RESTIC_PROBE.0).unwrap_or_else(|| "no restic".to_string());
     format!(
-        "{} {}  {}  {}  {garage}  {}",
+        "{} {}  {}  {}  {garage}  {restic}",
         facts.os_id,
         facts.os_version,
         facts.architecture,
@@ -206,11 +220,6 @@ fn describe(facts: &HostFacts) -> String {
             "systemd"
         } else {
             "no systemd"
-        },
-        if present(RESTIC_BINARY) {
-            "restic"
-        } else {
-            "no restic"
         },
     )
 }

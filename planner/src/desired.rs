@@ -1,0 +1,250 @@
+//! The desired state: what the archipelago file means on the machines and
+//! in each island's Garage cluster, derived from the model alone.
+//!
+//! Per island: every member node runs Garage with its config and unit, and
+//! holds a layout role (zone = its chaton, capacity as declared); per chaton
+//! backing up to the island, one bucket `backup-CHATON` whose quota is the sum
+//! of its jobs' quotas and one key `archipel-CHATON` with read and write on it
+//! only; per declared bucket, the bucket and its readers' and writers' keys.
+
+use crate::garage;
+use crate::model::{Archipelago, Backup, Chaton, Island, Node};
+use crate::observed::{FactsQuery, FileQuery, Permissions, Read};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Desired {
+    pub islands: Vec<DesiredIsland>,
+    pub backups: Vec<DesiredBackup>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredIsland {
+    pub name: String,
+    pub replication_factor: u8,
+    pub version: String,
+    pub binary_sha256: String,
+    pub nodes: Vec<DesiredNode>,
+    pub buckets: Vec<DesiredBucket>,
+    /// Key names, sorted.
+    pub keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredNode {
+    pub name: String,
+    /// Its chaton: the Garage zone.
+    pub zone: String,
+    pub capacity: u64,
+    pub tags: Vec<String>,
+    pub meta_dir: String,
+    pub data_dir: String,
+    pub config: String,
+    pub unit: String,
+    pub rpc_public_addr: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredBucket {
+    /// The bucket's global alias.
+    pub name: String,
+    pub quota: Option<u64>,
+    /// Permissions per key name.
+    pub grants: BTreeMap<String, Permissions>,
+}
+
+/// A backup job, for the parts of the plan on its host.
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredBackup {
+    pub chaton: String,
+    pub job: String,
+    /// The machine it runs on (a name of `Archipelago::machines`).
+    pub machine: String,
+    pub island: String,
+    pub bucket: String,
+    pub key: String,
+    pub env_file: String,
+    pub password_file: String,
+    pub service: String,
+    pub timer: String,
+}
+
+/// The bucket holding a chaton's backups on an island.
+pub fn backup_bucket(chaton: &str) -> String {
+    format!("backup-{chaton}")
+}
+
+/// The key a chaton uses on an island, owned by archipel.
+pub fn chaton_key(chaton: &str) -> String {
+    format!("archipel-{chaton}")
+}
+
+const READ_WRITE: Permissions = Permissions {
+    read: true,
+    write: true,
+    owner: false,
+};
+const READ_ONLY: Permissions = Permissions {
+    read: true,
+    write: false,
+    owner: false,
+};
+
+pub fn desired(model: &Archipelago) -> Desired {
+    let islands = model
+        .islands
+        .iter()
+        .map(|island| desired_island(model, island))
+        .collect();
+    let machines = model.machines();
+    let backups = model
+        .chatons
+        .iter()
+        .flat_map(|chaton| chaton.backups.iter().map(move |backup| (chaton, backup)))
+        .map(|(chaton, backup)| desired_backup(chaton, backup, &machines))
+        .collect();
+    Desired { islands, backups }
+}
+
+fn desired_island(model: &Archipelago, island: &Island) -> DesiredIsland {
+    let nodes = model
+        .members(&island.name)
+        .flat_map(|chaton| {
+            chaton
+                .nodes
+                .iter()
+                .map(move |node| desired_node(island, chaton, node))
+        })
+        .collect();
+
+    let mut buckets: Vec<DesiredBucket> = Vec::new();
+    let mut per_chaton: BTreeMap<&str, u64> = BTreeMap::new();
+    for (chaton, backup) in model.backups_to(&island.name) {
+        *per_chaton.entry(chaton.name.as_str()).or_default() += backup.quota.bytes();
+    }
+    for (chaton, quota) in &per_chaton {
+        buckets.push(DesiredBucket {
+            name: backup_bucket(chaton),
+            quota: Some(*quota),
+            grants: BTreeMap::from([(chaton_key(chaton), READ_WRITE)]),
+        });
+    }
+    for bucket in model.buckets.iter().filter(|b| b.island == island.name) {
+        let mut grants = BTreeMap::new();
+        for reader in &bucket.readers {
+            grants.insert(chaton_key(reader), READ_ONLY);
+        }
+        for writer in &bucket.writers {
+            grants.insert(chaton_key(writer), READ_WRITE);
+        }
+        buckets.push(DesiredBucket {
+            name: bucket.name.clone(),
+            quota: bucket.quota.map(|q| q.bytes()),
+            grants,
+        });
+    }
+    buckets.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut keys: Vec<String> = buckets
+        .iter()
+        .flat_map(|b| b.grants.keys().cloned())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    DesiredIsland {
+        name: island.name.clone(),
+        replication_factor: island.garage.replication_factor,
+        version: island.garage.version.clone(),
+        binary_sha256: island.garage.sha256.clone(),
+        nodes,
+        buckets,
+        keys,
+    }
+}
+
+fn desired_node(island: &Island, chaton: &Chaton, node: &Node) -> DesiredNode {
+    DesiredNode {
+        name: node.name.clone(),
+        zone: chaton.name.clone(),
+        capacity: node.capacity.bytes(),
+        tags: garage::role_tags(node),
+        meta_dir: node.meta_dir.clone(),
+        data_dir: node.data_dir.clone(),
+        config: garage::config(island, node),
+        unit: garage::unit(island, node),
+        rpc_public_addr: garage::rpc_public_addr(island, node),
+    }
+}
+
+fn desired_backup(
+    chaton: &Chaton,
+    backup: &Backup,
+    machines: &[crate::model::Machine],
+) -> DesiredBackup {
+    let id = format!("{}-{}", chaton.name, backup.name);
+    let machine = machines
+        .iter()
+        .find(|m| m.ssh.same_machine(&backup.host))
+        .map_or_else(|| backup.host.host.clone(), |m| m.name.clone());
+    DesiredBackup {
+        chaton: chaton.name.clone(),
+        job: backup.name.clone(),
+        machine,
+        island: backup.to.clone(),
+        bucket: backup_bucket(&chaton.name),
+        key: chaton_key(&chaton.name),
+        env_file: format!("/etc/archipel/restic/{id}.env"),
+        password_file: format!("/etc/archipel/restic/{id}.password"),
+        service: format!("archipel-backup-{id}.service"),
+        timer: format!("archipel-backup-{id}.timer"),
+    }
+}
+
+impl Desired {
+    /// What to observe on a machine: Garage's files if it is a node, each
+    /// job's files and units if it is a backup host. Secrets: metadata only.
+    pub fn facts_query(&self, machine: &str) -> FactsQuery {
+        let mut query = FactsQuery::default();
+        for node in self
+            .islands
+            .iter()
+            .flat_map(|i| &i.nodes)
+            .filter(|n| n.name == machine)
+        {
+            query.files.extend([
+                FileQuery::new(garage::BINARY, Read::Hash),
+                FileQuery::new(garage::CONFIG, Read::Content),
+                FileQuery::new(garage::UNIT, Read::Content),
+                FileQuery::new(garage::RPC_SECRET, Read::Metadata),
+                FileQuery::new(garage::ADMIN_TOKEN, Read::Metadata),
+                FileQuery::new(node.meta_dir.clone(), Read::Metadata),
+                FileQuery::new(node.data_dir.clone(), Read::Metadata),
+                FileQuery::new(garage::node_key_path(&node.meta_dir), Read::Hex),
+            ]);
+            query.units.push(garage::SERVICE.into());
+            for (name, snippet) in [garage::VERSION_PROBE, garage::USER_PROBE] {
+                query.probes.push((name.into(), snippet.into()));
+            }
+        }
+        let jobs: Vec<&DesiredBackup> = self
+            .backups
+            .iter()
+            .filter(|b| b.machine == machine)
+            .collect();
+        if !jobs.is_empty() {
+            let (name, snippet) = crate::backup::RESTIC_PROBE;
+            query.probes.push((name.into(), snippet.into()));
+        }
+        for job in jobs {
+            query
+                .files
+                .push(FileQuery::new(job.env_file.clone(), Read::Metadata));
+            query
+                .files
+                .push(FileQuery::new(job.password_file.clone(), Read::Metadata));
+            query.units.push(job.service.clone());
+            query.units.push(job.timer.clone());
+        }
+        query
+    }
+}

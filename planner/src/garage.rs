@@ -1,0 +1,173 @@
+//! Garage on a node as archipel installs it: where its files live and what
+//! they contain. The config and unit are rendered from templates embedded in
+//! the binary (minijinja, strict: an unknown variable is an error, not an
+//! empty string).
+
+use crate::model::{ConsistencyMode, DbEngine, Island, Node};
+use minijinja::{Environment, UndefinedBehavior, context, syntax::SyntaxConfig};
+use std::sync::OnceLock;
+
+pub const BINARY: &str = "/usr/local/bin/garage";
+/// The binary replaced by the last upgrade, kept to roll back by hand.
+pub const PREVIOUS_BINARY: &str = "/usr/local/bin/garage.previous";
+pub const CONFIG: &str = "/etc/garage/garage.toml";
+pub const RPC_SECRET: &str = "/etc/garage/rpc_secret";
+pub const ADMIN_TOKEN: &str = "/etc/garage/admin_token";
+pub const UNIT: &str = "/etc/systemd/system/garage.service";
+pub const SERVICE: &str = "garage.service";
+pub const USER: &str = "garage";
+
+/// The tag archipel puts on the layout roles it manages, beside the node's
+/// name: roles without it are someone else's, and left alone.
+pub const ROLE_TAG: &str = "archipel";
+
+/// Probes run on every node with the facts: the installed version, and
+/// whether the garage user exists.
+pub const VERSION_PROBE: (&str, &str) = ("garage_version", "/usr/local/bin/garage --version");
+pub const USER_PROBE: (&str, &str) = ("garage_user", "id -u garage");
+
+/// Garage's public node key: its hex is the node's ID.
+pub fn node_key_path(meta_dir: &str) -> String {
+    format!("{}/node_key.pub", meta_dir.trim_end_matches('/'))
+}
+
+/// Files mode and ownership, as `stat` prints them.
+pub const CONFIG_OWNER: (&str, &str, &str) = ("root", USER, "640");
+pub const SECRET_OWNER: (&str, &str, &str) = (USER, USER, "600");
+pub const DIRECTORY_OWNER: (&str, &str, &str) = (USER, USER, "700");
+
+fn templates() -> &'static Environment<'static> {
+    static TEMPLATES: OnceLock<Environment<'static>> = OnceLock::new();
+    TEMPLATES.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        if let Ok(syntax) = SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()
+        {
+            env.set_syntax(syntax);
+        }
+        env.add_filter("toml", toml_string);
+        // The templates are part of archipel: a broken one fails its tests.
+        let _ = env.add_template("garage.toml", include_str!("../templates/garage.toml.j2"));
+        let _ = env.add_template(
+            "garage.service",
+            include_str!("../templates/garage.service.j2"),
+        );
+        env
+    })
+}
+
+/// A TOML basic string, every value quoted and escaped: nothing a user
+/// writes in the archipelago file can add a line to the config.
+fn toml_string(value: String) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The address other nodes reach this node's RPC on.
+pub fn rpc_public_addr(island: &Island, node: &Node) -> String {
+    match &node.rpc_public_addr {
+        Some(addr) if addr.contains(':') => addr.clone(),
+        Some(host) => format!("{host}:{}", island.garage.rpc_port),
+        None if node.ssh.host.contains(':') => {
+            format!("[{}]:{}", node.ssh.host, island.garage.rpc_port)
+        }
+        None => format!("{}:{}", node.ssh.host, island.garage.rpc_port),
+    }
+}
+
+/// /etc/garage/garage.toml for a node.
+pub fn config(island: &Island, node: &Node) -> String {
+    let garage = &island.garage;
+    render(
+        "garage.toml",
+        context! {
+            island => &island.name,
+            node => &node.name,
+            meta_dir => &node.meta_dir,
+            data_dir => &node.data_dir,
+            db_engine => match garage.db_engine { DbEngine::Lmdb => "lmdb", DbEngine::Sqlite => "sqlite" },
+            replication_factor => garage.replication_factor,
+            consistency_mode => match garage.consistency_mode {
+                ConsistencyMode::Consistent => "consistent",
+                ConsistencyMode::Degraded => "degraded",
+                ConsistencyMode::Dangerous => "dangerous",
+            },
+            rpc_bind_addr => format!("[::]:{}", garage.rpc_port),
+            rpc_public_addr => rpc_public_addr(island, node),
+            rpc_secret_file => RPC_SECRET,
+            s3_region => &garage.s3_region,
+            s3_bind_addr => format!("[::]:{}", garage.s3_port),
+            admin_bind_addr => format!("127.0.0.1:{}", garage.admin_port),
+            admin_token_file => ADMIN_TOKEN,
+        },
+    )
+}
+
+/// The systemd unit for a node.
+pub fn unit(island: &Island, node: &Node) -> String {
+    render(
+        "garage.service",
+        context! {
+            island => &island.name,
+            binary => BINARY,
+            config => CONFIG,
+            meta_dir => &node.meta_dir,
+            data_dir => &node.data_dir,
+        },
+    )
+}
+
+fn render(name: &str, context: minijinja::Value) -> String {
+    templates()
+        .get_template(name)
+        .and_then(|t| t.render(context))
+        .unwrap_or_else(|e| panic!("archipel's {name} template is broken: {e:#}"))
+}
+
+/// The `replication_factor` written in a node's live config, if any.
+pub fn replication_factor_in(config: &str) -> Option<u8> {
+    config.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        (key.trim() == "replication_factor").then(|| value.trim().parse().ok())?
+    })
+}
+
+/// The layout tags of a node's role.
+pub fn role_tags(node: &Node) -> Vec<String> {
+    vec![ROLE_TAG.to_string(), node.name.clone()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_strings_are_escaped() {
+        assert_eq!(toml_string("a\"b\\c\nd".into()), r#""a\"b\\c\nd""#);
+    }
+
+    #[test]
+    fn replication_factor_is_read_back() {
+        assert_eq!(
+            replication_factor_in("db_engine = \"lmdb\"\nreplication_factor = 3\n"),
+            Some(3)
+        );
+        assert_eq!(replication_factor_in("no = 1"), None);
+    }
+}

@@ -1,0 +1,633 @@
+//! Plans from observed-state fixtures: a simulated world built from a
+//! desired state ("converged"), then changed the way the real one drifts.
+
+use archipel_planner::desired::{Desired, desired};
+use archipel_planner::garage;
+use archipel_planner::observed::*;
+use archipel_planner::plan::{Action, Plan, plan};
+use archipel_planner::source::Sources;
+use std::collections::BTreeMap;
+
+const BASE: &str = r#"
+island "ouest" {
+  garage {
+    version            = "2.5.0"
+    binary             = "/opt/garage"
+    sha256             = "0f9ea4a2b5d0b7e4c8a1c6d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3"
+    replication_factor = 2
+  }
+}
+
+island "est" {
+  garage {
+    version            = "2.5.0"
+    binary             = "/opt/garage"
+    sha256             = "0f9ea4a2b5d0b7e4c8a1c6d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3"
+    replication_factor = 2
+  }
+}
+
+chaton "a" {
+  island  = "ouest"
+  contact = "a@example.org"
+  node "a-1" {
+    ssh      = "root@a1"
+    capacity = "10G"
+  }
+  backup "files" {
+    host     = "root@files.a"
+    to       = "est"
+    paths    = ["/srv"]
+    schedule = "daily"
+    keep     = { daily = 7 }
+    quota    = "1G"
+  }
+}
+
+chaton "b" {
+  island  = "ouest"
+  contact = "b@example.org"
+  node "b-1" {
+    ssh      = "root@b1"
+    capacity = "10G"
+  }
+}
+
+chaton "c" {
+  island  = "ouest"
+  contact = "c@example.org"
+  node "c-1" {
+    ssh      = "root@c1"
+    capacity = "10G"
+  }
+}
+
+chaton "d" {
+  island  = "est"
+  contact = "d@example.org"
+  node "d-1" {
+    ssh      = "root@d1"
+    capacity = "10G"
+  }
+  backup "mail" {
+    host     = "root@d1"
+    to       = "ouest"
+    paths    = ["/var/vmail"]
+    schedule = "daily"
+    keep     = { daily = 7 }
+    quota    = "2G"
+  }
+}
+
+chaton "e" {
+  island  = "est"
+  contact = "e@example.org"
+  node "e-1" {
+    ssh      = "root@e1"
+    capacity = "10G"
+  }
+}
+
+chaton "f" {
+  island  = "est"
+  contact = "f@example.org"
+  node "f-1" {
+    ssh      = "root@f1"
+    capacity = "10G"
+  }
+}
+
+bucket "shared" {
+  island  = "est"
+  quota   = "1G"
+  readers = ["d"]
+  writers = ["e"]
+}
+"#;
+
+fn desired_from(text: &str) -> Desired {
+    let mut sources = Sources::new();
+    sources.add("test.hcl", text);
+    let checked = archipel_planner::check(&sources);
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    desired(&checked.archipelago)
+}
+
+fn node_id(name: &str) -> String {
+    let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{hex:0>64}")
+}
+
+fn file(
+    owner: &str,
+    group: &str,
+    mode: &str,
+    sha256: Option<&str>,
+    content: Option<&str>,
+) -> FileFacts {
+    FileFacts::File {
+        sha256: sha256.map(str::to_string),
+        owner: owner.into(),
+        group: group.into(),
+        mode: mode.into(),
+        size: content.map_or(0, |c| c.len() as u64),
+        content: content.map(str::to_string),
+    }
+}
+
+fn active() -> UnitFacts {
+    UnitFacts {
+        installed: true,
+        enabled: "enabled".into(),
+        active: "active".into(),
+    }
+}
+
+fn ok(output: &str) -> ProbeOutput {
+    ProbeOutput {
+        status: 0,
+        output: output.into(),
+    }
+}
+
+fn bare() -> HostFacts {
+    HostFacts {
+        os_id: "debian".into(),
+        os_version: "12".into(),
+        architecture: "x86_64".into(),
+        systemd: true,
+        files: BTreeMap::new(),
+        units: BTreeMap::new(),
+        probes: BTreeMap::new(),
+    }
+}
+
+/// The world as a perfect apply of `desired` leaves it.
+fn converged(desired: &Desired) -> Observed {
+    let mut observed = Observed::default();
+    let mut facts: BTreeMap<String, HostFacts> = BTreeMap::new();
+    for island in &desired.islands {
+        for node in &island.nodes {
+            let f = facts.entry(node.name.clone()).or_insert_with(bare);
+            f.files.insert(
+                garage::BINARY.into(),
+                file("root", "root", "755", Some(&island.binary_sha256), None),
+            );
+            f.files.insert(
+                garage::CONFIG.into(),
+                file("root", "garage", "640", Some("x"), Some(&node.config)),
+            );
+            f.files.insert(
+                garage::UNIT.into(),
+                file("root", "root", "644", Some("x"), Some(&node.unit)),
+            );
+            f.files.insert(
+                garage::RPC_SECRET.into(),
+                file("garage", "garage", "600", None, None),
+            );
+            f.files.insert(
+                garage::ADMIN_TOKEN.into(),
+                file("garage", "garage", "600", None, None),
+            );
+            for dir in [&node.meta_dir, &node.data_dir] {
+                f.files.insert(
+                    dir.clone(),
+                    FileFacts::Directory {
+                        owner: "garage".into(),
+                        group: "garage".into(),
+                        mode: "700".into(),
+                    },
+                );
+            }
+            f.files.insert(
+                garage::node_key_path(&node.meta_dir),
+                file(
+                    "garage",
+                    "garage",
+                    "600",
+                    Some("x"),
+                    Some(&node_id(&node.name)),
+                ),
+            );
+            f.units.insert(garage::SERVICE.into(), active());
+            f.probes
+                .insert(garage::VERSION_PROBE.0.into(), ok("garage cargo:2.5.0"));
+            f.probes.insert(garage::USER_PROBE.0.into(), ok("999"));
+        }
+        let cluster = Cluster {
+            status: ClusterStatus {
+                layout_version: 1,
+                nodes: island
+                    .nodes
+                    .iter()
+                    .map(|n| NodeStatus {
+                        id: node_id(&n.name),
+                        addr: Some(n.rpc_public_addr.clone()),
+                        hostname: Some(n.name.clone()),
+                        garage_version: Some("cargo:2.5.0".into()),
+                        is_up: true,
+                        draining: false,
+                        role: Some(NodeRole {
+                            zone: n.zone.clone(),
+                            capacity: Some(n.capacity),
+                            tags: n.tags.clone(),
+                        }),
+                    })
+                    .collect(),
+            },
+            health: ClusterHealth {
+                status: "healthy".into(),
+                known_nodes: island.nodes.len() as u64,
+                connected_nodes: island.nodes.len() as u64,
+                storage_nodes: island.nodes.len() as u64,
+                storage_nodes_up: island.nodes.len() as u64,
+                partitions: 256,
+                partitions_quorum: 256,
+                partitions_all_ok: 256,
+            },
+            layout: ClusterLayout {
+                version: 1,
+                roles: island
+                    .nodes
+                    .iter()
+                    .map(|n| LayoutRole {
+                        id: node_id(&n.name),
+                        zone: n.zone.clone(),
+                        capacity: Some(n.capacity),
+                        tags: n.tags.clone(),
+                    })
+                    .collect(),
+                staged_role_changes: vec![],
+            },
+            history: LayoutHistory {
+                current_version: 1,
+                min_ack: 1,
+                versions: vec![LayoutVersion {
+                    version: 1,
+                    status: "Current".into(),
+                    storage_nodes: island.nodes.len() as u64,
+                }],
+            },
+            keys: island
+                .keys
+                .iter()
+                .map(|k| KeyInfo {
+                    access_key_id: format!("GK{k}"),
+                    name: k.clone(),
+                    expired: false,
+                    buckets: vec![],
+                })
+                .collect(),
+            buckets: island
+                .buckets
+                .iter()
+                .map(|b| BucketInfo {
+                    id: format!("id-{}", b.name),
+                    global_aliases: vec![b.name.clone()],
+                    keys: b
+                        .grants
+                        .iter()
+                        .map(|(k, p)| BucketKey {
+                            access_key_id: format!("GK{k}"),
+                            name: k.clone(),
+                            permissions: *p,
+                        })
+                        .collect(),
+                    objects: 0,
+                    bytes: 0,
+                    quotas: Quotas {
+                        max_size: b.quota,
+                        max_objects: None,
+                    },
+                })
+                .collect(),
+        };
+        observed.islands.insert(
+            island.name.clone(),
+            IslandObservation::Reached {
+                through: island.nodes[0].name.clone(),
+                cluster: Box::new(cluster),
+            },
+        );
+    }
+    for job in &desired.backups {
+        let f = facts.entry(job.machine.clone()).or_insert_with(bare);
+        f.files.insert(
+            job.env_file.clone(),
+            file("root", "root", "600", None, None),
+        );
+        f.files.insert(
+            job.password_file.clone(),
+            file("root", "root", "600", None, None),
+        );
+        f.units.insert(
+            job.service.clone(),
+            UnitFacts {
+                installed: true,
+                enabled: "static".into(),
+                active: "inactive".into(),
+            },
+        );
+        f.units.insert(job.timer.clone(), active());
+        f.probes
+            .insert("restic_version".into(), ok("restic 0.14.0"));
+    }
+    observed.machines = facts
+        .into_iter()
+        .map(|(name, facts)| (name, MachineObservation::Reached { facts }))
+        .collect();
+    observed
+}
+
+/// Every machine reachable and bare; no island running.
+fn bare_world(desired: &Desired) -> Observed {
+    let mut observed = converged(desired);
+    for machine in observed.machines.values_mut() {
+        *machine = MachineObservation::Reached { facts: bare() };
+    }
+    for island in observed.islands.values_mut() {
+        *island = IslandObservation::NotRunning;
+    }
+    observed
+}
+
+/// A compact, reviewable text form of a plan.
+fn outline(plan: &Plan) -> String {
+    let mut out = String::new();
+    for change in &plan.changes {
+        let symbol = match change.action {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+        };
+        out.push_str(&format!(
+            "{symbol} {}  ({})\n",
+            change.address, change.reason
+        ));
+        for attribute in &change.attributes {
+            out.push_str(&format!(
+                "    {}: {} -> {}\n",
+                attribute.name,
+                attribute.before.as_deref().unwrap_or("-"),
+                attribute.after.as_deref().unwrap_or("-")
+            ));
+        }
+        if !change.depends_on.is_empty() {
+            out.push_str(&format!("    after: {}\n", change.depends_on.join(", ")));
+        }
+    }
+    for unmanaged in &plan.unmanaged {
+        out.push_str(&format!(
+            "? {}  ({})\n",
+            unmanaged.address, unmanaged.description
+        ));
+    }
+    for incomplete in &plan.incomplete {
+        out.push_str(&format!(
+            "! incomplete: {} ({:?}: {}) leaves out {}\n",
+            incomplete.target,
+            incomplete.problem.kind,
+            incomplete.problem.message,
+            incomplete.not_planned.join(", ")
+        ));
+    }
+    for error in &plan.errors {
+        out.push_str(&format!("ERROR {}: {}\n", error.address, error.message));
+    }
+    for warning in &plan.warnings {
+        out.push_str(&format!("warning: {warning}\n"));
+    }
+    let summary = plan.summary();
+    out.push_str(&format!(
+        "Plan: {} to add, {} to change, {} to destroy.\n",
+        summary.add, summary.change, summary.destroy
+    ));
+    out
+}
+
+fn reached<'o>(observed: &'o mut Observed, island: &str) -> &'o mut Cluster {
+    match observed.islands.get_mut(island) {
+        Some(IslandObservation::Reached { cluster, .. }) => cluster,
+        _ => panic!("island {island} is not reached"),
+    }
+}
+
+fn facts<'o>(observed: &'o mut Observed, machine: &str) -> &'o mut HostFacts {
+    match observed.machines.get_mut(machine) {
+        Some(MachineObservation::Reached { facts }) => facts,
+        _ => panic!("machine {machine} is not reached"),
+    }
+}
+
+#[test]
+fn converged_world_has_no_changes() {
+    let desired = desired_from(BASE);
+    let plan = plan(&desired, &converged(&desired));
+    assert_eq!(
+        outline(&plan),
+        "Plan: 0 to add, 0 to change, 0 to destroy.\n"
+    );
+    assert!(!plan.has_changes() && !plan.is_blocked());
+}
+
+#[test]
+fn empty_world() {
+    let desired = desired_from(BASE);
+    let plan = plan(&desired, &bare_world(&desired));
+    assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+    insta::assert_snapshot!(outline(&plan));
+    // Configs and units come with their full text, for a diff.
+    let config = plan
+        .changes
+        .iter()
+        .find(|c| c.address == "island.ouest.node.a-1.config")
+        .expect("config change");
+    assert!(
+        config
+            .file
+            .as_ref()
+            .is_some_and(|f| f.before.is_none() && f.after.contains("replication_factor = 2"))
+    );
+}
+
+#[test]
+fn capacity_change_touches_only_the_layout() {
+    let old = desired_from(BASE);
+    let new = desired_from(&BASE.replacen(
+        "capacity = \"10G\"\n  }\n}\n\nchaton \"c\"",
+        "capacity = \"20G\"\n  }\n}\n\nchaton \"c\"",
+        1,
+    ));
+    insta::assert_snapshot!(outline(&plan(&new, &converged(&old))));
+}
+
+#[test]
+fn added_node() {
+    let old = desired_from(BASE);
+    let new = desired_from(&BASE.replacen(
+        "  node \"b-1\" {",
+        "  node \"b-2\" {\n    ssh      = \"root@b2\"\n    capacity = \"5G\"\n  }\n  node \"b-1\" {",
+        1,
+    ));
+    let mut observed = converged(&old);
+    observed
+        .machines
+        .insert("b-2".into(), MachineObservation::Reached { facts: bare() });
+    insta::assert_snapshot!(outline(&plan(&new, &observed)));
+}
+
+#[test]
+fn removed_node() {
+    let old = desired_from(BASE);
+    let new = desired_from(&BASE.replacen(
+        "  node \"b-1\" {",
+        "  node \"b-2\" {\n    ssh      = \"root@b2\"\n    capacity = \"5G\"\n  }\n  node \"b-1\" {",
+        1,
+    ));
+    // The world has b-2; the file no longer does.
+    let plan = plan(&old, &converged(&new));
+    insta::assert_snapshot!(outline(&plan));
+    assert_eq!(plan.summary().destroy, 1);
+}
+
+#[test]
+fn key_permission_drift() {
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    let cluster = reached(&mut observed, "est");
+    // Someone made archipel-d owner of its bucket by hand, and gave archipel-a read on "shared".
+    for bucket in &mut cluster.buckets {
+        for key in &mut bucket.keys {
+            if key.name == "archipel-d" && bucket.global_aliases == ["shared"] {
+                key.permissions.owner = true;
+            }
+        }
+        if bucket.global_aliases == ["shared"] {
+            bucket.keys.push(BucketKey {
+                access_key_id: "GKarchipel-a".into(),
+                name: "archipel-a".into(),
+                permissions: Permissions {
+                    read: true,
+                    write: false,
+                    owner: false,
+                },
+            });
+        }
+    }
+    insta::assert_snapshot!(outline(&plan(&desired, &observed)));
+}
+
+#[test]
+fn unmanaged_bucket_key_and_role_are_left_alone() {
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    let cluster = reached(&mut observed, "ouest");
+    cluster.buckets.push(BucketInfo {
+        id: "f00d".into(),
+        global_aliases: vec!["handmade".into()],
+        keys: vec![],
+        objects: 12,
+        bytes: 3_000_000,
+        quotas: Quotas::default(),
+    });
+    cluster.keys.push(KeyInfo {
+        access_key_id: "GK0123".into(),
+        name: "someone".into(),
+        expired: false,
+        buckets: vec![],
+    });
+    cluster.layout.roles.push(LayoutRole {
+        id: "ab".repeat(32),
+        zone: "elsewhere".into(),
+        capacity: Some(1_000_000_000),
+        tags: vec![],
+    });
+    let plan = plan(&desired, &observed);
+    assert!(!plan.has_changes());
+    insta::assert_snapshot!(outline(&plan));
+}
+
+#[test]
+fn replication_factor_change_is_an_error() {
+    let old = desired_from(BASE);
+    let new = desired_from(&BASE.replacen("replication_factor = 2", "replication_factor = 3", 1));
+    let plan = plan(&new, &converged(&old));
+    assert!(plan.is_blocked());
+    insta::assert_snapshot!(outline(&plan));
+}
+
+#[test]
+fn unreachable_machine_makes_the_plan_incomplete() {
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    observed.machines.insert(
+        "d-1".into(),
+        MachineObservation::Unreachable {
+            problem: Unreachable {
+                kind: UnreachableKind::Timeout,
+                message: "d-1 (root@d1): cannot connect: Connection timed out".into(),
+            },
+        },
+    );
+    let plan = plan(&desired, &observed);
+    assert!(plan.is_blocked());
+    insta::assert_snapshot!(outline(&plan));
+}
+
+#[test]
+fn config_drift_restarts_the_node() {
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    let f = facts(&mut observed, "e-1");
+    if let Some(FileFacts::File {
+        content: Some(content),
+        ..
+    }) = f.files.get_mut(garage::CONFIG)
+    {
+        *content = content.clone().replace(
+            "consistency_mode = \"consistent\"",
+            "consistency_mode = \"degraded\"",
+        );
+    }
+    let plan = plan(&desired, &observed);
+    insta::assert_snapshot!(outline(&plan));
+    let config = &plan.changes[0];
+    assert!(
+        config
+            .file
+            .as_ref()
+            .is_some_and(|f| f.before.as_deref().is_some_and(|b| b.contains("degraded")))
+    );
+}
+
+#[test]
+fn secrets_never_appear_in_a_plan() {
+    let desired = desired_from(BASE);
+    let plan = plan(&desired, &bare_world(&desired));
+    let text = format!("{plan:?}");
+    assert!(text.contains("(sensitive)"));
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| c.address.ends_with(".secrets") || c.address.ends_with(".password"))
+    {
+        assert!(
+            change
+                .attributes
+                .iter()
+                .all(|a| a.after.as_deref() == Some("(sensitive)")),
+            "{change:?}"
+        );
+    }
+}
+
+#[test]
+fn observed_state_round_trips_through_json() {
+    let desired = desired_from(BASE);
+    let observed = converged(&desired);
+    let json = serde_json::to_string(&observed).expect("serialise");
+    let back: Observed = serde_json::from_str(&json).expect("deserialise");
+    assert_eq!(back, observed);
+    assert_eq!(plan(&desired, &back), plan(&desired, &observed));
+}
