@@ -7,6 +7,8 @@
 mod commands;
 mod diagnostics;
 mod files;
+mod remote;
+mod render;
 
 use archipel_providers::ssh::{HostKeyPolicy, SshSettings};
 use clap::{Parser, Subcommand, ValueEnum};

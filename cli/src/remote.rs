@@ -1,0 +1,42 @@
+//! What every command that talks to machines shares: the async runtime,
+//! Ctrl-C, and closing every SSH connection on the way out.
+
+use archipel_providers::ssh::{Remote, close_all};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Exit status after Ctrl-C, as shells report SIGINT.
+pub const INTERRUPTED: u8 = 130;
+
+pub fn runtime() -> Result<tokio::runtime::Runtime, crate::files::LoadError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| crate::files::LoadError::new(format!("cannot start the async runtime: {e}")))
+}
+
+/// Turns true on Ctrl-C. Must be called inside the runtime.
+pub fn ctrl_c() -> watch::Receiver<bool> {
+    let (sender, receiver) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("Interrupted: waiting for connections in progress, then closing them…");
+            let _ = sender.send(true);
+            // Keep the sender alive: a closed channel reads as a stop too.
+            std::future::pending::<()>().await;
+        }
+    });
+    receiver
+}
+
+/// How long connections in progress may take to settle after Ctrl-C.
+pub fn grace(connect_timeout: Duration) -> Duration {
+    connect_timeout + Duration::from_secs(2)
+}
+
+/// Closes every connection; problems closing are warnings.
+pub async fn close(remotes: impl IntoIterator<Item = Remote>) {
+    for error in close_all(remotes).await {
+        eprintln!("warning: {error}");
+    }
+}

@@ -1,0 +1,1 @@
+//! Rendering plans for people, scripts and pull requests.

@@ -1,0 +1,219 @@
+//! Observing the archipelago: every machine at once (one SSH connection and
+//! one round trip each), then every island's Garage cluster through one of
+//! its running members. Interruptible: on a stop signal, nothing new starts,
+//! connections in progress settle (bounded), and every connection is handed
+//! back to be closed.
+
+use crate::garage;
+use crate::host;
+use crate::ssh::{Remote, Ssh, SshError};
+use archipel_planner::desired::{Desired, DesiredIsland};
+use archipel_planner::model::Machine;
+use archipel_planner::observed::{
+    FactsQuery, FileFacts, HostFacts, IslandObservation, MachineObservation, Observed, Unreachable,
+    UnreachableKind,
+};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// What observing left: what was seen, the open connections (for the caller
+/// to close, or to reuse for apply), and whether it was interrupted.
+#[derive(Debug, Default)]
+pub struct Observation {
+    pub observed: Observed,
+    pub remotes: BTreeMap<String, Remote>,
+    pub interrupted: bool,
+}
+
+/// An error as the plan reports an unreachable machine or island.
+pub fn unreachable(error: &SshError) -> Unreachable {
+    let message = error.to_string();
+    Unreachable {
+        kind: if matches!(error, SshError::HostKey { .. }) {
+            UnreachableKind::HostKey
+        } else {
+            UnreachableKind::classify(&message)
+        },
+        message,
+    }
+}
+
+/// Connects to every machine and gathers the facts `query` asks of each.
+/// `stop` turning true interrupts: connections in progress get `grace` to
+/// settle, then what still runs is aborted.
+pub async fn gather_machines(
+    ssh: &Arc<Ssh>,
+    machines: &[Machine],
+    query: impl Fn(&Machine) -> FactsQuery,
+    stop: &mut watch::Receiver<bool>,
+    grace: Duration,
+) -> Observation {
+    let mut tasks = JoinSet::new();
+    for machine in machines {
+        let ssh = Arc::clone(ssh);
+        let machine = machine.clone();
+        let query = query(&machine);
+        tasks.spawn(async move {
+            let remote = ssh
+                .connect(&machine.name, &machine.ssh, machine.host_key.as_deref())
+                .await;
+            let facts = match &remote {
+                Ok(remote) => Some(host::gather(remote, &query).await),
+                Err(_) => None,
+            };
+            (machine.name, remote, facts)
+        });
+    }
+    let mut observation = Observation::default();
+    for machine in machines {
+        observation.observed.machines.insert(
+            machine.name.clone(),
+            MachineObservation::Unreachable {
+                problem: Unreachable {
+                    kind: UnreachableKind::Other,
+                    message: "not observed: interrupted".into(),
+                },
+            },
+        );
+    }
+    let collect = |observation: &mut Observation,
+                   (name, remote, facts): (
+        String,
+        Result<Remote, SshError>,
+        Option<Result<HostFacts, SshError>>,
+    )| {
+        let state = match (&remote, facts) {
+            (Err(error), _) => MachineObservation::Unreachable {
+                problem: unreachable(error),
+            },
+            (Ok(_), Some(Ok(facts))) => MachineObservation::Reached { facts },
+            (Ok(_), Some(Err(error))) => MachineObservation::Unreachable {
+                problem: unreachable(&error),
+            },
+            (Ok(_), None) => return,
+        };
+        observation.observed.machines.insert(name.clone(), state);
+        if let Ok(remote) = remote {
+            observation.remotes.insert(name, remote);
+        }
+    };
+    let deadline = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
+    tokio::pin!(deadline);
+    let already_stopped = *stop.borrow();
+    if already_stopped {
+        observation.interrupted = true;
+        deadline.as_mut().reset(tokio::time::Instant::now() + grace);
+    }
+    loop {
+        tokio::select! {
+            joined = tasks.join_next() => match joined {
+                Some(Ok(done)) => collect(&mut observation, done),
+                Some(Err(_)) => {}
+                None => break,
+            },
+            changed = stop.changed(), if !observation.interrupted => {
+                if changed.is_err() || *stop.borrow() {
+                    observation.interrupted = true;
+                    deadline.as_mut().reset(tokio::time::Instant::now() + grace);
+                }
+            }
+            _ = &mut deadline, if observation.interrupted => tasks.abort_all(),
+        }
+    }
+    observation
+}
+
+/// Observes the whole archipelago for a plan.
+pub async fn observe(
+    ssh: &Arc<Ssh>,
+    desired: &Desired,
+    machines: &[Machine],
+    stop: &mut watch::Receiver<bool>,
+    grace: Duration,
+) -> Observation {
+    let mut observation =
+        gather_machines(ssh, machines, |m| desired.facts_query(&m.name), stop, grace).await;
+    if observation.interrupted {
+        return observation;
+    }
+    let islands = futures_util::future::join_all(
+        desired
+            .islands
+            .iter()
+            .map(|island| observe_island(island, &observation)),
+    );
+    tokio::select! {
+        results = islands => {
+            for (island, result) in desired.islands.iter().zip(results) {
+                observation.observed.islands.insert(island.name.clone(), result);
+            }
+        }
+        _ = stop.changed() => observation.interrupted = true,
+    }
+    observation
+}
+
+/// Reads an island through the first member node whose Garage runs; a new
+/// island when no member ever ran Garage.
+async fn observe_island(island: &DesiredIsland, observation: &Observation) -> IslandObservation {
+    let mut running = Vec::new();
+    let mut ever_ran = false;
+    let mut unknown = Vec::new();
+    for node in &island.nodes {
+        match observation.observed.machines.get(&node.name) {
+            Some(MachineObservation::Reached { facts }) => {
+                let key = archipel_planner::garage::node_key_path(&node.meta_dir);
+                ever_ran |= matches!(facts.files.get(&key), Some(FileFacts::File { .. }));
+                let active = facts
+                    .units
+                    .get(archipel_planner::garage::SERVICE)
+                    .is_some_and(|u| u.is_active());
+                if active && let Some(remote) = observation.remotes.get(&node.name) {
+                    running.push((node.name.as_str(), remote));
+                }
+            }
+            _ => unknown.push(node.name.as_str()),
+        }
+    }
+    let mut problems = Vec::new();
+    for (name, remote) in running {
+        match garage::observe_cluster(remote).await {
+            Ok(cluster) => {
+                return IslandObservation::Reached {
+                    through: name.to_string(),
+                    cluster: Box::new(cluster),
+                };
+            }
+            Err(error) => problems.push(error.to_string()),
+        }
+    }
+    if !ever_ran && unknown.is_empty() {
+        return IslandObservation::NotRunning;
+    }
+    let message = if !problems.is_empty() {
+        format!(
+            "no running member answered the admin API: {}",
+            problems.join("; ")
+        )
+    } else if !unknown.is_empty() {
+        format!(
+            "no reachable member runs Garage, and {} could not be observed",
+            unknown.join(", ")
+        )
+    } else {
+        "Garage has run on this island but runs on no member node now".to_string()
+    };
+    IslandObservation::Unreachable {
+        problem: Unreachable {
+            kind: if problems.is_empty() {
+                UnreachableKind::Other
+            } else {
+                UnreachableKind::Command
+            },
+            message,
+        },
+    }
+}
