@@ -54,8 +54,16 @@ struct Cli {
 }
 
 impl Cli {
-    fn ssh_settings(&self) -> SshSettings {
-        SshSettings {
+    fn ssh_settings(&self) -> Result<SshSettings, files::LoadError> {
+        if let Some(config) = &self.ssh_config
+            && let Err(e) = std::fs::metadata(config)
+        {
+            return Err(files::LoadError::new(format!(
+                "cannot read the SSH config {}: {e}",
+                config.display()
+            )));
+        }
+        Ok(SshSettings {
             config_file: self.ssh_config.clone(),
             host_keys: if self.accept_new_host_keys {
                 HostKeyPolicy::AcceptNew
@@ -63,7 +71,7 @@ impl Cli {
                 HostKeyPolicy::Strict
             },
             ..SshSettings::default()
-        }
+        })
     }
 }
 
@@ -93,6 +101,14 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Human)]
         output: Output,
     },
+    /// Show what apply would change: observe every machine and island over
+    /// SSH, compare with the file, list the changes in the order apply
+    /// makes them.
+    ///
+    /// Exit status: 0 on success (with --detailed-exitcode: 0 no changes,
+    /// 2 changes), 1 on error or when a machine or island could not be
+    /// observed, 130 when interrupted.
+    Plan(commands::plan::Args),
     Fmt {
         /// Change nothing; exit 1 and list the files that need formatting.
         #[arg(long)]
@@ -116,7 +132,12 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Validate { output } => commands::validate::run(&cli.file, *output),
         Command::Fmt { check, diff } => commands::fmt::run(&cli.file, *check, *diff),
-        Command::Facts { output } => commands::facts::run(&cli.file, cli.ssh_settings(), *output),
+        Command::Plan(args) => cli
+            .ssh_settings()
+            .and_then(|ssh| commands::plan::run(&cli.file, ssh, args)),
+        Command::Facts { output } => cli
+            .ssh_settings()
+            .and_then(|ssh| commands::facts::run(&cli.file, ssh, *output)),
     };
     match result {
         Ok(code) => code,

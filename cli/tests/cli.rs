@@ -213,3 +213,61 @@ fn help_and_version() {
 }
 
 use predicates::prelude::PredicateBooleanExt;
+
+/// Plans rendered from a saved observation (a live island set up by hand in
+/// the lab, whose config and unit differ from archipel's): every format.
+#[test]
+fn plan_from_a_saved_observation() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plan");
+    for format in ["human", "markdown", "json"] {
+        let output = archipel()
+            .current_dir(&fixtures)
+            .args([
+                "-f",
+                "archipelago.hcl",
+                "plan",
+                "--observed",
+                "observed.json",
+                "--output",
+                format,
+            ])
+            .output()
+            .expect("run");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        insta::assert_snapshot!(format!("plan_{format}"), text);
+    }
+    let output = archipel()
+        .current_dir(&fixtures)
+        .args([
+            "-f",
+            "archipelago.hcl",
+            "plan",
+            "--observed",
+            "observed.json",
+            "--detailed-exitcode",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let output = archipel()
+        .current_dir(&fixtures)
+        .args([
+            "-f",
+            "archipelago.hcl",
+            "plan",
+            "--observed",
+            "archipelago.hcl",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("archipelago.hcl is not a saved observation")
+    );
+}

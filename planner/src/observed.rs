@@ -156,8 +156,10 @@ pub struct Unreachable {
 pub enum UnreachableKind {
     /// No answer within the connect timeout.
     Timeout,
-    /// The connection was refused, or the network is unreachable.
+    /// Nothing listens on the SSH port.
     Refused,
+    /// No route to the machine, or its name does not resolve.
+    Unreachable,
     /// The machine refused every key offered.
     Authentication,
     /// The host key is unknown, changed, or not the pinned one.
@@ -176,12 +178,13 @@ impl UnreachableKind {
             UnreachableKind::Timeout
         } else if message.contains("Permission denied") {
             UnreachableKind::Authentication
-        } else if message.contains("Connection refused")
-            || message.contains("No route to host")
+        } else if message.contains("Connection refused") {
+            UnreachableKind::Refused
+        } else if message.contains("No route to host")
             || message.contains("Network is unreachable")
             || message.contains("Could not resolve")
         {
-            UnreachableKind::Refused
+            UnreachableKind::Unreachable
         } else if message.contains("exited with status") {
             UnreachableKind::Command
         } else {

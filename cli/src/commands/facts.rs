@@ -82,7 +82,7 @@ pub fn run(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
         ),
-        _ => print_table(&report),
+        Output::Human => print_table(&report),
     }
     if observation.interrupted {
         eprintln!("Interrupted: connections closed.");

@@ -2,4 +2,5 @@
 
 pub mod facts;
 pub mod fmt;
+pub mod plan;
 pub mod validate;

@@ -1,1 +1,62 @@
-//! Rendering plans for people, scripts and pull requests.
+//! Rendering plans: for people on a terminal or in CI logs (`human`), for
+//! scripts (`json`), for pull-request comments (`markdown`).
+
+pub mod human;
+pub mod json;
+pub mod markdown;
+
+use archipel_planner::plan::{Action, Plan};
+
+/// Terraform's symbols.
+pub fn symbol(action: Action) -> &'static str {
+    match action {
+        Action::Create => "+",
+        Action::Update => "~",
+        Action::Replace => "-/+",
+        Action::Delete => "-",
+    }
+}
+
+pub fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Create => "created",
+        Action::Update => "updated in place",
+        Action::Replace => "replaced",
+        Action::Delete => "DESTROYED",
+    }
+}
+
+/// "Plan: 3 to add, 1 to change, 0 to destroy." or the no-change sentence.
+pub fn summary_line(plan: &Plan) -> String {
+    let summary = plan.summary();
+    if plan.changes.is_empty() && plan.is_blocked() {
+        "No changes planned, but the plan is incomplete: see the errors above.".to_string()
+    } else if plan.changes.is_empty() {
+        "No changes. The archipelago matches the file.".to_string()
+    } else {
+        format!(
+            "Plan: {} to add, {} to change, {} to destroy.",
+            summary.add, summary.change, summary.destroy
+        )
+    }
+}
+
+/// The group a change belongs to in grouped output: `island ouest`,
+/// `chaton picasoft`.
+pub fn group(address: &str) -> String {
+    let mut parts = address.split('.');
+    match (parts.next(), parts.next()) {
+        (Some(kind), Some(name)) => format!("{kind} {name}"),
+        _ => address.to_string(),
+    }
+}
+
+/// A unified diff of a file's content, live against the file's.
+pub fn file_diff(path: &str, before: Option<&str>, after: &str) -> String {
+    let before = before.unwrap_or("");
+    similar::TextDiff::from_lines(before, after)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("{path} (live)"), &format!("{path} (archipelago)"))
+        .to_string()
+}

@@ -1,0 +1,109 @@
+//! `archipel plan`: observe the islands and machines, compare them with the
+//! file, and show the changes apply would make, in order.
+
+use crate::files::{self, LoadError};
+use crate::{remote, render};
+use archipel_planner::desired::desired;
+use archipel_planner::observed::Observed;
+use archipel_providers::observe;
+use archipel_providers::ssh::{Ssh, SshSettings};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanOutput {
+    /// For people: Terraform's layout, diffs of files, colour on a terminal.
+    Human,
+    /// For scripts: the document described in docs/plan-json.md.
+    Json,
+    /// For a pull-request comment: summary first, a section per island and chaton.
+    Markdown,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// How to print the plan.
+    #[arg(long, value_enum, default_value_t = PlanOutput::Human)]
+    output: PlanOutput,
+    /// Exit 2 when there are changes, 0 when there are none (1 on error),
+    /// as `terraform plan -detailed-exitcode`: for drift checks on a timer.
+    #[arg(long)]
+    detailed_exitcode: bool,
+    /// Write what was observed (no secret is ever in it) to FILE, to
+    /// reproduce the plan offline with --observed.
+    #[arg(long, value_name = "FILE")]
+    save_observed: Option<PathBuf>,
+    /// Plan against an observation saved with --save-observed instead of
+    /// connecting to the machines.
+    #[arg(long, value_name = "FILE", conflicts_with = "save_observed")]
+    observed: Option<PathBuf>,
+}
+
+pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, LoadError> {
+    let Some(model) = files::load_valid(path)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let desired = desired(&model);
+    let observed = match &args.observed {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| LoadError::new(format!("cannot read {}: {e}", file.display())))?;
+            serde_json::from_str::<Observed>(&text).map_err(|e| {
+                LoadError::new(format!(
+                    "{} is not a saved observation: {e}",
+                    file.display()
+                ))
+            })?
+        }
+        None => {
+            let machines = model.machines();
+            let runtime = remote::runtime()?;
+            let grace = remote::grace(settings.connect_timeout);
+            let ssh = Arc::new(Ssh::new(settings).map_err(|e| LoadError::new(e.to_string()))?);
+            let observation = runtime.block_on(async {
+                let mut stop = remote::ctrl_c();
+                let observation =
+                    observe::observe(&ssh, &desired, &machines, &mut stop, grace).await;
+                remote::close(observation.remotes.values().cloned()).await;
+                observation
+            });
+            drop(ssh);
+            if observation.interrupted {
+                eprintln!("Interrupted: connections closed, nothing planned.");
+                return Ok(ExitCode::from(remote::INTERRUPTED));
+            }
+            observation.observed
+        }
+    };
+    if let Some(file) = &args.save_observed {
+        let json =
+            serde_json::to_string_pretty(&observed).map_err(|e| LoadError::new(e.to_string()))?;
+        std::fs::write(file, json + "\n")
+            .map_err(|e| LoadError::new(format!("cannot write {}: {e}", file.display())))?;
+    }
+
+    let plan = archipel_planner::plan::plan(&desired, &observed);
+    let text = match args.output {
+        PlanOutput::Human => render::human::render(&plan, colour()),
+        PlanOutput::Json => render::json::render(&plan),
+        PlanOutput::Markdown => render::markdown::render(&plan),
+    };
+    print!("{text}");
+    if !text.ends_with('\n') {
+        println!();
+    }
+    Ok(if plan.is_blocked() {
+        ExitCode::FAILURE
+    } else if args.detailed_exitcode && plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The plan goes to stdout: colour when stdout is a terminal, unless NO_COLOR.
+fn colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}

@@ -1,0 +1,154 @@
+//! The Terraform-like plan people read: one block per change with its
+//! symbol, reason, changed attributes and file diffs, then what is left
+//! alone, what could not be observed, errors, and the summary line.
+
+use super::{file_diff, summary_line, symbol, verb};
+use archipel_planner::plan::{Action, Plan};
+use std::fmt::Write;
+
+struct Paint {
+    colour: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, text: &str) -> String {
+        if self.colour {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn action(&self, action: Action, text: &str) -> String {
+        let code = match action {
+            Action::Create => "32",
+            Action::Update => "33",
+            Action::Replace | Action::Delete => "31",
+        };
+        self.wrap(code, text)
+    }
+
+    fn bold(&self, text: &str) -> String {
+        self.wrap("1", text)
+    }
+
+    fn dim(&self, text: &str) -> String {
+        self.wrap("2", text)
+    }
+}
+
+pub fn render(plan: &Plan, colour: bool) -> String {
+    let paint = Paint { colour };
+    let mut out = String::new();
+    if !plan.changes.is_empty() {
+        let _ = writeln!(
+            out,
+            "archipel will perform the following actions, in this order:\n"
+        );
+    }
+    for change in &plan.changes {
+        let symbol = paint.action(change.action, symbol(change.action));
+        let _ = writeln!(
+            out,
+            "  {} {} will be {}",
+            paint.dim("#"),
+            paint.bold(&change.address),
+            paint.action(change.action, verb(change.action))
+        );
+        let _ = writeln!(out, "  {}", paint.dim(&format!("# {}", change.reason)));
+        let _ = writeln!(out, "  {symbol} {}", change.address);
+        let width = change
+            .attributes
+            .iter()
+            .map(|a| a.name.chars().count())
+            .max()
+            .unwrap_or(0);
+        for attribute in &change.attributes {
+            let line = match (&attribute.before, &attribute.after) {
+                (None, Some(after)) => paint.action(
+                    Action::Create,
+                    &format!("+ {:width$} = {after}", attribute.name),
+                ),
+                (Some(before), None) => paint.action(
+                    Action::Delete,
+                    &format!("- {:width$} = {before}", attribute.name),
+                ),
+                (Some(before), Some(after)) => paint.action(
+                    Action::Update,
+                    &format!("~ {:width$} = {before} -> {after}", attribute.name),
+                ),
+                (None, None) => continue,
+            };
+            let _ = writeln!(out, "      {line}");
+        }
+        if let Some(file) = &change.file {
+            for line in file_diff(&file.path, file.before.as_deref(), &file.after).lines() {
+                let painted = if line.starts_with("+++") || line.starts_with("---") {
+                    paint.bold(line)
+                } else if line.starts_with('+') {
+                    paint.action(Action::Create, line)
+                } else if line.starts_with('-') {
+                    paint.action(Action::Delete, line)
+                } else if line.starts_with("@@") {
+                    paint.wrap("36", line)
+                } else {
+                    line.to_string()
+                };
+                let _ = writeln!(out, "      {painted}");
+            }
+        }
+        if !change.depends_on.is_empty() {
+            let _ = writeln!(
+                out,
+                "      {}",
+                paint.dim(&format!("after {}", change.depends_on.join(", ")))
+            );
+        }
+        out.push('\n');
+    }
+    if !plan.unmanaged.is_empty() {
+        let _ = writeln!(out, "Not managed by archipel (left alone):");
+        for unmanaged in &plan.unmanaged {
+            let _ = writeln!(out, "  ? {}: {}", unmanaged.address, unmanaged.description);
+        }
+        out.push('\n');
+    }
+    for warning in &plan.warnings {
+        let _ = writeln!(out, "{} {warning}", paint.wrap("33", "Warning:"));
+    }
+    if !plan.warnings.is_empty() {
+        out.push('\n');
+    }
+    for incomplete in &plan.incomplete {
+        let _ = writeln!(
+            out,
+            "{} {} could not be observed ({}): {}\n  Not planned: {}",
+            paint.wrap("31", "Error:"),
+            incomplete.target,
+            serde_json::to_value(incomplete.problem.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+                .replace('_', " "),
+            incomplete.problem.message,
+            incomplete.not_planned.join(", ")
+        );
+    }
+    for error in &plan.errors {
+        let _ = writeln!(
+            out,
+            "{} {}: {}",
+            paint.wrap("31", "Error:"),
+            error.address,
+            error.message
+        );
+    }
+    if plan.is_blocked() {
+        let _ = writeln!(
+            out,
+            "\nThe plan is incomplete or invalid: it cannot be applied."
+        );
+    }
+    let _ = writeln!(out, "{}", paint.bold(&summary_line(plan)));
+    out
+}
