@@ -14,16 +14,26 @@ use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 
 /// Runs `garage json-api` calls, one per argument after the binary and the
-/// config (`Endpoint` or `Endpoint=JSON`), each answer framed as base64 on
-/// its own line.
+/// config (`Endpoint` or `Endpoint=JSON`), eight at a time (each call is a
+/// short RPC session with the local daemon), then prints each answer framed
+/// as base64 on its own line, in the order asked.
 const SCRIPT: &str = r#"bin=$1; cfg=$2; shift 2
+dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
+i=0
 for call; do
-  endpoint=${call%%=*}
-  case $call in *=*) body=${call#*=} ;; *) body= ;; esac
-  if [ -n "$body" ]; then out=$("$bin" -c "$cfg" json-api "$endpoint" "$body" 2>&1)
-  else out=$("$bin" -c "$cfg" json-api "$endpoint" 2>&1); fi
-  rc=$?
-  printf 'api\t%s\t%s\t' "$endpoint" "$rc"; printf '%s' "$out" | base64 -w0; echo
+  i=$((i+1))
+  (
+    endpoint=${call%%=*}
+    case $call in *=*) "$bin" -c "$cfg" json-api "$endpoint" "${call#*=}" ;; *) "$bin" -c "$cfg" json-api "$endpoint" ;; esac >"$dir/$i" 2>&1
+    echo $? >"$dir/$i.rc"
+  ) &
+  [ $((i % 8)) -eq 0 ] && wait
+done
+wait
+i=0
+for call; do
+  i=$((i+1))
+  printf 'api\t%s\t%s\t' "${call%%=*}" "$(cat "$dir/$i.rc")"; base64 -w0 <"$dir/$i"; echo
 done
 "#;
 

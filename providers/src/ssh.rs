@@ -606,8 +606,9 @@ trap - EXIT"#;
         self.session().check().await.is_ok()
     }
 
-    /// Closes the master connection and removes its control socket. Other
-    /// clones become unusable; the last one closing does the work.
+    /// Closes the master connection and removes its control socket, when
+    /// this is the last handle on it; with other clones alive it does
+    /// nothing (the last one to close or drop ends the connection).
     pub async fn close(self) -> Result<(), SshError> {
         let Ok(mut inner) = Arc::try_unwrap(self.inner) else {
             return Ok(());

@@ -111,41 +111,75 @@ fn parallel_commands(lab: &Lab) -> Result<(), Failed> {
 }
 
 fn many_commands(lab: &Lab) -> Result<(), Failed> {
+    let node1 = lab.node("node1").ok_or("no node1")?.address.to_string();
     runtime().block_on(async {
         let ssh = Ssh::new(settings(lab))?;
+        let control_dir = ssh.control_dir().display().to_string();
         let remote = ssh
             .connect("node1", &SshTarget::parse("node1")?, None)
             .await?;
         // More commands at once than sshd's MaxSessions (10): the provider
         // queues them instead of failing.
-        let outputs = futures_util::future::join_all((0..30).map(|i| {
+        let commands = futures_util::future::join_all((0..30).map(|i| {
             let remote = remote.clone();
             async move {
                 remote
-                    .run_checked("sleep 0.2; echo \"$1\"", &[&i.to_string()], None)
+                    .run_checked("sleep 0.3; echo \"$1\"", &[&i.to_string()], None)
                     .await
             }
-        }))
-        .await;
+        }));
+        // While they run: the TCP connections to node1's sshd held by this
+        // run's ssh processes. One, shared by every command.
+        let count = async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            connections_of(&control_dir, &node1)
+        };
+        let (outputs, connections) = tokio::join!(commands, count);
         for (i, output) in outputs.into_iter().enumerate() {
             ensure(
                 output?.stdout_text().trim() == i.to_string(),
                 "wrong output",
             )?;
         }
-        // One TCP connection from this host to node1's sshd.
-        let connections = lab.ssh_ok(
-            "node1",
-            "ss -Htn state established '( sport = :22 )' | wc -l",
-        )?;
-        // The lab's own `ssh` for this check is a second one.
+        let connections = connections?;
         ensure(
-            connections.trim() == "2",
-            format!("{} SSH connections to node1", connections.trim()),
+            connections == 1,
+            format!("{connections} SSH connections to node1 for 30 commands"),
         )?;
         remote.close().await?;
         Ok(())
     })
+}
+
+/// Established TCP connections to `address`:22 owned by ssh processes whose
+/// command line mentions `control_dir` (this run's masters).
+fn connections_of(control_dir: &str, address: &str) -> Result<usize, Failed> {
+    let output = std::process::Command::new("ss")
+        .args([
+            "-Htnp",
+            "state",
+            "established",
+            "dst",
+            address,
+            "dport",
+            "=",
+            "22",
+        ])
+        .output()?;
+    let mut count = 0;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        for pid in line
+            .split("pid=")
+            .skip(1)
+            .filter_map(|p| p.split(',').next())
+        {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(control_dir) {
+                count += 1;
+            }
+        }
+    }
+    Ok(count)
 }
 
 fn sha256_of(bytes: &[u8]) -> Result<String, Failed> {

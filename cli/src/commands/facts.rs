@@ -48,9 +48,10 @@ pub fn run(
     let ssh = Arc::new(Ssh::new(settings).map_err(|e| files::LoadError::new(e.to_string()))?);
     let observation = runtime.block_on(async {
         let mut stop = remote::ctrl_c();
-        let observation =
+        let mut observation =
             observe::gather_machines(&ssh, &machines, |_| query(), &mut stop, grace).await;
-        remote::close(observation.remotes.values().cloned()).await;
+        // Owned, not cloned: a connection closes when its last handle does.
+        remote::close(std::mem::take(&mut observation.remotes).into_values()).await;
         observation
     });
     drop(ssh);

@@ -64,9 +64,10 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
             let ssh = Arc::new(Ssh::new(settings).map_err(|e| LoadError::new(e.to_string()))?);
             let observation = runtime.block_on(async {
                 let mut stop = remote::ctrl_c();
-                let observation =
+                let mut observation =
                     observe::observe(&ssh, &desired, &machines, &mut stop, grace).await;
-                remote::close(observation.remotes.values().cloned()).await;
+                // Owned, not cloned: a connection closes when its last handle does.
+                remote::close(std::mem::take(&mut observation.remotes).into_values()).await;
                 observation
             });
             drop(ssh);

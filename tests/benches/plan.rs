@@ -1,0 +1,124 @@
+//! Benchmark: `archipel plan` against 12 lab nodes running four live
+//! 3-node Garage islands (set up by hand, so the plan observes real
+//! clusters with their admin API).
+//!
+//!   cargo bench -p archipel-tests --bench plan      (as root: starts a lab)
+//!
+//! Reports the wall time of the whole command, and the SSH round trips per
+//! host that observing takes.
+
+use archipel_planner::desired::desired;
+use archipel_planner::source::Sources;
+use archipel_providers::observe;
+use archipel_providers::ssh::{Ssh, SshSettings};
+use archipel_tests::{Lab, archipel_binary};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const ISLANDS: usize = 4;
+const NODES_PER_ISLAND: usize = 3;
+const RUNS: usize = 7;
+
+fn archipelago(garage: &str, sha256: &str) -> String {
+    let mut text = String::new();
+    for island in 0..ISLANDS {
+        text.push_str(&format!(
+            "island \"i{island}\" {{\n  garage {{\n    version            = \"2.5.0\"\n    binary             = \"{garage}\"\n    sha256             = \"{sha256}\"\n    replication_factor = 2\n  }}\n}}\n\n"
+        ));
+        for n in 0..NODES_PER_ISLAND {
+            let node = island * NODES_PER_ISLAND + n + 1;
+            // Zones and tags as garage-by-hand sets them.
+            text.push_str(&format!(
+                "chaton \"c-node{node}\" {{\n  island  = \"i{island}\"\n  contact = \"c{node}@lab\"\n\n  node \"node{node}\" {{\n    ssh      = \"root@node{node}\"\n    capacity = \"10G\"\n  }}\n}}\n\n"
+            ));
+        }
+    }
+    text
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let lab = Lab::start(ISLANDS * NODES_PER_ISLAND)?;
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("lab");
+    let built = Command::new(here.join("build-garage")).output()?;
+    let built = String::from_utf8(built.stdout)?;
+    let mut lines = built.lines();
+    let (garage, sha256) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+    for island in 0..ISLANDS {
+        let nodes: Vec<String> = (0..NODES_PER_ISLAND)
+            .map(|n| format!("node{}", island * NODES_PER_ISLAND + n + 1))
+            .collect();
+        let status = Command::new(here.join("garage-by-hand"))
+            .arg(format!("i{island}"))
+            .args(&nodes)
+            .env("ARCHIPEL_LAB_DIR", lab.state_dir())
+            .status()?;
+        assert!(status.success(), "garage-by-hand failed");
+    }
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("archipelago.hcl");
+    let text = archipelago(garage, sha256);
+    std::fs::write(&file, &text)?;
+
+    let binary = archipel_binary()?;
+    let mut times = Vec::new();
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let output = Command::new(&binary)
+            .arg("-f")
+            .arg(&file)
+            .arg("--ssh-config")
+            .arg(lab.ssh_config())
+            .args(["plan", "--output", "json"])
+            .output()?;
+        times.push(started.elapsed());
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    times.sort();
+
+    // Round trips: the same observation through the library, counted.
+    let mut sources = Sources::new();
+    sources.add("archipelago.hcl", text.as_str());
+    let model = archipel_planner::check(&sources).archipelago;
+    let desired = desired(&model);
+    let runtime = tokio::runtime::Runtime::new()?;
+    let (per_node, per_through) = runtime.block_on(async {
+        let ssh = Arc::new(Ssh::new(SshSettings {
+            config_file: Some(lab.ssh_config()),
+            ..SshSettings::default()
+        })?);
+        let (_stop_sender, mut stop) = tokio::sync::watch::channel(false);
+        let observation = observe::observe(
+            &ssh,
+            &desired,
+            &model.machines(),
+            &mut stop,
+            Duration::from_secs(5),
+        )
+        .await;
+        let counts: Vec<usize> = observation
+            .remotes
+            .values()
+            .map(|r| r.commands_run())
+            .collect();
+        let through = counts.iter().max().copied().unwrap_or(0);
+        let plain = counts.iter().min().copied().unwrap_or(0);
+        archipel_providers::ssh::close_all(observation.remotes.into_values()).await;
+        Ok::<_, Box<dyn std::error::Error>>((plain, through))
+    })?;
+    println!(
+        "plan: {} islands, {} nodes, live clusters: wall time median {:.0} ms (min {:.0}, max {:.0}, {RUNS} runs); SSH round trips: {per_node} per node, {per_through} on the node each island is read through (facts + 2 admin API batches)",
+        ISLANDS,
+        ISLANDS * NODES_PER_ISLAND,
+        times[RUNS / 2].as_secs_f64() * 1e3,
+        times[0].as_secs_f64() * 1e3,
+        times[RUNS - 1].as_secs_f64() * 1e3,
+    );
+    drop(lab);
+    Ok(())
+}
