@@ -109,6 +109,14 @@ enum Command {
     /// 2 changes), 1 on error or when a machine or island could not be
     /// observed, 130 when interrupted.
     Plan(commands::plan::Args),
+    /// Make the changes the plan shows, over SSH, then check they converged.
+    ///
+    /// Shows the plan and asks for confirmation (--auto-approve for CI).
+    /// Refuses, before changing anything, an incomplete plan, a binary that
+    /// is not the pinned one, and deletions without --allow-destroy.
+    /// Exit status: 0 when everything converged, 1 otherwise, 130 when
+    /// interrupted.
+    Apply(commands::apply::Args),
     Fmt {
         /// Change nothing; exit 1 and list the files that need formatting.
         #[arg(long)]
@@ -132,6 +140,9 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Validate { output } => commands::validate::run(&cli.file, *output),
         Command::Fmt { check, diff } => commands::fmt::run(&cli.file, *check, *diff),
+        Command::Apply(args) => cli
+            .ssh_settings()
+            .and_then(|ssh| commands::apply::run(&cli.file, ssh, args)),
         Command::Plan(args) => cli
             .ssh_settings()
             .and_then(|ssh| commands::plan::run(&cli.file, ssh, args)),

@@ -42,6 +42,10 @@ pub struct Change {
     /// Addresses of the changes that must succeed first.
     #[serde(default)]
     pub depends_on: Vec<String>,
+    /// What the change is about, for apply. Not part of the JSON output:
+    /// the address says the same to people and scripts.
+    #[serde(skip)]
+    pub target: Option<Target>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,9 +132,11 @@ impl Plan {
     }
 }
 
-/// What kind of thing a change is about: its place in the dependency order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Kind {
+/// What a change is about, typed: what apply dispatches on, and what fixes
+/// its place in the dependency order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Target {
     Node {
         island: String,
         node: String,
@@ -138,6 +144,7 @@ enum Kind {
     },
     NodeRemoval {
         island: String,
+        node: String,
     },
     Connect {
         island: String,
@@ -166,8 +173,9 @@ enum Kind {
 }
 
 /// Garage on a node: binary → config and secrets → unit → running.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum NodeStep {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeStep {
     Binary = 0,
     Directories = 1,
     Config = 2,
@@ -177,8 +185,9 @@ enum NodeStep {
 }
 
 /// A backup job on its host: restic and secrets → repository → timer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum BackupStep {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupStep {
     Restic = 0,
     Password = 1,
     Credentials = 2,
@@ -188,7 +197,7 @@ enum BackupStep {
 
 struct Planned {
     change: Change,
-    kind: Kind,
+    kind: Target,
 }
 
 #[derive(Default)]
@@ -200,7 +209,7 @@ struct Builder {
 impl Builder {
     fn add(
         &mut self,
-        kind: Kind,
+        kind: Target,
         address: String,
         action: Action,
         reason: impl Into<String>,
@@ -213,6 +222,7 @@ impl Builder {
                 attributes: Vec::new(),
                 file: None,
                 depends_on: Vec::new(),
+                target: Some(kind.clone()),
             },
             kind,
         });
@@ -388,7 +398,7 @@ fn show_ownership((owner, group, mode): (&str, &str, &str)) -> String {
 
 fn plan_node(island: &DesiredIsland, node: &DesiredNode, facts: &HostFacts, b: &mut Builder) {
     let address = node_address(&island.name, &node.name);
-    let kind = |step| Kind::Node {
+    let kind = |step| Target::Node {
         island: island.name.clone(),
         node: node.name.clone(),
         step,
@@ -606,7 +616,7 @@ fn plan_node(island: &DesiredIsland, node: &DesiredNode, facts: &HostFacts, b: &
 fn plan_new_island(island: &DesiredIsland, b: &mut Builder) {
     let name = &island.name;
     b.add(
-        Kind::Connect {
+        Target::Connect {
             island: name.clone(),
         },
         format!("island.{name}.connect"),
@@ -626,7 +636,7 @@ fn plan_new_island(island: &DesiredIsland, b: &mut Builder) {
         ),
     );
     let change = b.add(
-        Kind::Layout {
+        Target::Layout {
             island: name.clone(),
         },
         format!("island.{name}.layout"),
@@ -655,7 +665,7 @@ fn role_text(zone: &str, capacity: u64) -> String {
 
 fn add_key(island: &str, key: &str, b: &mut Builder) {
     b.add(
-        Kind::Key {
+        Target::Key {
             island: island.to_string(),
             key: key.to_string(),
         },
@@ -687,7 +697,7 @@ fn plan_live_island(
         .collect();
     if !not_connected.is_empty() {
         b.add(
-            Kind::Connect {
+            Target::Connect {
                 island: name.clone(),
             },
             format!("island.{name}.connect"),
@@ -752,7 +762,10 @@ fn plan_live_island(
                 None,
             ));
             b.add(
-                Kind::NodeRemoval { island: name.clone() },
+                Target::NodeRemoval {
+                    island: name.clone(),
+                    node: node_name.clone(),
+                },
                 node_address(name, &node_name),
                 Action::Delete,
                 "the node is no longer in the file: its data moves to the island's other nodes, then its Garage is stopped (its data directory is kept)",
@@ -777,7 +790,7 @@ fn plan_live_island(
     }
     if !role_changes.is_empty() {
         let change = b.add(
-            Kind::Layout {
+            Target::Layout {
                 island: name.clone(),
             },
             format!("island.{name}.layout"),
@@ -853,7 +866,7 @@ fn plan_bucket(
 ) {
     let name = &island.name;
     let address = format!("island.{name}.bucket.{}", bucket.name);
-    let kind = Kind::Bucket {
+    let kind = Target::Bucket {
         island: name.clone(),
         bucket: bucket.name.clone(),
     };
@@ -907,7 +920,7 @@ fn plan_bucket(
         let before = live_permissions(key);
         if before != Some(*wanted) {
             b.add(
-                Kind::Grant {
+                Target::Grant {
                     island: name.clone(),
                     bucket: bucket.name.clone(),
                     key: key.clone(),
@@ -936,7 +949,7 @@ fn plan_bucket(
                 && show(Some(key.permissions)).is_some()
             {
                 b.add(
-                    Kind::Grant {
+                    Target::Grant {
                         island: name.clone(),
                         bucket: bucket.name.clone(),
                         key: key.name.clone(),
@@ -978,7 +991,7 @@ fn plan_backup(backup: &DesiredBackup, desired: &Desired, observed: &Observed, b
             return;
         }
     };
-    let kind = |step| Kind::Backup {
+    let kind = |step| Target::Backup {
         chaton: backup.chaton.clone(),
         job: backup.job.clone(),
         step,
@@ -1135,7 +1148,7 @@ fn sequence(addresses: &[&str], dependencies: &[BTreeSet<usize>]) -> (Vec<usize>
 /// layout → buckets and keys → permissions → backup credentials →
 /// repository → timer.
 fn depends_on(item: &Planned, all: &[Planned]) -> BTreeSet<usize> {
-    let find = |pred: &dyn Fn(&Kind) -> bool| -> BTreeSet<usize> {
+    let find = |pred: &dyn Fn(&Target) -> bool| -> BTreeSet<usize> {
         all.iter()
             .enumerate()
             .filter(|(_, p)| pred(&p.kind))
@@ -1152,23 +1165,23 @@ fn depends_on(item: &Planned, all: &[Planned]) -> BTreeSet<usize> {
     let services = |island: &str| {
         let island = island.to_string();
         find(
-            &move |k| matches!(k, Kind::Node { island: i, step: NodeStep::Service, .. } if *i == island),
+            &move |k| matches!(k, Target::Node { island: i, step: NodeStep::Service, .. } if *i == island),
         )
     };
     let island_ready = |island: &str| {
         let (a, b) = (island.to_string(), island.to_string());
         first(vec![
-            find(&move |k| matches!(k, Kind::Layout { island: i } if *i == a)),
-            find(&move |k| matches!(k, Kind::Connect { island: i } if *i == b)),
+            find(&move |k| matches!(k, Target::Layout { island: i } if *i == a)),
+            find(&move |k| matches!(k, Target::Connect { island: i } if *i == b)),
             services(island),
         ])
     };
     match &item.kind {
-        Kind::Node { island, node, step } => {
+        Target::Node { island, node, step } => {
             let same = |steps: &[NodeStep]| {
                 let (island, node, steps) = (island.clone(), node.clone(), steps.to_vec());
                 find(
-                    &move |k| matches!(k, Kind::Node { island: i, node: n, step: s } if *i == island && *n == node && steps.contains(s)),
+                    &move |k| matches!(k, Target::Node { island: i, node: n, step: s } if *i == island && *n == node && steps.contains(s)),
                 )
             };
             let installed = || same(&[NodeStep::Binary, NodeStep::Directories]);
@@ -1188,30 +1201,30 @@ fn depends_on(item: &Planned, all: &[Planned]) -> BTreeSet<usize> {
                 ]),
             }
         }
-        Kind::Connect { island } => services(island),
-        Kind::Layout { island } => {
+        Target::Connect { island } => services(island),
+        Target::Layout { island } => {
             let i = island.clone();
             first(vec![
-                find(&move |k| matches!(k, Kind::Connect { island: x } if *x == i)),
+                find(&move |k| matches!(k, Target::Connect { island: x } if *x == i)),
                 services(island),
             ])
         }
-        Kind::NodeRemoval { island } => {
+        Target::NodeRemoval { island, .. } => {
             let i = island.clone();
-            find(&move |k| matches!(k, Kind::Layout { island: x } if *x == i))
+            find(&move |k| matches!(k, Target::Layout { island: x } if *x == i))
         }
-        Kind::Bucket { island, .. } | Kind::Key { island, .. } => island_ready(island),
-        Kind::Grant {
+        Target::Bucket { island, .. } | Target::Key { island, .. } => island_ready(island),
+        Target::Grant {
             island,
             bucket,
             key,
         } => {
             let (i1, b1, i2, k2) = (island.clone(), bucket.clone(), island.clone(), key.clone());
             let mut deps = find(
-                &move |k| matches!(k, Kind::Bucket { island: i, bucket: b } if *i == i1 && *b == b1),
+                &move |k| matches!(k, Target::Bucket { island: i, bucket: b } if *i == i1 && *b == b1),
             );
             deps.extend(find(
-                &move |k| matches!(k, Kind::Key { island: i, key: x } if *i == i2 && *x == k2),
+                &move |k| matches!(k, Target::Key { island: i, key: x } if *i == i2 && *x == k2),
             ));
             if deps.is_empty() {
                 island_ready(island)
@@ -1219,11 +1232,11 @@ fn depends_on(item: &Planned, all: &[Planned]) -> BTreeSet<usize> {
                 deps
             }
         }
-        Kind::Backup { chaton, job, step } => {
+        Target::Backup { chaton, job, step } => {
             let same_job = |s: BackupStep| {
                 let (c, j) = (chaton.clone(), job.clone());
                 find(
-                    &move |k| matches!(k, Kind::Backup { chaton: x, job: y, step: z } if *x == c && *y == j && *z == s),
+                    &move |k| matches!(k, Target::Backup { chaton: x, job: y, step: z } if *x == c && *y == j && *z == s),
                 )
             };
             match step {
@@ -1235,11 +1248,11 @@ fn depends_on(item: &Planned, all: &[Planned]) -> BTreeSet<usize> {
                     let (b1, k1, b2, k2) = (bucket.clone(), key.clone(), bucket, key);
                     first(vec![
                         find(
-                            &move |k| matches!(k, Kind::Grant { bucket: b, key: x, .. } if *b == b1 && *x == k1),
+                            &move |k| matches!(k, Target::Grant { bucket: b, key: x, .. } if *b == b1 && *x == k1),
                         ),
                         find(&move |k| {
-                            matches!(k, Kind::Bucket { bucket: b, .. } if *b == b2)
-                                || matches!(k, Kind::Key { key: x, .. } if *x == k2)
+                            matches!(k, Target::Bucket { bucket: b, .. } if *b == b2)
+                                || matches!(k, Target::Key { key: x, .. } if *x == k2)
                         }),
                     ])
                 }

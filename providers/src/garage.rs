@@ -3,7 +3,9 @@
 //! network, and two round trips whatever the number of keys and buckets.
 
 use crate::ssh::{Remote, SshError};
-use archipel_planner::garage::{BINARY, CONFIG};
+use archipel_planner::desired::{DesiredBucket, DesiredIsland, DesiredNode};
+use archipel_planner::garage::{self as files, BINARY, CONFIG};
+use archipel_planner::observed::Permissions;
 use archipel_planner::observed::{
     BucketInfo, Cluster, ClusterHealth, ClusterLayout, ClusterStatus, KeyInfo, LayoutHistory,
     ListedId,
@@ -12,6 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 /// Runs `garage json-api` calls, one per argument after the binary and the
 /// config (`Endpoint` or `Endpoint=JSON`), eight at a time (each call is a
@@ -144,4 +147,456 @@ pub async fn observe_cluster(remote: &Remote) -> Result<Cluster, SshError> {
         keys: key_infos,
         buckets: bucket_infos,
     })
+}
+
+/// One admin API call, its JSON answer. Bodies never hold a secret (they
+/// are visible in the node's process list); answers may (CreateKey), so
+/// callers take what they need and drop the rest.
+pub async fn api(
+    remote: &Remote,
+    endpoint: &str,
+    body: Option<&serde_json::Value>,
+) -> Result<serde_json::Value, SshError> {
+    let call_text = match body {
+        Some(body) => format!("{endpoint}={body}"),
+        None => endpoint.to_string(),
+    };
+    let answers = call(remote, &[call_text]).await?;
+    let text = answers
+        .into_iter()
+        .next()
+        .map(|(_, text)| text)
+        .unwrap_or_default();
+    parse(remote, endpoint, &text)
+}
+
+// --- changing nodes and islands -------------------------------------------
+
+/// An island's shared secrets. Never printed, logged or written anywhere
+/// but the island's nodes.
+pub struct Secrets {
+    pub rpc_secret: String,
+    pub admin_token: String,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets(sensitive)")
+    }
+}
+
+impl Secrets {
+    /// New secrets from the operating system's CSPRNG, in Garage's formats:
+    /// the rpc secret is 32 bytes in hex; the admin token has no `.` (which
+    /// Garage would read as a dynamic token).
+    pub fn generate() -> Result<Secrets, SshError> {
+        let mut bytes = [0u8; 64];
+        getrandom::fill(&mut bytes).map_err(|e| SshError::Local(format!("no randomness: {e}")))?;
+        Ok(Secrets {
+            rpc_secret: hex::encode(&bytes[..32]),
+            admin_token: BASE64.encode(&bytes[32..]).replace(['+', '/', '='], ""),
+        })
+    }
+
+    /// The secrets of a running island, read from one of its nodes.
+    pub async fn read(remote: &Remote) -> Result<Secrets, SshError> {
+        let read = |path: &'static str| async move {
+            let bytes = remote
+                .read_file(path)
+                .await?
+                .ok_or_else(|| SshError::Local(format!("{}: {path} is missing", remote.host())))?;
+            Ok::<_, SshError>(String::from_utf8_lossy(&bytes).trim().to_string())
+        };
+        Ok(Secrets {
+            rpc_secret: read(files::RPC_SECRET).await?,
+            admin_token: read(files::ADMIN_TOKEN).await?,
+        })
+    }
+}
+
+/// Installs the pinned binary (already verified), keeping the previous one
+/// for a rollback by hand, and checks what landed.
+pub async fn install_binary(remote: &Remote, binary: &[u8], sha256: &str) -> Result<(), SshError> {
+    remote
+        .run_checked(
+            "if [ -f \"$1\" ]; then cp -p -- \"$1\" \"$2\"; fi",
+            &[BINARY, files::PREVIOUS_BINARY],
+            None,
+        )
+        .await?;
+    remote.upload(BINARY, binary, "root", "root", 0o755).await?;
+    let output = remote
+        .run_checked("sha256sum -- \"$1\"", &[BINARY], None)
+        .await?;
+    let landed = output
+        .stdout_text()
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    if landed != sha256 {
+        return Err(SshError::Failed {
+            host: remote.host().to_string(),
+            command: format!("install {}", BINARY),
+            status: 1,
+            stderr: format!("the installed binary's sha256 is {landed}, not the pinned {sha256}"),
+        });
+    }
+    Ok(())
+}
+
+/// The `garage` system user and the node's private directories.
+pub async fn prepare_directories(remote: &Remote, node: &DesiredNode) -> Result<(), SshError> {
+    const SCRIPT: &str = "set -e
+id -u garage >/dev/null 2>&1 || useradd --system --user-group --no-create-home --home-dir /var/lib/garage --shell /usr/sbin/nologin garage
+install -d -o garage -g garage -m 0700 -- \"$1\" \"$2\"";
+    remote
+        .run_checked(SCRIPT, &[&node.meta_dir, &node.data_dir], None)
+        .await
+        .map(drop)
+}
+
+pub async fn write_config(remote: &Remote, node: &DesiredNode) -> Result<(), SshError> {
+    let (owner, group, _) = files::CONFIG_OWNER;
+    remote
+        .upload(CONFIG, node.config.as_bytes(), owner, group, 0o640)
+        .await
+}
+
+pub async fn write_secrets(remote: &Remote, secrets: &Secrets) -> Result<(), SshError> {
+    remote
+        .upload(
+            files::RPC_SECRET,
+            secrets.rpc_secret.as_bytes(),
+            files::USER,
+            files::USER,
+            0o600,
+        )
+        .await?;
+    remote
+        .upload(
+            files::ADMIN_TOKEN,
+            secrets.admin_token.as_bytes(),
+            files::USER,
+            files::USER,
+            0o600,
+        )
+        .await
+}
+
+pub async fn write_unit(remote: &Remote, node: &DesiredNode) -> Result<(), SshError> {
+    remote
+        .upload(files::UNIT, node.unit.as_bytes(), "root", "root", 0o644)
+        .await?;
+    remote
+        .run_checked("systemctl daemon-reload", &[], None)
+        .await
+        .map(drop)
+}
+
+/// Enables and (re)starts Garage, then waits until the daemon answers.
+pub async fn start(remote: &Remote, restart: bool) -> Result<(), SshError> {
+    let script = if restart {
+        "systemctl enable --quiet garage && systemctl restart garage"
+    } else {
+        "systemctl enable --quiet garage && systemctl start garage"
+    };
+    remote.run_checked(script, &[], None).await?;
+    wait_for(
+        remote,
+        "Garage to answer",
+        Duration::from_secs(60),
+        |remote| async move { Ok(api(&remote, "GetClusterStatus", None).await.is_ok()) },
+    )
+    .await
+}
+
+/// The node's Garage ID: its public key, hex.
+pub async fn node_id(remote: &Remote, meta_dir: &str) -> Result<String, SshError> {
+    let path = files::node_key_path(meta_dir);
+    let output = remote
+        .run_checked("od -An -tx1 -v -- \"$1\" | tr -d ' \\n'", &[&path], None)
+        .await?;
+    let id = output.stdout_text();
+    if id.len() != 64 {
+        return Err(SshError::Local(format!(
+            "{}: {path} does not hold a node key",
+            remote.host()
+        )));
+    }
+    Ok(id)
+}
+
+/// Polls `ready` every half second until it says yes or `limit` passes.
+pub async fn wait_for<F, Fut>(
+    remote: &Remote,
+    what: &str,
+    limit: Duration,
+    ready: F,
+) -> Result<(), SshError>
+where
+    F: Fn(Remote) -> Fut,
+    Fut: Future<Output = Result<bool, SshError>>,
+{
+    let started = Instant::now();
+    loop {
+        if ready(remote.clone()).await? {
+            return Ok(());
+        }
+        if started.elapsed() > limit {
+            return Err(SshError::Failed {
+                host: remote.host().to_string(),
+                command: format!("wait for {what}"),
+                status: 1,
+                stderr: format!("still not ready after {} s", limit.as_secs()),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Waits until the island reports `healthy`.
+pub async fn wait_healthy(remote: &Remote, limit: Duration) -> Result<(), SshError> {
+    wait_for(
+        remote,
+        "the island to be healthy",
+        limit,
+        |remote| async move {
+            let health: ClusterHealth =
+                serde_json::from_value(api(&remote, "GetClusterHealth", None).await?)
+                    .map_err(|e| SshError::Local(e.to_string()))?;
+            Ok(health.status == "healthy")
+        },
+    )
+    .await
+}
+
+/// Connects the coordinator to every other node (`id@addr`), then waits
+/// until the coordinator sees them all up.
+pub async fn connect(
+    coordinator: &Remote,
+    peers: &[(String, String)],
+    all_ids: &[String],
+) -> Result<(), SshError> {
+    let body = serde_json::Value::Array(
+        peers
+            .iter()
+            .map(|(id, addr)| format!("{id}@{addr}").into())
+            .collect(),
+    );
+    let answers = api(coordinator, "ConnectClusterNodes", Some(&body)).await?;
+    if let Some(results) = answers.as_array() {
+        for ((id, addr), result) in peers.iter().zip(results) {
+            if result["success"] != true {
+                return Err(SshError::Failed {
+                    host: coordinator.host().to_string(),
+                    command: format!("connect to {}@{addr}", &id[..16]),
+                    status: 1,
+                    stderr: result["error"].as_str().unwrap_or("refused").to_string(),
+                });
+            }
+        }
+    }
+    let ids = all_ids.to_vec();
+    wait_for(
+        coordinator,
+        "every node to be connected",
+        Duration::from_secs(60),
+        move |remote| {
+            let ids = ids.clone();
+            async move {
+                let status: ClusterStatus =
+                    serde_json::from_value(api(&remote, "GetClusterStatus", None).await?)
+                        .map_err(|e| SshError::Local(e.to_string()))?;
+                Ok(ids
+                    .iter()
+                    .all(|id| status.nodes.iter().any(|n| &n.id == id && n.is_up)))
+            }
+        },
+    )
+    .await
+}
+
+/// Stages every role change of the island in one UpdateClusterLayout,
+/// previews it, and applies version current+1 exactly once. Returns the
+/// version applied, or `None` when nothing needed staging.
+pub async fn apply_layout(
+    coordinator: &Remote,
+    island: &DesiredIsland,
+    ids: &BTreeMap<String, String>,
+    clear_staged: bool,
+) -> Result<Option<u64>, SshError> {
+    let failed = |command: &str, stderr: String| SshError::Failed {
+        host: coordinator.host().to_string(),
+        command: command.to_string(),
+        status: 1,
+        stderr,
+    };
+    let layout: ClusterLayout =
+        serde_json::from_value(api(coordinator, "GetClusterLayout", None).await?)
+            .map_err(|e| SshError::Local(e.to_string()))?;
+    if !layout.staged_role_changes.is_empty() {
+        if !clear_staged {
+            return Err(failed(
+                "stage the layout",
+                format!(
+                    "{} layout change(s) are staged that archipel did not make; look at them (garage layout show) and rerun with --clear-staged to drop them",
+                    layout.staged_role_changes.len()
+                ),
+            ));
+        }
+        api(coordinator, "RevertClusterLayout", None).await?;
+    }
+    let mut roles = Vec::new();
+    for node in &island.nodes {
+        let Some(id) = ids.get(&node.name) else {
+            return Err(failed(
+                "stage the layout",
+                format!("node {} has no Garage ID yet", node.name),
+            ));
+        };
+        let live = layout.roles.iter().find(|r| &r.id == id);
+        let same = live.is_some_and(|r| {
+            r.zone == node.zone && r.capacity == Some(node.capacity) && r.tags == node.tags
+        });
+        if !same {
+            roles.push(serde_json::json!({"id": id, "zone": node.zone, "capacity": node.capacity, "tags": node.tags}));
+        }
+    }
+    if roles.is_empty() {
+        return Ok(None);
+    }
+    api(
+        coordinator,
+        "UpdateClusterLayout",
+        Some(&serde_json::json!({ "roles": roles })),
+    )
+    .await?;
+    let preview = api(coordinator, "PreviewClusterLayoutChanges", None).await?;
+    if let Some(error) = preview.get("error").and_then(|e| e.as_str()) {
+        // Leave nothing staged behind a refusal.
+        let _ = api(coordinator, "RevertClusterLayout", None).await;
+        return Err(failed(
+            "preview the layout",
+            format!("Garage cannot compute this layout: {error}"),
+        ));
+    }
+    let version = layout.version + 1;
+    let applied = api(
+        coordinator,
+        "ApplyClusterLayout",
+        Some(&serde_json::json!({ "version": version })),
+    )
+    .await;
+    if let Err(error) = applied {
+        // Never apply a version twice: it may have gone through.
+        let now: ClusterLayout =
+            serde_json::from_value(api(coordinator, "GetClusterLayout", None).await?)
+                .map_err(|e| SshError::Local(e.to_string()))?;
+        if now.version != version {
+            return Err(error);
+        }
+    }
+    Ok(Some(version))
+}
+
+/// The bucket exists with its quota.
+pub async fn ensure_bucket(coordinator: &Remote, bucket: &DesiredBucket) -> Result<(), SshError> {
+    let id = match bucket_id(coordinator, &bucket.name).await? {
+        Some(id) => id,
+        None => {
+            let created = api(
+                coordinator,
+                "CreateBucket",
+                Some(&serde_json::json!({ "globalAlias": bucket.name })),
+            )
+            .await?;
+            created["id"].as_str().unwrap_or_default().to_string()
+        }
+    };
+    // `quotas` replaces both values: always send both.
+    let body = serde_json::json!({ "id": id, "body": { "quotas": { "maxSize": bucket.quota, "maxObjects": null } } });
+    api(coordinator, "UpdateBucket", Some(&body))
+        .await
+        .map(drop)
+}
+
+async fn bucket_id(coordinator: &Remote, alias: &str) -> Result<Option<String>, SshError> {
+    let buckets: Vec<BucketInfoAlias> =
+        serde_json::from_value(api(coordinator, "ListBuckets", None).await?)
+            .map_err(|e| SshError::Local(e.to_string()))?;
+    Ok(buckets
+        .into_iter()
+        .find(|b| b.global_aliases.iter().any(|a| a == alias))
+        .map(|b| b.id))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BucketInfoAlias {
+    id: String,
+    #[serde(default)]
+    global_aliases: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct KeyName {
+    id: String,
+    name: String,
+}
+
+async fn key_id(coordinator: &Remote, name: &str) -> Result<Option<String>, SshError> {
+    let keys: Vec<KeyName> = serde_json::from_value(api(coordinator, "ListKeys", None).await?)
+        .map_err(|e| SshError::Local(e.to_string()))?;
+    let matching: Vec<KeyName> = keys.into_iter().filter(|k| k.name == name).collect();
+    match matching.len() {
+        0 => Ok(None),
+        1 => Ok(matching.into_iter().next().map(|k| k.id)),
+        n => Err(SshError::Local(format!(
+            "{n} keys are named {name}: archipel will not guess which one is its own"
+        ))),
+    }
+}
+
+/// The key exists. Its secret, in CreateKey's answer, is dropped here.
+pub async fn ensure_key(coordinator: &Remote, name: &str) -> Result<(), SshError> {
+    if key_id(coordinator, name).await?.is_none() {
+        let created = api(
+            coordinator,
+            "CreateKey",
+            Some(&serde_json::json!({ "name": name })),
+        )
+        .await?;
+        drop(created);
+    }
+    Ok(())
+}
+
+/// The key holds exactly `wanted` on the bucket.
+pub async fn grant(
+    coordinator: &Remote,
+    bucket: &str,
+    key: &str,
+    wanted: Permissions,
+) -> Result<(), SshError> {
+    let missing =
+        |what: &str| SshError::Local(format!("{}: {what} does not exist", coordinator.host()));
+    let bucket_id = bucket_id(coordinator, bucket)
+        .await?
+        .ok_or_else(|| missing(&format!("bucket {bucket}")))?;
+    let key_id = key_id(coordinator, key)
+        .await?
+        .ok_or_else(|| missing(&format!("key {key}")))?;
+    let body = |p: Permissions| serde_json::json!({ "bucketId": bucket_id, "accessKeyId": key_id, "permissions": { "read": p.read, "write": p.write, "owner": p.owner } });
+    // Only `true` flags act: allow what is wanted, deny the rest.
+    api(coordinator, "AllowBucketKey", Some(&body(wanted))).await?;
+    let deny = Permissions {
+        read: !wanted.read,
+        write: !wanted.write,
+        owner: !wanted.owner,
+    };
+    if deny.read || deny.write || deny.owner {
+        api(coordinator, "DenyBucketKey", Some(&body(deny))).await?;
+    }
+    Ok(())
 }

@@ -4,6 +4,7 @@
 //! Providers observe (fill the planner's observed-state types) and execute
 //! changes. They never print: callers decide what the user sees.
 
+pub mod apply;
 pub mod garage;
 pub mod host;
 pub mod observe;

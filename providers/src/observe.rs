@@ -156,6 +156,57 @@ pub async fn observe(
     observation
 }
 
+/// Observes again through connections already open (after apply, to prove
+/// what converged): one facts round trip per machine, then the islands.
+pub async fn observe_again(
+    desired: &Desired,
+    remotes: &BTreeMap<String, Remote>,
+    machines: &[Machine],
+) -> Observed {
+    let gathered = futures_util::future::join_all(machines.iter().map(|machine| async move {
+        let state = match remotes.get(&machine.name) {
+            Some(remote) => match host::gather(remote, &desired.facts_query(&machine.name)).await {
+                Ok(facts) => MachineObservation::Reached { facts },
+                Err(error) => MachineObservation::Unreachable {
+                    problem: unreachable(&error),
+                },
+            },
+            None => MachineObservation::Unreachable {
+                problem: Unreachable {
+                    kind: UnreachableKind::Other,
+                    message: format!("{} was not connected", machine.name),
+                },
+            },
+        };
+        (machine.name.clone(), state)
+    }))
+    .await;
+    let mut observation = Observation {
+        observed: Observed {
+            machines: gathered.into_iter().collect(),
+            islands: BTreeMap::new(),
+        },
+        remotes: remotes.clone(),
+        interrupted: false,
+    };
+    let islands = futures_util::future::join_all(
+        desired
+            .islands
+            .iter()
+            .map(|island| observe_island(island, &observation)),
+    )
+    .await;
+    for (island, result) in desired.islands.iter().zip(islands) {
+        observation
+            .observed
+            .islands
+            .insert(island.name.clone(), result);
+    }
+    // The clones held here go; the caller's handles stay open.
+    observation.remotes.clear();
+    observation.observed
+}
+
 /// Reads an island through the first member node whose Garage runs; a new
 /// island when no member ever ran Garage.
 async fn observe_island(island: &DesiredIsland, observation: &Observation) -> IslandObservation {

@@ -535,7 +535,8 @@ impl Remote {
     }
 
     /// Writes a file atomically: a private temporary file in the same
-    /// directory, owner, group and mode set, then renamed over the target.
+    /// directory (created if missing), owner, group and mode set, then
+    /// renamed over the target.
     /// Readers see the old file or the new one, never a partial one.
     pub async fn upload(
         &self,
@@ -547,6 +548,7 @@ impl Remote {
     ) -> Result<(), SshError> {
         const SCRIPT: &str = r#"set -eu
 dir=$(dirname -- "$1")
+mkdir -p -- "$dir"
 tmp=$(mktemp "$dir/.archipel.XXXXXXXX")
 trap 'rm -f -- "$tmp"' EXIT
 cat > "$tmp"

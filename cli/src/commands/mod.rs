@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod apply;
 pub mod facts;
 pub mod fmt;
 pub mod plan;

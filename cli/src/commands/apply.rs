@@ -1,0 +1,246 @@
+//! `archipel apply`: compute the plan, show it, ask, make the changes in
+//! dependency order over SSH, and observe again to prove what converged.
+
+use crate::files::{self, LoadError};
+use crate::{remote, render};
+use archipel_planner::desired::desired;
+use archipel_planner::model::{Archipelago, BinarySource};
+use archipel_planner::plan::{Action, Plan, Target};
+use archipel_providers::apply::{self, Context, Event, Outcome};
+use archipel_providers::observe;
+use archipel_providers::ssh::{Ssh, SshSettings};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Do not ask for confirmation (for CI). Without it, apply asks on a
+    /// terminal and refuses to run anywhere else.
+    #[arg(long)]
+    auto_approve: bool,
+    /// Allow the plan to delete (nodes out of a layout, permissions).
+    #[arg(long)]
+    allow_destroy: bool,
+    /// Drop layout changes someone staged by hand before staging archipel's.
+    #[arg(long)]
+    clear_staged: bool,
+}
+
+pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, LoadError> {
+    let Some(model) = files::load_valid(path)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let desired = desired(&model);
+    let machines = model.machines();
+    let runtime = remote::runtime()?;
+    let grace = remote::grace(settings.connect_timeout);
+    let ssh = Arc::new(Ssh::new(settings).map_err(|e| LoadError::new(e.to_string()))?);
+    let code = runtime.block_on(async {
+        let mut stop = remote::ctrl_c();
+        let mut observation = observe::observe(&ssh, &desired, &machines, &mut stop, grace).await;
+        let remotes = std::mem::take(&mut observation.remotes);
+        let code = if observation.interrupted {
+            eprintln!("Interrupted: nothing changed.");
+            Ok(ExitCode::from(remote::INTERRUPTED))
+        } else {
+            let plan = archipel_planner::plan::plan(&desired, &observation.observed);
+            print!("{}", render::human::render(&plan, colour()));
+            match refusal(&plan, args).and_then(|()| binaries(&model, &plan)) {
+                Err(reason) => {
+                    eprintln!("Error: {reason}");
+                    Ok(ExitCode::FAILURE)
+                }
+                Ok(_) if !plan.has_changes() => Ok(ExitCode::SUCCESS),
+                Ok(binaries) => match confirm(args) {
+                    Err(reason) => {
+                        eprintln!("Error: {reason}");
+                        Ok(ExitCode::FAILURE)
+                    }
+                    Ok(false) => {
+                        eprintln!("Apply cancelled: nothing changed.");
+                        Ok(ExitCode::FAILURE)
+                    }
+                    Ok(true) => {
+                        let context = Arc::new(Context::new(
+                            desired.clone(),
+                            observation.observed.clone(),
+                            remotes.clone(),
+                            binaries,
+                            args.clear_staged,
+                        ));
+                        Ok(execute(&plan, context, stop, &desired, &remotes, &machines).await)
+                    }
+                },
+            }
+        };
+        remote::close(remotes.into_values()).await;
+        code
+    });
+    drop(ssh);
+    code
+}
+
+/// Reasons to refuse before touching anything.
+fn refusal(plan: &Plan, args: &Args) -> Result<(), String> {
+    if plan.is_blocked() {
+        return Err("the plan is incomplete or has errors: nothing was changed".into());
+    }
+    let unsupported: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.target,
+                Some(Target::Backup { .. }) | Some(Target::NodeRemoval { .. })
+            )
+        })
+        .map(|c| c.address.as_str())
+        .collect();
+    if !unsupported.is_empty() {
+        return Err(format!(
+            "this version of archipel installs Garage islands, not yet backup jobs nor node removals; the plan needs: {}",
+            unsupported.join(", ")
+        ));
+    }
+    let destroys: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
+        .map(|c| c.address.as_str())
+        .collect();
+    if !destroys.is_empty() && !args.allow_destroy {
+        return Err(format!(
+            "the plan destroys {}: rerun with --allow-destroy if that is what you want",
+            destroys.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// The Garage binary of each island that needs one, checked against its
+/// pinned sha256 before anything is installed.
+fn binaries(model: &Archipelago, plan: &Plan) -> Result<BTreeMap<String, Arc<Vec<u8>>>, String> {
+    let mut binaries = BTreeMap::new();
+    for change in &plan.changes {
+        let Some(Target::Node {
+            island,
+            step: archipel_planner::plan::NodeStep::Binary,
+            ..
+        }) = &change.target
+        else {
+            continue;
+        };
+        if binaries.contains_key(island) {
+            continue;
+        }
+        let garage = &model.island(island).ok_or("unknown island")?.garage;
+        let bytes = match &garage.binary {
+            BinarySource::Path(path) => std::fs::read(path)
+                .map_err(|e| format!("cannot read the Garage binary {path}: {e}"))?,
+            BinarySource::Url(url) => {
+                return Err(format!(
+                    "island {island}: downloading {url} is not supported by this version; download it, check it, and give its path as `binary`"
+                ));
+            }
+        };
+        let sha256 = hex_digest(&bytes);
+        if sha256 != garage.sha256 {
+            return Err(format!(
+                "island {island}: the Garage binary has sha256 {sha256}, not the pinned {}: refusing to install it (nothing was changed)",
+                garage.sha256
+            ));
+        }
+        binaries.insert(island.clone(), Arc::new(bytes));
+    }
+    Ok(binaries)
+}
+
+fn hex_digest(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn confirm(args: &Args) -> Result<bool, String> {
+    if args.auto_approve {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err("not on a terminal: pass --auto-approve to apply without confirmation".into());
+    }
+    print!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| e.to_string())?;
+    Ok(answer.trim() == "yes")
+}
+
+async fn execute(
+    plan: &Plan,
+    context: Arc<Context>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    desired: &archipel_planner::desired::Desired,
+    remotes: &BTreeMap<String, archipel_providers::ssh::Remote>,
+    machines: &[archipel_planner::model::Machine],
+) -> ExitCode {
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    let printer = tokio::spawn(async move {
+        // One plain line per change start and end: readable in CI logs.
+        while let Some(event) = receiver.recv().await {
+            match event {
+                Event::Started(address) => eprintln!("{address}: applying…"),
+                Event::Finished(address, Outcome::Done(took)) => {
+                    eprintln!("{address}: done ({:.1} s)", took.as_secs_f64())
+                }
+                Event::Finished(address, Outcome::Failed(reason)) => {
+                    eprintln!("{address}: FAILED: {reason}")
+                }
+                Event::Finished(address, Outcome::Skipped(reason)) => {
+                    eprintln!("{address}: skipped: {reason}")
+                }
+            }
+        }
+    });
+    let outcomes = apply::apply(plan, context, stop, sender).await;
+    let _ = printer.await;
+    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
+    let (done, failed, skipped) = (
+        count(|o| matches!(o, Outcome::Done(_))),
+        count(|o| matches!(o, Outcome::Failed(_))),
+        count(|o| matches!(o, Outcome::Skipped(_))),
+    );
+    println!("\nApply: {done} done, {failed} failed, {skipped} skipped.");
+
+    // Observe again: the proof of what converged.
+    let observed = observe::observe_again(desired, remotes, machines).await;
+    let after = archipel_planner::plan::plan(desired, &observed);
+    if after.has_changes() || after.is_blocked() {
+        println!("Not converged yet: {}", render::summary_line(&after));
+        for change in &after.changes {
+            println!(
+                "  {} {}: {}",
+                render::symbol(change.action),
+                change.address,
+                change.reason
+            );
+        }
+        ExitCode::FAILURE
+    } else if failed > 0 || skipped > 0 {
+        ExitCode::FAILURE
+    } else {
+        println!("The archipelago matches the file.");
+        ExitCode::SUCCESS
+    }
+}
+
+fn colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}

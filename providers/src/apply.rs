@@ -1,0 +1,370 @@
+//! Applying a plan: walks its dependency graph, running independent changes
+//! at once (each host bounds its own concurrency), stopping the dependants
+//! of a failed change while independent branches go on, and restarting the
+//! nodes of an island one at a time.
+
+use crate::garage::{self, Secrets};
+use crate::ssh::{Remote, SshError};
+use archipel_planner::desired::{Desired, DesiredIsland, DesiredNode};
+use archipel_planner::garage as files;
+use archipel_planner::observed::{FileFacts, MachineObservation, Observed};
+use archipel_planner::plan::{Action, Change, NodeStep, Plan, Target};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, mpsc, watch};
+use tokio::task::JoinSet;
+
+/// How long an island may take to be healthy again after a change.
+const HEALTHY_WITHIN: Duration = Duration::from_secs(120);
+
+/// Everything the changes need, shared by the running ones.
+pub struct Context {
+    pub desired: Desired,
+    pub observed: Observed,
+    pub remotes: BTreeMap<String, Remote>,
+    /// Each island's Garage binary, already checked against its pin.
+    pub binaries: BTreeMap<String, Arc<Vec<u8>>>,
+    /// Drop layout changes staged by someone else (the user said so).
+    pub clear_staged: bool,
+    secrets: Mutex<BTreeMap<String, Arc<Secrets>>>,
+    /// Held while a node of the island restarts: one at a time.
+    restarts: BTreeMap<String, Arc<Mutex<()>>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("remotes", &self.remotes.keys())
+            .finish()
+    }
+}
+
+impl Context {
+    pub fn new(
+        desired: Desired,
+        observed: Observed,
+        remotes: BTreeMap<String, Remote>,
+        binaries: BTreeMap<String, Arc<Vec<u8>>>,
+        clear_staged: bool,
+    ) -> Context {
+        let restarts = desired
+            .islands
+            .iter()
+            .map(|i| (i.name.clone(), Arc::new(Mutex::new(()))))
+            .collect();
+        Context {
+            desired,
+            observed,
+            remotes,
+            binaries,
+            clear_staged,
+            secrets: Mutex::new(BTreeMap::new()),
+            restarts,
+        }
+    }
+
+    fn island(&self, name: &str) -> Result<&DesiredIsland, SshError> {
+        self.desired
+            .islands
+            .iter()
+            .find(|i| i.name == name)
+            .ok_or_else(|| SshError::Local(format!("island {name} is not in the file")))
+    }
+
+    fn node(&self, island: &str, node: &str) -> Result<(&DesiredIsland, &DesiredNode), SshError> {
+        let island = self.island(island)?;
+        let node = island
+            .nodes
+            .iter()
+            .find(|n| n.name == node)
+            .ok_or_else(|| SshError::Local(format!("node {node} is not in the file")))?;
+        Ok((island, node))
+    }
+
+    fn remote(&self, machine: &str) -> Result<&Remote, SshError> {
+        self.remotes
+            .get(machine)
+            .ok_or_else(|| SshError::Local(format!("{machine} is not connected")))
+    }
+
+    /// The island's node that island-wide calls go through: its first node
+    /// (all calls to one node, as Garage's manual asks).
+    fn coordinator(&self, island: &DesiredIsland) -> Result<&Remote, SshError> {
+        let node = island
+            .nodes
+            .first()
+            .ok_or_else(|| SshError::Local(format!("island {} has no node", island.name)))?;
+        self.remote(&node.name)
+    }
+
+    /// The island's secrets: read from a node that has them, or, for a new
+    /// island, generated once.
+    async fn secrets(&self, island: &DesiredIsland) -> Result<Arc<Secrets>, SshError> {
+        let mut cache = self.secrets.lock().await;
+        if let Some(secrets) = cache.get(&island.name) {
+            return Ok(Arc::clone(secrets));
+        }
+        let holder = island.nodes.iter().find(|node| {
+            matches!(
+                self.observed.machines.get(&node.name),
+                Some(MachineObservation::Reached { facts })
+                    if matches!(facts.files.get(files::RPC_SECRET), Some(FileFacts::File { .. }))
+            )
+        });
+        let secrets = match holder {
+            Some(node) => Secrets::read(self.remote(&node.name)?).await?,
+            None => Secrets::generate()?,
+        };
+        let secrets = Arc::new(secrets);
+        cache.insert(island.name.clone(), Arc::clone(&secrets));
+        Ok(secrets)
+    }
+
+    /// Every node's Garage ID, read from the nodes (after they started).
+    async fn node_ids(&self, island: &DesiredIsland) -> Result<BTreeMap<String, String>, SshError> {
+        let mut ids = BTreeMap::new();
+        for node in &island.nodes {
+            let remote = self.remote(&node.name)?;
+            ids.insert(
+                node.name.clone(),
+                garage::node_id(remote, &node.meta_dir).await?,
+            );
+        }
+        Ok(ids)
+    }
+
+    /// Whether the island had a layout before this apply.
+    fn island_was_running(&self, island: &str) -> bool {
+        matches!(
+            self.observed.islands.get(island),
+            Some(archipel_planner::observed::IslandObservation::Reached { .. })
+        )
+    }
+}
+
+/// What happened to each change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done(Duration),
+    Failed(String),
+    /// Not run: a change it depends on failed, or apply was interrupted.
+    Skipped(String),
+}
+
+/// Progress, as it happens.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Started(String),
+    Finished(String, Outcome),
+}
+
+/// Applies the plan's changes in dependency order. Returns each change's
+/// outcome, in plan order.
+pub async fn apply(
+    plan: &Plan,
+    context: Arc<Context>,
+    mut stop: watch::Receiver<bool>,
+    events: mpsc::UnboundedSender<Event>,
+) -> Vec<(String, Outcome)> {
+    let changes = &plan.changes;
+    let index: BTreeMap<&str, usize> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.address.as_str(), i))
+        .collect();
+    let dependencies: Vec<BTreeSet<usize>> = changes
+        .iter()
+        .map(|c| {
+            c.depends_on
+                .iter()
+                .filter_map(|d| index.get(d.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; changes.len()];
+    let mut started = vec![false; changes.len()];
+    let mut tasks: JoinSet<(usize, Outcome)> = JoinSet::new();
+    let mut interrupted = false;
+
+    loop {
+        // Mark the dependants of failures as skipped, start what is ready.
+        let mut progress = true;
+        while progress {
+            progress = false;
+            for i in 0..changes.len() {
+                if started[i] || outcomes[i].is_some() {
+                    continue;
+                }
+                if let Some(blocker) = dependencies[i].iter().find(|d| {
+                    matches!(
+                        outcomes[**d],
+                        Some(Outcome::Failed(_)) | Some(Outcome::Skipped(_))
+                    )
+                }) {
+                    let outcome =
+                        Outcome::Skipped(format!("{} did not succeed", changes[*blocker].address));
+                    let _ =
+                        events.send(Event::Finished(changes[i].address.clone(), outcome.clone()));
+                    outcomes[i] = Some(outcome);
+                    progress = true;
+                }
+            }
+        }
+        if !interrupted {
+            for i in 0..changes.len() {
+                let ready = dependencies[i]
+                    .iter()
+                    .all(|d| matches!(outcomes[*d], Some(Outcome::Done(_))));
+                if !started[i] && outcomes[i].is_none() && ready {
+                    started[i] = true;
+                    let change = changes[i].clone();
+                    let context = Arc::clone(&context);
+                    let _ = events.send(Event::Started(change.address.clone()));
+                    tasks.spawn(async move {
+                        let begin = Instant::now();
+                        let outcome = match run(&change, &context).await {
+                            Ok(()) => Outcome::Done(begin.elapsed()),
+                            Err(error) => Outcome::Failed(error.to_string()),
+                        };
+                        (i, outcome)
+                    });
+                }
+            }
+        }
+        if tasks.is_empty() {
+            break;
+        }
+        tokio::select! {
+            joined = tasks.join_next() => {
+                if let Some(Ok((i, outcome))) = joined {
+                    let _ = events.send(Event::Finished(changes[i].address.clone(), outcome.clone()));
+                    outcomes[i] = Some(outcome);
+                }
+            }
+            changed = stop.changed(), if !interrupted => {
+                if changed.is_err() || *stop.borrow() {
+                    interrupted = true;
+                }
+            }
+        }
+    }
+    changes
+        .iter()
+        .zip(outcomes)
+        .map(|(change, outcome)| {
+            let outcome =
+                outcome.unwrap_or_else(|| Outcome::Skipped("interrupted before it started".into()));
+            (change.address.clone(), outcome)
+        })
+        .collect()
+}
+
+/// Makes one change.
+async fn run(change: &Change, context: &Context) -> Result<(), SshError> {
+    let Some(target) = &change.target else {
+        return Err(SshError::Local(format!(
+            "{}: the change has no target",
+            change.address
+        )));
+    };
+    match target {
+        Target::Node { island, node, step } => {
+            let (island, node) = context.node(island, node)?;
+            let remote = context.remote(&node.name)?;
+            match step {
+                NodeStep::Binary => {
+                    let binary = context.binaries.get(&island.name).ok_or_else(|| {
+                        SshError::Local(format!("no verified binary for island {}", island.name))
+                    })?;
+                    garage::install_binary(remote, binary, &island.binary_sha256).await
+                }
+                NodeStep::Directories => garage::prepare_directories(remote, node).await,
+                NodeStep::Config => garage::write_config(remote, node).await,
+                NodeStep::Secrets => {
+                    let secrets = context.secrets(island).await?;
+                    garage::write_secrets(remote, &secrets).await
+                }
+                NodeStep::Unit => garage::write_unit(remote, node).await,
+                NodeStep::Service => {
+                    let restart = change.action == Action::Update;
+                    if restart && context.island_was_running(&island.name) {
+                        // Rolling: one node of the island at a time, the
+                        // island healthy again before the next.
+                        let lock = context
+                            .restarts
+                            .get(&island.name)
+                            .cloned()
+                            .unwrap_or_default();
+                        let _turn = lock.lock().await;
+                        garage::start(remote, true).await?;
+                        garage::wait_healthy(remote, HEALTHY_WITHIN).await
+                    } else {
+                        garage::start(remote, restart).await
+                    }
+                }
+            }
+        }
+        Target::Connect { island } => {
+            let island = context.island(island)?;
+            let ids = context.node_ids(island).await?;
+            let coordinator = context.coordinator(island)?;
+            let first = island
+                .nodes
+                .first()
+                .map(|n| n.name.as_str())
+                .unwrap_or_default();
+            let peers: Vec<(String, String)> = island
+                .nodes
+                .iter()
+                .filter(|n| n.name != first)
+                .filter_map(|n| {
+                    ids.get(&n.name)
+                        .map(|id| (id.clone(), n.rpc_public_addr.clone()))
+                })
+                .collect();
+            let all: Vec<String> = ids.values().cloned().collect();
+            garage::connect(coordinator, &peers, &all).await
+        }
+        Target::Layout { island } => {
+            let island = context.island(island)?;
+            let ids = context.node_ids(island).await?;
+            let coordinator = context.coordinator(island)?;
+            garage::apply_layout(coordinator, island, &ids, context.clear_staged).await?;
+            garage::wait_healthy(coordinator, HEALTHY_WITHIN).await
+        }
+        Target::Bucket { island, bucket } => {
+            let island = context.island(island)?;
+            let bucket = island
+                .buckets
+                .iter()
+                .find(|b| &b.name == bucket)
+                .ok_or_else(|| SshError::Local(format!("bucket {bucket} is not in the file")))?;
+            garage::ensure_bucket(context.coordinator(island)?, bucket).await
+        }
+        Target::Key { island, key } => {
+            let island = context.island(island)?;
+            garage::ensure_key(context.coordinator(island)?, key).await
+        }
+        Target::Grant {
+            island,
+            bucket,
+            key,
+        } => {
+            let island = context.island(island)?;
+            let wanted = island
+                .buckets
+                .iter()
+                .find(|b| &b.name == bucket)
+                .and_then(|b| b.grants.get(key).copied())
+                .unwrap_or_default();
+            garage::grant(context.coordinator(island)?, bucket, key, wanted).await
+        }
+        Target::NodeRemoval { node, .. } => Err(SshError::Local(format!(
+            "removing node {node} from its island is not supported by this version of archipel: put its block back"
+        ))),
+        Target::Backup { chaton, job, .. } => Err(SshError::Local(format!(
+            "backup job {chaton}/{job}: installing backup jobs is not supported by this version of archipel"
+        ))),
+    }
+}
