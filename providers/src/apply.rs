@@ -134,6 +134,22 @@ impl Context {
         Ok(ids)
     }
 
+    /// A restart of a node of a running island takes the island's turn:
+    /// one node at a time. Other changes need no turn.
+    async fn turn(&self, change: &Change) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &change.target {
+            Some(Target::Node {
+                island,
+                step: NodeStep::Service,
+                ..
+            }) if change.action == Action::Update && self.island_was_running(island) => {
+                let lock = self.restarts.get(island)?.clone();
+                Some(lock.lock_owned().await)
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the island had a layout before this apply.
     fn island_was_running(&self, island: &str) -> bool {
         matches!(
@@ -220,13 +236,21 @@ pub async fn apply(
                     started[i] = true;
                     let change = changes[i].clone();
                     let context = Arc::clone(&context);
-                    let _ = events.send(Event::Started(change.address.clone()));
+                    let events = events.clone();
                     tasks.spawn(async move {
+                        // A rolling restart waits for its island's turn
+                        // before it counts as started.
+                        let _turn = context.turn(&change).await;
+                        let _ = events.send(Event::Started(change.address.clone()));
                         let begin = Instant::now();
                         let outcome = match run(&change, &context).await {
                             Ok(()) => Outcome::Done(begin.elapsed()),
                             Err(error) => Outcome::Failed(error.to_string()),
                         };
+                        // Reported before the turn passes on, so progress
+                        // reads in the order things happened.
+                        let _ =
+                            events.send(Event::Finished(change.address.clone(), outcome.clone()));
                         (i, outcome)
                     });
                 }
@@ -238,7 +262,6 @@ pub async fn apply(
         tokio::select! {
             joined = tasks.join_next() => {
                 if let Some(Ok((i, outcome))) = joined {
-                    let _ = events.send(Event::Finished(changes[i].address.clone(), outcome.clone()));
                     outcomes[i] = Some(outcome);
                 }
             }
@@ -289,14 +312,8 @@ async fn run(change: &Change, context: &Context) -> Result<(), SshError> {
                 NodeStep::Service => {
                     let restart = change.action == Action::Update;
                     if restart && context.island_was_running(&island.name) {
-                        // Rolling: one node of the island at a time, the
-                        // island healthy again before the next.
-                        let lock = context
-                            .restarts
-                            .get(&island.name)
-                            .cloned()
-                            .unwrap_or_default();
-                        let _turn = lock.lock().await;
+                        // Rolling (the caller holds the island's turn): the
+                        // island healthy again before the next node.
                         garage::start(remote, true).await?;
                         garage::wait_healthy(remote, HEALTHY_WITHIN).await
                     } else {

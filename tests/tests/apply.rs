@@ -1,0 +1,435 @@
+//! `archipel apply` against real machines: from bare nodes to two healthy
+//! islands, S3 working with the keys it made, idempotence, a capacity
+//! change, a rolling restart under reads, and a tampered binary refused.
+
+use archipel_tests::{Failed, Lab, archipel_binary, run_lab_tests};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+fn main() {
+    run_lab_tests(
+        6,
+        &[
+            (
+                "a_tampered_binary_is_refused_before_anything",
+                tampered_binary,
+            ),
+            ("bare_nodes_become_two_healthy_islands", bare_to_healthy),
+            ("applying_again_changes_nothing", idempotent),
+            ("a_capacity_change_bumps_the_layout_once", capacity_change),
+            (
+                "a_config_change_restarts_nodes_one_at_a_time",
+                rolling_restart,
+            ),
+        ],
+    )
+}
+
+fn ensure(condition: bool, message: impl Into<String>) -> Result<(), Failed> {
+    if condition {
+        Ok(())
+    } else {
+        Err(message.into().into())
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn garage() -> Result<(String, String), Failed> {
+    let output =
+        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/build-garage")).output()?;
+    let stdout = String::from_utf8(output.stdout)?;
+    let mut lines = stdout.lines();
+    Ok((
+        lines.next().unwrap_or("").to_string(),
+        lines.next().unwrap_or("").to_string(),
+    ))
+}
+
+/// Two islands of three chatons (one node each), two shared buckets.
+/// `edit` changes the text before it is written.
+fn archipelago(
+    dir: &Path,
+    binary: &str,
+    sha256: &str,
+    edit: impl Fn(String) -> String,
+) -> Result<PathBuf, Failed> {
+    let mut text = String::new();
+    for island in ["lab-a", "lab-b"] {
+        text.push_str(&format!(
+            "island \"{island}\" {{\n  garage {{\n    version            = \"2.5.0\"\n    binary             = \"{binary}\"\n    sha256             = \"{sha256}\"\n    replication_factor = 2\n  }}\n}}\n\n"
+        ));
+    }
+    for i in 1..=6 {
+        let island = if i <= 3 { "lab-a" } else { "lab-b" };
+        text.push_str(&format!(
+            "chaton \"chaton-{i}\" {{\n  island  = \"{island}\"\n  contact = \"admin@chaton-{i}.lab\"\n\n  node \"node{i}\" {{\n    ssh      = \"root@node{i}\"\n    capacity = \"10G\"\n  }}\n}}\n\n"
+        ));
+    }
+    text.push_str(
+        "bucket \"shared-a\" {\n  island  = \"lab-a\"\n  quota   = \"1G\"\n  readers = [\"chaton-4\"]\n  writers = [\"chaton-1\"]\n}\n\n\
+         bucket \"shared-b\" {\n  island  = \"lab-b\"\n  quota   = \"2G\"\n  writers = [\"chaton-5\"]\n}\n",
+    );
+    let path = dir.join("archipelago.hcl");
+    std::fs::write(&path, edit(text))?;
+    Ok(path)
+}
+
+fn archipel(lab: &Lab, file: &Path, args: &[&str]) -> Result<Output, Failed> {
+    Ok(Command::new(archipel_binary()?)
+        .arg("-f")
+        .arg(file)
+        .arg("--ssh-config")
+        .arg(lab.ssh_config())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()?)
+}
+
+fn api(lab: &Lab, node: &str, call: &str) -> Result<serde_json::Value, Failed> {
+    let output = lab.ssh_ok(
+        node,
+        &format!("garage -c /etc/garage/garage.toml json-api {call}"),
+    )?;
+    Ok(serde_json::from_str(&output)?)
+}
+
+fn tampered_binary(lab: &Lab) -> Result<(), Failed> {
+    let (binary, sha256) = garage()?;
+    let dir = tempfile::tempdir()?;
+    let tampered = dir.path().join("garage");
+    let mut bytes = std::fs::read(&binary)?;
+    bytes.push(0);
+    std::fs::write(&tampered, bytes)?;
+    let file = archipelago(dir.path(), tampered.to_str().ok_or("path")?, &sha256, |t| t)?;
+    let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
+    ensure(output.status.code() == Some(1), text(&output))?;
+    ensure(
+        text(&output).contains("refusing to install it (nothing was changed)"),
+        text(&output),
+    )?;
+    for i in 1..=6 {
+        let left = lab.ssh_ok(
+            &format!("node{i}"),
+            "ls /usr/local/bin; id garage 2>&1 || true; ls /etc/garage 2>&1 || true",
+        )?;
+        ensure(
+            !left.contains("garage\n") && left.contains("no such user"),
+            format!("node{i} was touched: {left}"),
+        )?;
+    }
+    Ok(())
+}
+
+fn bare_to_healthy(lab: &Lab) -> Result<(), Failed> {
+    let (binary, sha256) = garage()?;
+    let dir = tempfile::tempdir()?;
+    let file = archipelago(dir.path(), &binary, &sha256, |t| t)?;
+    // Without --auto-approve and without a terminal, apply refuses.
+    let output = archipel(lab, &file, &["apply"])?;
+    ensure(
+        output.status.code() == Some(1) && text(&output).contains("--auto-approve"),
+        text(&output),
+    )?;
+
+    let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
+    ensure(output.status.success(), text(&output))?;
+    ensure(
+        text(&output).contains("The archipelago matches the file."),
+        text(&output),
+    )?;
+
+    for (island, first, nodes) in [("lab-a", "node1", 1..=3), ("lab-b", "node4", 4..=6)] {
+        let health = api(lab, first, "GetClusterHealth")?;
+        ensure(health["status"] == "healthy", format!("{island}: {health}"))?;
+        let layout = api(lab, first, "GetClusterLayout")?;
+        ensure(layout["version"] == 1, format!("{island}: {layout}"))?;
+        let roles = layout["roles"].as_array().ok_or("roles")?;
+        ensure(roles.len() == 3, format!("{island}: {roles:?}"))?;
+        for i in nodes {
+            let role = roles
+                .iter()
+                .find(|r| r["tags"][1] == format!("node{i}"))
+                .ok_or(format!("no role for node{i}"))?;
+            ensure(
+                role["zone"] == format!("chaton-{i}") && role["capacity"] == 10_000_000_000u64,
+                format!("{role}"),
+            )?;
+        }
+    }
+    let bucket = api(
+        lab,
+        "node1",
+        "GetBucketInfo '{\"globalAlias\":\"shared-a\"}'",
+    )?;
+    ensure(
+        bucket["quotas"]["maxSize"] == 1_000_000_000u64,
+        format!("{bucket}"),
+    )?;
+    let keys = bucket["keys"].as_array().ok_or("keys")?;
+    let permissions = |name: &str| {
+        keys.iter()
+            .find(|k| k["name"] == name)
+            .map(|k| k["permissions"].clone())
+    };
+    ensure(
+        permissions("archipel-chaton-1")
+            == Some(serde_json::json!({"owner": false, "read": true, "write": true})),
+        format!("{keys:?}"),
+    )?;
+    ensure(
+        permissions("archipel-chaton-4")
+            == Some(serde_json::json!({"owner": false, "read": true, "write": false})),
+        format!("{keys:?}"),
+    )?;
+
+    // S3 with the keys archipel made: read+write works, read-only cannot
+    // write, no permission means no access.
+    let writer = S3Key::of(lab, "node1", "archipel-chaton-1")?;
+    let reader = S3Key::of(lab, "node1", "archipel-chaton-4")?;
+    let other = S3Key::of(lab, "node4", "archipel-chaton-5")?;
+    let object = dir.path().join("object");
+    std::fs::write(&object, b"archipel was here\n")?;
+    let node1 = lab.node("node1").ok_or("node1")?.address;
+    let node2 = lab.node("node2").ok_or("node2")?.address;
+    ensure(
+        writer.put(&format!("http://{node1}:3900/shared-a/probe"), &object)? == "200",
+        "put",
+    )?;
+    ensure(
+        writer.get(&format!("http://{node2}:3900/shared-a/probe"))? == "archipel was here\n",
+        "get from another node",
+    )?;
+    ensure(
+        reader.get(&format!("http://{node2}:3900/shared-a/probe"))? == "archipel was here\n",
+        "reader reads",
+    )?;
+    ensure(
+        reader.put(&format!("http://{node1}:3900/shared-a/nope"), &object)? == "403",
+        "a reader cannot write",
+    )?;
+    let node4 = lab.node("node4").ok_or("node4")?.address;
+    ensure(
+        other.put(&format!("http://{node4}:3900/shared-a/nope"), &object)? != "200",
+        "shared-a is not on lab-b",
+    )?;
+    ensure(
+        writer.delete(&format!("http://{node1}:3900/shared-a/probe"))? == "204",
+        "delete",
+    )?;
+    Ok(())
+}
+
+/// An S3 key, read from Garage by the test itself (archipel never shows it).
+struct S3Key {
+    id: String,
+    secret: String,
+}
+
+impl S3Key {
+    fn of(lab: &Lab, node: &str, name: &str) -> Result<S3Key, Failed> {
+        let info = api(
+            lab,
+            node,
+            &format!("GetKeyInfo '{{\"search\":\"{name}\",\"showSecretKey\":true}}'"),
+        )?;
+        Ok(S3Key {
+            id: info["accessKeyId"].as_str().ok_or("id")?.to_string(),
+            secret: info["secretAccessKey"]
+                .as_str()
+                .ok_or("secret")?
+                .to_string(),
+        })
+    }
+
+    /// curl signs S3 requests itself (SigV4, region "garage", path style).
+    fn curl(&self, args: &[&str]) -> Result<Output, Failed> {
+        Ok(Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "10",
+                "-H",
+                "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+                "--aws-sigv4",
+                "aws:amz:garage:s3",
+                "--user",
+            ])
+            .arg(format!("{}:{}", self.id, self.secret))
+            .args(args)
+            .output()?)
+    }
+
+    fn put(&self, url: &str, file: &Path) -> Result<String, Failed> {
+        let output = self.curl(&[
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-T",
+            file.to_str().ok_or("path")?,
+            url,
+        ])?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    fn get(&self, url: &str) -> Result<String, Failed> {
+        let output = self.curl(&["--fail", url])?;
+        ensure(output.status.success(), text(&output))?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    fn delete(&self, url: &str) -> Result<String, Failed> {
+        let output = self.curl(&["-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", url])?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+}
+
+fn idempotent(lab: &Lab) -> Result<(), Failed> {
+    let (binary, sha256) = garage()?;
+    let dir = tempfile::tempdir()?;
+    let file = archipelago(dir.path(), &binary, &sha256, |t| t)?;
+    let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
+    ensure(output.status.success(), text(&output))?;
+    ensure(
+        text(&output).contains("No changes. The archipelago matches the file."),
+        text(&output),
+    )?;
+    let output = archipel(lab, &file, &["plan", "--detailed-exitcode"])?;
+    ensure(output.status.code() == Some(0), text(&output))
+}
+
+fn capacity_change(lab: &Lab) -> Result<(), Failed> {
+    let (binary, sha256) = garage()?;
+    let dir = tempfile::tempdir()?;
+    let file = archipelago(dir.path(), &binary, &sha256, |t| {
+        t.replacen(
+            "ssh      = \"root@node2\"\n    capacity = \"10G\"",
+            "ssh      = \"root@node2\"\n    capacity = \"20G\"",
+            1,
+        )
+    })?;
+    let before = api(lab, "node1", "GetClusterLayout")?["version"]
+        .as_u64()
+        .ok_or("version")?;
+    let output = archipel(lab, &file, &["plan", "--output", "json"])?;
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let addresses: Vec<&str> = plan["changes"]
+        .as_array()
+        .ok_or("changes")?
+        .iter()
+        .filter_map(|c| c["address"].as_str())
+        .collect();
+    ensure(
+        addresses == ["island.lab-a.layout"],
+        format!("{addresses:?}"),
+    )?;
+    let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
+    ensure(output.status.success(), text(&output))?;
+    let after = api(lab, "node1", "GetClusterLayout")?;
+    ensure(
+        after["version"] == before + 1,
+        format!("{before} -> {}", after["version"]),
+    )?;
+    let role = after["roles"]
+        .as_array()
+        .ok_or("roles")?
+        .iter()
+        .find(|r| r["tags"][1] == "node2")
+        .cloned()
+        .ok_or("role")?;
+    ensure(role["capacity"] == 20_000_000_000u64, format!("{role}"))
+}
+
+fn rolling_restart(lab: &Lab) -> Result<(), Failed> {
+    let (binary, sha256) = garage()?;
+    let dir = tempfile::tempdir()?;
+    let base = archipelago(dir.path(), &binary, &sha256, |t| {
+        t.replacen(
+            "ssh      = \"root@node2\"\n    capacity = \"10G\"",
+            "ssh      = \"root@node2\"\n    capacity = \"20G\"",
+            1,
+        )
+    })?;
+    let writer = S3Key::of(lab, "node1", "archipel-chaton-1")?;
+    let object = dir.path().join("object");
+    std::fs::write(&object, b"still here\n")?;
+    let nodes: Vec<String> = (1..=3)
+        .map(|i| lab.node(&format!("node{i}")).map(|n| n.address.to_string()))
+        .collect::<Option<_>>()
+        .ok_or("nodes")?;
+    ensure(
+        writer.put(
+            &format!("http://{}:3900/shared-a/steady", nodes[0]),
+            &object,
+        )? == "200",
+        "put",
+    )?;
+
+    // A reader that, like any client with several endpoints, moves to the
+    // next node when one does not answer; a read fails only when none does.
+    let done = Arc::new(AtomicBool::new(false));
+    let (reads, failures) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let reader = {
+        let (done, reads, failures, nodes) =
+            (done.clone(), reads.clone(), failures.clone(), nodes.clone());
+        let key = S3Key {
+            id: writer.id.clone(),
+            secret: writer.secret.clone(),
+        };
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                let ok = nodes.iter().any(|node| {
+                    key.get(&format!("http://{node}:3900/shared-a/steady"))
+                        .is_ok_and(|body| body == "still here\n")
+                });
+                reads.fetch_add(1, Ordering::Relaxed);
+                if !ok {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    let file = dir.path().join("degraded.hcl");
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&base)?.replacen("replication_factor = 2\n  }\n}\n\nisland \"lab-b\"", "replication_factor = 2\n    consistency_mode   = \"degraded\"\n  }\n}\n\nisland \"lab-b\"", 1),
+    )?;
+    let output = archipel(lab, &file, &["apply", "--auto-approve"]);
+    done.store(true, Ordering::Relaxed);
+    let _ = reader.join();
+    let output = output?;
+    ensure(output.status.success(), text(&output))?;
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    // Restarts one after the other: each ends before the next starts.
+    let events: Vec<&str> = log.lines().filter(|l| l.contains(".service: ")).collect();
+    ensure(events.len() == 6, format!("{events:?}"))?;
+    for pair in events.chunks(2) {
+        ensure(
+            pair[0].ends_with("applying…") && pair[1].contains(": done"),
+            format!("restarts overlap: {events:?}"),
+        )?;
+    }
+    ensure(reads.load(Ordering::Relaxed) > 5, "the reader ran")?;
+    ensure(
+        failures.load(Ordering::Relaxed) == 0,
+        format!(
+            "{} of {} reads failed during the roll",
+            failures.load(Ordering::Relaxed),
+            reads.load(Ordering::Relaxed)
+        ),
+    )?;
+    let config = lab.ssh_ok("node3", "cat /etc/garage/garage.toml")?;
+    ensure(config.contains("consistency_mode = \"degraded\""), config)
+}
