@@ -225,15 +225,8 @@ pub async fn install_binary(remote: &Remote, binary: &[u8], sha256: &str) -> Res
         )
         .await?;
     remote.upload(BINARY, binary, "root", "root", 0o755).await?;
-    let output = remote
-        .run_checked("sha256sum -- \"$1\"", &[BINARY], None)
-        .await?;
-    let landed = output
-        .stdout_text()
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
-        .to_string();
+    // Recorded, so plans need not read 50 MB again to know it is the pin.
+    let landed = crate::host::record_hash(remote, BINARY).await?;
     if landed != sha256 {
         return Err(SshError::Failed {
             host: remote.host().to_string(),

@@ -11,10 +11,12 @@ use std::collections::BTreeMap;
 /// One line per fact, tab-separated, so parsing is trivial and robust; a
 /// handful of processes whatever the number of files and units (hosts may
 /// be small machines, and many are observed at once).
-/// Arguments: `M:`, `H:`, `C:` or `X:` then a path (see [`Read`]), `--`,
+/// Arguments: the hash records directory, then `M:`, `H:`, `C:` or `X:`
+/// and a path (see [`Read`]), `--`,
 /// units, `--`, `NAME=SNIPPET` probes. Contents are capped at 1 MiB (they
 /// are configuration files) and probe outputs at 64 KiB.
 const SCRIPT: &str = r#"export LC_ALL=C
+records=$1; shift
 . /etc/os-release 2>/dev/null || true
 printf 'os\t%s\t%s\n' "${ID:-unknown}" "${VERSION_ID:-}"
 printf 'arch\t%s\n' "$(uname -m)"
@@ -23,7 +25,18 @@ paths() { for a; do [ "$a" = -- ] && return; printf '%s\n' "${a#?:}"; done; }
 hashed() { for a; do [ "$a" = -- ] && return; case $a in M:*) ;; *) printf '%s\n' "${a#?:}";; esac; done; }
 # Missing paths print nothing: the parser reports them missing.
 paths "$@" | xargs -r -d '\n' stat -c 'stat	%n	%F	%U	%G	%a	%s' -- 2>/dev/null
-hashed "$@" | xargs -r -d '\n' sha256sum -- 2>/dev/null | while read -r h p; do [ -f "$p" ] && printf 'hash\t%s\t%s\n' "$p" "$h"; done
+# A hash recorded when archipel installed the file stands while the file's
+# identity (device, inode, size, mtime, ctime) is unchanged: large binaries
+# are not read again on every plan.
+hashed "$@" | while read -r p; do
+  [ -f "$p" ] || continue
+  rec="$records/$(printf '%s' "$p" | tr / %)"
+  sig=$(stat -c '%d:%i:%s:%y:%z' -- "$p")
+  h=
+  if [ -f "$rec" ]; then { read -r rsig; read -r rhash; } < "$rec"; [ "$rsig" = "$sig" ] && h=$rhash; fi
+  [ -n "$h" ] || h=$(sha256sum -- "$p" | cut -d' ' -f1)
+  printf 'hash\t%s\t%s\n' "$p" "$h"
+done
 for a; do
   [ "$a" = -- ] && break
   p=${a#?:}
@@ -50,6 +63,27 @@ done
 exit 0
 "#;
 
+/// Where the hashes of files archipel installed are recorded, with the
+/// identity of the file they were computed for.
+const HASH_RECORDS: &str = "/var/lib/archipel/sha256";
+
+/// Hashes a file archipel just installed and records the hash for later
+/// observations (see the facts script); returns the hash.
+pub async fn record_hash(remote: &Remote, path: &str) -> Result<String, SshError> {
+    const SCRIPT: &str = r#"set -e
+mkdir -p -m 0700 "$2"
+rec="$2/$(printf '%s' "$1" | tr / %)"
+sig=$(stat -c '%d:%i:%s:%y:%z' -- "$1")
+h=$(sha256sum -- "$1" | cut -d' ' -f1)
+printf '%s\n%s\n' "$sig" "$h" > "$rec.tmp"
+mv -f -- "$rec.tmp" "$rec"
+printf '%s\n' "$h""#;
+    let output = remote
+        .run_checked(SCRIPT, &[path, HASH_RECORDS], None)
+        .await?;
+    Ok(output.stdout_text().trim().to_string())
+}
+
 /// Gathers the facts of one host in one round trip.
 pub async fn gather(remote: &Remote, query: &FactsQuery) -> Result<HostFacts, SshError> {
     for path in query.files.iter().map(|f| &f.path) {
@@ -72,19 +106,16 @@ pub async fn gather(remote: &Remote, query: &FactsQuery) -> Result<HostFacts, Ss
             )));
         }
     }
-    let mut args: Vec<String> = query
-        .files
-        .iter()
-        .map(|f| {
-            let letter = match f.read {
-                Read::Metadata => 'M',
-                Read::Hash => 'H',
-                Read::Content => 'C',
-                Read::Hex => 'X',
-            };
-            format!("{letter}:{}", f.path)
-        })
-        .collect();
+    let mut args: Vec<String> = vec![HASH_RECORDS.to_string()];
+    args.extend(query.files.iter().map(|f| {
+        let letter = match f.read {
+            Read::Metadata => 'M',
+            Read::Hash => 'H',
+            Read::Content => 'C',
+            Read::Hex => 'X',
+        };
+        format!("{letter}:{}", f.path)
+    }));
     args.push("--".into());
     args.extend(query.units.iter().cloned());
     args.push("--".into());

@@ -1,6 +1,6 @@
 //! Benchmark: `archipel plan` against 12 lab nodes running four live
-//! 3-node Garage islands (set up by hand, so the plan observes real
-//! clusters with their admin API).
+//! 3-node Garage islands that `archipel apply` set up: the steady-state
+//! plan a drift check runs.
 //!
 //!   cargo bench -p archipel-tests --bench plan      (as root: starts a lab)
 //!
@@ -29,7 +29,6 @@ fn archipelago(garage: &str, sha256: &str) -> String {
         ));
         for n in 0..NODES_PER_ISLAND {
             let node = island * NODES_PER_ISLAND + n + 1;
-            // Zones and tags as garage-by-hand sets them.
             text.push_str(&format!(
                 "chaton \"c-node{node}\" {{\n  island  = \"i{island}\"\n  contact = \"c{node}@lab\"\n\n  node \"node{node}\" {{\n    ssh      = \"root@node{node}\"\n    capacity = \"10G\"\n  }}\n}}\n\n"
             ));
@@ -40,28 +39,30 @@ fn archipelago(garage: &str, sha256: &str) -> String {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lab = Lab::start(ISLANDS * NODES_PER_ISLAND)?;
-    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("lab");
-    let built = Command::new(here.join("build-garage")).output()?;
+    let built =
+        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/build-garage")).output()?;
     let built = String::from_utf8(built.stdout)?;
     let mut lines = built.lines();
     let (garage, sha256) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
-    for island in 0..ISLANDS {
-        let nodes: Vec<String> = (0..NODES_PER_ISLAND)
-            .map(|n| format!("node{}", island * NODES_PER_ISLAND + n + 1))
-            .collect();
-        let status = Command::new(here.join("garage-by-hand"))
-            .arg(format!("i{island}"))
-            .args(&nodes)
-            .env("ARCHIPEL_LAB_DIR", lab.state_dir())
-            .status()?;
-        assert!(status.success(), "garage-by-hand failed");
-    }
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("archipelago.hcl");
     let text = archipelago(garage, sha256);
     std::fs::write(&file, &text)?;
 
     let binary = archipel_binary()?;
+    // Converge first: the plan measured is the steady-state one.
+    let applied = Command::new(&binary)
+        .arg("-f")
+        .arg(&file)
+        .arg("--ssh-config")
+        .arg(lab.ssh_config())
+        .args(["apply", "--auto-approve"])
+        .output()?;
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
     let mut times = Vec::new();
     for _ in 0..RUNS {
         let started = Instant::now();
@@ -112,7 +113,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok::<_, Box<dyn std::error::Error>>((plain, through))
     })?;
     println!(
-        "plan: {} islands, {} nodes, live clusters: wall time median {:.0} ms (min {:.0}, max {:.0}, {RUNS} runs); SSH round trips: {per_node} per node, {per_through} on the node each island is read through (facts + 2 admin API batches)",
+        "plan: {} islands, {} nodes, converged: wall time median {:.0} ms (min {:.0}, max {:.0}, {RUNS} runs); SSH round trips: {per_node} per node, {per_through} on the node each island is read through (facts + 2 admin API batches)",
         ISLANDS,
         ISLANDS * NODES_PER_ISLAND,
         times[RUNS / 2].as_secs_f64() * 1e3,

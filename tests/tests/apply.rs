@@ -24,6 +24,10 @@ fn main() {
                 "a_config_change_restarts_nodes_one_at_a_time",
                 rolling_restart,
             ),
+            (
+                "a_node_lost_mid_apply_fails_its_branch_only",
+                node_lost_mid_apply,
+            ),
         ],
     )
 }
@@ -432,4 +436,95 @@ fn rolling_restart(lab: &Lab) -> Result<(), Failed> {
     )?;
     let config = lab.ssh_ok("node3", "cat /etc/garage/garage.toml")?;
     ensure(config.contains("consistency_mode = \"degraded\""), config)
+}
+
+/// The archipelago as the earlier tests left it (node2 at 20G, lab-a in
+/// degraded consistency mode).
+fn current(dir: &Path) -> Result<PathBuf, Failed> {
+    let (binary, sha256) = garage()?;
+    archipelago(dir, &binary, &sha256, |t| {
+        t.replacen("ssh      = \"root@node2\"\n    capacity = \"10G\"", "ssh      = \"root@node2\"\n    capacity = \"20G\"", 1)
+            .replacen(
+                "replication_factor = 2\n  }\n}\n\nisland \"lab-b\"",
+                "replication_factor = 2\n    consistency_mode   = \"degraded\"\n  }\n}\n\nisland \"lab-b\"",
+                1,
+            )
+    })
+}
+
+fn node_lost_mid_apply(lab: &Lab) -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    // node6 loses Garage; lab-a's shared bucket gets a bigger quota.
+    let file = current(dir.path())?;
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file)?.replacen("quota   = \"1G\"", "quota   = \"3G\"", 1),
+    )?;
+    lab.ssh_ok(
+        "node6",
+        "systemctl disable --now garage 2>/dev/null && rm /usr/local/bin/garage",
+    )?;
+
+    // Apply on a terminal (through `script`): it shows the plan and waits
+    // for "yes"; node6 dies in between.
+    let mut child = Command::new("script")
+        .arg("-qefc")
+        .arg(format!(
+            "NO_COLOR=1 {} -f {} --ssh-config {} apply",
+            archipel_binary()?.display(),
+            file.display(),
+            lab.ssh_config().display()
+        ))
+        .arg("/dev/null")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut stdout = child.stdout.take().ok_or("stdout")?;
+    let mut seen = String::new();
+    let mut buffer = [0u8; 4096];
+    while !seen.contains("Only 'yes' will be accepted") {
+        use std::io::Read;
+        let n = stdout.read(&mut buffer)?;
+        ensure(n > 0, format!("apply ended before asking: {seen}"))?;
+        seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
+    ensure(
+        seen.contains("island.lab-b.node.node6.binary")
+            && seen.contains("island.lab-a.bucket.shared-a"),
+        seen.clone(),
+    )?;
+    lab.stop("node6")?;
+    {
+        use std::io::{Read, Write};
+        child.stdin.take().ok_or("stdin")?.write_all(b"yes\n")?;
+        stdout.read_to_string(&mut seen)?;
+    }
+    let status = child.wait()?;
+    lab.start_node("node6")?;
+    ensure(
+        status.code() == Some(1),
+        format!("exit {:?}: {seen}", status.code()),
+    )?;
+    ensure(
+        seen.contains("island.lab-b.node.node6.binary: FAILED") && seen.contains("node6 ("),
+        seen.clone(),
+    )?;
+    ensure(
+        seen.contains("island.lab-b.node.node6.service: skipped: island.lab-b.node.node6.binary did not succeed"),
+        seen.clone(),
+    )?;
+    ensure(
+        seen.contains("island.lab-a.bucket.shared-a: done"),
+        seen.clone(),
+    )?;
+    ensure(seen.contains("Not converged yet"), seen.clone())?;
+
+    // node6 is back: apply converges.
+    let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
+    ensure(output.status.success(), text(&output))?;
+    ensure(
+        text(&output).contains("The archipelago matches the file."),
+        text(&output),
+    )
 }

@@ -41,6 +41,7 @@ fn text(output: &Output) -> String {
 fn archipelago(lab: &Lab, dir: &Path) -> Result<PathBuf, Failed> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/archipelago");
     let output = Command::new(script)
+        .arg("--backups")
         .env("ARCHIPEL_LAB_DIR", lab.state_dir())
         .output()?;
     ensure(output.status.success(), text(&output))?;

@@ -29,6 +29,10 @@ fn main() {
             ("pinned_host_key_is_enforced", pinned_host_key),
             ("non_root_users_go_through_sudo", sudo_users),
             ("no_master_process_outlives_the_run", no_orphans),
+            (
+                "a_recorded_hash_stands_until_the_file_changes",
+                hash_records,
+            ),
         ],
     )
 }
@@ -552,4 +556,55 @@ fn masters(dir: &Path) -> Result<usize, Failed> {
         .args(["-f", &dir.display().to_string()])
         .output()?;
     Ok(String::from_utf8_lossy(&output.stdout).lines().count())
+}
+
+fn hash_records(lab: &Lab) -> Result<(), Failed> {
+    runtime().block_on(async {
+        let ssh = Ssh::new(settings(lab))?;
+        let remote = ssh
+            .connect("node2", &SshTarget::parse("node2")?, None)
+            .await?;
+        remote
+            .upload("/opt/big", b"version one", "root", "root", 0o755)
+            .await?;
+        let recorded = host::record_hash(&remote, "/opt/big").await?;
+        ensure(
+            recorded == sha256_of(b"version one")?,
+            "the recorded hash is the file's",
+        )?;
+        let query = FactsQuery {
+            files: vec![FileQuery::hashed("/opt/big")],
+            ..FactsQuery::default()
+        };
+        let hash = |facts: &archipel_planner::observed::HostFacts| match &facts.files["/opt/big"] {
+            FileFacts::File { sha256, .. } => sha256.clone().unwrap_or_default(),
+            _ => String::new(),
+        };
+        // The record is what observation reads while the file is unchanged:
+        // make it say something else to see it used.
+        remote
+            .run_checked(
+                "f=/var/lib/archipel/sha256/%opt%big; sed -i '2s/.*/recorded/' \"$f\"",
+                &[],
+                None,
+            )
+            .await?;
+        ensure(
+            hash(&host::gather(&remote, &query).await?) == "recorded",
+            "the record is used",
+        )?;
+        // Any change to the file (here its content, same size) voids it.
+        remote
+            .run_checked("printf 'version two' > /opt/big", &[], None)
+            .await?;
+        ensure(
+            hash(&host::gather(&remote, &query).await?) == sha256_of(b"version two")?,
+            "a stale record is ignored",
+        )?;
+        remote
+            .run_checked("rm -rf /opt/big /var/lib/archipel", &[], None)
+            .await?;
+        remote.close().await?;
+        Ok(())
+    })
 }
