@@ -113,7 +113,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok::<_, Box<dyn std::error::Error>>((plain, through))
     })?;
     println!(
-        "plan: {} islands, {} nodes, converged: wall time median {:.0} ms (min {:.0}, max {:.0}, {RUNS} runs); SSH round trips: {per_node} per node, {per_through} on the node each island is read through (facts + 2 admin API batches)",
+        "plan: {} islands, {} nodes, converged: wall time median {:.0} ms (min {:.0}, max {:.0}, {RUNS} runs); SSH round trips: {per_node} per node, {per_through} on the node each island is read through (facts, then the admin API: one batch, two with keys or buckets)",
         ISLANDS,
         ISLANDS * NODES_PER_ISLAND,
         times[RUNS / 2].as_secs_f64() * 1e3,
