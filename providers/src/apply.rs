@@ -150,6 +150,17 @@ impl Context {
         }
     }
 
+    /// Whether the node was part of the running island before this apply
+    /// (it has run Garage, and the island has a layout).
+    fn was_member(&self, island: &str, node: &DesiredNode) -> bool {
+        self.island_was_running(island)
+            && matches!(
+                self.observed.machines.get(&node.name),
+                Some(MachineObservation::Reached { facts })
+                    if matches!(facts.files.get(&files::node_key_path(&node.meta_dir)), Some(FileFacts::File { .. }))
+            )
+    }
+
     /// Whether the island had a layout before this apply.
     fn island_was_running(&self, island: &str) -> bool {
         matches!(
@@ -311,13 +322,16 @@ async fn run(change: &Change, context: &Context) -> Result<(), SshError> {
                 NodeStep::Unit => garage::write_unit(remote, node).await,
                 NodeStep::Service => {
                     let restart = change.action == Action::Update;
-                    if restart && context.island_was_running(&island.name) {
-                        // Rolling (the caller holds the island's turn): the
-                        // island healthy again before the next node.
-                        garage::start(remote, true).await?;
+                    garage::start(remote, restart).await?;
+                    // A node that was already a member rejoins before the
+                    // change counts as done (and, for a rolling restart,
+                    // before the next node's turn): the island healthy
+                    // again. A new node is connected by the island's
+                    // connect change instead.
+                    if context.was_member(&island.name, node) {
                         garage::wait_healthy(remote, HEALTHY_WITHIN).await
                     } else {
-                        garage::start(remote, restart).await
+                        Ok(())
                     }
                 }
             }

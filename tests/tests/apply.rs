@@ -11,7 +11,7 @@ use std::time::Duration;
 
 fn main() {
     run_lab_tests(
-        6,
+        7,
         &[
             (
                 "a_tampered_binary_is_refused_before_anything",
@@ -28,6 +28,7 @@ fn main() {
                 "a_node_lost_mid_apply_fails_its_branch_only",
                 node_lost_mid_apply,
             ),
+            ("a_new_node_joins_its_island", node_joins),
         ],
     )
 }
@@ -526,5 +527,57 @@ fn node_lost_mid_apply(lab: &Lab) -> Result<(), Failed> {
     ensure(
         text(&output).contains("The archipelago matches the file."),
         text(&output),
+    )
+}
+
+fn node_joins(lab: &Lab) -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let file = current(dir.path())?;
+    // A fourth chaton joins lab-a with node7 (the quota as the previous test left it).
+    let edited = std::fs::read_to_string(&file)?
+        .replacen(
+            "bucket \"shared-a\"",
+            "chaton \"chaton-7\" {\n  island  = \"lab-a\"\n  contact = \"admin@chaton-7.lab\"\n\n  node \"node7\" {\n    ssh      = \"root@node7\"\n    capacity = \"15G\"\n  }\n}\n\nbucket \"shared-a\"",
+            1,
+        )
+        .replacen("quota   = \"1G\"", "quota   = \"3G\"", 1);
+    std::fs::write(&file, edited)?;
+    let before = api(lab, "node1", "GetClusterLayout")?["version"]
+        .as_u64()
+        .ok_or("version")?;
+    let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
+    ensure(output.status.success(), text(&output))?;
+    let log = text(&output);
+    for address in [
+        "island.lab-a.node.node7.binary: done",
+        "island.lab-a.connect: done",
+        "island.lab-a.layout: done",
+    ] {
+        ensure(log.contains(address), format!("{address} missing: {log}"))?;
+    }
+    let layout = api(lab, "node1", "GetClusterLayout")?;
+    ensure(
+        layout["version"] == before + 1,
+        format!("{before} -> {}", layout["version"]),
+    )?;
+    let roles = layout["roles"].as_array().ok_or("roles")?;
+    ensure(roles.len() == 4, format!("{roles:?}"))?;
+    let role = roles
+        .iter()
+        .find(|r| r["tags"][1] == "node7")
+        .ok_or("no role for node7")?;
+    ensure(
+        role["zone"] == "chaton-7" && role["capacity"] == 15_000_000_000u64,
+        format!("{role}"),
+    )?;
+    ensure(
+        api(lab, "node7", "GetClusterHealth")?["status"] == "healthy",
+        "lab-a is healthy, seen from node7",
+    )?;
+    // The new node has the island's secret, not a new one.
+    ensure(
+        lab.ssh_ok("node7", "cat /etc/garage/rpc_secret")?
+            == lab.ssh_ok("node1", "cat /etc/garage/rpc_secret")?,
+        "node7 shares the island's rpc secret",
     )
 }
