@@ -541,13 +541,48 @@ fn node_joins(lab: &Lab) -> Result<(), Failed> {
             1,
         )
         .replacen("quota   = \"1G\"", "quota   = \"3G\"", 1);
+    // lab-a's binary now comes from a URL: apply downloads it once.
+    let (binary, _) = garage()?;
+    let port = free_port()?;
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(Path::new(&binary).parent().ok_or("dir")?)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let url = format!("http://127.0.0.1:{port}/garage");
+    let edited = edited.replacen(
+        &format!("binary             = \"{binary}\""),
+        &format!("binary             = \"{url}\""),
+        1,
+    );
     std::fs::write(&file, edited)?;
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let before = api(lab, "node1", "GetClusterLayout")?["version"]
         .as_u64()
         .ok_or("version")?;
-    let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
+    let output = archipel(lab, &file, &["apply", "--auto-approve"]);
+    let _ = server.kill();
+    let _ = server.wait();
+    let output = output?;
     ensure(output.status.success(), text(&output))?;
     let log = text(&output);
+    ensure(
+        log.matches(&format!("Downloading {url}")).count() == 1,
+        format!("one download: {log}"),
+    )?;
     for address in [
         "island.lab-a.node.node7.binary: done",
         "island.lab-a.connect: done",
@@ -580,4 +615,10 @@ fn node_joins(lab: &Lab) -> Result<(), Failed> {
             == lab.ssh_ok("node1", "cat /etc/garage/rpc_secret")?,
         "node7 shares the island's rpc secret",
     )
+}
+
+fn free_port() -> Result<u16, Failed> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }

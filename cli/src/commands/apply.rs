@@ -122,9 +122,11 @@ fn refusal(plan: &Plan, args: &Args) -> Result<(), String> {
 }
 
 /// The Garage binary of each island that needs one, checked against its
-/// pinned sha256 before anything is installed.
+/// pinned sha256 before anything is installed. A URL is fetched once, by
+/// archipel, whatever the number of nodes.
 fn binaries(model: &Archipelago, plan: &Plan) -> Result<BTreeMap<String, Arc<Vec<u8>>>, String> {
     let mut binaries = BTreeMap::new();
+    let mut fetched: BTreeMap<String, Arc<Vec<u8>>> = BTreeMap::new();
     for change in &plan.changes {
         let Some(Target::Node {
             island,
@@ -139,13 +141,18 @@ fn binaries(model: &Archipelago, plan: &Plan) -> Result<BTreeMap<String, Arc<Vec
         }
         let garage = &model.island(island).ok_or("unknown island")?.garage;
         let bytes = match &garage.binary {
-            BinarySource::Path(path) => std::fs::read(path)
-                .map_err(|e| format!("cannot read the Garage binary {path}: {e}"))?,
-            BinarySource::Url(url) => {
-                return Err(format!(
-                    "island {island}: downloading {url} is not supported by this version; download it, check it, and give its path as `binary`"
-                ));
-            }
+            BinarySource::Path(path) => Arc::new(
+                std::fs::read(path)
+                    .map_err(|e| format!("cannot read the Garage binary {path}: {e}"))?,
+            ),
+            BinarySource::Url(url) => match fetched.get(url) {
+                Some(bytes) => Arc::clone(bytes),
+                None => {
+                    let bytes = Arc::new(download(url)?);
+                    fetched.insert(url.clone(), Arc::clone(&bytes));
+                    bytes
+                }
+            },
         };
         let sha256 = hex_digest(&bytes);
         if sha256 != garage.sha256 {
@@ -154,9 +161,25 @@ fn binaries(model: &Archipelago, plan: &Plan) -> Result<BTreeMap<String, Arc<Vec
                 garage.sha256
             ));
         }
-        binaries.insert(island.clone(), Arc::new(bytes));
+        binaries.insert(island.clone(), bytes);
     }
     Ok(binaries)
+}
+
+/// Garage binaries are some tens of MB; anything past this is not one.
+const MAX_BINARY: u64 = 512 << 20;
+
+fn download(url: &str) -> Result<Vec<u8>, String> {
+    eprintln!("Downloading {url}…");
+    let mut response = ureq::get(url)
+        .call()
+        .map_err(|e| format!("cannot download {url}: {e}"))?;
+    response
+        .body_mut()
+        .with_config()
+        .limit(MAX_BINARY)
+        .read_to_vec()
+        .map_err(|e| format!("cannot download {url}: {e}"))
 }
 
 fn hex_digest(bytes: &[u8]) -> String {
