@@ -8,17 +8,13 @@
 
 use archipel_tests::{Lab, archipel_binary};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lab = Lab::start(6)?;
-    let built =
-        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/build-garage")).output()?;
-    let built = String::from_utf8(built.stdout)?;
-    let mut lines = built.lines();
-    let (garage, sha256) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+    let (garage, sha256) = archipel_tests::garage_build()?;
+    let (garage, sha256) = (garage.as_str(), sha256.as_str());
     let mut text = String::new();
     for island in ["lab-a", "lab-b"] {
         text.push_str(&format!(

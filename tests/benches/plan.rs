@@ -12,7 +12,6 @@ use archipel_planner::source::Sources;
 use archipel_providers::observe;
 use archipel_providers::ssh::{Ssh, SshSettings};
 use archipel_tests::{Lab, archipel_binary};
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,11 +38,8 @@ fn archipelago(garage: &str, sha256: &str) -> String {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lab = Lab::start(ISLANDS * NODES_PER_ISLAND)?;
-    let built =
-        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/build-garage")).output()?;
-    let built = String::from_utf8(built.stdout)?;
-    let mut lines = built.lines();
-    let (garage, sha256) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+    let (garage, sha256) = archipel_tests::garage_build()?;
+    let (garage, sha256) = (garage.as_str(), sha256.as_str());
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("archipelago.hcl");
     let text = archipelago(garage, sha256);

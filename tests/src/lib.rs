@@ -301,6 +301,47 @@ pub fn archipel_binary() -> Result<PathBuf, LabError> {
     Ok(target.join("debug/archipel"))
 }
 
+/// A test's check: `Err(message)` when `condition` does not hold.
+pub fn ensure(condition: bool, message: impl Into<String>) -> Result<(), Failed> {
+    if condition {
+        Ok(())
+    } else {
+        Err(message.into().into())
+    }
+}
+
+/// A command's stdout and stderr, as text, for messages and searches.
+pub fn output_text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The cached Garage build (built if missing): its path and sha256.
+pub fn garage_build() -> Result<(String, String), LabError> {
+    let output = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/build-garage"))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| LabError::new("cannot run tests/lab/build-garage", e.to_string()))?;
+    if !output.status.success() {
+        return Err(LabError::new(
+            "tests/lab/build-garage failed",
+            String::from_utf8_lossy(&output.stderr),
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut lines = stdout.lines();
+    match (lines.next(), lines.next()) {
+        (Some(path), Some(sha256)) => Ok((path.to_string(), sha256.to_string())),
+        _ => Err(LabError::new(
+            "tests/lab/build-garage printed no path and sha256",
+            stdout.into_owned(),
+        )),
+    }
+}
+
 /// A lab test: a name and a function run against the shared lab.
 pub type LabTest = (&'static str, fn(&Lab) -> Result<(), Failed>);
 

@@ -2,7 +2,9 @@
 //! islands, S3 working with the keys it made, idempotence, a capacity
 //! change, a rolling restart under reads, and a tampered binary refused.
 
-use archipel_tests::{Failed, Lab, archipel_binary, run_lab_tests};
+use archipel_tests::{
+    Failed, Lab, archipel_binary, ensure, garage_build, output_text, run_lab_tests,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
@@ -31,33 +33,6 @@ fn main() {
             ("a_new_node_joins_its_island", node_joins),
         ],
     )
-}
-
-fn ensure(condition: bool, message: impl Into<String>) -> Result<(), Failed> {
-    if condition {
-        Ok(())
-    } else {
-        Err(message.into().into())
-    }
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn garage() -> Result<(String, String), Failed> {
-    let output =
-        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/build-garage")).output()?;
-    let stdout = String::from_utf8(output.stdout)?;
-    let mut lines = stdout.lines();
-    Ok((
-        lines.next().unwrap_or("").to_string(),
-        lines.next().unwrap_or("").to_string(),
-    ))
 }
 
 /// Two islands of three chatons (one node each), two shared buckets.
@@ -110,7 +85,7 @@ fn api(lab: &Lab, node: &str, call: &str) -> Result<serde_json::Value, Failed> {
 }
 
 fn tampered_binary(lab: &Lab) -> Result<(), Failed> {
-    let (binary, sha256) = garage()?;
+    let (binary, sha256) = garage_build()?;
     let dir = tempfile::tempdir()?;
     let tampered = dir.path().join("garage");
     let mut bytes = std::fs::read(&binary)?;
@@ -118,10 +93,10 @@ fn tampered_binary(lab: &Lab) -> Result<(), Failed> {
     std::fs::write(&tampered, bytes)?;
     let file = archipelago(dir.path(), tampered.to_str().ok_or("path")?, &sha256, |t| t)?;
     let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
-    ensure(output.status.code() == Some(1), text(&output))?;
+    ensure(output.status.code() == Some(1), output_text(&output))?;
     ensure(
-        text(&output).contains("refusing to install it (nothing was changed)"),
-        text(&output),
+        output_text(&output).contains("refusing to install it (nothing was changed)"),
+        output_text(&output),
     )?;
     for i in 1..=6 {
         let left = lab.ssh_ok(
@@ -137,21 +112,21 @@ fn tampered_binary(lab: &Lab) -> Result<(), Failed> {
 }
 
 fn bare_to_healthy(lab: &Lab) -> Result<(), Failed> {
-    let (binary, sha256) = garage()?;
+    let (binary, sha256) = garage_build()?;
     let dir = tempfile::tempdir()?;
     let file = archipelago(dir.path(), &binary, &sha256, |t| t)?;
     // Without --auto-approve and without a terminal, apply refuses.
     let output = archipel(lab, &file, &["apply"])?;
     ensure(
-        output.status.code() == Some(1) && text(&output).contains("--auto-approve"),
-        text(&output),
+        output.status.code() == Some(1) && output_text(&output).contains("--auto-approve"),
+        output_text(&output),
     )?;
 
     let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
-    ensure(output.status.success(), text(&output))?;
+    ensure(output.status.success(), output_text(&output))?;
     ensure(
-        text(&output).contains("The archipelago matches the file."),
-        text(&output),
+        output_text(&output).contains("The archipelago matches the file."),
+        output_text(&output),
     )?;
 
     for (island, first, nodes) in [("lab-a", "node1", 1..=3), ("lab-b", "node4", 4..=6)] {
@@ -290,7 +265,7 @@ impl S3Key {
 
     fn get(&self, url: &str) -> Result<String, Failed> {
         let output = self.curl(&["--fail", url])?;
-        ensure(output.status.success(), text(&output))?;
+        ensure(output.status.success(), output_text(&output))?;
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
@@ -301,21 +276,21 @@ impl S3Key {
 }
 
 fn idempotent(lab: &Lab) -> Result<(), Failed> {
-    let (binary, sha256) = garage()?;
+    let (binary, sha256) = garage_build()?;
     let dir = tempfile::tempdir()?;
     let file = archipelago(dir.path(), &binary, &sha256, |t| t)?;
     let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
-    ensure(output.status.success(), text(&output))?;
+    ensure(output.status.success(), output_text(&output))?;
     ensure(
-        text(&output).contains("No changes. The archipelago matches the file."),
-        text(&output),
+        output_text(&output).contains("No changes. The archipelago matches the file."),
+        output_text(&output),
     )?;
     let output = archipel(lab, &file, &["plan", "--detailed-exitcode"])?;
-    ensure(output.status.code() == Some(0), text(&output))
+    ensure(output.status.code() == Some(0), output_text(&output))
 }
 
 fn capacity_change(lab: &Lab) -> Result<(), Failed> {
-    let (binary, sha256) = garage()?;
+    let (binary, sha256) = garage_build()?;
     let dir = tempfile::tempdir()?;
     let file = archipelago(dir.path(), &binary, &sha256, |t| {
         t.replacen(
@@ -340,7 +315,7 @@ fn capacity_change(lab: &Lab) -> Result<(), Failed> {
         format!("{addresses:?}"),
     )?;
     let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
-    ensure(output.status.success(), text(&output))?;
+    ensure(output.status.success(), output_text(&output))?;
     let after = api(lab, "node1", "GetClusterLayout")?;
     ensure(
         after["version"] == before + 1,
@@ -357,7 +332,7 @@ fn capacity_change(lab: &Lab) -> Result<(), Failed> {
 }
 
 fn rolling_restart(lab: &Lab) -> Result<(), Failed> {
-    let (binary, sha256) = garage()?;
+    let (binary, sha256) = garage_build()?;
     let dir = tempfile::tempdir()?;
     let base = archipelago(dir.path(), &binary, &sha256, |t| {
         t.replacen(
@@ -415,7 +390,7 @@ fn rolling_restart(lab: &Lab) -> Result<(), Failed> {
     done.store(true, Ordering::Relaxed);
     let _ = reader.join();
     let output = output?;
-    ensure(output.status.success(), text(&output))?;
+    ensure(output.status.success(), output_text(&output))?;
     let log = String::from_utf8_lossy(&output.stderr).into_owned();
     // Restarts one after the other: each ends before the next starts.
     let events: Vec<&str> = log.lines().filter(|l| l.contains(".service: ")).collect();
@@ -442,7 +417,7 @@ fn rolling_restart(lab: &Lab) -> Result<(), Failed> {
 /// The archipelago as the earlier tests left it (node2 at 20G, lab-a in
 /// degraded consistency mode).
 fn current(dir: &Path) -> Result<PathBuf, Failed> {
-    let (binary, sha256) = garage()?;
+    let (binary, sha256) = garage_build()?;
     archipelago(dir, &binary, &sha256, |t| {
         t.replacen("ssh      = \"root@node2\"\n    capacity = \"10G\"", "ssh      = \"root@node2\"\n    capacity = \"20G\"", 1)
             .replacen(
@@ -523,10 +498,10 @@ fn node_lost_mid_apply(lab: &Lab) -> Result<(), Failed> {
 
     // node6 is back: apply converges.
     let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
-    ensure(output.status.success(), text(&output))?;
+    ensure(output.status.success(), output_text(&output))?;
     ensure(
-        text(&output).contains("The archipelago matches the file."),
-        text(&output),
+        output_text(&output).contains("The archipelago matches the file."),
+        output_text(&output),
     )
 }
 
@@ -542,7 +517,7 @@ fn node_joins(lab: &Lab) -> Result<(), Failed> {
         )
         .replacen("quota   = \"1G\"", "quota   = \"3G\"", 1);
     // lab-a's binary now comes from a URL: apply downloads it once.
-    let (binary, _) = garage()?;
+    let (binary, _) = garage_build()?;
     let port = free_port()?;
     let mut server = Command::new("python3")
         .args([
@@ -577,8 +552,8 @@ fn node_joins(lab: &Lab) -> Result<(), Failed> {
     let _ = server.kill();
     let _ = server.wait();
     let output = output?;
-    ensure(output.status.success(), text(&output))?;
-    let log = text(&output);
+    ensure(output.status.success(), output_text(&output))?;
+    let log = output_text(&output);
     ensure(
         log.matches(&format!("Downloading {url}")).count() == 1,
         format!("one download: {log}"),

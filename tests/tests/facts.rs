@@ -1,9 +1,9 @@
 //! `archipel facts` end to end: the binary, an archipelago file naming lab
 //! machines, real SSH — and Ctrl-C in the middle.
 
-use archipel_tests::{Failed, Lab, archipel_binary, run_lab_tests};
+use archipel_tests::{Failed, Lab, archipel_binary, ensure, output_text, run_lab_tests};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -66,29 +66,13 @@ fn archipel(lab: &Lab, file: &Path, ssh_config: Option<&Path>) -> Result<Command
     Ok(command)
 }
 
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn ensure(condition: bool, message: impl Into<String>) -> Result<(), Failed> {
-    if condition {
-        Ok(())
-    } else {
-        Err(message.into().into())
-    }
-}
-
 fn every_machine(lab: &Lab) -> Result<(), Failed> {
     let dir = tempfile::tempdir()?;
     let file = archipelago(dir.path(), None)?;
     let output = archipel(lab, &file, None)?
         .args(["facts", "--output", "json"])
         .output()?;
-    ensure(output.status.success(), text(&output))?;
+    ensure(output.status.success(), output_text(&output))?;
     let report = String::from_utf8_lossy(&output.stdout);
     for i in 1..=3 {
         ensure(
@@ -103,10 +87,10 @@ fn every_machine(lab: &Lab) -> Result<(), Failed> {
     ensure(!report.contains("\"error\""), report.to_string())?;
 
     let output = archipel(lab, &file, None)?.arg("facts").output()?;
-    ensure(output.status.success(), text(&output))?;
+    ensure(output.status.success(), output_text(&output))?;
     ensure(
         String::from_utf8_lossy(&output.stdout).lines().count() == 3,
-        text(&output),
+        output_text(&output),
     )?;
     Ok(())
 }
@@ -119,12 +103,12 @@ fn unreachable_machine(lab: &Lab) -> Result<(), Failed> {
     let output = archipel(lab, &file, None)?.arg("facts").output();
     lab.start_node("node2")?;
     let output = output?;
-    ensure(output.status.code() == Some(1), text(&output))?;
+    ensure(output.status.code() == Some(1), output_text(&output))?;
     ensure(
         started.elapsed() < Duration::from_secs(15),
         "fails within the connect timeout",
     )?;
-    let all = text(&output);
+    let all = output_text(&output);
     ensure(
         all.contains("node2 (root@node2): cannot connect"),
         all.clone(),
@@ -170,12 +154,15 @@ fn ctrl_c(lab: &Lab) -> Result<(), Failed> {
             .status()?;
         ensure(status.success(), "kill -INT")?;
         let output = child.wait_with_output()?;
-        ensure(output.status.code() == Some(130), text(&output))?;
+        ensure(output.status.code() == Some(130), output_text(&output))?;
         ensure(
             interrupted_at.elapsed() < Duration::from_secs(15),
             "exits within the connect timeout",
         )?;
-        ensure(text(&output).contains("Interrupted"), text(&output))?;
+        ensure(
+            output_text(&output).contains("Interrupted"),
+            output_text(&output),
+        )?;
         std::thread::sleep(Duration::from_millis(300));
         let left = masters()?;
         ensure(
@@ -200,8 +187,8 @@ fn wrong_pin(lab: &Lab) -> Result<(), Failed> {
     let dir = tempfile::tempdir()?;
     let file = archipelago(dir.path(), Some(node2_key.trim()))?;
     let output = archipel(lab, &file, None)?.arg("facts").output()?;
-    ensure(output.status.code() == Some(1), text(&output))?;
-    let all = text(&output);
+    ensure(output.status.code() == Some(1), output_text(&output))?;
+    let all = output_text(&output);
     ensure(
         all.contains("node1 (root@node1): host key refused") && all.contains("pinned"),
         all,
@@ -210,7 +197,7 @@ fn wrong_pin(lab: &Lab) -> Result<(), Failed> {
     let node1_key = lab.ssh_ok("node1", "cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub")?;
     let file = archipelago(dir.path(), Some(node1_key.trim()))?;
     let output = archipel(lab, &file, None)?.arg("facts").output()?;
-    ensure(output.status.success(), text(&output))
+    ensure(output.status.success(), output_text(&output))
 }
 
 fn new_host_keys(lab: &Lab) -> Result<(), Failed> {
@@ -234,16 +221,16 @@ fn new_host_keys(lab: &Lab) -> Result<(), Failed> {
     let output = archipel(lab, &file, Some(&ssh_config))?
         .arg("facts")
         .output()?;
-    ensure(output.status.code() == Some(1), text(&output))?;
+    ensure(output.status.code() == Some(1), output_text(&output))?;
     ensure(
-        text(&output).contains("--accept-new-host-keys"),
-        text(&output),
+        output_text(&output).contains("--accept-new-host-keys"),
+        output_text(&output),
     )?;
 
     let output = archipel(lab, &file, Some(&ssh_config))?
         .args(["facts", "--accept-new-host-keys"])
         .output()?;
-    ensure(output.status.success(), text(&output))?;
+    ensure(output.status.success(), output_text(&output))?;
     let learnt = std::fs::read_to_string(&known_hosts)?;
     ensure(
         learnt.lines().count() >= 3,
@@ -300,28 +287,31 @@ fn agent_and_proxy_jump(lab: &Lab) -> Result<(), Failed> {
             .arg(lab.identity())
             .env("SSH_AUTH_SOCK", &socket)
             .output()?;
-        ensure(added.status.success(), text(&added))?;
+        ensure(added.status.success(), output_text(&added))?;
 
         // Without the agent there is no key: the run fails.
         let output = archipel(lab, &file, Some(&ssh_config))?
             .env_remove("SSH_AUTH_SOCK")
             .arg("facts")
             .output()?;
-        ensure(output.status.code() == Some(1), text(&output))?;
-        ensure(text(&output).contains("Permission denied"), text(&output))?;
+        ensure(output.status.code() == Some(1), output_text(&output))?;
+        ensure(
+            output_text(&output).contains("Permission denied"),
+            output_text(&output),
+        )?;
 
         let output = archipel(lab, &file, Some(&ssh_config))?
             .env("SSH_AUTH_SOCK", &socket)
             .arg("facts")
             .output()?;
-        ensure(output.status.success(), text(&output))?;
+        ensure(output.status.success(), output_text(&output))?;
         ensure(
-            text(&output)
+            output_text(&output)
                 .lines()
                 .filter(|l| l.contains("debian 12"))
                 .count()
                 == 3,
-            text(&output),
+            output_text(&output),
         )?;
         // node2 saw the connection come from node1, the jump host.
         let node1 = lab.node("node1").ok_or("no node1")?.address;

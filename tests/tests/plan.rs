@@ -1,7 +1,7 @@
 //! `archipel plan` against real machines: bare nodes, a stopped node, a
 //! live Garage island — and no secret in any output.
 
-use archipel_tests::{Failed, Lab, archipel_binary, run_lab_tests};
+use archipel_tests::{Failed, Lab, archipel_binary, ensure, output_text, run_lab_tests};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -20,22 +20,6 @@ fn main() {
     )
 }
 
-fn ensure(condition: bool, message: impl Into<String>) -> Result<(), Failed> {
-    if condition {
-        Ok(())
-    } else {
-        Err(message.into().into())
-    }
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 /// The lab's archipelago (two islands of three chatons, each backing up to
 /// the other island), written by tests/lab/archipelago.
 fn archipelago(lab: &Lab, dir: &Path) -> Result<PathBuf, Failed> {
@@ -44,7 +28,7 @@ fn archipelago(lab: &Lab, dir: &Path) -> Result<PathBuf, Failed> {
         .arg("--backups")
         .env("ARCHIPEL_LAB_DIR", lab.state_dir())
         .output()?;
-    ensure(output.status.success(), text(&output))?;
+    ensure(output.status.success(), output_text(&output))?;
     let path = dir.join("archipelago.hcl");
     std::fs::write(&path, &output.stdout)?;
     Ok(path)
@@ -65,7 +49,7 @@ fn plan(lab: &Lab, file: &Path, args: &[&str]) -> Result<Output, Failed> {
 
 fn json(output: &Output) -> Result<serde_json::Value, Failed> {
     serde_json::from_slice(&output.stdout)
-        .map_err(|e| format!("not JSON ({e}): {}", text(output)).into())
+        .map_err(|e| format!("not JSON ({e}): {}", output_text(output)).into())
 }
 
 fn addresses(plan: &serde_json::Value) -> Vec<String> {
@@ -86,15 +70,15 @@ fn bare_nodes(lab: &Lab) -> Result<(), Failed> {
     let output = plan(lab, &file, &["--detailed-exitcode"])?;
     ensure(
         output.status.code() == Some(2),
-        format!("exit {:?}: {}", output.status.code(), text(&output)),
+        format!("exit {:?}: {}", output.status.code(), output_text(&output)),
     )?;
     ensure(
         String::from_utf8_lossy(&output.stdout).contains("to add, 0 to change, 0 to destroy."),
-        text(&output),
+        output_text(&output),
     )?;
 
     let output = plan(lab, &file, &["--output", "json"])?;
-    ensure(output.status.success(), text(&output))?;
+    ensure(output.status.success(), output_text(&output))?;
     let document = json(&output)?;
     let addresses = addresses(&document);
     for (island, nodes) in [("lab-a", 1..=3), ("lab-b", 4..=6)] {
@@ -200,9 +184,9 @@ fn stopped_node(lab: &Lab) -> Result<(), Failed> {
     let output = output?;
     ensure(
         output.status.code() == Some(1),
-        format!("exit {:?}: {}", output.status.code(), text(&output)),
+        format!("exit {:?}: {}", output.status.code(), output_text(&output)),
     )?;
-    let all = text(&output);
+    let all = output_text(&output);
     ensure(
         all.contains("Error: node5 could not be observed"),
         all.clone(),
@@ -226,7 +210,7 @@ fn cut_node(lab: &Lab) -> Result<(), Failed> {
         started.elapsed() < Duration::from_secs(20),
         format!("took {:?}", started.elapsed()),
     )?;
-    ensure(output.status.code() == Some(1), text(&output))?;
+    ensure(output.status.code() == Some(1), output_text(&output))?;
     let document = json(&output)?;
     ensure(
         document["applicable"] == false,
@@ -249,7 +233,7 @@ fn live_island(lab: &Lab) -> Result<(), Failed> {
         .args(["lab-a", "node1", "node2", "node3"])
         .env("ARCHIPEL_LAB_DIR", lab.state_dir())
         .output()?;
-    ensure(made.status.success(), text(&made))?;
+    ensure(made.status.success(), output_text(&made))?;
 
     let observed = dir.path().join("observed.json");
     let output = plan(
@@ -262,7 +246,7 @@ fn live_island(lab: &Lab) -> Result<(), Failed> {
             observed.to_str().ok_or("path")?,
         ],
     )?;
-    ensure(output.status.success(), text(&output))?;
+    ensure(output.status.success(), output_text(&output))?;
     let document = json(&output)?;
     let changes = document["changes"].as_array().ok_or("changes")?;
     let layout = changes
@@ -309,7 +293,7 @@ fn live_island(lab: &Lab) -> Result<(), Failed> {
         std::fs::read_to_string(&observed)?,
     ];
     for format in ["human", "markdown"] {
-        outputs.push(text(&plan(lab, &file, &["--output", format])?));
+        outputs.push(output_text(&plan(lab, &file, &["--output", format])?));
     }
     for secret in &secrets {
         let secret = secret.trim();
@@ -338,7 +322,7 @@ fn saved_observation(lab: &Lab) -> Result<(), Failed> {
             observed.to_str().ok_or("path")?,
         ],
     )?;
-    ensure(live.status.success(), text(&live))?;
+    ensure(live.status.success(), output_text(&live))?;
     // Offline: no SSH config needed, the machines are not contacted.
     let offline = Command::new(archipel_binary()?)
         .arg("-f")
@@ -346,7 +330,7 @@ fn saved_observation(lab: &Lab) -> Result<(), Failed> {
         .args(["plan", "--output", "json", "--observed"])
         .arg(&observed)
         .output()?;
-    ensure(offline.status.success(), text(&offline))?;
+    ensure(offline.status.success(), output_text(&offline))?;
     ensure(
         offline.stdout == live.stdout,
         "the saved observation gives the same plan",

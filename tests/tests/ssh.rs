@@ -5,7 +5,7 @@ use archipel_planner::model::{Machine, SshTarget};
 use archipel_planner::observed::FileFacts;
 use archipel_providers::host::{self, FactsQuery, FileQuery, Read};
 use archipel_providers::ssh::{HostKeyPolicy, Remote, Ssh, SshError, SshSettings, close_all};
-use archipel_tests::{Failed, Lab, run_lab_tests};
+use archipel_tests::{Failed, Lab, ensure, run_lab_tests};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -75,14 +75,6 @@ async fn connect_all(ssh: &Ssh, machines: &[Machine]) -> Result<Vec<Remote>, Fai
         .into_iter()
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Failed::from(e.to_string()))
-}
-
-fn ensure(condition: bool, message: impl Into<String>) -> Result<(), Failed> {
-    if condition {
-        Ok(())
-    } else {
-        Err(message.into().into())
-    }
 }
 
 fn parallel_commands(lab: &Lab) -> Result<(), Failed> {
