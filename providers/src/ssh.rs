@@ -20,8 +20,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 
 /// sshd's default `MaxSessions` is 10: stay under it, with room for the
-/// operator's own session on the same master.
-const CHANNELS_PER_HOST: usize = 8;
+/// operator's own session on the same master and for sessions sshd is
+/// still closing.
+const CHANNELS_PER_HOST: usize = 6;
 
 /// What to do with a host whose key is not known yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -448,28 +449,41 @@ impl Remote {
             .map_err(|_| transport("the connection is closing".into()))?;
         self.inner.commands.fetch_add(1, Ordering::Relaxed);
         let session = self.session();
-        let mut command = if self.inner.sudo {
-            let mut command = session.command("sudo");
-            command.args(["-n", "--", "sh", "-c", script, "sh"]);
-            command
-        } else {
-            let mut command = session.command("sh");
-            command.args(["-c", script, "sh"]);
-            command
-        };
-        command.args(args);
-        command
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
+        // sshd may still be tearing down a finished session when the next
+        // one opens and refuse it for a moment (MaxSessions): the command
+        // has not started then, so opening it again is safe.
+        let mut attempt = 0;
+        let mut child = loop {
+            let mut command = if self.inner.sudo {
+                let mut command = session.command("sudo");
+                command.args(["-n", "--", "sh", "-c", script, "sh"]);
+                command
             } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .await
-            .map_err(|e| transport(error_chain(&e)))?;
+                let mut command = session.command("sh");
+                command.args(["-c", script, "sh"]);
+                command
+            };
+            command.args(args);
+            command
+                .stdin(if stdin.is_some() {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                })
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            match command.spawn().await {
+                Ok(child) => break child,
+                Err(error) => {
+                    let reason = error_chain(&error);
+                    attempt += 1;
+                    if !reason.contains("Session open refused") || attempt >= 20 {
+                        return Err(transport(reason));
+                    }
+                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                }
+            }
+        };
         if let Some(bytes) = stdin {
             let mut pipe = child
                 .stdin()
