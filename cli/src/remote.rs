@@ -20,7 +20,9 @@ pub fn ctrl_c() -> watch::Receiver<bool> {
     let (sender, receiver) = watch::channel(false);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("Interrupted: waiting for connections in progress, then closing them…");
+            eprintln!(
+                "Interrupted: finishing what is in progress (nothing new starts), then closing connections…"
+            );
             let _ = sender.send(true);
             // Keep the sender alive: a closed channel reads as a stop too.
             std::future::pending::<()>().await;

@@ -95,6 +95,9 @@ pub enum FileFacts {
         /// Never asked for secrets.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         content: Option<String>,
+        /// Last modification, in seconds since the epoch.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        modified: Option<u64>,
     },
     Directory {
         owner: String,
@@ -115,6 +118,10 @@ pub struct UnitFacts {
     pub enabled: String,
     /// `ActiveState`: `active`, `inactive`, `failed`…
     pub active: String,
+    /// When the unit last became active, in seconds since the epoch: a
+    /// file it uses changed later means it runs an old version of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_since: Option<u64>,
 }
 
 impl UnitFacts {

@@ -586,6 +586,22 @@ fn plan_node(island: &DesiredIsland, node: &DesiredNode, facts: &HostFacts, b: &
     // The service.
     let unit = facts.units.get(garage::SERVICE);
     let running = unit.is_some_and(|u| u.installed && u.is_enabled() && u.is_active());
+    // A file changed after Garage started (an apply interrupted between
+    // writing it and restarting, or a hand edit since reverted to the
+    // file's): the daemon still runs the old one.
+    if let Some(since) = unit.and_then(|u| u.active_since) {
+        for (path, what) in [
+            (garage::BINARY, "binary"),
+            (garage::CONFIG, "config"),
+            (garage::UNIT, "unit"),
+        ] {
+            let changed_later =
+                matches!(file(path), FileFacts::File { modified: Some(m), .. } if *m > since);
+            if changed_later && !restart_for.contains(&what) {
+                restart_for.push(what);
+            }
+        }
+    }
     if !running {
         let change = b.add(
             kind(NodeStep::Service),

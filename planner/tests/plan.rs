@@ -132,6 +132,7 @@ fn file(
         mode: mode.into(),
         size: content.map_or(0, |c| c.len() as u64),
         content: content.map(str::to_string),
+        modified: Some(1_700_000_000),
     }
 }
 
@@ -140,6 +141,7 @@ fn active() -> UnitFacts {
         installed: true,
         enabled: "enabled".into(),
         active: "active".into(),
+        active_since: Some(1_700_000_100),
     }
 }
 
@@ -326,6 +328,7 @@ fn converged(desired: &Desired) -> Observed {
                 installed: true,
                 enabled: "static".into(),
                 active: "inactive".into(),
+                active_since: None,
             },
         );
         f.units.insert(job.timer.clone(), active());
@@ -630,4 +633,22 @@ fn observed_state_round_trips_through_json() {
     let back: Observed = serde_json::from_str(&json).expect("deserialise");
     assert_eq!(back, observed);
     assert_eq!(plan(&desired, &back), plan(&desired, &observed));
+}
+
+#[test]
+fn a_file_changed_after_garage_started_needs_a_restart() {
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    // The config is the file's, but it was written after Garage started
+    // (an apply interrupted before the restart).
+    if let Some(FileFacts::File { modified, .. }) =
+        facts(&mut observed, "b-1").files.get_mut(garage::CONFIG)
+    {
+        *modified = Some(1_700_000_200);
+    }
+    let plan = plan(&desired, &observed);
+    assert_eq!(
+        outline(&plan),
+        "~ island.ouest.node.b-1.service  (restart to load the new config (one node of the island at a time))\nPlan: 0 to add, 1 to change, 0 to destroy.\n"
+    );
 }

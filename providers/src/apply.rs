@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, mpsc, watch};
 use tokio::task::JoinSet;
 
+const NOT_STARTED: &str = "interrupted before it started";
+
 /// How long an island may take to be healthy again after a change.
 const HEALTHY_WITHIN: Duration = Duration::from_secs(120);
 
@@ -248,10 +250,18 @@ pub async fn apply(
                     let change = changes[i].clone();
                     let context = Arc::clone(&context);
                     let events = events.clone();
+                    let stop = stop.clone();
                     tasks.spawn(async move {
                         // A rolling restart waits for its island's turn
-                        // before it counts as started.
+                        // before it counts as started; interrupted while
+                        // waiting, it does not start.
                         let _turn = context.turn(&change).await;
+                        if *stop.borrow() {
+                            let outcome = Outcome::Skipped(NOT_STARTED.into());
+                            let _ = events
+                                .send(Event::Finished(change.address.clone(), outcome.clone()));
+                            return (i, outcome);
+                        }
                         let _ = events.send(Event::Started(change.address.clone()));
                         let begin = Instant::now();
                         let outcome = match run(&change, &context).await {
@@ -287,8 +297,11 @@ pub async fn apply(
         .iter()
         .zip(outcomes)
         .map(|(change, outcome)| {
-            let outcome =
-                outcome.unwrap_or_else(|| Outcome::Skipped("interrupted before it started".into()));
+            let outcome = outcome.unwrap_or_else(|| {
+                let outcome = Outcome::Skipped(NOT_STARTED.into());
+                let _ = events.send(Event::Finished(change.address.clone(), outcome.clone()));
+                outcome
+            });
             (change.address.clone(), outcome)
         })
         .collect()

@@ -24,7 +24,7 @@ if [ -d /run/systemd/system ]; then printf 'systemd\tyes\n'; else printf 'system
 paths() { for a; do [ "$a" = -- ] && return; printf '%s\n' "${a#?:}"; done; }
 hashed() { for a; do [ "$a" = -- ] && return; case $a in M:*) ;; *) printf '%s\n' "${a#?:}";; esac; done; }
 # Missing paths print nothing: the parser reports them missing.
-paths "$@" | xargs -r -d '\n' stat -c 'stat	%n	%F	%U	%G	%a	%s' -- 2>/dev/null
+paths "$@" | xargs -r -d '\n' stat -c 'stat	%n	%F	%U	%G	%a	%s	%Y' -- 2>/dev/null
 # A hash recorded when archipel installed the file stands while the file's
 # identity (device, inode, size, mtime, ctime) is unchanged: large binaries
 # are not read again on every plan.
@@ -52,7 +52,7 @@ units=
 for a; do [ "$a" = -- ] && break; units="$units ${a}"; done
 # Unit names are checked by the caller: no spaces, no globs.
 if [ -n "$units" ] && command -v systemctl >/dev/null 2>&1; then
-  systemctl show -p LoadState -p UnitFileState -p ActiveState -- $units 2>/dev/null | sed 's/^/unit\t/'
+  systemctl show --timestamp=unix -p LoadState -p UnitFileState -p ActiveState -p ActiveEnterTimestamp -- $units 2>/dev/null | sed 's/^/unit\t/'
 fi
 while [ $# -gt 0 ] && [ "$1" != -- ]; do shift; done
 [ $# -gt 0 ] && shift
@@ -167,11 +167,12 @@ fn parse(text: &str, query: &FactsQuery) -> Result<HostFacts, String> {
             }
             ["arch", arch] => facts.architecture = arch.to_string(),
             ["systemd", yes] => facts.systemd = *yes == "yes",
-            ["stat", path, kind, owner, group, mode, size] => {
+            ["stat", path, kind, owner, group, mode, size, modified] => {
                 let fact = match *kind {
                     "regular file" | "regular empty file" => FileFacts::File {
                         sha256: None,
                         content: None,
+                        modified: modified.parse().ok(),
                         owner: owner.to_string(),
                         group: group.to_string(),
                         mode: mode.to_string(),
@@ -259,6 +260,11 @@ fn parse(text: &str, query: &FactsQuery) -> Result<HostFacts, String> {
                 installed: property("LoadState") == "loaded",
                 enabled: property("UnitFileState"),
                 active: property("ActiveState"),
+                // `@1732630201` with --timestamp=unix; empty when never active.
+                active_since: property("ActiveEnterTimestamp")
+                    .trim_start_matches('@')
+                    .parse()
+                    .ok(),
             },
         );
     }
@@ -286,10 +292,10 @@ mod tests {
             probes: vec![],
         };
         let text = "os\tdebian\t12\narch\tx86_64\nsystemd\tyes\n\
-            stat\t/etc/garage/garage.toml\tregular file\troot\tgarage\t640\t812\n\
-            stat\t/etc/garage/rpc_secret\tregular file\tgarage\tgarage\t600\t65\n\
-            stat\t/var/lib/garage\tdirectory\tgarage\tgarage\t700\t4096\n\
-            stat\t/dev/null\tcharacter special file\troot\troot\t666\t0\n\
+            stat\t/etc/garage/garage.toml\tregular file\troot\tgarage\t640\t812\t1700000000\n\
+            stat\t/etc/garage/rpc_secret\tregular file\tgarage\tgarage\t600\t65\t1700000000\n\
+            stat\t/var/lib/garage\tdirectory\tgarage\tgarage\t700\t4096\t1700000000\n\
+            stat\t/dev/null\tcharacter special file\troot\troot\t666\t0\t1700000000\n\
             hash\t/etc/garage/garage.toml\tabc123\n\
             unit\tLoadState=loaded\nunit\tActiveState=active\nunit\tUnitFileState=enabled\nunit\t\n\
             unit\tLoadState=not-found\nunit\tActiveState=inactive\nunit\tUnitFileState=\n";
@@ -308,6 +314,7 @@ mod tests {
                 mode: "640".into(),
                 size: 812,
                 content: None,
+                modified: Some(1_700_000_000),
             }
         );
         assert!(matches!(

@@ -31,6 +31,10 @@ fn main() {
                 node_lost_mid_apply,
             ),
             ("a_new_node_joins_its_island", node_joins),
+            (
+                "ctrl_c_lets_running_changes_finish_and_starts_no_other",
+                ctrl_c,
+            ),
         ],
     )
 }
@@ -596,4 +600,86 @@ fn free_port() -> Result<u16, Failed> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
+}
+
+fn ctrl_c(lab: &Lab) -> Result<(), Failed> {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = tempfile::tempdir()?;
+    // lab-b's nodes restart one at a time (consistency_mode changes).
+    let file = current(dir.path())?;
+    let edited = std::fs::read_to_string(&file)?
+        .replacen(
+            "bucket \"shared-a\"",
+            "chaton \"chaton-7\" {\n  island  = \"lab-a\"\n  contact = \"admin@chaton-7.lab\"\n\n  node \"node7\" {\n    ssh      = \"root@node7\"\n    capacity = \"15G\"\n  }\n}\n\nbucket \"shared-a\"",
+            1,
+        )
+        .replacen("quota   = \"1G\"", "quota   = \"3G\"", 1);
+    let marker = "replication_factor = 2\n  }\n}\n";
+    let at = edited.rfind(marker).ok_or("lab-b's garage block")?;
+    let edited = format!(
+        "{}replication_factor = 2\n    consistency_mode   = \"dangerous\"\n  }}\n}}\n{}",
+        &edited[..at],
+        &edited[at + marker.len()..]
+    );
+    std::fs::write(&file, edited)?;
+    let mut child = Command::new(archipel_binary()?)
+        .arg("-f")
+        .arg(&file)
+        .arg("--ssh-config")
+        .arg(lab.ssh_config())
+        .args(["apply", "--auto-approve"])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut stderr = BufReader::new(child.stderr.take().ok_or("stderr")?);
+    let mut log = String::new();
+    // Interrupt as soon as the first restart starts.
+    loop {
+        let mut line = String::new();
+        ensure(
+            stderr.read_line(&mut line)? > 0,
+            format!("apply ended first: {log}"),
+        )?;
+        log.push_str(&line);
+        if line.contains(".service: applying") {
+            break;
+        }
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()?;
+    ensure(killed.success(), "kill -INT")?;
+    stderr.read_to_string(&mut log)?;
+    let output = child.wait_with_output()?;
+    let all = format!("{log}{}", String::from_utf8_lossy(&output.stdout));
+    ensure(
+        output.status.code() == Some(130),
+        format!("exit {:?}: {all}", output.status.code()),
+    )?;
+    ensure(
+        all.matches(".service: done").count() == 1,
+        format!("the running restart finishes, no other starts: {all}"),
+    )?;
+    ensure(
+        all.matches("skipped: interrupted before it started")
+            .count()
+            == 2,
+        all.clone(),
+    )?;
+    let left = Command::new("pgrep")
+        .args(["-fa", "archipel-ssh-"])
+        .output()?;
+    ensure(
+        left.stdout.is_empty(),
+        format!("ssh left behind: {}", String::from_utf8_lossy(&left.stdout)),
+    )?;
+    // Applying again finishes the job.
+    let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
+    ensure(output.status.success(), output_text(&output))?;
+    ensure(
+        output_text(&output).matches(".service: done").count() == 2,
+        output_text(&output),
+    )
 }

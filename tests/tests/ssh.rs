@@ -215,6 +215,13 @@ fn upload_and_read_back(lab: &Lab) -> Result<(), Failed> {
         };
         remote.upload("/etc/archtest/secret-metadata", b"x", "root", "archtest", 0o640).await?;
         let facts = host::gather(&remote, &query).await?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+        let modified = match &facts.files["/etc/archtest/secret"] {
+            FileFacts::File { modified: Some(m), .. } => *m,
+            other => return Err(format!("no modification time: {other:?}").into()),
+        };
+        // The nodes share this machine's clock.
+        ensure(now.abs_diff(modified) < 60, format!("modified {modified}, now {now}"))?;
         let expected = FileFacts::File {
             sha256: Some(sha256_of(secret)?),
             owner: "archtest".into(),
@@ -222,6 +229,7 @@ fn upload_and_read_back(lab: &Lab) -> Result<(), Failed> {
             mode: "600".into(),
             size: secret.len() as u64,
             content: None,
+            modified: Some(modified),
         };
         ensure(facts.files["/etc/archtest/secret"] == expected, format!("{:?}", facts.files["/etc/archtest/secret"]))?;
         ensure(
@@ -277,6 +285,7 @@ fn facts_of_all_nodes(lab: &Lab) -> Result<(), Failed> {
             )?;
             let sshd = &facts.units["ssh.service"];
             ensure(sshd.installed && sshd.is_enabled() && sshd.is_active(), format!("{sshd:?}"))?;
+            ensure(sshd.active_since.is_some_and(|t| t > 1_700_000_000), format!("sshd active since: {sshd:?}"))?;
             ensure(!facts.units["garage.service"].installed, "garage is not installed yet")?;
             ensure(
                 matches!(&facts.files["/usr/lib/os-release"], FileFacts::File { content: Some(c), .. } if c.contains("ID=debian")),

@@ -232,6 +232,7 @@ async fn execute(
             }
         }
     });
+    let interrupt = stop.clone();
     let outcomes = apply::apply(plan, context, stop, sender).await;
     let _ = printer.await;
     let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
@@ -241,6 +242,12 @@ async fn execute(
         count(|o| matches!(o, Outcome::Skipped(_))),
     );
     println!("\nApply: {done} done, {failed} failed, {skipped} skipped.");
+    if *interrupt.borrow() {
+        println!(
+            "Interrupted: the changes in progress finished, no other one started. Run apply again to go on."
+        );
+        return ExitCode::from(remote::INTERRUPTED);
+    }
 
     // Observe again: the proof of what converged.
     let observed = observe::observe_again(desired, remotes, machines).await;
