@@ -522,20 +522,7 @@ fn node_joins(lab: &Lab) -> Result<(), Failed> {
         .replacen("quota   = \"1G\"", "quota   = \"3G\"", 1);
     // lab-a's binary now comes from a URL: apply downloads it once.
     let (binary, _) = garage_build()?;
-    let port = free_port()?;
-    let mut server = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--directory",
-        ])
-        .arg(Path::new(&binary).parent().ok_or("dir")?)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
+    let (port, server) = serve_once(std::fs::read(&binary)?)?;
     let url = format!("http://127.0.0.1:{port}/garage");
     let edited = edited.replacen(
         &format!("binary             = \"{binary}\""),
@@ -543,25 +530,18 @@ fn node_joins(lab: &Lab) -> Result<(), Failed> {
         1,
     );
     std::fs::write(&file, edited)?;
-    for _ in 0..50 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
     let before = api(lab, "node1", "GetClusterLayout")?["version"]
         .as_u64()
         .ok_or("version")?;
-    let output = archipel(lab, &file, &["apply", "--auto-approve"]);
-    let _ = server.kill();
-    let _ = server.wait();
-    let output = output?;
+    let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
+    let requests = server.join().map_err(|_| "the HTTP server panicked")??;
     ensure(output.status.success(), output_text(&output))?;
     let log = output_text(&output);
     ensure(
         log.matches(&format!("Downloading {url}")).count() == 1,
         format!("one download: {log}"),
     )?;
+    ensure(requests == 1, format!("{requests} requests for the binary"))?;
     for address in [
         "island.lab-a.node.node7.binary: done",
         "island.lab-a.connect: done",
@@ -596,10 +576,56 @@ fn node_joins(lab: &Lab) -> Result<(), Failed> {
     )
 }
 
-fn free_port() -> Result<u16, Failed> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+/// Serves `body` over HTTP on a free local port, to whoever asks, until
+/// nobody has asked for a while; the handle gives the number of requests.
+fn serve_once(
+    body: Vec<u8>,
+) -> Result<(u16, std::thread::JoinHandle<Result<usize, String>>), Failed> {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    listener.set_nonblocking(true)?;
+    let handle = std::thread::spawn(move || {
+        let mut served = 0;
+        let started = std::time::Instant::now();
+        let mut last = None;
+        // Up to 5 minutes for apply to ask, then 5 s more for a second ask.
+        loop {
+            let quiet = match last {
+                Some(at) => std::time::Instant::now().duration_since(at) > Duration::from_secs(5),
+                None => started.elapsed() > Duration::from_secs(300),
+            };
+            if quiet {
+                return Ok(served);
+            }
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    stream.set_nonblocking(false).map_err(|e| e.to_string())?;
+                    let mut reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).map_err(|e| e.to_string())? > 2 {
+                        line.clear();
+                    }
+                    let mut stream = stream;
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    stream
+                        .write_all(head.as_bytes())
+                        .map_err(|e| e.to_string())?;
+                    stream.write_all(&body).map_err(|e| e.to_string())?;
+                    served += 1;
+                    last = Some(std::time::Instant::now());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    });
+    Ok((port, handle))
 }
 
 fn ctrl_c(lab: &Lab) -> Result<(), Failed> {
