@@ -342,7 +342,11 @@ async fn run(change: &Change, context: &Context) -> Result<(), SshError> {
                     // again. A new node is connected by the island's
                     // connect change instead.
                     if context.was_member(&island.name, node) {
-                        garage::wait_healthy(remote, HEALTHY_WITHIN).await
+                        // Healthy as the node sees it, and as the island's
+                        // coordinator does (it notices the node back a
+                        // moment later; plans read the island through it).
+                        garage::wait_healthy(remote, HEALTHY_WITHIN).await?;
+                        garage::wait_healthy(context.coordinator(island)?, HEALTHY_WITHIN).await
                     } else {
                         Ok(())
                     }
