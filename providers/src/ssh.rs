@@ -617,11 +617,6 @@ trap - EXIT"#;
         self.inner.commands.load(Ordering::Relaxed)
     }
 
-    /// Whether the master connection is still alive.
-    pub async fn is_alive(&self) -> bool {
-        self.session().check().await.is_ok()
-    }
-
     /// Closes the master connection and removes its control socket, when
     /// this is the last handle on it; with other clones alive it does
     /// nothing (the last one to close or drop ends the connection).
