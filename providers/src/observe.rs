@@ -139,12 +139,9 @@ pub async fn observe(
     if observation.interrupted {
         return observation;
     }
-    let islands = futures_util::future::join_all(
-        desired
-            .islands
-            .iter()
-            .map(|island| observe_island(island, &observation)),
-    );
+    let islands = futures_util::future::join_all(desired.islands.iter().map(|island| {
+        observe_island(island, &observation.observed.machines, &observation.remotes)
+    }));
     tokio::select! {
         results = islands => {
             for (island, result) in desired.islands.iter().zip(results) {
@@ -181,40 +178,37 @@ pub async fn observe_again(
         (machine.name.clone(), state)
     }))
     .await;
-    let mut observation = Observation {
-        observed: Observed {
-            machines: gathered.into_iter().collect(),
-            islands: BTreeMap::new(),
-        },
-        remotes: remotes.clone(),
-        interrupted: false,
-    };
+    let machines: BTreeMap<String, MachineObservation> = gathered.into_iter().collect();
     let islands = futures_util::future::join_all(
         desired
             .islands
             .iter()
-            .map(|island| observe_island(island, &observation)),
+            .map(|island| observe_island(island, &machines, remotes)),
     )
     .await;
-    for (island, result) in desired.islands.iter().zip(islands) {
-        observation
-            .observed
+    Observed {
+        islands: desired
             .islands
-            .insert(island.name.clone(), result);
+            .iter()
+            .map(|i| i.name.clone())
+            .zip(islands)
+            .collect(),
+        machines,
     }
-    // The clones held here go; the caller's handles stay open.
-    observation.remotes.clear();
-    observation.observed
 }
 
 /// Reads an island through the first member node whose Garage runs; a new
 /// island when no member ever ran Garage.
-async fn observe_island(island: &DesiredIsland, observation: &Observation) -> IslandObservation {
+async fn observe_island(
+    island: &DesiredIsland,
+    machines: &BTreeMap<String, MachineObservation>,
+    remotes: &BTreeMap<String, Remote>,
+) -> IslandObservation {
     let mut running = Vec::new();
     let mut ever_ran = false;
     let mut unknown = Vec::new();
     for node in &island.nodes {
-        match observation.observed.machines.get(&node.name) {
+        match machines.get(&node.name) {
             Some(MachineObservation::Reached { facts }) => {
                 let key = archipel_planner::garage::node_key_path(&node.meta_dir);
                 ever_ran |= matches!(facts.files.get(&key), Some(FileFacts::File { .. }));
@@ -222,7 +216,7 @@ async fn observe_island(island: &DesiredIsland, observation: &Observation) -> Is
                     .units
                     .get(archipel_planner::garage::SERVICE)
                     .is_some_and(|u| u.is_active());
-                if active && let Some(remote) = observation.remotes.get(&node.name) {
+                if active && let Some(remote) = remotes.get(&node.name) {
                     running.push((node.name.as_str(), remote));
                 }
             }

@@ -16,8 +16,6 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-const RESTIC_BINARY: &str = "/usr/bin/restic";
-
 #[derive(Serialize)]
 struct Report {
     format_version: &'static str,
@@ -101,10 +99,8 @@ pub fn run(
 
 fn query() -> FactsQuery {
     FactsQuery {
-        files: vec![
-            FileQuery::hashed(garage::BINARY),
-            FileQuery::metadata_only(RESTIC_BINARY),
-        ],
+        // restic is found by its probe, wherever it is on the PATH.
+        files: vec![FileQuery::hashed(garage::BINARY)],
         units: vec![garage::SERVICE.into()],
         probes: [garage::VERSION_PROBE, backup::RESTIC_PROBE]
             .iter()
