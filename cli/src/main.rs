@@ -7,6 +7,7 @@
 mod commands;
 mod diagnostics;
 mod files;
+mod progress;
 mod remote;
 mod render;
 
@@ -49,6 +50,11 @@ struct Cli {
     #[arg(long, global = true)]
     accept_new_host_keys: bool,
 
+    /// Show each command run on a machine as it starts (never a secret:
+    /// those travel on the commands' input, which is not shown).
+    #[arg(short = 'v', long, global = true)]
+    verbose: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -70,6 +76,7 @@ impl Cli {
             } else {
                 HostKeyPolicy::Strict
             },
+            show_commands: self.verbose,
             ..SshSettings::default()
         })
     }

@@ -70,14 +70,21 @@ pub struct DesiredBackup {
     pub timer: String,
 }
 
+/// Backup buckets' names start with this (the language reserves it).
+pub const BACKUP_BUCKET_PREFIX: &str = "backup-";
+
+/// archipel's keys' names start with this: a live key so named is
+/// archipel's, and deleted (when allowed) once the file no longer needs it.
+pub const KEY_PREFIX: &str = "archipel-";
+
 /// The bucket holding a chaton's backups on an island.
 pub fn backup_bucket(chaton: &str) -> String {
-    format!("backup-{chaton}")
+    format!("{BACKUP_BUCKET_PREFIX}{chaton}")
 }
 
 /// The key a chaton uses on an island, owned by archipel.
 pub fn chaton_key(chaton: &str) -> String {
-    format!("archipel-{chaton}")
+    format!("{KEY_PREFIX}{chaton}")
 }
 
 const READ_WRITE: Permissions = Permissions {

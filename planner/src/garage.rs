@@ -148,9 +148,16 @@ pub fn replication_factor_in(config: &str) -> Option<u8> {
     })
 }
 
-/// The layout tags of a node's role.
+/// The layout tags of a node's role: archipel's mark, the node's name, and
+/// how to reach it over SSH. The layout is the only record of a node once
+/// its block leaves the file, and archipel must still reach it then, to
+/// stop its Garage after it has drained.
 pub fn role_tags(node: &Node) -> Vec<String> {
-    vec![ROLE_TAG.to_string(), node.name.clone()]
+    vec![
+        ROLE_TAG.to_string(),
+        node.name.clone(),
+        node.ssh.to_string(),
+    ]
 }
 
 #[cfg(test)]

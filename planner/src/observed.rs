@@ -380,6 +380,9 @@ pub struct BucketInfo {
     pub objects: u64,
     #[serde(default)]
     pub bytes: u64,
+    /// Multipart uploads begun and not finished: data too.
+    #[serde(default)]
+    pub unfinished_uploads: u64,
     #[serde(default)]
     pub quotas: Quotas,
 }

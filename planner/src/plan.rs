@@ -142,9 +142,15 @@ pub enum Target {
         node: String,
         step: NodeStep,
     },
+    /// A node out of the file but still in the island's layout: drained,
+    /// then stopped.
     NodeRemoval {
         island: String,
         node: String,
+        /// Its Garage ID.
+        id: String,
+        /// How to reach it (from its role's tags).
+        ssh: String,
     },
     Connect {
         island: String,
@@ -664,7 +670,7 @@ fn plan_new_island(island: &DesiredIsland, b: &mut Builder) {
         change.attribute(
             &format!("role {}", node.name),
             None,
-            Some(role_text(&node.zone, node.capacity)),
+            Some(role_text(&node.zone, node.capacity, &node.tags)),
         );
     }
     for bucket in &island.buckets {
@@ -675,8 +681,14 @@ fn plan_new_island(island: &DesiredIsland, b: &mut Builder) {
     }
 }
 
-fn role_text(zone: &str, capacity: u64) -> String {
-    format!("zone {zone}, capacity {}", Size(capacity))
+/// A layout role as the plan shows it; the SSH address (the role's third
+/// tag) shows too, since changing it changes the role.
+fn role_text(zone: &str, capacity: u64, tags: &[String]) -> String {
+    let mut text = format!("zone {zone}, capacity {}", Size(capacity));
+    if let Some(ssh) = tags.get(2) {
+        text.push_str(&format!(", ssh {ssh}"));
+    }
+    text
 }
 
 fn add_key(island: &str, key: &str, b: &mut Builder) {
@@ -733,7 +745,7 @@ fn plan_live_island(
                 role_changes.push((
                     format!("role {}", node.name),
                     None,
-                    Some(role_text(&node.zone, node.capacity)),
+                    Some(role_text(&node.zone, node.capacity, &node.tags)),
                 ));
             }
             continue;
@@ -745,13 +757,17 @@ fn plan_live_island(
             Some(role) if (role.zone.as_str(), role.capacity, &role.tags) == wanted => {}
             Some(role) => role_changes.push((
                 format!("role {}", node.name),
-                Some(role_text(&role.zone, role.capacity.unwrap_or(0))),
-                Some(role_text(&node.zone, node.capacity)),
+                Some(role_text(
+                    &role.zone,
+                    role.capacity.unwrap_or(0),
+                    &role.tags,
+                )),
+                Some(role_text(&node.zone, node.capacity, &node.tags)),
             )),
             None => role_changes.push((
                 format!("role {}", node.name),
                 None,
-                Some(role_text(&node.zone, node.capacity)),
+                Some(role_text(&node.zone, node.capacity, &node.tags)),
             )),
         }
     }
@@ -772,21 +788,37 @@ fn plan_live_island(
             continue;
         }
         if managed {
+            let Some(ssh) = role.tags.get(2) else {
+                b.plan.errors.push(PlanError {
+                    address: node_address(name, &node_name),
+                    message: format!(
+                        "node {node_name} is out of the file, but its layout role does not say how to reach it over SSH, so archipel could not stop it once drained; put its block back and apply once, then remove it"
+                    ),
+                });
+                continue;
+            };
             role_changes.push((
                 format!("role {node_name}"),
-                Some(role_text(&role.zone, role.capacity.unwrap_or(0))),
+                Some(role_text(
+                    &role.zone,
+                    role.capacity.unwrap_or(0),
+                    &role.tags,
+                )),
                 None,
             ));
             b.add(
                 Target::NodeRemoval {
                     island: name.clone(),
                     node: node_name.clone(),
+                    id: role.id.clone(),
+                    ssh: ssh.clone(),
                 },
                 node_address(name, &node_name),
                 Action::Delete,
                 "the node is no longer in the file: its data moves to the island's other nodes, then its Garage is stopped (its data directory is kept)",
-            );
-        } else if !managed {
+            )
+            .attribute("ssh", Some(ssh.clone()), None);
+        } else {
             b.plan.unmanaged.push(Unmanaged {
                 address: format!("island.{name}.layout.role.{}", short_id(&role.id)),
                 description: format!(
@@ -794,6 +826,22 @@ fn plan_live_island(
                     role.zone,
                     role.capacity
                         .map_or("gateway".to_string(), |c| Size(c).to_string())
+                ),
+            });
+        }
+    }
+    // Running nodes with no role that the file does not know: a node a
+    // removal left draining (an interrupted apply), or one connected by
+    // hand. archipel cannot reach them (nothing says where they are).
+    let file_ids: BTreeSet<&str> = node_ids.values().flatten().map(String::as_str).collect();
+    for node in &cluster.status.nodes {
+        if node.role.is_none() && node.is_up && !file_ids.contains(node.id.as_str()) {
+            b.plan.unmanaged.push(Unmanaged {
+                address: format!("island.{name}.node.{}", short_id(&node.id)),
+                description: format!(
+                    "a node connected to the island with no role in its layout (host {}, address {}): one a removal left draining, or one connected by hand; once its data directory is empty, stop its Garage (systemctl disable --now garage)",
+                    node.hostname.as_deref().unwrap_or("unknown"),
+                    node.addr.as_deref().unwrap_or("unknown"),
                 ),
             });
         }
@@ -835,7 +883,21 @@ fn plan_live_island(
         }
     }
     for key in &cluster.keys {
-        if !island.keys.contains(&key.name) {
+        if island.keys.contains(&key.name) {
+            continue;
+        }
+        if key.name.starts_with(crate::desired::KEY_PREFIX) {
+            b.add(
+                Target::Key {
+                    island: name.clone(),
+                    key: key.name.clone(),
+                },
+                format!("island.{name}.key.{}", key.name),
+                Action::Delete,
+                "no chaton of the file uses this island through this key any more: it is deleted, and its permissions with it",
+            )
+            .attribute("access key", Some(key.access_key_id.clone()), None);
+        } else {
             b.plan.unmanaged.push(Unmanaged {
                 address: format!("island.{name}.key.{}", key.access_key_id),
                 description: format!("a key archipel does not manage (named \"{}\")", key.name),
@@ -852,24 +914,53 @@ fn plan_live_island(
         plan_bucket(island, bucket, live.map(|l| (l, cluster)), b);
     }
     for live in &cluster.buckets {
-        if !island
+        if island
             .buckets
             .iter()
             .any(|d| live.global_aliases.contains(&d.name))
         {
-            let label = live
-                .global_aliases
-                .first()
-                .cloned()
-                .unwrap_or_else(|| short_id(&live.id).to_string());
-            b.plan.unmanaged.push(Unmanaged {
+            continue;
+        }
+        let label = live
+            .global_aliases
+            .first()
+            .cloned()
+            .unwrap_or_else(|| short_id(&live.id).to_string());
+        let backup = live
+            .global_aliases
+            .iter()
+            .find(|a| a.starts_with(crate::desired::BACKUP_BUCKET_PREFIX));
+        match backup {
+            // An emptied backup bucket nobody backs up to any more.
+            Some(alias) if live.objects == 0 && live.unfinished_uploads == 0 => {
+                b.add(
+                    Target::Bucket {
+                        island: name.clone(),
+                        bucket: alias.clone(),
+                    },
+                    format!("island.{name}.bucket.{alias}"),
+                    Action::Delete,
+                    "no backup of the file goes to this bucket any more, and it is empty: it is deleted",
+                );
+            }
+            // Backups are never deleted by archipel: the bucket stays,
+            // shown, until someone empties it.
+            Some(_) => b.plan.unmanaged.push(Unmanaged {
+                address: format!("island.{name}.bucket.{label}"),
+                description: format!(
+                    "a backup bucket no backup of the file goes to any more; it holds {} objects ({}), and archipel deletes a bucket only once it is empty",
+                    live.objects,
+                    Size(live.bytes)
+                ),
+            }),
+            None => b.plan.unmanaged.push(Unmanaged {
                 address: format!("island.{name}.bucket.{label}"),
                 description: format!(
                     "a bucket archipel does not manage ({} objects, {})",
                     live.objects,
                     Size(live.bytes)
                 ),
-            });
+            }),
         }
     }
 }

@@ -297,6 +297,7 @@ fn converged(desired: &Desired) -> Observed {
                         .collect(),
                     objects: 0,
                     bytes: 0,
+                    unfinished_uploads: 0,
                     quotas: Quotas {
                         max_size: b.quota,
                         max_objects: None,
@@ -495,6 +496,32 @@ fn removed_node() {
 }
 
 #[test]
+fn a_removed_node_archipel_cannot_reach_is_an_error_not_a_removal() {
+    let old = desired_from(BASE);
+    let new = desired_from(&BASE.replacen(
+        "  node \"b-1\" {",
+        "  node \"b-2\" {\n    ssh      = \"root@b2\"\n    capacity = \"5G\"\n  }\n  node \"b-1\" {",
+        1,
+    ));
+    let mut observed = converged(&new);
+    // A role whose tags do not say where the node is.
+    for role in &mut reached(&mut observed, "ouest").layout.roles {
+        if role.tags.get(1).is_some_and(|n| n == "b-2") {
+            role.tags.truncate(2);
+        }
+    }
+    let plan = plan(&old, &observed);
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+    assert_eq!(plan.errors.len(), 1);
+    assert_eq!(plan.errors[0].address, "island.ouest.node.b-2");
+    assert!(
+        plan.errors[0].message.contains("SSH"),
+        "{}",
+        plan.errors[0].message
+    );
+}
+
+#[test]
 fn key_permission_drift() {
     let desired = desired_from(BASE);
     let mut observed = converged(&desired);
@@ -532,6 +559,7 @@ fn unmanaged_bucket_key_and_role_are_left_alone() {
         keys: vec![],
         objects: 12,
         bytes: 3_000_000,
+        unfinished_uploads: 0,
         quotas: Quotas::default(),
     });
     cluster.keys.push(KeyInfo {
@@ -546,9 +574,56 @@ fn unmanaged_bucket_key_and_role_are_left_alone() {
         capacity: Some(1_000_000_000),
         tags: vec![],
     });
+    // A node out of the layout that still runs (a removal left draining).
+    cluster.status.nodes.push(NodeStatus {
+        id: "cd".repeat(32),
+        addr: Some("10.0.0.99:3901".into()),
+        hostname: Some("old-node".into()),
+        garage_version: Some("2.5.0".into()),
+        is_up: true,
+        draining: true,
+        role: None,
+    });
     let plan = plan(&desired, &observed);
     assert!(!plan.has_changes());
     insta::assert_snapshot!(outline(&plan));
+}
+
+#[test]
+fn keys_and_empty_backup_buckets_no_longer_needed_are_deleted_full_ones_kept() {
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    let cluster = reached(&mut observed, "ouest");
+    let bucket = |alias: &str, objects: u64| BucketInfo {
+        id: format!("{alias}-id"),
+        global_aliases: vec![alias.into()],
+        keys: vec![],
+        objects,
+        bytes: objects * 1000,
+        unfinished_uploads: 0,
+        quotas: Quotas::default(),
+    };
+    // A chaton that used to back up here: its key, an emptied bucket, and
+    // a bucket still holding its backups.
+    cluster.buckets.push(bucket("backup-gone", 0));
+    cluster.buckets.push(bucket("backup-kept", 40));
+    cluster.keys.push(KeyInfo {
+        access_key_id: "GKgone".into(),
+        name: "archipel-gone".into(),
+        expired: false,
+        buckets: vec![],
+    });
+    let plan = plan(&desired, &observed);
+    insta::assert_snapshot!(outline(&plan));
+    assert_eq!(plan.summary().destroy, 2);
+    assert!(
+        plan.unmanaged
+            .iter()
+            .any(|u| u.address == "island.ouest.bucket.backup-kept"
+                && u.description.contains("40 objects")),
+        "{:?}",
+        plan.unmanaged
+    );
 }
 
 #[test]

@@ -20,15 +20,31 @@ const NOT_STARTED: &str = "interrupted before it started";
 /// How long an island may take to be healthy again after a change.
 const HEALTHY_WITHIN: Duration = Duration::from_secs(120);
 
+/// How often a long wait (a node draining) reports how far it is.
+const REPORT_EVERY: Duration = Duration::from_secs(30);
+
+/// Choices the user made for this apply.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Drop layout changes staged by someone else (the user said so).
+    pub clear_staged: bool,
+    /// How long a node out of the layout may take to hand its data over.
+    pub drain_within: Duration,
+}
+
 /// Everything the changes need, shared by the running ones.
 pub struct Context {
     pub desired: Desired,
     pub observed: Observed,
     pub remotes: BTreeMap<String, Remote>,
+    /// Nodes leaving their island, by name: connected for the plan's
+    /// removals, since the file no longer lists them.
+    pub departing: BTreeMap<String, Remote>,
     /// Each island's Garage binary, already checked against its pin.
     pub binaries: BTreeMap<String, Arc<Vec<u8>>>,
-    /// Drop layout changes staged by someone else (the user said so).
-    pub clear_staged: bool,
+    pub options: Options,
+    /// Per island, the Garage IDs of the nodes the plan removes.
+    removals: BTreeMap<String, Vec<String>>,
     secrets: Mutex<BTreeMap<String, Arc<Secrets>>>,
     /// Held while a node of the island restarts: one at a time.
     restarts: BTreeMap<String, Arc<Mutex<()>>>,
@@ -44,23 +60,33 @@ impl std::fmt::Debug for Context {
 
 impl Context {
     pub fn new(
+        plan: &Plan,
         desired: Desired,
         observed: Observed,
         remotes: BTreeMap<String, Remote>,
+        departing: BTreeMap<String, Remote>,
         binaries: BTreeMap<String, Arc<Vec<u8>>>,
-        clear_staged: bool,
+        options: Options,
     ) -> Context {
         let restarts = desired
             .islands
             .iter()
             .map(|i| (i.name.clone(), Arc::new(Mutex::new(()))))
             .collect();
+        let mut removals: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for change in &plan.changes {
+            if let Some(Target::NodeRemoval { island, id, .. }) = &change.target {
+                removals.entry(island.clone()).or_default().push(id.clone());
+            }
+        }
         Context {
             desired,
             observed,
             remotes,
+            departing,
             binaries,
-            clear_staged,
+            options,
+            removals,
             secrets: Mutex::new(BTreeMap::new()),
             restarts,
         }
@@ -185,6 +211,8 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub enum Event {
     Started(String),
+    /// How a long change is getting on.
+    Progress(String, String),
     Finished(String, Outcome),
 }
 
@@ -264,7 +292,7 @@ pub async fn apply(
                         }
                         let _ = events.send(Event::Started(change.address.clone()));
                         let begin = Instant::now();
-                        let outcome = match run(&change, &context).await {
+                        let outcome = match run(&change, &context, &events, stop).await {
                             Ok(()) => Outcome::Done(begin.elapsed()),
                             Err(error) => Outcome::Failed(error.to_string()),
                         };
@@ -308,7 +336,12 @@ pub async fn apply(
 }
 
 /// Makes one change.
-async fn run(change: &Change, context: &Context) -> Result<(), SshError> {
+async fn run(
+    change: &Change,
+    context: &Context,
+    events: &mpsc::UnboundedSender<Event>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), SshError> {
     let Some(target) = &change.target else {
         return Err(SshError::Local(format!(
             "{}: the change has no target",
@@ -378,8 +411,27 @@ async fn run(change: &Change, context: &Context) -> Result<(), SshError> {
             let island = context.island(island)?;
             let ids = context.node_ids(island).await?;
             let coordinator = context.coordinator(island)?;
-            garage::apply_layout(coordinator, island, &ids, context.clear_staged).await?;
+            let remove = context
+                .removals
+                .get(&island.name)
+                .map_or(&[][..], Vec::as_slice);
+            garage::apply_layout(
+                coordinator,
+                island,
+                &ids,
+                remove,
+                context.options.clear_staged,
+            )
+            .await?;
             garage::wait_healthy(coordinator, HEALTHY_WITHIN).await
+        }
+        Target::Bucket { island, bucket } if change.action == Action::Delete => {
+            let island = context.island(island)?;
+            garage::delete_bucket(context.coordinator(island)?, bucket).await
+        }
+        Target::Key { island, key } if change.action == Action::Delete => {
+            let island = context.island(island)?;
+            garage::delete_key(context.coordinator(island)?, key).await
         }
         Target::Bucket { island, bucket } => {
             let island = context.island(island)?;
@@ -408,9 +460,39 @@ async fn run(change: &Change, context: &Context) -> Result<(), SshError> {
                 .unwrap_or_default();
             garage::grant(context.coordinator(island)?, bucket, key, wanted).await
         }
-        Target::NodeRemoval { node, .. } => Err(SshError::Local(format!(
-            "removing node {node} from its island is not supported by this version of archipel: put its block back"
-        ))),
+        Target::NodeRemoval {
+            island, node, id, ..
+        } => {
+            // Out of the layout since the island's layout change; it runs
+            // on until its data has moved, then stops.
+            let island = context.island(island)?;
+            let remote = context
+                .departing
+                .get(node)
+                .ok_or_else(|| SshError::Local(format!("node {node} is not connected")))?;
+            let report = |message: String| {
+                let _ = events.send(Event::Progress(change.address.clone(), message));
+            };
+            let drained = garage::wait_drained(
+                context.coordinator(island)?,
+                remote,
+                id,
+                context.options.drain_within,
+                REPORT_EVERY,
+                &report,
+            );
+            // Waiting is all this does until the node has drained: an
+            // interruption ends the wait, not a change in progress.
+            tokio::select! {
+                drained = drained => drained?,
+                _ = stop.wait_for(|stop| *stop) => {
+                    return Err(SshError::Local(format!(
+                        "interrupted while node {node} drained: it is out of the layout and keeps running until its data has moved; stop its Garage then (systemctl disable --now garage)"
+                    )));
+                }
+            }
+            garage::stop(remote).await
+        }
         Target::Backup { chaton, job, .. } => Err(SshError::Local(format!(
             "backup job {chaton}/{job}: installing backup jobs is not supported by this version of archipel"
         ))),

@@ -364,6 +364,92 @@ pub async fn wait_healthy(remote: &Remote, limit: Duration) -> Result<(), SshErr
     .await
 }
 
+/// Waits until a node taken out of the layout holds nothing more: no layout
+/// version still draining (its metadata moved to the new owners), nothing
+/// in its resync queue, and no block file left in its data directory (its
+/// data moved too; Garage deletes a block only once it has handed it
+/// over). Garage keeps a node's unneeded blocks for ten minutes before it
+/// offloads them, so a node that held data takes at least that long.
+/// `progress` hears how much is left, at most every `report_every`.
+pub async fn wait_drained(
+    coordinator: &Remote,
+    departing: &Remote,
+    id: &str,
+    limit: Duration,
+    report_every: Duration,
+    progress: &(dyn Fn(String) + Send + Sync),
+) -> Result<(), SshError> {
+    // The data directory as the node's own config names it (archipel
+    // writes it as one string), then its block files, counted.
+    const COUNT_BLOCKS: &str = r#"dir=$(sed -n 's/^data_dir = "\(.*\)"$/\1/p' "$1")
+[ -n "$dir" ] || { echo "no data_dir in $1" >&2; exit 3; }
+find "$dir" -type f ! -name garage-marker | wc -l"#;
+    let started = Instant::now();
+    let mut reported = Instant::now();
+    loop {
+        let history = api(coordinator, "GetClusterLayoutHistory", None).await?;
+        let draining_versions = history["versions"].as_array().map_or(0, |v| {
+            v.iter().filter(|v| v["status"] == "Draining").count()
+        });
+        let statistics = api(
+            coordinator,
+            "GetNodeStatistics",
+            Some(&serde_json::json!({ "node": id, "body": null })),
+        )
+        .await?;
+        let queued = statistics["success"][id]["blockManagerStats"]["resyncQueueLen"].as_u64();
+        let files: u64 = departing
+            .run_checked(COUNT_BLOCKS, &[CONFIG], None)
+            .await?
+            .stdout_text()
+            .trim()
+            .parse()
+            .map_err(|_| {
+                SshError::Local(format!("{}: cannot count its blocks", departing.host()))
+            })?;
+        let left = match queued {
+            Some(queued) => {
+                if draining_versions == 0 && queued == 0 && files == 0 {
+                    return Ok(());
+                }
+                format!(
+                    "{draining_versions} layout version(s) draining, {files} block(s) on disk, {queued} in its resync queue"
+                )
+            }
+            // Not answering: it must be up to hand its data over.
+            None => format!(
+                "its Garage does not answer ({}): it must run until its data has moved",
+                statistics["error"][id].as_str().unwrap_or("no statistics")
+            ),
+        };
+        if started.elapsed() > limit {
+            return Err(SshError::Failed {
+                host: departing.host().to_string(),
+                command: "wait for the node to drain".into(),
+                status: 1,
+                stderr: format!(
+                    "still not drained after {} s: {left}; it is out of the layout and keeps running; apply again once it has drained to stop it",
+                    limit.as_secs()
+                ),
+            });
+        }
+        if reported.elapsed() >= report_every {
+            progress(format!("draining: {left}"));
+            reported = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Stops and disables Garage on a node that left its island. Its data
+/// and metadata directories stay where they are.
+pub async fn stop(remote: &Remote) -> Result<(), SshError> {
+    remote
+        .run_checked("systemctl disable --now --quiet garage", &[], None)
+        .await
+        .map(drop)
+}
+
 /// Connects the coordinator to every other node (`id@addr`), then waits
 /// until the coordinator sees them all up.
 pub async fn connect(
@@ -417,6 +503,7 @@ pub async fn apply_layout(
     coordinator: &Remote,
     island: &DesiredIsland,
     ids: &BTreeMap<String, String>,
+    remove: &[String],
     clear_staged: bool,
 ) -> Result<Option<u64>, SshError> {
     let failed = |command: &str, stderr: String| SshError::Failed {
@@ -454,6 +541,13 @@ pub async fn apply_layout(
         });
         if !same {
             roles.push(serde_json::json!({"id": id, "zone": node.zone, "capacity": node.capacity, "tags": node.tags}));
+        }
+    }
+    // Only the removals the plan showed: a role that appeared since is not
+    // for this apply to remove.
+    for id in remove {
+        if layout.roles.iter().any(|r| &r.id == id) {
+            roles.push(serde_json::json!({"id": id, "remove": true}));
         }
     }
     if roles.is_empty() {
@@ -561,6 +655,34 @@ pub async fn ensure_key(coordinator: &Remote, name: &str) -> Result<(), SshError
         )
         .await?;
         drop(created);
+    }
+    Ok(())
+}
+
+/// Deletes archipel's key `name`, and with it its permissions. A key
+/// already gone is fine.
+pub async fn delete_key(coordinator: &Remote, name: &str) -> Result<(), SshError> {
+    if let Some(id) = key_id(coordinator, name).await? {
+        api(
+            coordinator,
+            "DeleteKey",
+            Some(&serde_json::json!({ "id": id })),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Deletes an empty bucket. Garage itself refuses one that holds objects
+/// (BucketNotEmpty), should any have arrived since the plan.
+pub async fn delete_bucket(coordinator: &Remote, alias: &str) -> Result<(), SshError> {
+    if let Some(id) = bucket_id(coordinator, alias).await? {
+        api(
+            coordinator,
+            "DeleteBucket",
+            Some(&serde_json::json!({ "id": id })),
+        )
+        .await?;
     }
     Ok(())
 }

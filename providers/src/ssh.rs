@@ -46,6 +46,10 @@ pub struct SshSettings {
     /// How long an idle master outlives archipel if it could not close it
     /// (a crash): the bound on any leftover process.
     pub idle_master_lifetime: Duration,
+    /// Print each remote command (its first line and its arguments) on
+    /// stderr as it starts. Arguments never hold a secret: secrets travel
+    /// on stdin only, and stdin is never printed.
+    pub show_commands: bool,
 }
 
 impl Default for SshSettings {
@@ -56,6 +60,7 @@ impl Default for SshSettings {
             connect_timeout: Duration::from_secs(10),
             keepalive: Duration::from_secs(15),
             idle_master_lifetime: Duration::from_secs(60),
+            show_commands: false,
         }
     }
 }
@@ -136,6 +141,17 @@ pub async fn close_all(remotes: impl IntoIterator<Item = Remote>) -> Vec<SshErro
         .collect()
 }
 
+/// Keeps connections open while archipel waits on something else for long
+/// (a node draining for minutes): an idle master exits after
+/// `idle_master_lifetime`, which bounds what a crash leaves behind, so each
+/// gets a session more often than that. Runs until dropped.
+pub async fn keep_open(remotes: Vec<Remote>, every: Duration) -> std::convert::Infallible {
+    loop {
+        tokio::time::sleep(every).await;
+        futures_util::future::join_all(remotes.iter().map(Remote::ping)).await;
+    }
+}
+
 /// Opens sessions. Holds the directory of control sockets (short, private,
 /// removed when dropped) shared by every session of one archipel run.
 #[derive(Debug)]
@@ -145,6 +161,11 @@ pub struct Ssh {
 }
 
 impl Ssh {
+    /// How often [`keep_open`] must touch a connection to keep it.
+    pub fn keep_open_every(&self) -> Duration {
+        self.settings.idle_master_lifetime / 3
+    }
+
     pub fn new(settings: SshSettings) -> Result<Ssh, SshError> {
         // Unix socket paths are limited to ~108 bytes: keep the directory short.
         let control_dir = tempfile::Builder::new()
@@ -250,6 +271,7 @@ impl Ssh {
                 sudo: resolved.user != "root",
                 channels: Semaphore::new(CHANNELS_PER_HOST),
                 commands: AtomicUsize::new(0),
+                show_commands: self.settings.show_commands,
             }),
         })
     }
@@ -395,6 +417,7 @@ struct RemoteInner {
     channels: Semaphore,
     /// Commands run so far: archipel's unit of SSH round trips.
     commands: AtomicUsize,
+    show_commands: bool,
 }
 
 impl fmt::Debug for Remote {
@@ -426,6 +449,13 @@ impl Remote {
         self.inner.session.as_ref().expect("session is open")
     }
 
+    /// Runs `true` as the login user: a session, so the master is not idle.
+    async fn ping(&self) {
+        if let Ok(_permit) = self.inner.channels.acquire().await {
+            let _ = self.session().command("true").status().await;
+        }
+    }
+
     /// Runs a POSIX shell script as root (through `sudo -n` for other users:
     /// never a password prompt), with positional arguments and optional
     /// stdin. Returns whatever exit status the script had.
@@ -448,6 +478,13 @@ impl Remote {
             .await
             .map_err(|_| transport("the connection is closing".into()))?;
         self.inner.commands.fetch_add(1, Ordering::Relaxed);
+        if self.inner.show_commands {
+            eprintln!(
+                "{}: $ {command_name}{}",
+                self.inner.host,
+                args.iter().map(|a| format!(" {a:?}")).collect::<String>()
+            );
+        }
         let session = self.session();
         // sshd may still be tearing down a finished session when the next
         // one opens and refuse it for a moment (MaxSessions): the command

@@ -2,6 +2,7 @@
 //! islands, S3 working with the keys it made, idempotence, a capacity
 //! change, a rolling restart under reads, and a tampered binary refused.
 
+use archipel_tests::s3::S3;
 use archipel_tests::{
     Failed, Lab, archipel_binary, ensure, garage_build, output_text, run_lab_tests,
 };
@@ -35,6 +36,7 @@ fn main() {
                 "ctrl_c_lets_running_changes_finish_and_starts_no_other",
                 ctrl_c,
             ),
+            ("a_removed_node_is_drained_then_stopped", node_leaves),
         ],
     )
 }
@@ -177,41 +179,55 @@ fn bare_to_healthy(lab: &Lab) -> Result<(), Failed> {
         format!("{keys:?}"),
     )?;
 
-    // S3 with the keys archipel made: read+write works, read-only cannot
-    // write, no permission means no access.
+    // S3 with the keys archipel made, as any S3 client uses them:
+    // read+write works, read-only cannot write, no permission means no
+    // access.
     let writer = S3Key::of(lab, "node1", "archipel-chaton-1")?;
     let reader = S3Key::of(lab, "node1", "archipel-chaton-4")?;
-    let other = S3Key::of(lab, "node4", "archipel-chaton-5")?;
-    let object = dir.path().join("object");
-    std::fs::write(&object, b"archipel was here\n")?;
-    let node1 = lab.node("node1").ok_or("node1")?.address;
-    let node2 = lab.node("node2").ok_or("node2")?.address;
+    let body = b"archipel was here\n".to_vec();
+    writer
+        .on(lab, "node1")?
+        .put("shared-a", "probe", body.clone())?;
     ensure(
-        writer.put(&format!("http://{node1}:3900/shared-a/probe"), &object)? == "200",
-        "put",
-    )?;
-    ensure(
-        writer.get(&format!("http://{node2}:3900/shared-a/probe"))? == "archipel was here\n",
+        writer.on(lab, "node2")?.get("shared-a", "probe")? == body,
         "get from another node",
     )?;
     ensure(
-        reader.get(&format!("http://{node2}:3900/shared-a/probe"))? == "archipel was here\n",
+        reader.on(lab, "node2")?.get("shared-a", "probe")? == body,
         "reader reads",
     )?;
+    let refused = reader
+        .on(lab, "node1")?
+        .put("shared-a", "nope", body.clone());
     ensure(
-        reader.put(&format!("http://{node1}:3900/shared-a/nope"), &object)? == "403",
-        "a reader cannot write",
+        refused.as_ref().is_err_and(|e| e.status == Some(403)),
+        format!("a reader cannot write: {refused:?}"),
     )?;
-    let node4 = lab.node("node4").ok_or("node4")?.address;
+    // A bucket the writer's key has no permission on.
+    lab.ssh_ok(
+        "node1",
+        "garage -c /etc/garage/garage.toml bucket create unshared >/dev/null",
+    )?;
+    let denied = writer.on(lab, "node1")?;
+    let put = denied.put("unshared", "nope", body.clone());
+    let get = denied.get("unshared", "nope");
     ensure(
-        other.put(&format!("http://{node4}:3900/shared-a/nope"), &object)? != "200",
-        "shared-a is not on lab-b",
+        put.as_ref().is_err_and(|e| e.status == Some(403))
+            && get.as_ref().is_err_and(|e| e.status == Some(403)),
+        format!("no permission, no access: {put:?} {get:?}"),
     )?;
+    lab.ssh_ok(
+        "node1",
+        "garage -c /etc/garage/garage.toml bucket delete --yes unshared >/dev/null",
+    )?;
+    writer.on(lab, "node1")?.delete("shared-a", "probe")?;
     ensure(
-        writer.delete(&format!("http://{node1}:3900/shared-a/probe"))? == "204",
-        "delete",
-    )?;
-    Ok(())
+        writer
+            .on(lab, "node2")?
+            .get("shared-a", "probe")
+            .is_err_and(|e| e.status == Some(404)),
+        "deleted",
+    )
 }
 
 /// An S3 key, read from Garage by the test itself (archipel never shows it).
@@ -236,46 +252,15 @@ impl S3Key {
         })
     }
 
-    /// curl signs S3 requests itself (SigV4, region "garage", path style).
-    fn curl(&self, args: &[&str]) -> Result<Output, Failed> {
-        Ok(Command::new("curl")
-            .args([
-                "-sS",
-                "--max-time",
-                "10",
-                "-H",
-                "x-amz-content-sha256: UNSIGNED-PAYLOAD",
-                "--aws-sigv4",
-                "aws:amz:garage:s3",
-                "--user",
-            ])
-            .arg(format!("{}:{}", self.id, self.secret))
-            .args(args)
-            .output()?)
-    }
-
-    fn put(&self, url: &str, file: &Path) -> Result<String, Failed> {
-        let output = self.curl(&[
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-T",
-            file.to_str().ok_or("path")?,
-            url,
-        ])?;
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    }
-
-    fn get(&self, url: &str) -> Result<String, Failed> {
-        let output = self.curl(&["--fail", url])?;
-        ensure(output.status.success(), output_text(&output))?;
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    }
-
-    fn delete(&self, url: &str) -> Result<String, Failed> {
-        let output = self.curl(&["-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", url])?;
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    /// A client through `node`'s S3 port, in the lab's region.
+    fn on(&self, lab: &Lab, node: &str) -> Result<S3, Failed> {
+        let address = lab.node(node).ok_or(node.to_string())?.address;
+        Ok(S3::new(
+            &format!("http://{address}:3900"),
+            "garage",
+            &self.id,
+            &self.secret,
+        ))
     }
 }
 
@@ -346,36 +331,25 @@ fn rolling_restart(lab: &Lab) -> Result<(), Failed> {
         )
     })?;
     let writer = S3Key::of(lab, "node1", "archipel-chaton-1")?;
-    let object = dir.path().join("object");
-    std::fs::write(&object, b"still here\n")?;
-    let nodes: Vec<String> = (1..=3)
-        .map(|i| lab.node(&format!("node{i}")).map(|n| n.address.to_string()))
-        .collect::<Option<_>>()
-        .ok_or("nodes")?;
-    ensure(
-        writer.put(
-            &format!("http://{}:3900/shared-a/steady", nodes[0]),
-            &object,
-        )? == "200",
-        "put",
-    )?;
+    writer
+        .on(lab, "node1")?
+        .put("shared-a", "steady", b"still here\n".to_vec())?;
+    // One client per node.
+    let endpoints: Vec<S3> = (1..=3)
+        .map(|i| writer.on(lab, &format!("node{i}")))
+        .collect::<Result<_, _>>()?;
 
     // A reader that, like any client with several endpoints, moves to the
     // next node when one does not answer; a read fails only when none does.
     let done = Arc::new(AtomicBool::new(false));
     let (reads, failures) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let reader = {
-        let (done, reads, failures, nodes) =
-            (done.clone(), reads.clone(), failures.clone(), nodes.clone());
-        let key = S3Key {
-            id: writer.id.clone(),
-            secret: writer.secret.clone(),
-        };
+        let (done, reads, failures) = (done.clone(), reads.clone(), failures.clone());
         std::thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
-                let ok = nodes.iter().any(|node| {
-                    key.get(&format!("http://{node}:3900/shared-a/steady"))
-                        .is_ok_and(|body| body == "still here\n")
+                let ok = endpoints.iter().any(|node| {
+                    node.get("shared-a", "steady")
+                        .is_ok_and(|body| body == b"still here\n")
                 });
                 reads.fetch_add(1, Ordering::Relaxed);
                 if !ok {
@@ -430,6 +404,34 @@ fn current(dir: &Path) -> Result<PathBuf, Failed> {
                 1,
             )
     })
+}
+
+/// The archipelago as the last tests leave it: node7 joined lab-a with
+/// chaton-7 (or, without `node7`, left it again), shared-a's quota at 3G,
+/// lab-b in dangerous consistency mode.
+fn last(dir: &Path, node7: bool) -> Result<PathBuf, Failed> {
+    let file = current(dir)?;
+    let chaton7 = if node7 {
+        "chaton \"chaton-7\" {\n  island  = \"lab-a\"\n  contact = \"admin@chaton-7.lab\"\n\n  node \"node7\" {\n    ssh      = \"root@node7\"\n    capacity = \"15G\"\n  }\n}\n\n"
+    } else {
+        ""
+    };
+    let edited = std::fs::read_to_string(&file)?
+        .replacen(
+            "bucket \"shared-a\"",
+            &format!("{chaton7}bucket \"shared-a\""),
+            1,
+        )
+        .replacen("quota   = \"1G\"", "quota   = \"3G\"", 1);
+    let marker = "replication_factor = 2\n  }\n}\n";
+    let at = edited.rfind(marker).ok_or("lab-b's garage block")?;
+    let edited = format!(
+        "{}replication_factor = 2\n    consistency_mode   = \"dangerous\"\n  }}\n}}\n{}",
+        &edited[..at],
+        &edited[at + marker.len()..]
+    );
+    std::fs::write(&file, edited)?;
+    Ok(file)
 }
 
 fn node_lost_mid_apply(lab: &Lab) -> Result<(), Failed> {
@@ -632,22 +634,7 @@ fn ctrl_c(lab: &Lab) -> Result<(), Failed> {
     use std::io::{BufRead, BufReader, Read};
     let dir = tempfile::tempdir()?;
     // lab-b's nodes restart one at a time (consistency_mode changes).
-    let file = current(dir.path())?;
-    let edited = std::fs::read_to_string(&file)?
-        .replacen(
-            "bucket \"shared-a\"",
-            "chaton \"chaton-7\" {\n  island  = \"lab-a\"\n  contact = \"admin@chaton-7.lab\"\n\n  node \"node7\" {\n    ssh      = \"root@node7\"\n    capacity = \"15G\"\n  }\n}\n\nbucket \"shared-a\"",
-            1,
-        )
-        .replacen("quota   = \"1G\"", "quota   = \"3G\"", 1);
-    let marker = "replication_factor = 2\n  }\n}\n";
-    let at = edited.rfind(marker).ok_or("lab-b's garage block")?;
-    let edited = format!(
-        "{}replication_factor = 2\n    consistency_mode   = \"dangerous\"\n  }}\n}}\n{}",
-        &edited[..at],
-        &edited[at + marker.len()..]
-    );
-    std::fs::write(&file, edited)?;
+    let file = last(dir.path(), true)?;
     let mut child = Command::new(archipel_binary()?)
         .arg("-f")
         .arg(&file)
@@ -708,4 +695,97 @@ fn ctrl_c(lab: &Lab) -> Result<(), Failed> {
         output_text(&output).matches(".service: done").count() == 2,
         output_text(&output),
     )
+}
+
+/// node7 leaves lab-a holding blocks: the removal is refused without
+/// --allow-destroy; with it, node7 leaves the layout, hands its blocks
+/// over (Garage keeps them ten minutes first), then stops; every object
+/// reads back whole and its data directory is still there.
+fn node_leaves(lab: &Lab) -> Result<(), Failed> {
+    use std::io::Read;
+    let dir = tempfile::tempdir()?;
+    let s3 = S3Key::of(lab, "node1", "archipel-chaton-1")?.on(lab, "node1")?;
+    // Objects above Garage's inline threshold, distinct so that no block
+    // is shared: with four zones and two copies, node7 holds some.
+    let mut objects = Vec::new();
+    for i in 0..8 {
+        let mut random = vec![0u8; 800_000];
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut random)?;
+        let text: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let name = format!("leaving-{i}");
+        s3.put("shared-a", &name, text.clone().into_bytes())?;
+        objects.push((name, text));
+    }
+    let blocks = "find /var/lib/garage/data -type f ! -name garage-marker | wc -l";
+    let held: usize = lab.ssh_ok("node7", blocks)?.trim().parse()?;
+    ensure(held > 0, "node7 holds blocks before it leaves")?;
+
+    // chaton-4 stops reading shared-a: its key on lab-a goes too.
+    let file = last(dir.path(), false)?;
+    let text = std::fs::read_to_string(&file)?;
+    std::fs::write(&file, text.replacen("  readers = [\"chaton-4\"]\n", "", 1))?;
+    let version = |lab: &Lab| -> Result<u64, Failed> {
+        Ok(api(lab, "node1", "GetClusterLayout")?["version"]
+            .as_u64()
+            .ok_or("version")?)
+    };
+    let before = version(lab)?;
+    let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
+    let log = output_text(&output);
+    ensure(output.status.code() == Some(1), log.clone())?;
+    ensure(
+        log.contains("- island.lab-a.node.node7") && log.contains("will be DESTROYED"),
+        format!("the plan says so loudly: {log}"),
+    )?;
+    ensure(log.contains("rerun with --allow-destroy"), log.clone())?;
+    ensure(version(lab)? == before, "refused: the layout is untouched")?;
+
+    let output = archipel(lab, &file, &["apply", "--auto-approve", "--allow-destroy"])?;
+    let log = output_text(&output);
+    ensure(output.status.success(), log.clone())?;
+    ensure(version(lab)? == before + 1, "one layout version")?;
+    for line in [
+        "island.lab-a.layout: done",
+        "island.lab-a.node.node7: draining:",
+        "island.lab-a.node.node7: done",
+        "island.lab-a.key.archipel-chaton-4: done",
+    ] {
+        ensure(log.contains(line), format!("{line} missing: {log}"))?;
+    }
+    let layout = api(lab, "node1", "GetClusterLayout")?;
+    ensure(
+        !layout["roles"]
+            .as_array()
+            .ok_or("roles")?
+            .iter()
+            .any(|r| r["tags"][1] == "node7"),
+        format!("node7 still has a role: {layout}"),
+    )?;
+    let state = lab.ssh_ok(
+        "node7",
+        "systemctl is-active garage; systemctl is-enabled garage; ls /var/lib/garage/data",
+    )?;
+    ensure(
+        state.starts_with("inactive\ndisabled\n") && state.contains("garage-marker"),
+        format!("node7 stopped, disabled, its data directory kept: {state}"),
+    )?;
+    let held: usize = lab.ssh_ok("node7", blocks)?.trim().parse()?;
+    ensure(held == 0, format!("node7 still holds {held} blocks"))?;
+    for (name, text) in &objects {
+        ensure(
+            s3.get("shared-a", name)? == text.as_bytes(),
+            format!("{name} reads back whole"),
+        )?;
+    }
+    ensure(
+        api(lab, "node1", "GetClusterHealth")?["status"] == "healthy",
+        "lab-a is healthy",
+    )?;
+    let keys = api(lab, "node1", "ListKeys")?;
+    ensure(
+        !keys.to_string().contains("archipel-chaton-4"),
+        format!("the key is gone: {keys}"),
+    )?;
+    let output = archipel(lab, &file, &["plan", "--detailed-exitcode"])?;
+    ensure(output.status.code() == Some(0), output_text(&output))
 }

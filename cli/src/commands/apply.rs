@@ -2,13 +2,13 @@
 //! dependency order over SSH, and observe again to prove what converged.
 
 use crate::files::{self, LoadError};
-use crate::{remote, render};
+use crate::{progress, remote, render};
 use archipel_planner::desired::desired;
-use archipel_planner::model::{Archipelago, BinarySource};
+use archipel_planner::model::{Archipelago, BinarySource, SshTarget};
 use archipel_planner::plan::{Action, Plan, Target};
-use archipel_providers::apply::{self, Context, Event, Outcome};
+use archipel_providers::apply::{self, Context, Options, Outcome};
 use archipel_providers::observe;
-use archipel_providers::ssh::{Ssh, SshSettings};
+use archipel_providers::ssh::{self, Remote, Ssh, SshSettings};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -28,6 +28,11 @@ pub struct Args {
     /// Drop layout changes someone staged by hand before staging archipel's.
     #[arg(long)]
     clear_staged: bool,
+    /// How long a node leaving its island may take to hand its data over
+    /// before apply gives up waiting (it keeps running; apply again later).
+    /// Garage needs at least ten minutes for a node that holds data.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+    drain_timeout: std::time::Duration,
 }
 
 pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, LoadError> {
@@ -38,6 +43,8 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
     let machines = model.machines();
     let runtime = remote::runtime()?;
     let grace = remote::grace(settings.connect_timeout);
+    // Live lines would garble the commands -v prints.
+    let live = std::io::stderr().is_terminal() && !settings.show_commands;
     let ssh = Arc::new(Ssh::new(settings).map_err(|e| LoadError::new(e.to_string()))?);
     let code = runtime.block_on(async {
         let mut stop = remote::ctrl_c();
@@ -49,30 +56,50 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         } else {
             let plan = archipel_planner::plan::plan(&desired, &observation.observed);
             print!("{}", render::human::render(&plan, colour()));
-            match refusal(&plan, args).and_then(|()| binaries(&model, &plan)) {
+            let ready = match refusal(&plan, args).and_then(|()| binaries(&model, &plan)) {
+                Ok(binaries) => departing(&ssh, &plan)
+                    .await
+                    .map(|departing| (binaries, departing)),
+                Err(reason) => Err(reason),
+            };
+            match ready {
                 Err(reason) => {
                     eprintln!("Error: {reason}");
                     Ok(ExitCode::FAILURE)
                 }
                 Ok(_) if !plan.has_changes() => Ok(ExitCode::SUCCESS),
-                Ok(binaries) => match confirm(args) {
+                Ok((binaries, departing)) => match confirm(args) {
                     Err(reason) => {
                         eprintln!("Error: {reason}");
                         Ok(ExitCode::FAILURE)
                     }
                     Ok(false) => {
                         eprintln!("Apply cancelled: nothing changed.");
+                        remote::close(departing.into_values()).await;
                         Ok(ExitCode::FAILURE)
                     }
                     Ok(true) => {
                         let context = Arc::new(Context::new(
+                            &plan,
                             desired.clone(),
                             observation.observed.clone(),
                             remotes.clone(),
+                            departing.clone(),
                             binaries,
-                            args.clear_staged,
+                            Options {
+                                clear_staged: args.clear_staged,
+                                drain_within: args.drain_timeout,
+                            },
                         ));
-                        Ok(execute(&plan, context, stop, &desired, &remotes, &machines).await)
+                        let every = ssh.keep_open_every();
+                        let open: Vec<Remote> =
+                            remotes.values().chain(departing.values()).cloned().collect();
+                        let code = tokio::select! {
+                            code = execute(&plan, context, stop, &desired, &remotes, &machines, live) => code,
+                            never = ssh::keep_open(open, every) => match never {},
+                        };
+                        remote::close(departing.into_values()).await;
+                        Ok(code)
                     }
                 },
             }
@@ -92,17 +119,12 @@ fn refusal(plan: &Plan, args: &Args) -> Result<(), String> {
     let unsupported: Vec<&str> = plan
         .changes
         .iter()
-        .filter(|c| {
-            matches!(
-                c.target,
-                Some(Target::Backup { .. }) | Some(Target::NodeRemoval { .. })
-            )
-        })
+        .filter(|c| matches!(c.target, Some(Target::Backup { .. })))
         .map(|c| c.address.as_str())
         .collect();
     if !unsupported.is_empty() {
         return Err(format!(
-            "this version of archipel installs Garage islands, not yet backup jobs nor node removals; the plan needs: {}",
+            "this version of archipel installs Garage islands, not yet backup jobs; the plan needs: {}",
             unsupported.join(", ")
         ));
     }
@@ -119,6 +141,45 @@ fn refusal(plan: &Plan, args: &Args) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Connections to the nodes the plan removes from their islands (the file
+/// no longer lists them; their layout roles say where they are). A node
+/// that cannot be reached is not removed: archipel stops a node only after
+/// it has handed its data over, and it must run for that.
+async fn departing(ssh: &Ssh, plan: &Plan) -> Result<BTreeMap<String, Remote>, String> {
+    let leaving: Vec<(&str, &str)> = plan
+        .changes
+        .iter()
+        .filter_map(|c| match &c.target {
+            Some(Target::NodeRemoval { node, ssh, .. }) => Some((node.as_str(), ssh.as_str())),
+            _ => None,
+        })
+        .collect();
+    let connected = futures_util::future::join_all(leaving.iter().map(|(node, target)| async move {
+        let target = SshTarget::parse(target)
+            .map_err(|e| format!("node {node}: its role's SSH address {target:?}: {e}"))?;
+        ssh.connect(node, &target, None).await.map_err(|e| {
+            format!("node {node} leaves its island but cannot be reached ({e}); it must run until its data has moved: bring it back, then apply again (nothing was changed)")
+        })
+    }))
+    .await;
+    let mut departing = BTreeMap::new();
+    let mut problems = Vec::new();
+    for ((node, _), result) in leaving.iter().zip(connected) {
+        match result {
+            Ok(remote) => {
+                departing.insert(node.to_string(), remote);
+            }
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if problems.is_empty() {
+        Ok(departing)
+    } else {
+        remote::close(departing.into_values()).await;
+        Err(problems.join("\n"))
+    }
 }
 
 /// The Garage binary of each island that needs one, checked against its
@@ -211,30 +272,16 @@ async fn execute(
     context: Arc<Context>,
     stop: tokio::sync::watch::Receiver<bool>,
     desired: &archipel_planner::desired::Desired,
-    remotes: &BTreeMap<String, archipel_providers::ssh::Remote>,
+    remotes: &BTreeMap<String, Remote>,
     machines: &[archipel_planner::model::Machine],
+    live: bool,
 ) -> ExitCode {
-    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-    let printer = tokio::spawn(async move {
-        // One plain line per change start and end: readable in CI logs.
-        while let Some(event) = receiver.recv().await {
-            match event {
-                Event::Started(address) => eprintln!("{address}: applying…"),
-                Event::Finished(address, Outcome::Done(took)) => {
-                    eprintln!("{address}: done ({:.1} s)", took.as_secs_f64())
-                }
-                Event::Finished(address, Outcome::Failed(reason)) => {
-                    eprintln!("{address}: FAILED: {reason}")
-                }
-                Event::Finished(address, Outcome::Skipped(reason)) => {
-                    eprintln!("{address}: skipped: {reason}")
-                }
-            }
-        }
-    });
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
     let interrupt = stop.clone();
-    let outcomes = apply::apply(plan, context, stop, sender).await;
-    let _ = printer.await;
+    let (outcomes, ()) = tokio::join!(
+        apply::apply(plan, context, stop, sender),
+        progress::show(plan, receiver, live)
+    );
     let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
     let (done, failed, skipped) = (
         count(|o| matches!(o, Outcome::Done(_))),
@@ -261,6 +308,12 @@ async fn execute(
                 change.address,
                 change.reason
             );
+        }
+        for part in &after.incomplete {
+            println!("  ! {} not observed: {}", part.target, part.problem.message);
+        }
+        for error in &after.errors {
+            println!("  ! {}: {}", error.address, error.message);
         }
         ExitCode::FAILURE
     } else if failed > 0 || skipped > 0 {
