@@ -60,7 +60,7 @@ fn lane(target: &Target) -> String {
         | Target::Bucket { island, .. }
         | Target::Key { island, .. }
         | Target::Grant { island, .. } => format!("island {island}"),
-        Target::Backup { chaton, job, .. } => format!("{chaton}/{job}"),
+        Target::BackupHost { machine, .. } | Target::Backup { machine, .. } => machine.clone(),
     }
 }
 

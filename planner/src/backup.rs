@@ -1,5 +1,205 @@
-//! Backup jobs on their hosts as archipel installs them: restic, the job's
-//! files and its systemd units.
+//! Backup jobs on their hosts as archipel installs them: restic, archipel's
+//! runner, each job's files and its systemd units.
+//!
+//! A job `JOB` of chaton `CHATON` is known on its host as `CHATON-JOB`: its
+//! settings are `/etc/archipel/restic/CHATON-JOB.env`, its S3 key
+//! `….s3` and its repository password `….password` (both root-only, never
+//! read back by archipel); its tasks are systemd services started by
+//! timers: `archipel-backup-CHATON-JOB`, `archipel-prune-…` and
+//! `archipel-check-…`.
+
+use crate::model::{Backup, ResticSource};
+use crate::templates::render;
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+
+/// A pinned restic is installed here; Debian's package puts it in /usr/bin.
+pub const PINNED_RESTIC: &str = "/usr/local/bin/restic";
+pub const PACKAGED_RESTIC: &str = "/usr/bin/restic";
+/// archipel's wrapper around restic: one task at a time, a status file.
+pub const RUNNER: &str = "/usr/local/lib/archipel/restic-run";
+pub const RUNNER_SCRIPT: &str = include_str!("../templates/restic-run.sh");
+pub const JOBS_DIR: &str = "/etc/archipel/restic";
+/// Each task's last run and last success, as JSON.
+pub const STATUS_DIR: &str = "/var/lib/archipel/backups";
+pub const CACHE_DIR: &str = "/var/cache/archipel/restic";
+pub const UNITS_DIR: &str = "/etc/systemd/system";
 
 /// restic's version, or a failure when it is not installed.
 pub const RESTIC_PROBE: (&str, &str) = ("restic_version", "restic version");
+
+/// What a job's units do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    Backup,
+    Prune,
+    Check,
+}
+
+impl Task {
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Backup => "backup",
+            Task::Prune => "prune",
+            Task::Check => "check",
+        }
+    }
+
+    fn description(self) -> &'static str {
+        match self {
+            Task::Backup => "restic backup",
+            Task::Prune => "restic forget --prune (retention)",
+            Task::Check => "restic check of a tenth of the data",
+        }
+    }
+
+    /// How much a timer may wait past its time, so that hosts sharing a
+    /// schedule do not reach the island at once.
+    fn delay(self) -> &'static str {
+        match self {
+            Task::Backup => "15min",
+            Task::Prune | Task::Check => "1h",
+        }
+    }
+}
+
+/// The restic a host runs.
+pub fn restic_path(source: &ResticSource) -> &'static str {
+    match source {
+        ResticSource::Package => PACKAGED_RESTIC,
+        ResticSource::Binary { .. } => PINNED_RESTIC,
+    }
+}
+
+/// How a job is named on its host.
+pub fn job_id(chaton: &str, job: &str) -> String {
+    format!("{chaton}-{job}")
+}
+
+pub fn env_file(id: &str) -> String {
+    format!("{JOBS_DIR}/{id}.env")
+}
+
+pub fn s3_file(id: &str) -> String {
+    format!("{JOBS_DIR}/{id}.s3")
+}
+
+pub fn password_file(id: &str) -> String {
+    format!("{JOBS_DIR}/{id}.password")
+}
+
+pub fn service_name(task: Task, id: &str) -> String {
+    format!("archipel-{}-{id}.service", task.name())
+}
+
+pub fn timer_name(task: Task, id: &str) -> String {
+    format!("archipel-{}-{id}.timer", task.name())
+}
+
+/// The job's settings file: everything restic needs but the secrets.
+pub fn env(chaton: &str, backup: &Backup, repository: &str, region: &str) -> String {
+    let id = job_id(chaton, &backup.name);
+    render(
+        "restic.env",
+        context! {
+            chaton => chaton,
+            job => &backup.name,
+            repository => repository,
+            password_file => password_file(&id),
+            s3_file => s3_file(&id),
+            cache_dir => CACHE_DIR,
+            region => region,
+            restic => restic_path(&backup.restic),
+        },
+    )
+}
+
+/// The S3 key file's content. Holds a secret: written, never shown.
+pub fn s3_credentials(access_key_id: &str, secret_access_key: &str) -> String {
+    format!(
+        "# Managed by archipel: the job's key on its destination island.\nAWS_ACCESS_KEY_ID={access_key_id}\nAWS_SECRET_ACCESS_KEY={secret_access_key}\n"
+    )
+}
+
+/// The tasks a job runs: a backup, its retention when it has a policy,
+/// and checks.
+pub fn tasks(backup: &Backup) -> Vec<Task> {
+    let mut tasks = vec![Task::Backup];
+    if !backup.keep.is_empty() {
+        tasks.push(Task::Prune);
+    }
+    tasks.push(Task::Check);
+    tasks
+}
+
+/// restic's arguments for a task, after the command the runner gives it.
+fn arguments(task: Task, backup: &Backup) -> Vec<String> {
+    match task {
+        Task::Backup => {
+            let mut args = Vec::new();
+            for pattern in &backup.exclude {
+                args.push(format!("--exclude={pattern}"));
+            }
+            args.push("--".into());
+            args.extend(backup.paths.iter().cloned());
+            args
+        }
+        Task::Prune => {
+            let keep = &backup.keep;
+            [
+                ("--keep-hourly", keep.hourly),
+                ("--keep-daily", keep.daily),
+                ("--keep-weekly", keep.weekly),
+                ("--keep-monthly", keep.monthly),
+                ("--keep-yearly", keep.yearly),
+            ]
+            .into_iter()
+            .filter_map(|(flag, count)| count.map(|n| vec![flag.to_string(), n.to_string()]))
+            .flatten()
+            .collect()
+        }
+        // Since restic 0.12 the subset may be a percentage.
+        Task::Check => vec!["--read-data-subset=10%".into()],
+    }
+}
+
+/// A task's service unit.
+pub fn service(chaton: &str, backup: &Backup, task: Task) -> String {
+    let id = job_id(chaton, &backup.name);
+    render(
+        "restic.service",
+        context! {
+            chaton => chaton,
+            job => &backup.name,
+            id => &id,
+            task => task.name(),
+            description => task.description(),
+            env_file => env_file(&id),
+            s3_file => s3_file(&id),
+            runner => RUNNER,
+            args => arguments(task, backup),
+            cache_dir => CACHE_DIR,
+            status_dir => STATUS_DIR,
+        },
+    )
+}
+
+/// A task's timer unit.
+pub fn timer(chaton: &str, backup: &Backup, task: Task) -> String {
+    let schedule = match task {
+        Task::Backup => &backup.schedule,
+        Task::Prune => &backup.prune,
+        Task::Check => &backup.check,
+    };
+    render(
+        "restic.timer",
+        context! {
+            chaton => chaton,
+            job => &backup.name,
+            description => task.description(),
+            schedule => schedule.as_str(),
+            delay => task.delay(),
+        },
+    )
+}

@@ -7,8 +7,9 @@
 //! of its jobs' quotas and one key `archipel-CHATON` with read and write on it
 //! only; per declared bucket, the bucket and its readers' and writers' keys.
 
+use crate::backup::{self, Task};
 use crate::garage;
-use crate::model::{Archipelago, Backup, Chaton, Island, Node};
+use crate::model::{Archipelago, Backup, Chaton, Island, Node, ResticSource};
 use crate::observed::{FactsQuery, FileQuery, Permissions, Read};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -59,14 +60,34 @@ pub struct DesiredBucket {
 pub struct DesiredBackup {
     pub chaton: String,
     pub job: String,
+    /// How the job is named on its host: `CHATON-JOB`.
+    pub id: String,
     /// The machine it runs on (a name of `Archipelago::machines`).
     pub machine: String,
+    /// The destination island, its bucket and the chaton's key there.
     pub island: String,
     pub bucket: String,
     pub key: String,
+    pub restic: ResticSource,
+    /// `s3:ENDPOINT/BUCKET/JOB`.
+    pub repository: String,
     pub env_file: String,
+    /// The settings file's content (no secret in it).
+    pub env: String,
+    /// The S3 key, root-only: never read back.
+    pub s3_file: String,
+    /// The repository password, root-only: never read back.
     pub password_file: String,
+    pub units: Vec<DesiredUnit>,
+}
+
+/// One task of a job: its service and the timer that starts it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredUnit {
+    pub task: Task,
+    pub service_name: String,
     pub service: String,
+    pub timer_name: String,
     pub timer: String,
 }
 
@@ -109,7 +130,10 @@ pub fn desired(model: &Archipelago) -> Desired {
         .chatons
         .iter()
         .flat_map(|chaton| chaton.backups.iter().map(move |backup| (chaton, backup)))
-        .map(|(chaton, backup)| desired_backup(chaton, backup, &machines))
+        .filter_map(|(chaton, backup)| {
+            let island = model.island(&backup.to)?;
+            Some(desired_backup(model, island, chaton, backup, &machines))
+        })
         .collect();
     Desired { islands, backups }
 }
@@ -184,27 +208,85 @@ fn desired_node(island: &Island, chaton: &Chaton, node: &Node) -> DesiredNode {
 }
 
 fn desired_backup(
+    model: &Archipelago,
+    island: &Island,
     chaton: &Chaton,
     backup: &Backup,
     machines: &[crate::model::Machine],
 ) -> DesiredBackup {
-    let id = format!("{}-{}", chaton.name, backup.name);
+    let id = backup::job_id(&chaton.name, &backup.name);
     let machine = machines
         .iter()
         .find(|m| m.ssh.same_machine(&backup.host))
         .map_or_else(|| backup.host.host.clone(), |m| m.name.clone());
+    let bucket = backup_bucket(&chaton.name);
+    let repository = format!(
+        "s3:{}/{bucket}/{}",
+        s3_endpoint(model, island).trim_end_matches('/'),
+        backup.name
+    );
+    let units = backup::tasks(backup)
+        .into_iter()
+        .map(|task| DesiredUnit {
+            task,
+            service_name: backup::service_name(task, &id),
+            service: backup::service(&chaton.name, backup, task),
+            timer_name: backup::timer_name(task, &id),
+            timer: backup::timer(&chaton.name, backup, task),
+        })
+        .collect();
     DesiredBackup {
         chaton: chaton.name.clone(),
         job: backup.name.clone(),
         machine,
         island: backup.to.clone(),
-        bucket: backup_bucket(&chaton.name),
+        bucket,
         key: chaton_key(&chaton.name),
-        env_file: format!("/etc/archipel/restic/{id}.env"),
-        password_file: format!("/etc/archipel/restic/{id}.password"),
-        service: format!("archipel-backup-{id}.service"),
-        timer: format!("archipel-backup-{id}.timer"),
+        restic: backup.restic.clone(),
+        env: backup::env(&chaton.name, backup, &repository, &island.garage.s3_region),
+        repository,
+        env_file: backup::env_file(&id),
+        s3_file: backup::s3_file(&id),
+        password_file: backup::password_file(&id),
+        units,
+        id,
     }
+}
+
+/// Where backups reach an island's S3: the file's `s3_endpoint`, or the
+/// S3 port of its first member node, at the address the other nodes use.
+pub fn s3_endpoint(model: &Archipelago, island: &Island) -> String {
+    if let Some(endpoint) = &island.s3_endpoint {
+        return endpoint.clone();
+    }
+    let first = model.members(&island.name).flat_map(|c| &c.nodes).next();
+    let host = match first {
+        Some(node) => {
+            let addr = garage::rpc_public_addr(island, node);
+            match addr.rsplit_once(':') {
+                Some((host, _)) => host.to_string(),
+                None => addr,
+            }
+        }
+        None => "localhost".into(),
+    };
+    format!("http://{host}:{}", island.garage.s3_port)
+}
+
+/// A shell snippet run on the backup host: restic's answer about the
+/// job's repository, read with the job's own files. Prints nothing secret:
+/// restic's error messages name the repository, never the key.
+fn repository_probe(job: &DesiredBackup) -> String {
+    format!(
+        "[ -r {env} ] && [ -r {s3} ] && [ -r {password} ] || {{ echo no-credentials; exit 3; }}; set -a; . {env}; . {s3}; set +a; answer=$(\"$ARCHIPEL_RESTIC\" cat config --no-lock 2>&1 >/dev/null); code=$?; printf '%s\\n' \"$answer\" | tail -n 3; exit $code",
+        env = shell_word(&job.env_file),
+        s3 = shell_word(&job.s3_file),
+        password = shell_word(&job.password_file),
+    )
+}
+
+fn shell_word(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 impl Desired {
@@ -238,19 +320,44 @@ impl Desired {
             .iter()
             .filter(|b| b.machine == machine)
             .collect();
-        if !jobs.is_empty() {
-            let (name, snippet) = crate::backup::RESTIC_PROBE;
+        if let Some(first) = jobs.first() {
+            let (name, snippet) = backup::RESTIC_PROBE;
             query.probes.push((name.into(), snippet.into()));
+            if let ResticSource::Binary { .. } = first.restic {
+                query
+                    .files
+                    .push(FileQuery::new(backup::PINNED_RESTIC, Read::Hash));
+            }
+            query
+                .files
+                .push(FileQuery::new(backup::RUNNER, Read::Content));
+            for dir in [backup::STATUS_DIR, backup::CACHE_DIR] {
+                query.files.push(FileQuery::new(dir, Read::Metadata));
+            }
         }
         for job in jobs {
             query
                 .files
-                .push(FileQuery::new(job.env_file.clone(), Read::Metadata));
+                .push(FileQuery::new(job.env_file.clone(), Read::Content));
+            for secret in [&job.s3_file, &job.password_file] {
+                query
+                    .files
+                    .push(FileQuery::new(secret.clone(), Read::Metadata));
+            }
+            for unit in &job.units {
+                for name in [&unit.service_name, &unit.timer_name] {
+                    query.files.push(FileQuery::new(
+                        format!("{}/{name}", backup::UNITS_DIR),
+                        Read::Content,
+                    ));
+                    query.units.push(name.clone());
+                }
+            }
+            // Whether the repository answers to the job's password: the
+            // one probe that reaches the island. Secrets stay on the host.
             query
-                .files
-                .push(FileQuery::new(job.password_file.clone(), Read::Metadata));
-            query.units.push(job.service.clone());
-            query.units.push(job.timer.clone());
+                .probes
+                .push((format!("repository:{}", job.id), repository_probe(job)));
         }
         query
     }

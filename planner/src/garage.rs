@@ -4,8 +4,8 @@
 //! empty string).
 
 use crate::model::{ConsistencyMode, DbEngine, Island, Node};
-use minijinja::{Environment, UndefinedBehavior, context, syntax::SyntaxConfig};
-use std::sync::OnceLock;
+use crate::templates::render;
+use minijinja::context;
 
 pub const BINARY: &str = "/usr/local/bin/garage";
 /// The binary replaced by the last upgrade, kept to roll back by hand.
@@ -35,49 +35,6 @@ pub fn node_key_path(meta_dir: &str) -> String {
 pub const CONFIG_OWNER: (&str, &str, &str) = ("root", USER, "640");
 pub const SECRET_OWNER: (&str, &str, &str) = (USER, USER, "600");
 pub const DIRECTORY_OWNER: (&str, &str, &str) = (USER, USER, "700");
-
-fn templates() -> &'static Environment<'static> {
-    static TEMPLATES: OnceLock<Environment<'static>> = OnceLock::new();
-    TEMPLATES.get_or_init(|| {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        if let Ok(syntax) = SyntaxConfig::builder()
-            .keep_trailing_newline(true)
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .build()
-        {
-            env.set_syntax(syntax);
-        }
-        env.add_filter("toml", toml_string);
-        // The templates are part of archipel: a broken one fails its tests.
-        let _ = env.add_template("garage.toml", include_str!("../templates/garage.toml.j2"));
-        let _ = env.add_template(
-            "garage.service",
-            include_str!("../templates/garage.service.j2"),
-        );
-        env
-    })
-}
-
-/// A TOML basic string, every value quoted and escaped: nothing a user
-/// writes in the archipelago file can add a line to the config.
-fn toml_string(value: String) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
 
 /// The address other nodes reach this node's RPC on.
 pub fn rpc_public_addr(island: &Island, node: &Node) -> String {
@@ -133,13 +90,6 @@ pub fn unit(island: &Island, node: &Node) -> String {
     )
 }
 
-fn render(name: &str, context: minijinja::Value) -> String {
-    templates()
-        .get_template(name)
-        .and_then(|t| t.render(context))
-        .unwrap_or_else(|e| panic!("archipel's {name} template is broken: {e:#}"))
-}
-
 /// The `replication_factor` written in a node's live config, if any.
 pub fn replication_factor_in(config: &str) -> Option<u8> {
     config.lines().find_map(|line| {
@@ -163,11 +113,6 @@ pub fn role_tags(node: &Node) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn toml_strings_are_escaped() {
-        assert_eq!(toml_string("a\"b\\c\nd".into()), r#""a\"b\\c\nd""#);
-    }
 
     #[test]
     fn replication_factor_is_read_back() {

@@ -9,7 +9,7 @@
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::model::{
     Archipelago, Backup, BinarySource, Bucket, Chaton, ConsistencyMode, DbEngine, Garage, Island,
-    Keep, Node, Origin, SshTarget,
+    Keep, Node, Origin, ResticSource, SshTarget,
 };
 use crate::schedule::Schedule;
 use crate::size::Size;
@@ -26,6 +26,11 @@ pub const DEFAULT_S3_PORT: u16 = 3900;
 pub const DEFAULT_ADMIN_PORT: u16 = 3903;
 pub const DEFAULT_S3_REGION: &str = "garage";
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/garage/data";
+/// `forget --prune` once a week: pruning rewrites packs, more often costs
+/// more than it saves.
+pub const DEFAULT_PRUNE: &str = "Sun 04:00";
+/// `check` reads a tenth of the data each month: all of it within a year.
+pub const DEFAULT_CHECK: &str = "*-*-01 05:00";
 pub const DEFAULT_META_DIR: &str = "/var/lib/garage/meta";
 
 /// What may appear in each kind of block. The single source for unknown-name
@@ -83,7 +88,8 @@ pub const NODE: Schema = Schema {
 pub const BACKUP: Schema = Schema {
     block: "backup",
     attributes: &[
-        "host", "to", "paths", "exclude", "schedule", "keep", "quota",
+        "host", "to", "paths", "exclude", "schedule", "keep", "quota", "restic", "prune", "check",
+        "drill",
     ],
     blocks: &[],
 };
@@ -457,34 +463,10 @@ impl<'d> Decoder<'d> {
         let fields = self.fields(block, &GARAGE, format!("the garage block of {island}"));
         let version = self.required(&fields, "version", "\"2.5.0\"", Self::string);
         let binary = self.required(&fields, "binary", "\"https://…/garage\"", |d, attr| {
-            let text = d.string(attr)?;
-            if text.starts_with("https://") || text.starts_with("http://") {
-                Some(BinarySource::Url(text))
-            } else if text.contains("://") {
-                let span = d.span(&attr.value);
-                d.error(
-                    "invalid-value",
-                    span,
-                    "the Garage binary is an http(s) URL or a local path",
-                );
-                None
-            } else {
-                Some(BinarySource::Path(text))
-            }
+            d.binary_source(&attr.value, "Garage")
         });
         let sha256 = self.required(&fields, "sha256", "\"<64 hex digits>\"", |d, attr| {
-            let text = d.string(attr)?;
-            if text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()) {
-                Some(text.to_ascii_lowercase())
-            } else {
-                let span = d.span(&attr.value);
-                d.error(
-                    "invalid-sha256",
-                    span,
-                    "sha256 must be 64 hexadecimal digits (the output of `sha256sum`)",
-                );
-                None
-            }
+            d.sha256(&attr.value)
         });
         let replication_factor = self.required(&fields, "replication_factor", "3", |d, attr| {
             d.integer(attr, 1, 7).map(|n| n as u8)
@@ -627,23 +609,13 @@ impl<'d> Decoder<'d> {
             Some(paths)
         });
         let exclude = self.optional(&fields, "exclude", |d, attr| d.list(attr, Self::string));
-        let schedule = self.required(&fields, "schedule", "\"*-*-* 03:00\"", |d, attr| {
-            let text = d.string(attr)?;
-            match Schedule::parse(&text) {
-                Ok(schedule) => Some(schedule),
-                Err(reason) => {
-                    let span = d.span(&attr.value);
-                    d.error("invalid-schedule", span, format!("invalid schedule: {reason}"))
-                        .help = Some(
-                        "schedules use systemd's OnCalendar syntax: \"daily\", \"weekly\", \"*-*-* 03:00\", \"Mon..Fri 02:30\"; see systemd.time(7)"
-                            .into(),
-                    );
-                    None
-                }
-            }
-        });
+        let schedule = self.required(&fields, "schedule", "\"*-*-* 03:00\"", Self::schedule);
         let keep = self.optional(&fields, "keep", Self::keep);
         let quota = self.required(&fields, "quota", "\"200G\"", Self::size);
+        let restic = self.optional(&fields, "restic", Self::restic);
+        let prune = self.optional(&fields, "prune", Self::schedule);
+        let check = self.optional(&fields, "check", Self::schedule);
+        let drill = self.optional(&fields, "drill", Self::schedule);
         Some(Backup {
             name: name?,
             host: host?,
@@ -653,8 +625,122 @@ impl<'d> Decoder<'d> {
             schedule: schedule?,
             keep: keep?.unwrap_or_default(),
             quota: quota?,
+            restic: restic?.unwrap_or(ResticSource::Package),
+            prune: prune?
+                .unwrap_or_else(|| Schedule::parse(DEFAULT_PRUNE).expect("a valid default")),
+            check: check?
+                .unwrap_or_else(|| Schedule::parse(DEFAULT_CHECK).expect("a valid default")),
+            drill: drill?,
             origin: fields.origin,
         })
+    }
+
+    fn schedule(&mut self, attr: &Attribute) -> Option<Schedule> {
+        let text = self.string(attr)?;
+        match Schedule::parse(&text) {
+            Ok(schedule) => Some(schedule),
+            Err(reason) => {
+                let span = self.span(&attr.value);
+                self.error("invalid-schedule", span, format!("invalid schedule: {reason}"))
+                    .help = Some(
+                    "schedules use systemd's OnCalendar syntax: \"daily\", \"weekly\", \"*-*-* 03:00\", \"Mon..Fri 02:30\"; see systemd.time(7)"
+                        .into(),
+                );
+                None
+            }
+        }
+    }
+
+    /// `"package"`, or `{ binary = "…", sha256 = "…" }`.
+    fn restic(&mut self, attr: &Attribute) -> Option<ResticSource> {
+        const EXPECTED: &str =
+            "\"package\" (Debian's restic), or { binary = \"https://…/restic\", sha256 = \"…\" }";
+        let object = match &attr.value {
+            Expression::Object(object) => object,
+            Expression::String(s) if s.value() == "package" => return Some(ResticSource::Package),
+            other => {
+                self.wrong_type(other, EXPECTED);
+                return None;
+            }
+        };
+        let (mut binary, mut sha256, mut ok) = (None, None, true);
+        for (key, value) in object.iter() {
+            let name = match key {
+                ObjectKey::Ident(ident) => ident.as_str().to_string(),
+                ObjectKey::Expression(Expression::String(s)) => s.value().clone(),
+                ObjectKey::Expression(other) => {
+                    self.unevaluated(other);
+                    ok = false;
+                    continue;
+                }
+            };
+            match name.as_str() {
+                "binary" => {
+                    binary = self.binary_source(value.expr(), "restic");
+                    ok &= binary.is_some();
+                }
+                "sha256" => {
+                    sha256 = self.sha256(value.expr());
+                    ok &= sha256.is_some();
+                }
+                _ => {
+                    let span = self.span(value.expr());
+                    self.error(
+                        "unknown-attribute",
+                        span,
+                        format!("unknown field `{name}` in restic: it takes `binary` and `sha256`"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        match (binary, sha256) {
+            (Some(binary), Some(sha256)) if ok => Some(ResticSource::Binary { binary, sha256 }),
+            (binary, sha256) => {
+                if ok && (binary.is_none() || sha256.is_none()) {
+                    let span = self.span(&attr.value);
+                    self.error(
+                        "missing-attribute",
+                        span,
+                        "a pinned restic needs both `binary` and `sha256`",
+                    );
+                }
+                None
+            }
+        }
+    }
+
+    /// An http(s) URL archipel downloads, or a local path.
+    fn binary_source(&mut self, value: &Expression, what: &str) -> Option<BinarySource> {
+        let text = self.string_value(value)?;
+        if text.starts_with("https://") || text.starts_with("http://") {
+            Some(BinarySource::Url(text))
+        } else if text.contains("://") {
+            let span = self.span(value);
+            self.error(
+                "invalid-value",
+                span,
+                format!("the {what} binary is an http(s) URL or a local path"),
+            );
+            None
+        } else {
+            Some(BinarySource::Path(text))
+        }
+    }
+
+    fn sha256(&mut self, value: &Expression) -> Option<String> {
+        let text = self.string_value(value)?;
+        if text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()) {
+            Some(text.to_ascii_lowercase())
+        } else {
+            let span = self.span(value);
+            self.error(
+                "invalid-sha256",
+                span,
+                "sha256 must be 64 hexadecimal digits (the output of `sha256sum`)",
+            );
+            None
+        }
     }
 
     fn bucket(&mut self, block: &Block) -> Option<Bucket> {

@@ -203,8 +203,27 @@ pub struct Backup {
     pub schedule: Schedule,
     pub keep: Keep,
     pub quota: Size,
+    /// Where the host's restic comes from.
+    pub restic: ResticSource,
+    /// When `forget --prune` applies `keep`.
+    pub prune: Schedule,
+    /// When `check` reads a part of the repository's data.
+    pub check: Schedule,
+    /// When a restore drill runs, if it runs by timer.
+    pub drill: Option<Schedule>,
     #[serde(skip)]
     pub origin: Origin,
+}
+
+/// restic on a backup host: Debian's package, or a pinned binary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResticSource {
+    Package,
+    Binary {
+        binary: BinarySource,
+        sha256: String,
+    },
 }
 
 /// restic's `forget --keep-*` policy.

@@ -5,8 +5,10 @@
 //! `island.est.bucket.backup-picasoft`, `chaton.picasoft.backup.nextcloud.timer`.
 //! Secrets never enter a plan: their changes say `(sensitive)`.
 
+use crate::backup::{self, Task};
 use crate::desired::{Desired, DesiredBackup, DesiredBucket, DesiredIsland, DesiredNode};
 use crate::garage;
+use crate::model::ResticSource;
 use crate::observed::{
     Cluster, FileFacts, HostFacts, IslandObservation, MachineObservation, Observed, Permissions,
     Unreachable,
@@ -171,9 +173,16 @@ pub enum Target {
         bucket: String,
         key: String,
     },
+    /// What a backup host needs once, whatever its jobs.
+    BackupHost {
+        machine: String,
+        step: HostStep,
+    },
     Backup {
         chaton: String,
         job: String,
+        /// The host it runs on.
+        machine: String,
         step: BackupStep,
     },
 }
@@ -190,15 +199,25 @@ pub enum NodeStep {
     Service = 5,
 }
 
-/// A backup job on its host: restic and secrets → repository → timer.
+/// A backup host: restic, then archipel's runner and its directories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostStep {
+    Restic,
+    Runner,
+}
+
+/// A backup job on its host: its password, key and settings → its
+/// repository → each task's service → each task's timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BackupStep {
-    Restic = 0,
-    Password = 1,
-    Credentials = 2,
-    Repository = 3,
-    Timer = 4,
+    Password,
+    Credentials,
+    Settings,
+    Repository,
+    Service(Task),
+    Timer(Task),
 }
 
 struct Planned {
@@ -259,8 +278,9 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     for island in &desired.islands {
         plan_island(island, observed, &mut builder);
     }
+    let mut hosts_planned = BTreeSet::new();
     for backup in &desired.backups {
-        plan_backup(backup, desired, observed, &mut builder);
+        plan_backup(backup, desired, observed, &mut hosts_planned, &mut builder);
     }
     order(builder)
 }
@@ -1071,7 +1091,13 @@ fn plan_bucket(
     }
 }
 
-fn plan_backup(backup: &DesiredBackup, desired: &Desired, observed: &Observed, b: &mut Builder) {
+fn plan_backup(
+    backup: &DesiredBackup,
+    desired: &Desired,
+    observed: &Observed,
+    hosts_planned: &mut BTreeSet<String>,
+    b: &mut Builder,
+) {
     let address = format!("chaton.{}.backup.{}", backup.chaton, backup.job);
     let facts = match machine_facts(observed, &backup.machine) {
         Ok(facts) => facts,
@@ -1088,8 +1114,9 @@ fn plan_backup(backup: &DesiredBackup, desired: &Desired, observed: &Observed, b
                 .iter_mut()
                 .find(|i| i.target == backup.machine)
             {
-                Some(entry) if is_node => entry.not_planned.push(address),
-                _ => b.plan.incomplete.push(Incomplete {
+                Some(entry) => entry.not_planned.push(address),
+                None if is_node => {}
+                None => b.plan.incomplete.push(Incomplete {
                     target: backup.machine.clone(),
                     problem,
                     not_planned: vec![address],
@@ -1098,40 +1125,36 @@ fn plan_backup(backup: &DesiredBackup, desired: &Desired, observed: &Observed, b
             return;
         }
     };
+    if hosts_planned.insert(backup.machine.clone()) {
+        plan_backup_host(backup, facts, b);
+    }
     let kind = |step| Target::Backup {
         chaton: backup.chaton.clone(),
         job: backup.job.clone(),
+        machine: backup.machine.clone(),
         step,
     };
     let present = |path: &str| matches!(facts.files.get(path), Some(FileFacts::File { .. }));
-    let restic_ok = facts
-        .probes
-        .get(crate::backup::RESTIC_PROBE.0)
-        .is_some_and(|p| p.status == 0);
-    if !restic_ok {
-        b.add(
-            kind(BackupStep::Restic),
-            format!("{address}.restic"),
-            Action::Create,
-            "restic is not installed on the host",
-        );
-    }
+    const ROOT_ONLY: (&str, &str, &str) = ("root", "root", "600");
+    const UNIT_OWNER: (&str, &str, &str) = ("root", "root", "644");
+
     let password_missing = !present(&backup.password_file);
     if password_missing {
         b.add(
             kind(BackupStep::Password),
             format!("{address}.password"),
             Action::Create,
-            "the repository password does not exist (generated once, never shown)",
+            "the repository password does not exist: generated once, kept on the host, never shown",
         )
         .attribute("password", None, Some(SENSITIVE.into()));
     }
-    if !present(&backup.env_file) {
+    let credentials_missing = !present(&backup.s3_file);
+    if credentials_missing {
         b.add(
             kind(BackupStep::Credentials),
             format!("{address}.credentials"),
             Action::Create,
-            "the job's S3 credentials are not on the host",
+            "the job's S3 key is not on the host",
         )
         .attribute(
             "key",
@@ -1140,38 +1163,201 @@ fn plan_backup(backup: &DesiredBackup, desired: &Desired, observed: &Observed, b
         )
         .attribute("secret", None, Some(SENSITIVE.into()));
     }
-    if password_missing {
+    let settings_changed = managed_file(
+        b,
+        kind(BackupStep::Settings),
+        format!("{address}.settings"),
+        facts,
+        &backup.env_file,
+        &backup.env,
+        ROOT_ONLY,
+    );
+
+    // The repository, as restic sees it with the job's own files.
+    let probe = facts.probes.get(&format!("repository:{}", backup.id));
+    let answer = probe.map(|p| (p.status, p.output.trim()));
+    let repository_reason = match answer {
+        Some((0, _)) => None,
+        _ if password_missing || credentials_missing || settings_changed => Some(
+            "checked once the job's files are in place, and initialised if it does not exist"
+                .to_string(),
+        ),
+        Some((_, output))
+            if output.contains("wrong password") || output.contains("no key found") =>
+        {
+            b.plan.errors.push(PlanError {
+                address: format!("{address}.repository"),
+                message: format!(
+                    "the repository at {} exists but does not open with the job's password: archipel never initialises it again; restore the password (archipel recover) or move the repository aside",
+                    backup.repository
+                ),
+            });
+            None
+        }
+        Some((_, output))
+            if output.contains("does not exist")
+                || output.contains("unable to open config file")
+                || output.contains("Is there a repository") =>
+        {
+            Some("the repository does not exist yet".to_string())
+        }
+        Some((_, output)) => Some(format!(
+            "restic could not tell whether the repository exists ({}): apply checks again before initialising it",
+            output.lines().last().unwrap_or("no answer")
+        )),
+        None => Some("the repository was not checked".to_string()),
+    };
+    if let Some(reason) = repository_reason {
         b.add(
             kind(BackupStep::Repository),
             format!("{address}.repository"),
             Action::Create,
-            "the restic repository is initialised with the new password",
+            reason,
         )
-        .attribute(
-            "repository",
-            None,
-            Some(format!("{}/{}", backup.bucket, backup.job)),
-        );
+        .attribute("repository", None, Some(backup.repository.clone()));
     }
-    let timer = facts.units.get(&backup.timer);
-    let timer_ok = timer.is_some_and(|u| u.installed && u.is_enabled() && u.is_active());
-    let service_installed = facts
-        .units
-        .get(&backup.service)
-        .is_some_and(|u| u.installed);
-    if !timer_ok || !service_installed {
+
+    for unit in &backup.units {
+        let task = unit.task.name();
+        managed_file(
+            b,
+            kind(BackupStep::Service(unit.task)),
+            format!("{address}.{task}.service"),
+            facts,
+            &format!("{}/{}", backup::UNITS_DIR, unit.service_name),
+            &unit.service,
+            UNIT_OWNER,
+        );
+        let timer_address = format!("{address}.{task}.timer");
+        let timer_path = format!("{}/{}", backup::UNITS_DIR, unit.timer_name);
+        let changed = managed_file(
+            b,
+            kind(BackupStep::Timer(unit.task)),
+            timer_address.clone(),
+            facts,
+            &timer_path,
+            &unit.timer,
+            UNIT_OWNER,
+        );
+        let running = facts
+            .units
+            .get(&unit.timer_name)
+            .is_some_and(|u| u.installed && u.is_enabled() && u.is_active());
+        if !changed && !running {
+            b.add(
+                kind(BackupStep::Timer(unit.task)),
+                timer_address,
+                Action::Update,
+                format!("{} is not enabled and active", unit.timer_name),
+            );
+        }
+    }
+}
+
+/// restic and the runner, once per backup host.
+fn plan_backup_host(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) {
+    let address = format!("host.{}", backup.machine);
+    let kind = |step| Target::BackupHost {
+        machine: backup.machine.clone(),
+        step,
+    };
+    let probe = facts.probes.get(backup::RESTIC_PROBE.0);
+    let version = probe
+        .filter(|p| p.status == 0)
+        .and_then(|p| p.output.split_whitespace().nth(1))
+        .map(str::to_string);
+    match &backup.restic {
+        ResticSource::Package => {
+            if version.is_none() {
+                b.add(
+                    kind(HostStep::Restic),
+                    format!("{address}.restic"),
+                    Action::Create,
+                    "restic is not installed: Debian's package is",
+                );
+            }
+        }
+        ResticSource::Binary { sha256, .. } => {
+            let live = match facts.files.get(backup::PINNED_RESTIC) {
+                Some(FileFacts::File { sha256, .. }) => sha256.clone(),
+                _ => None,
+            };
+            if live.as_deref() != Some(sha256.as_str()) {
+                b.add(
+                    kind(HostStep::Restic),
+                    format!("{address}.restic"),
+                    if live.is_some() {
+                        Action::Update
+                    } else {
+                        Action::Create
+                    },
+                    format!("{} is not the pinned restic", backup::PINNED_RESTIC),
+                )
+                .attribute("sha256", live, Some(sha256.clone()));
+            }
+        }
+    }
+    let directories_missing = [backup::STATUS_DIR, backup::CACHE_DIR]
+        .iter()
+        .any(|dir| !matches!(facts.files.get(*dir), Some(FileFacts::Directory { .. })));
+    let changed = managed_file(
+        b,
+        kind(HostStep::Runner),
+        format!("{address}.runner"),
+        facts,
+        backup::RUNNER,
+        backup::RUNNER_SCRIPT,
+        ("root", "root", "755"),
+    );
+    if !changed && directories_missing {
         b.add(
-            kind(BackupStep::Timer),
-            format!("{address}.timer"),
+            kind(HostStep::Runner),
+            format!("{address}.runner"),
             Action::Create,
-            "the job's systemd service and timer are not installed and active",
-        )
-        .attribute(
-            "units",
-            None,
-            Some(format!("{}, {}", backup.service, backup.timer)),
+            "the runner's status and cache directories do not exist",
         );
     }
+}
+
+/// A text file archipel writes whole: created when missing, updated (with
+/// a diff) when its content or owner differs. Whether a change was added.
+fn managed_file(
+    b: &mut Builder,
+    kind: Target,
+    address: String,
+    facts: &HostFacts,
+    path: &str,
+    wanted: &str,
+    owner: (&str, &str, &str),
+) -> bool {
+    let (action, reason, before) = match facts.files.get(path) {
+        Some(live @ FileFacts::File { content, .. }) => {
+            let text_differs = content.as_deref() != Some(wanted);
+            let owner_differs = ownership(live) != Some(owner);
+            if !text_differs && !owner_differs {
+                return false;
+            }
+            let reason = if text_differs {
+                format!("{path} differs from the file's")
+            } else {
+                format!("{path} has the wrong owner or mode")
+            };
+            (Action::Update, reason, content.clone())
+        }
+        _ => (Action::Create, format!("{path} does not exist"), None),
+    };
+    let same_text = before.as_deref() == Some(wanted);
+    let change = b.add(kind, address, action, reason);
+    if !same_text {
+        change.file = Some(FileChange {
+            path: path.to_string(),
+            before,
+            after: wanted.to_string(),
+        });
+    } else {
+        change.attribute("owner", None, Some(show_ownership(owner)));
+    }
+    true
 }
 
 /// Adds dependencies and puts the changes in a deterministic order that
@@ -1339,15 +1525,27 @@ fn depends_on(item: &Planned, all: &[Planned]) -> BTreeSet<usize> {
                 deps
             }
         }
-        Target::Backup { chaton, job, step } => {
-            let same_job = |s: BackupStep| {
-                let (c, j) = (chaton.clone(), job.clone());
+        Target::BackupHost { .. } => BTreeSet::new(),
+        Target::Backup {
+            chaton,
+            job,
+            machine,
+            step,
+        } => {
+            let same_job = |steps: &[BackupStep]| {
+                let (c, j, steps) = (chaton.clone(), job.clone(), steps.to_vec());
                 find(
-                    &move |k| matches!(k, Target::Backup { chaton: x, job: y, step: z } if *x == c && *y == j && *z == s),
+                    &move |k| matches!(k, Target::Backup { chaton: x, job: y, step: z, .. } if *x == c && *y == j && steps.contains(z)),
+                )
+            };
+            let host = |step: HostStep| {
+                let m = machine.clone();
+                find(
+                    &move |k| matches!(k, Target::BackupHost { machine: x, step: s } if *x == m && *s == step),
                 )
             };
             match step {
-                BackupStep::Restic | BackupStep::Password => BTreeSet::new(),
+                BackupStep::Password | BackupStep::Settings => BTreeSet::new(),
                 BackupStep::Credentials => {
                     // The key and its permission on the destination island.
                     let bucket = crate::desired::backup_bucket(chaton);
@@ -1364,17 +1562,35 @@ fn depends_on(item: &Planned, all: &[Planned]) -> BTreeSet<usize> {
                     ])
                 }
                 BackupStep::Repository => {
-                    let mut deps = same_job(BackupStep::Credentials);
-                    deps.extend(same_job(BackupStep::Password));
-                    deps.extend(same_job(BackupStep::Restic));
+                    let mut deps = same_job(&[
+                        BackupStep::Password,
+                        BackupStep::Credentials,
+                        BackupStep::Settings,
+                    ]);
+                    deps.extend(host(HostStep::Restic));
                     deps
                 }
-                BackupStep::Timer => first(vec![same_job(BackupStep::Repository), {
-                    let mut d = same_job(BackupStep::Credentials);
-                    d.extend(same_job(BackupStep::Password));
-                    d.extend(same_job(BackupStep::Restic));
-                    d
-                }]),
+                BackupStep::Service(_) => {
+                    let mut deps = same_job(&[BackupStep::Settings]);
+                    deps.extend(host(HostStep::Runner));
+                    deps
+                }
+                // A schedule starts once its service and the repository
+                // are there.
+                BackupStep::Timer(task) => {
+                    let mut deps = same_job(&[BackupStep::Service(*task), BackupStep::Repository]);
+                    if deps.is_empty() {
+                        deps = first(vec![
+                            same_job(&[
+                                BackupStep::Password,
+                                BackupStep::Credentials,
+                                BackupStep::Settings,
+                            ]),
+                            host(HostStep::Restic),
+                        ]);
+                    }
+                    deps
+                }
             }
         }
     }

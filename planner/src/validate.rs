@@ -20,6 +20,7 @@ pub fn validate(parsed: &Parsed) -> Vec<Diagnostic> {
     duplicates(model, &mut out);
     backups_leave_their_island(model, &mut out);
     nodes_are_distinct_machines(model, &mut out);
+    one_restic_per_host(model, &mut out);
     risky_but_legal(model, &mut out);
     let decoded_cleanly =
         parsed.declared.every_file_parsed && !parsed.diagnostics.iter().any(Diagnostic::is_error);
@@ -210,6 +211,34 @@ fn nodes_are_distinct_machines(model: &Archipelago, out: &mut Vec<Diagnostic>) {
                 .with_help(
                     "one Garage node per machine: two roles on one disk would fake a replica",
                 ),
+            );
+        }
+    }
+}
+
+/// A host has one restic: its backup jobs must agree on where it comes from.
+fn one_restic_per_host(model: &Archipelago, out: &mut Vec<Diagnostic>) {
+    let backups: Vec<_> = model
+        .chatons
+        .iter()
+        .flat_map(|c| c.backups.iter().map(move |b| (c, b)))
+        .collect();
+    for (i, (chaton, backup)) in backups.iter().enumerate() {
+        if let Some((first_chaton, first)) = backups[..i]
+            .iter()
+            .find(|(_, b)| b.host.same_machine(&backup.host) && b.restic != backup.restic)
+        {
+            out.push(
+                Diagnostic::error(
+                    "conflicting-restic",
+                    backup.origin.attribute("restic"),
+                    format!(
+                        "backup \"{}\" of chaton \"{}\" wants another restic than backup \"{}\" of chaton \"{}\" on the same host ({})",
+                        backup.name, chaton.name, first.name, first_chaton.name, backup.host
+                    ),
+                )
+                .with_related(first.origin.attribute("restic"), "the other one")
+                .with_help("a host has one restic: give its backups the same `restic`"),
             );
         }
     }

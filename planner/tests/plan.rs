@@ -1,6 +1,7 @@
 //! Plans from observed-state fixtures: a simulated world built from a
 //! desired state ("converged"), then changed the way the real one drifts.
 
+use archipel_planner::backup;
 use archipel_planner::desired::{Desired, desired};
 use archipel_planner::garage;
 use archipel_planner::observed::*;
@@ -317,24 +318,52 @@ fn converged(desired: &Desired) -> Observed {
         let f = facts.entry(job.machine.clone()).or_insert_with(bare);
         f.files.insert(
             job.env_file.clone(),
-            file("root", "root", "600", None, None),
+            file("root", "root", "600", None, Some(&job.env)),
         );
+        for secret in [&job.s3_file, &job.password_file] {
+            f.files
+                .insert(secret.clone(), file("root", "root", "600", None, None));
+        }
         f.files.insert(
-            job.password_file.clone(),
-            file("root", "root", "600", None, None),
+            backup::RUNNER.into(),
+            file("root", "root", "755", None, Some(backup::RUNNER_SCRIPT)),
         );
-        f.units.insert(
-            job.service.clone(),
-            UnitFacts {
-                installed: true,
-                enabled: "static".into(),
-                active: "inactive".into(),
-                active_since: None,
-            },
+        for dir in [backup::STATUS_DIR, backup::CACHE_DIR] {
+            f.files.insert(
+                dir.into(),
+                FileFacts::Directory {
+                    owner: "root".into(),
+                    group: "root".into(),
+                    mode: "755".into(),
+                },
+            );
+        }
+        for unit in &job.units {
+            for (name, text) in [
+                (&unit.service_name, &unit.service),
+                (&unit.timer_name, &unit.timer),
+            ] {
+                f.files.insert(
+                    format!("{}/{name}", backup::UNITS_DIR),
+                    file("root", "root", "644", None, Some(text)),
+                );
+            }
+            f.units.insert(
+                unit.service_name.clone(),
+                UnitFacts {
+                    installed: true,
+                    enabled: "static".into(),
+                    active: "inactive".into(),
+                    active_since: None,
+                },
+            );
+            f.units.insert(unit.timer_name.clone(), active());
+        }
+        f.probes.insert(
+            "restic_version".into(),
+            ok("restic 0.14.0 compiled with go1.19.8 on linux/amd64"),
         );
-        f.units.insert(job.timer.clone(), active());
-        f.probes
-            .insert("restic_version".into(), ok("restic 0.14.0"));
+        f.probes.insert(format!("repository:{}", job.id), ok(""));
     }
     observed.machines = facts
         .into_iter()
@@ -725,5 +754,77 @@ fn a_file_changed_after_garage_started_needs_a_restart() {
     assert_eq!(
         outline(&plan),
         "~ island.ouest.node.b-1.service  (restart to load the new config (one node of the island at a time))\nPlan: 0 to add, 1 to change, 0 to destroy.\n"
+    );
+}
+
+#[test]
+fn backup_job_files_as_written_on_the_host() {
+    let desired = desired_from(BASE);
+    let job = desired
+        .backups
+        .iter()
+        .find(|b| b.job == "mail")
+        .expect("the mail job");
+    let mut text = format!("# {}\n{}", job.env_file, job.env);
+    for unit in &job.units {
+        text.push_str(&format!("\n# {}\n{}", unit.service_name, unit.service));
+        text.push_str(&format!("\n# {}\n{}", unit.timer_name, unit.timer));
+    }
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_repository_that_refuses_the_password_is_an_error_never_a_new_one() {
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    let job = &desired.backups[0];
+    let MachineObservation::Reached { facts } = observed
+        .machines
+        .get_mut(&job.machine)
+        .expect("the backup host")
+    else {
+        panic!("reached");
+    };
+    facts.probes.insert(
+        format!("repository:{}", job.id),
+        ProbeOutput {
+            status: 1,
+            output: "Fatal: wrong password or no key found".into(),
+        },
+    );
+    let refused = plan(&desired, &observed);
+    assert!(refused.changes.is_empty(), "{:?}", refused.changes);
+    assert_eq!(refused.errors.len(), 1);
+    assert!(
+        refused.errors[0]
+            .message
+            .contains("never initialises it again")
+    );
+
+    // A repository that does not exist yet is created.
+    let MachineObservation::Reached { facts } = observed
+        .machines
+        .get_mut(&job.machine)
+        .expect("the backup host")
+    else {
+        panic!("reached");
+    };
+    facts.probes.insert(
+        format!("repository:{}", job.id),
+        ProbeOutput {
+            status: 1,
+            output: "Fatal: unable to open config file: Stat: The specified key does not exist.\nIs there a repository at the following location?".into(),
+        },
+    );
+    let plan = plan(&desired, &observed);
+    assert_eq!(
+        plan.changes
+            .iter()
+            .map(|c| c.address.as_str())
+            .collect::<Vec<_>>(),
+        vec![format!(
+            "chaton.{}.backup.{}.repository",
+            job.chaton, job.job
+        )]
     );
 }

@@ -609,3 +609,80 @@ fn syntax_error_inside_a_multibyte_character() {
     let text = String::from_utf8_lossy(bytes);
     assert_eq!(codes(&text), vec!["syntax"]);
 }
+
+#[test]
+fn restic_comes_from_the_package_or_a_pinned_binary() {
+    let pinned = "    restic   = { binary = \"https://example.org/restic\", sha256 = \"0f9ea4a2b5d0b7e4c8a1c6d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3\" }\n    quota    = \"100G\"";
+    assert!(codes(&with("    quota    = \"100G\"", pinned)).is_empty());
+    assert!(
+        codes(&with(
+            "    quota    = \"100G\"",
+            "    restic   = \"package\"\n    quota    = \"100G\""
+        ))
+        .is_empty()
+    );
+    assert_eq!(
+        codes(&with(
+            "    quota    = \"100G\"",
+            "    restic   = \"apt\"\n    quota    = \"100G\""
+        )),
+        vec!["wrong-type"]
+    );
+    assert_eq!(
+        codes(&with(
+            "    quota    = \"100G\"",
+            "    restic   = { binary = \"/opt/restic\" }\n    quota    = \"100G\""
+        )),
+        vec!["missing-attribute"]
+    );
+    assert_eq!(
+        codes(&with(
+            "    quota    = \"100G\"",
+            "    restic   = { binary = \"/opt/restic\", sha256 = \"abc\" }\n    quota    = \"100G\""
+        )),
+        vec!["invalid-sha256"]
+    );
+    assert_eq!(
+        codes(&with(
+            "    quota    = \"100G\"",
+            "    restic   = { binary = \"/r\", sha = \"x\" }\n    quota    = \"100G\""
+        )),
+        vec!["unknown-attribute"]
+    );
+}
+
+#[test]
+fn jobs_of_one_host_share_their_restic() {
+    // A second job on files.a.example.org, with a pinned restic.
+    let text = with(
+        "    quota    = \"100G\"\n  }",
+        "    quota    = \"100G\"\n  }\n\n  backup \"more\" {\n    host     = \"root@files.a.example.org\"\n    to       = \"est\"\n    paths    = [\"/home\"]\n    schedule = \"daily\"\n    keep     = { daily = 7 }\n    quota    = \"10G\"\n    restic   = { binary = \"/opt/restic\", sha256 = \"0f9ea4a2b5d0b7e4c8a1c6d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3\" }\n  }",
+    );
+    let found = diagnostics(&text);
+    assert_eq!(
+        found.iter().map(|d| d.0).collect::<Vec<_>>(),
+        vec!["conflicting-restic"]
+    );
+    assert_eq!(found[0].2, line_of(&text, "    restic   = { binary"));
+}
+
+#[test]
+fn backup_schedules_have_defaults_and_are_checked() {
+    let model = archipel_planner::check(&{
+        let mut sources = Sources::new();
+        sources.add("test.hcl", BASE);
+        sources
+    })
+    .archipelago;
+    let backup = &model.chatons[0].backups[0];
+    assert_eq!(backup.prune.as_str(), "Sun 04:00");
+    assert_eq!(backup.check.as_str(), "*-*-01 05:00");
+    assert!(backup.drill.is_none());
+    assert_eq!(
+        codes(&with(
+            "    quota    = \"100G\"",
+            "    drill    = \"Mon 25:00\"\n    quota    = \"100G\""
+        )),
+        vec!["invalid-schedule"]
+    );
+}

@@ -3,12 +3,15 @@
 //! of a failed change while independent branches go on, and restarting the
 //! nodes of an island one at a time.
 
+use crate::backup;
 use crate::garage::{self, Secrets};
 use crate::ssh::{Remote, SshError};
+use archipel_planner::backup::Task;
 use archipel_planner::desired::{Desired, DesiredIsland, DesiredNode};
 use archipel_planner::garage as files;
+use archipel_planner::model::ResticSource;
 use archipel_planner::observed::{FileFacts, MachineObservation, Observed};
-use archipel_planner::plan::{Action, Change, NodeStep, Plan, Target};
+use archipel_planner::plan::{Action, BackupStep, Change, HostStep, NodeStep, Plan, Target};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +25,16 @@ const HEALTHY_WITHIN: Duration = Duration::from_secs(120);
 
 /// How often a long wait (a node draining) reports how far it is.
 const REPORT_EVERY: Duration = Duration::from_secs(30);
+
+/// Binaries apply installs, read (or downloaded) once and checked against
+/// their pinned sha256 before anything is touched.
+#[derive(Debug, Default)]
+pub struct Binaries {
+    /// Garage, per island.
+    pub garage: BTreeMap<String, Arc<Vec<u8>>>,
+    /// restic, per backup host that pins one.
+    pub restic: BTreeMap<String, Arc<Vec<u8>>>,
+}
 
 /// Choices the user made for this apply.
 #[derive(Debug, Clone, Copy)]
@@ -40,8 +53,9 @@ pub struct Context {
     /// Nodes leaving their island, by name: connected for the plan's
     /// removals, since the file no longer lists them.
     pub departing: BTreeMap<String, Remote>,
-    /// Each island's Garage binary, already checked against its pin.
-    pub binaries: BTreeMap<String, Arc<Vec<u8>>>,
+    /// Each island's Garage binary, and each backup host's pinned restic
+    /// (by machine), already checked against their pins.
+    pub binaries: Binaries,
     pub options: Options,
     /// Per island, the Garage IDs of the nodes the plan removes.
     removals: BTreeMap<String, Vec<String>>,
@@ -65,7 +79,7 @@ impl Context {
         observed: Observed,
         remotes: BTreeMap<String, Remote>,
         departing: BTreeMap<String, Remote>,
-        binaries: BTreeMap<String, Arc<Vec<u8>>>,
+        binaries: Binaries,
         options: Options,
     ) -> Context {
         let restarts = desired
@@ -354,7 +368,7 @@ async fn run(
             let remote = context.remote(&node.name)?;
             match step {
                 NodeStep::Binary => {
-                    let binary = context.binaries.get(&island.name).ok_or_else(|| {
+                    let binary = context.binaries.garage.get(&island.name).ok_or_else(|| {
                         SshError::Local(format!("no verified binary for island {}", island.name))
                     })?;
                     garage::install_binary(remote, binary, &island.binary_sha256).await
@@ -493,8 +507,67 @@ async fn run(
             }
             garage::stop(remote).await
         }
-        Target::Backup { chaton, job, .. } => Err(SshError::Local(format!(
-            "backup job {chaton}/{job}: installing backup jobs is not supported by this version of archipel"
-        ))),
+        Target::BackupHost { machine, step } => {
+            let remote = context.remote(machine)?;
+            match step {
+                HostStep::Restic => {
+                    let job = context
+                        .desired
+                        .backups
+                        .iter()
+                        .find(|b| &b.machine == machine)
+                        .ok_or_else(|| SshError::Local(format!("{machine} runs no backup job")))?;
+                    match &job.restic {
+                        ResticSource::Package => backup::install_package(remote).await,
+                        ResticSource::Binary { sha256, .. } => {
+                            let binary = context.binaries.restic.get(machine).ok_or_else(|| {
+                                SshError::Local(format!("no verified restic for {machine}"))
+                            })?;
+                            backup::install_binary(remote, binary, sha256).await
+                        }
+                    }
+                }
+                HostStep::Runner => backup::install_runner(remote).await,
+            }
+        }
+        Target::Backup {
+            chaton, job, step, ..
+        } => {
+            let job = context
+                .desired
+                .backups
+                .iter()
+                .find(|b| &b.chaton == chaton && &b.job == job)
+                .ok_or_else(|| {
+                    SshError::Local(format!("backup {chaton}/{job} is not in the file"))
+                })?;
+            let remote = context.remote(&job.machine)?;
+            let unit = |task: Task| {
+                job.units.iter().find(|u| u.task == task).ok_or_else(|| {
+                    SshError::Local(format!(
+                        "backup {chaton}/{}: no {} task",
+                        job.job,
+                        task.name()
+                    ))
+                })
+            };
+            match step {
+                BackupStep::Password => backup::write_password(remote, job).await,
+                BackupStep::Credentials => {
+                    let island = context.island(&job.island)?;
+                    backup::write_credentials(remote, context.coordinator(island)?, job).await
+                }
+                BackupStep::Settings => backup::write_settings(remote, job).await,
+                BackupStep::Repository => backup::ensure_repository(remote, job).await,
+                BackupStep::Service(task) => {
+                    let unit = unit(*task)?;
+                    backup::write_unit(remote, &unit.service_name, &unit.service, false).await
+                }
+                BackupStep::Timer(task) => {
+                    let unit = unit(*task)?;
+                    backup::write_unit(remote, &unit.timer_name, &unit.timer, true).await
+                }
+            }
+        }
     }
 }

@@ -632,7 +632,7 @@ struct KeyName {
     name: String,
 }
 
-async fn key_id(coordinator: &Remote, name: &str) -> Result<Option<String>, SshError> {
+pub(crate) async fn key_id(coordinator: &Remote, name: &str) -> Result<Option<String>, SshError> {
     let keys: Vec<KeyName> = serde_json::from_value(api(coordinator, "ListKeys", None).await?)
         .map_err(|e| SshError::Local(e.to_string()))?;
     let matching: Vec<KeyName> = keys.into_iter().filter(|k| k.name == name).collect();

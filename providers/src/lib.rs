@@ -5,6 +5,7 @@
 //! changes. They never print: callers decide what the user sees.
 
 pub mod apply;
+pub mod backup;
 pub mod garage;
 pub mod host;
 pub mod observe;

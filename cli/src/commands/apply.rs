@@ -3,10 +3,12 @@
 
 use crate::files::{self, LoadError};
 use crate::{progress, remote, render};
+use archipel_planner::desired::Desired;
 use archipel_planner::desired::desired;
+use archipel_planner::model::ResticSource;
 use archipel_planner::model::{Archipelago, BinarySource, SshTarget};
-use archipel_planner::plan::{Action, Plan, Target};
-use archipel_providers::apply::{self, Context, Options, Outcome};
+use archipel_planner::plan::{Action, HostStep, NodeStep, Plan, Target};
+use archipel_providers::apply::{self, Binaries, Context, Options, Outcome};
 use archipel_providers::observe;
 use archipel_providers::ssh::{self, Remote, Ssh, SshSettings};
 use sha2::{Digest, Sha256};
@@ -56,7 +58,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         } else {
             let plan = archipel_planner::plan::plan(&desired, &observation.observed);
             print!("{}", render::human::render(&plan, colour()));
-            let ready = match refusal(&plan, args).and_then(|()| binaries(&model, &plan)) {
+            let ready = match refusal(&plan, args).and_then(|()| binaries(&model, &desired, &plan)) {
                 Ok(binaries) => departing(&ssh, &plan)
                     .await
                     .map(|departing| (binaries, departing)),
@@ -116,18 +118,6 @@ fn refusal(plan: &Plan, args: &Args) -> Result<(), String> {
     if plan.is_blocked() {
         return Err("the plan is incomplete or has errors: nothing was changed".into());
     }
-    let unsupported: Vec<&str> = plan
-        .changes
-        .iter()
-        .filter(|c| matches!(c.target, Some(Target::Backup { .. })))
-        .map(|c| c.address.as_str())
-        .collect();
-    if !unsupported.is_empty() {
-        return Err(format!(
-            "this version of archipel installs Garage islands, not yet backup jobs; the plan needs: {}",
-            unsupported.join(", ")
-        ));
-    }
     let destroys: Vec<&str> = plan
         .changes
         .iter()
@@ -182,49 +172,72 @@ async fn departing(ssh: &Ssh, plan: &Plan) -> Result<BTreeMap<String, Remote>, S
     }
 }
 
-/// The Garage binary of each island that needs one, checked against its
-/// pinned sha256 before anything is installed. A URL is fetched once, by
-/// archipel, whatever the number of nodes.
-fn binaries(model: &Archipelago, plan: &Plan) -> Result<BTreeMap<String, Arc<Vec<u8>>>, String> {
-    let mut binaries = BTreeMap::new();
+/// The binaries the plan installs: Garage for islands, pinned restic for
+/// backup hosts, each checked against its pinned sha256 before anything is
+/// installed. A URL is fetched once, by archipel, whatever the number of
+/// machines that need it.
+fn binaries(model: &Archipelago, desired: &Desired, plan: &Plan) -> Result<Binaries, String> {
+    let mut binaries = Binaries::default();
     let mut fetched: BTreeMap<String, Arc<Vec<u8>>> = BTreeMap::new();
     for change in &plan.changes {
-        let Some(Target::Node {
-            island,
-            step: archipel_planner::plan::NodeStep::Binary,
-            ..
-        }) = &change.target
-        else {
-            continue;
-        };
-        if binaries.contains_key(island) {
-            continue;
-        }
-        let garage = &model.island(island).ok_or("unknown island")?.garage;
-        let bytes = match &garage.binary {
-            BinarySource::Path(path) => Arc::new(
-                std::fs::read(path)
-                    .map_err(|e| format!("cannot read the Garage binary {path}: {e}"))?,
-            ),
-            BinarySource::Url(url) => match fetched.get(url) {
-                Some(bytes) => Arc::clone(bytes),
-                None => {
-                    let bytes = Arc::new(download(url)?);
-                    fetched.insert(url.clone(), Arc::clone(&bytes));
-                    bytes
+        match &change.target {
+            Some(Target::Node {
+                island,
+                step: NodeStep::Binary,
+                ..
+            }) if !binaries.garage.contains_key(island) => {
+                let garage = &model.island(island).ok_or("unknown island")?.garage;
+                let bytes = checked(&garage.binary, &garage.sha256, &mut fetched)
+                    .map_err(|e| format!("island {island}: the Garage binary {e}"))?;
+                binaries.garage.insert(island.clone(), bytes);
+            }
+            Some(Target::BackupHost {
+                machine,
+                step: HostStep::Restic,
+            }) => {
+                let pinned = desired
+                    .backups
+                    .iter()
+                    .find(|b| &b.machine == machine)
+                    .map(|b| &b.restic);
+                if let Some(ResticSource::Binary { binary, sha256 }) = pinned {
+                    let bytes = checked(binary, sha256, &mut fetched)
+                        .map_err(|e| format!("{machine}: restic {e}"))?;
+                    binaries.restic.insert(machine.clone(), bytes);
                 }
-            },
-        };
-        let sha256 = hex_digest(&bytes);
-        if sha256 != garage.sha256 {
-            return Err(format!(
-                "island {island}: the Garage binary has sha256 {sha256}, not the pinned {}: refusing to install it (nothing was changed)",
-                garage.sha256
-            ));
+            }
+            _ => {}
         }
-        binaries.insert(island.clone(), bytes);
     }
     Ok(binaries)
+}
+
+/// A binary from a path or a URL (fetched at most once), checked.
+fn checked(
+    source: &BinarySource,
+    sha256: &str,
+    fetched: &mut BTreeMap<String, Arc<Vec<u8>>>,
+) -> Result<Arc<Vec<u8>>, String> {
+    let bytes = match source {
+        BinarySource::Path(path) => {
+            Arc::new(std::fs::read(path).map_err(|e| format!("cannot be read from {path}: {e}"))?)
+        }
+        BinarySource::Url(url) => match fetched.get(url) {
+            Some(bytes) => Arc::clone(bytes),
+            None => {
+                let bytes = Arc::new(download(url)?);
+                fetched.insert(url.clone(), Arc::clone(&bytes));
+                bytes
+            }
+        },
+    };
+    let actual = hex_digest(&bytes);
+    if actual != sha256 {
+        return Err(format!(
+            "has sha256 {actual}, not the pinned {sha256}: refusing to install it (nothing was changed)"
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Garage binaries are some tens of MB; anything past this is not one.
@@ -271,7 +284,7 @@ async fn execute(
     plan: &Plan,
     context: Arc<Context>,
     stop: tokio::sync::watch::Receiver<bool>,
-    desired: &archipel_planner::desired::Desired,
+    desired: &Desired,
     remotes: &BTreeMap<String, Remote>,
     machines: &[archipel_planner::model::Machine],
     live: bool,

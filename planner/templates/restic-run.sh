@@ -1,0 +1,54 @@
+#!/bin/sh
+# Managed by archipel: changes made here are reverted by `archipel apply`.
+#
+# Runs one restic task of a backup job, one task of a job at a time, and
+# records how it went in /var/lib/archipel/backups/JOB.TASK.json (and, when
+# it succeeded, JOB.TASK.success.json), each written atomically: the
+# command, its exit code, start, duration, restic's version and, for a
+# backup, restic's summary (snapshot id, files and bytes added).
+#
+# Usage: restic-run JOB TASK [restic arguments...]
+# The repository, the credentials and the password come from the
+# environment (the unit's EnvironmentFile=), restic from $ARCHIPEL_RESTIC.
+set -u
+job=$1 task=$2
+shift 2
+restic=${ARCHIPEL_RESTIC:-restic}
+status_dir=/var/lib/archipel/backups
+mkdir -p "$status_dir"
+
+# One task of a job at a time: a backup and its prune never overlap.
+exec 9>"$status_dir/$job.lock"
+flock 9
+
+# A run killed before it could clean up leaves its lock in the repository;
+# `restic unlock` removes only locks whose process is gone, or stale ones.
+"$restic" unlock >/dev/null 2>&1 || true
+
+version=$("$restic" version 2>/dev/null | sed -n 's/^restic \([0-9][0-9.]*\).*/\1/p')
+start=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+begin=$(date +%s)
+output=$(mktemp)
+trap 'rm -f "$output"' EXIT
+case $task in
+    backup) "$restic" backup --json "$@" >"$output" ;;
+    prune) "$restic" forget --prune "$@" >"$output" ;;
+    check) "$restic" check "$@" >"$output" ;;
+    *) echo "restic-run: unknown task $task" >&2; exit 2 ;;
+esac
+code=$?
+end=$(date +%s)
+
+# The journal gets restic's messages, without a backup's progress lines.
+grep -v '"message_type":"status"' "$output"
+summary=$(grep '"message_type":"summary"' "$output" | tail -n 1)
+[ -n "$summary" ] || summary=null
+record() {
+    tmp="$status_dir/.$job.$task.$$"
+    printf '{"job":"%s","command":"%s","exit_code":%d,"start":"%s","duration_seconds":%d,"restic_version":"%s","summary":%s}\n' \
+        "$job" "$task" "$code" "$start" "$((end - begin))" "$version" "$summary" >"$tmp" &&
+        mv -f "$tmp" "$1"
+}
+record "$status_dir/$job.$task.json"
+[ "$code" -ne 0 ] || record "$status_dir/$job.$task.success.json"
+exit "$code"
