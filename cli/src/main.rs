@@ -93,11 +93,6 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Human)]
         output: Output,
     },
-    /// Rewrite the files in archipel's canonical layout, keeping comments.
-    ///
-    /// Two-space indentation, aligned `=` in runs of attributes, one blank
-    /// line between blocks. Exit status: 0 on success; with --check, 1 when
-    /// a file is not formatted.
     /// Connect to every machine and report what it is, one round trip each.
     ///
     /// OS, architecture, systemd, and whether Garage and restic are there:
@@ -124,6 +119,26 @@ enum Command {
     /// Exit status: 0 when everything converged, 1 otherwise, 130 when
     /// interrupted.
     Apply(commands::apply::Args),
+    /// How the backups are doing: each job's last success against its
+    /// schedule, last snapshot, bucket against quota and last check; each
+    /// island's health and capacity.
+    ///
+    /// Exit status: 0 when every job is fresh and passing and every island
+    /// healthy; 1 when a job is stale (no success for two periods of its
+    /// schedule) or failing, an island is not healthy, or a host could not
+    /// be read; 130 when interrupted.
+    Status(commands::status::Args),
+    /// Restore a sample of a backup job's latest snapshot on its host and
+    /// verify it against the snapshot: proof that the backup restores.
+    ///
+    /// Records the result where `status` reads it. Exit status: 0 when the
+    /// drill passed, 1 when it failed or could not run.
+    Drill(commands::drill::Args),
+    /// Rewrite the files in archipel's canonical layout, keeping comments.
+    ///
+    /// Two-space indentation, aligned `=` in runs of attributes, one blank
+    /// line between blocks. Exit status: 0 on success; with --check, 1 when
+    /// a file is not formatted.
     Fmt {
         /// Change nothing; exit 1 and list the files that need formatting.
         #[arg(long)]
@@ -153,6 +168,12 @@ fn main() -> ExitCode {
         Command::Plan(args) => cli
             .ssh_settings()
             .and_then(|ssh| commands::plan::run(&cli.file, ssh, args)),
+        Command::Status(args) => cli
+            .ssh_settings()
+            .and_then(|ssh| commands::status::run(&cli.file, ssh, args)),
+        Command::Drill(args) => cli
+            .ssh_settings()
+            .and_then(|ssh| commands::drill::run(&cli.file, ssh, args)),
         Command::Facts { output } => cli
             .ssh_settings()
             .and_then(|ssh| commands::facts::run(&cli.file, ssh, *output)),

@@ -35,6 +35,7 @@ pub enum Task {
     Backup,
     Prune,
     Check,
+    Drill,
 }
 
 impl Task {
@@ -43,6 +44,7 @@ impl Task {
             Task::Backup => "backup",
             Task::Prune => "prune",
             Task::Check => "check",
+            Task::Drill => "drill",
         }
     }
 
@@ -51,6 +53,7 @@ impl Task {
             Task::Backup => "restic backup",
             Task::Prune => "restic forget --prune (retention)",
             Task::Check => "restic check of a tenth of the data",
+            Task::Drill => "restore drill of a sample of the latest snapshot",
         }
     }
 
@@ -59,7 +62,7 @@ impl Task {
     fn delay(self) -> &'static str {
         match self {
             Task::Backup => "15min",
-            Task::Prune | Task::Check => "1h",
+            Task::Prune | Task::Check | Task::Drill => "1h",
         }
     }
 }
@@ -122,15 +125,24 @@ pub fn s3_credentials(access_key_id: &str, secret_access_key: &str) -> String {
     )
 }
 
-/// The tasks a job runs: a backup, its retention when it has a policy,
-/// and checks.
+/// The tasks a job runs on schedule: a backup, its retention when it has
+/// a policy, checks, and drills when it has a drill schedule.
 pub fn tasks(backup: &Backup) -> Vec<Task> {
     let mut tasks = vec![Task::Backup];
     if !backup.keep.is_empty() {
         tasks.push(Task::Prune);
     }
     tasks.push(Task::Check);
+    if backup.drill.is_some() {
+        tasks.push(Task::Drill);
+    }
     tasks
+}
+
+/// The file where the runner records a task's last run (or last success).
+pub fn status_file(id: &str, task: Task, success: bool) -> String {
+    let suffix = if success { ".success" } else { "" };
+    format!("{STATUS_DIR}/{id}.{}{suffix}.json", task.name())
 }
 
 /// restic's arguments for a task, after the command the runner gives it.
@@ -161,6 +173,7 @@ fn arguments(task: Task, backup: &Backup) -> Vec<String> {
         }
         // Since restic 0.12 the subset may be a percentage.
         Task::Check => vec!["--read-data-subset=10%".into()],
+        Task::Drill => Vec::new(),
     }
 }
 
@@ -191,6 +204,7 @@ pub fn timer(chaton: &str, backup: &Backup, task: Task) -> String {
         Task::Backup => &backup.schedule,
         Task::Prune => &backup.prune,
         Task::Check => &backup.check,
+        Task::Drill => backup.drill.as_ref().unwrap_or(&backup.check),
     };
     render(
         "restic.timer",

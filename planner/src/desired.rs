@@ -69,6 +69,8 @@ pub struct DesiredBackup {
     pub bucket: String,
     pub key: String,
     pub restic: ResticSource,
+    /// When the backup runs (systemd's OnCalendar).
+    pub schedule: String,
     /// `s3:ENDPOINT/BUCKET/JOB`.
     pub repository: String,
     pub env_file: String,
@@ -243,6 +245,7 @@ fn desired_backup(
         bucket,
         key: chaton_key(&chaton.name),
         restic: backup.restic.clone(),
+        schedule: backup.schedule.as_str().to_string(),
         env: backup::env(&chaton.name, backup, &repository, &island.garage.s3_region),
         repository,
         env_file: backup::env_file(&id),

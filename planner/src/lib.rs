@@ -17,6 +17,7 @@ pub mod plan;
 pub mod schedule;
 pub mod size;
 pub mod source;
+pub mod status;
 pub mod templates;
 pub mod validate;
 

@@ -249,6 +249,15 @@ pub struct NodeStatus {
     pub draining: bool,
     #[serde(default)]
     pub role: Option<NodeRole>,
+    /// The disk holding its data: what `status` reports as capacity.
+    #[serde(default)]
+    pub data_partition: Option<FreeSpace>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreeSpace {
+    pub available: u64,
+    pub total: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

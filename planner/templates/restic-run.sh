@@ -5,7 +5,9 @@
 # records how it went in /var/lib/archipel/backups/JOB.TASK.json (and, when
 # it succeeded, JOB.TASK.success.json), each written atomically: the
 # command, its exit code, start, duration, restic's version and, for a
-# backup, restic's summary (snapshot id, files and bytes added).
+# backup, restic's summary (snapshot id, files and bytes added). A drill
+# restores a sample of the latest snapshot (up to 20 of its files, chosen at
+# random) into a temporary directory and verifies them against it.
 #
 # Usage: restic-run JOB TASK [restic arguments...]
 # The repository, the credentials and the password come from the
@@ -34,6 +36,17 @@ case $task in
     backup) "$restic" backup --json "$@" >"$output" ;;
     prune) "$restic" forget --prune "$@" >"$output" ;;
     check) "$restic" check "$@" >"$output" ;;
+    drill)
+        target=$(mktemp -d)
+        sample=$(mktemp)
+        "$restic" ls latest --json 2>/dev/null | grep '"type":"file"' |
+            sed -n 's/.*"path":"\([^"\\]*\)".*/\1/p' | shuf -n 20 >"$sample"
+        set --
+        while IFS= read -r path; do set -- "$@" --include "$path"; done <"$sample"
+        "$restic" restore latest --target "$target" --verify "$@" >"$output" 2>&1
+        code=$?
+        rm -rf -- "$target" "$sample"
+        (exit "$code") ;;
     *) echo "restic-run: unknown task $task" >&2; exit 2 ;;
 esac
 code=$?
@@ -45,8 +58,8 @@ summary=$(grep '"message_type":"summary"' "$output" | tail -n 1)
 [ -n "$summary" ] || summary=null
 record() {
     tmp="$status_dir/.$job.$task.$$"
-    printf '{"job":"%s","command":"%s","exit_code":%d,"start":"%s","duration_seconds":%d,"restic_version":"%s","summary":%s}\n' \
-        "$job" "$task" "$code" "$start" "$((end - begin))" "$version" "$summary" >"$tmp" &&
+    printf '{"job":"%s","command":"%s","exit_code":%d,"start":"%s","start_unix":%d,"duration_seconds":%d,"restic_version":"%s","summary":%s}\n' \
+        "$job" "$task" "$code" "$start" "$begin" "$((end - begin))" "$version" "$summary" >"$tmp" &&
         mv -f "$tmp" "$1"
 }
 record "$status_dir/$job.$task.json"

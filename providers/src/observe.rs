@@ -134,8 +134,28 @@ pub async fn observe(
     stop: &mut watch::Receiver<bool>,
     grace: Duration,
 ) -> Observation {
-    let mut observation =
-        gather_machines(ssh, machines, |m| desired.facts_query(&m.name), stop, grace).await;
+    observe_with(
+        ssh,
+        desired,
+        machines,
+        |m| desired.facts_query(&m.name),
+        stop,
+        grace,
+    )
+    .await
+}
+
+/// Observes the archipelago with the facts `query` asks of each machine
+/// (a plan's, or more), then each island.
+pub async fn observe_with(
+    ssh: &Arc<Ssh>,
+    desired: &Desired,
+    machines: &[Machine],
+    query: impl Fn(&Machine) -> FactsQuery,
+    stop: &mut watch::Receiver<bool>,
+    grace: Duration,
+) -> Observation {
+    let mut observation = gather_machines(ssh, machines, query, stop, grace).await;
     if observation.interrupted {
         return observation;
     }

@@ -119,6 +119,25 @@ impl S3 {
         })
     }
 
+    /// The keys under `prefix` (up to a thousand: enough for a test).
+    pub fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, S3Failure> {
+        self.runtime.block_on(async {
+            let listed = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .send()
+                .await
+                .map_err(failure)?;
+            Ok(listed
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string))
+                .collect())
+        })
+    }
+
     pub fn delete(&self, bucket: &str, key: &str) -> Result<(), S3Failure> {
         self.runtime
             .block_on(self.client.delete_object().bucket(bucket).key(key).send())

@@ -2,6 +2,7 @@
 //! each other's island with restic under systemd, retention, and no secret
 //! in archipel's output.
 
+use archipel_tests::s3::S3;
 use archipel_tests::{
     Failed, Lab, archipel_binary, ensure, garage_build, output_text, run_lab_tests,
 };
@@ -17,7 +18,9 @@ fn main() {
                 backs_up_to_the_other_island,
             ),
             ("applying_again_changes_nothing", idempotent),
+            ("status_tells_fresh_from_stale", status_report),
             ("retention_keeps_what_keep_allows", retention),
+            ("a_drill_passes_then_fails_once_packs_are_lost", drill),
         ],
     )
 }
@@ -262,4 +265,110 @@ fn retention(lab: &Lab) -> Result<(), Failed> {
     )?;
     let check = status(lab, "node7", "chaton-1-data", "check")?;
     ensure(check["exit_code"] == 0, format!("{check}"))
+}
+
+fn status_report(lab: &Lab) -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let file = archipelago(dir.path())?;
+    // chaton-1 has backed up, chaton-4 never has.
+    let output = archipel(lab, &file, &["status", "--output", "json"])?;
+    ensure(output.status.code() == Some(1), output_text(&output))?;
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let job = |report: &serde_json::Value, chaton: &str| -> Result<serde_json::Value, Failed> {
+        Ok(report["jobs"]
+            .as_array()
+            .ok_or("jobs")?
+            .iter()
+            .find(|j| j["chaton"] == chaton)
+            .ok_or(format!("no job of {chaton}"))?
+            .clone())
+    };
+    let fresh = job(&report, "chaton-1")?;
+    ensure(
+        fresh["stale"] == false && fresh["failing"] == false,
+        format!("{fresh}"),
+    )?;
+    ensure(fresh["island"] == "lab-b", format!("{fresh}"))?;
+    // `*-*-* 03:00` runs daily.
+    ensure(fresh["period_seconds"] == 86_400, format!("{fresh}"))?;
+    ensure(
+        fresh["last_success"]["summary"]["snapshot_id"].is_string()
+            && fresh["bucket_bytes"].as_u64().unwrap_or(0) > 0
+            && fresh["bucket_quota"] == 1_000_000_000u64,
+        format!("{fresh}"),
+    )?;
+    let never = job(&report, "chaton-4")?;
+    ensure(
+        never["stale"] == true && never["last_success"].is_null(),
+        format!("{never}"),
+    )?;
+    for island in report["islands"].as_array().ok_or("islands")? {
+        ensure(island["health"] == "healthy", format!("{island}"))?;
+    }
+
+    lab.ssh_ok(
+        "node8",
+        "systemctl start archipel-backup-chaton-4-data.service",
+    )?;
+    let output = archipel(lab, &file, &["status"])?;
+    let text = output_text(&output);
+    ensure(output.status.success(), text.clone())?;
+    ensure(
+        text.contains("All 2 backup jobs are fresh and passing."),
+        text.clone(),
+    )?;
+    ensure(text.contains("lab-a: healthy, 3/3 storage nodes up"), text)
+}
+
+fn drill(lab: &Lab) -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let file = archipelago(dir.path())?;
+    let output = archipel(lab, &file, &["drill", "chaton-1/data"])?;
+    ensure(
+        output.status.success() && output_text(&output).contains("Drill of chaton-1/data passed"),
+        output_text(&output),
+    )?;
+
+    // Lose the repository's data packs (as a broken disk would), with the
+    // job's own key.
+    let key = |name: &str| -> Result<String, Failed> {
+        Ok(lab
+            .ssh_ok(
+                "node7",
+                &format!("sed -n 's/^{name}=//p' /etc/archipel/restic/chaton-1-data.s3"),
+            )?
+            .trim()
+            .to_string())
+    };
+    let node4 = lab.node("node4").ok_or("node4")?.address;
+    let s3 = S3::new(
+        &format!("http://{node4}:3900"),
+        "garage",
+        &key("AWS_ACCESS_KEY_ID")?,
+        &key("AWS_SECRET_ACCESS_KEY")?,
+    );
+    let packs = s3.list("backup-chaton-1", "data/data/")?;
+    ensure(!packs.is_empty(), "the repository has data packs")?;
+    for pack in &packs {
+        s3.delete("backup-chaton-1", pack)?;
+    }
+    let output = archipel(lab, &file, &["drill", "chaton-1/data"])?;
+    ensure(
+        output.status.code() == Some(1) && output_text(&output).contains("FAILED"),
+        output_text(&output),
+    )?;
+    let output = archipel(lab, &file, &["status", "--output", "json"])?;
+    ensure(output.status.code() == Some(1), output_text(&output))?;
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let job = report["jobs"]
+        .as_array()
+        .ok_or("jobs")?
+        .iter()
+        .find(|j| j["chaton"] == "chaton-1")
+        .ok_or("chaton-1")?
+        .clone();
+    ensure(
+        job["failing"] == true && job["last_drill"]["exit_code"] != 0,
+        format!("{job}"),
+    )
 }

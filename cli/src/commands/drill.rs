@@ -1,0 +1,87 @@
+//! `archipel drill CHATON/JOB`: on the job's host, restore a sample of the
+//! latest snapshot into a temporary directory and verify it against the
+//! snapshot, through archipel's runner (which records the result where
+//! `status` reads it).
+
+use crate::files::{self, LoadError};
+use crate::remote;
+use archipel_planner::backup::{RUNNER, Task, status_file};
+use archipel_planner::desired::desired;
+use archipel_planner::status::Run;
+use archipel_providers::ssh::{Ssh, SshSettings};
+use std::path::Path;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The job to drill, as CHATON/JOB.
+    #[arg(value_name = "CHATON/JOB")]
+    job: String,
+}
+
+pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, LoadError> {
+    let Some(model) = files::load_valid(path)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let desired = desired(&model);
+    let (chaton, name) = args
+        .job
+        .split_once('/')
+        .ok_or_else(|| LoadError::new(format!("{}: write the job as CHATON/JOB", args.job)))?;
+    let job = desired
+        .backups
+        .iter()
+        .find(|b| b.chaton == chaton && b.job == name)
+        .ok_or_else(|| LoadError::new(format!("the file has no backup job {}", args.job)))?;
+    let machine = model
+        .machines()
+        .into_iter()
+        .find(|m| m.name == job.machine)
+        .ok_or_else(|| LoadError::new(format!("no machine {}", job.machine)))?;
+    let runtime = remote::runtime()?;
+    let ssh = Ssh::new(settings).map_err(|e| LoadError::new(e.to_string()))?;
+    let outcome = runtime.block_on(async {
+        let remote = ssh
+            .connect(&machine.name, &machine.ssh, machine.host_key.as_deref())
+            .await
+            .map_err(|e| e.to_string())?;
+        eprintln!("Drilling {} on {}…", args.job, machine.name);
+        // The runner with the job's settings and key, as its units run it.
+        const SCRIPT: &str = r#"set -a; . "$1"; . "$2"; set +a
+"$3" "$4" drill >/dev/null 2>&1
+cat "$5""#;
+        let status = status_file(&job.id, Task::Drill, false);
+        let output = remote
+            .run_checked(
+                SCRIPT,
+                &[&job.env_file, &job.s3_file, RUNNER, &job.id, &status],
+                None,
+            )
+            .await
+            .map_err(|e| e.to_string());
+        remote::close([remote]).await;
+        output
+    });
+    let text = match outcome {
+        Ok(output) => output.stdout_text(),
+        Err(error) => {
+            eprintln!("Error: {error}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let run: Run = serde_json::from_str(text.trim())
+        .map_err(|e| LoadError::new(format!("the drill left no readable record: {e}")))?;
+    if run.exit_code == 0 {
+        println!(
+            "Drill of {} passed: a sample of the latest snapshot restored and verified in {} s.",
+            args.job, run.duration_seconds
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "Drill of {} FAILED (restic exit {}): the latest snapshot does not restore; see `journalctl` or run restic restore by hand on {}.",
+            args.job, run.exit_code, job.machine
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}

@@ -1,0 +1,264 @@
+//! `archipel status`: each backup job's last success against its schedule,
+//! its last snapshot and check, its bucket against its quota; each island's
+//! health and capacity. Reads the status files archipel's runner writes on
+//! the hosts, and the islands through their nodes.
+
+use crate::files::{self, LoadError};
+use crate::remote;
+use archipel_planner::desired::desired;
+use archipel_planner::size::Size;
+use archipel_planner::status::{self, JobStatus, Status};
+use archipel_providers::observe;
+use archipel_providers::ssh::{Ssh, SshSettings};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusOutput {
+    /// A table per chaton and island.
+    Human,
+    /// For scripts and monitoring.
+    Json,
+    /// For a report or an issue.
+    Markdown,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// How to print the status.
+    #[arg(long, value_enum, default_value_t = StatusOutput::Human)]
+    output: StatusOutput,
+}
+
+pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, LoadError> {
+    let Some(model) = files::load_valid(path)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let desired = desired(&model);
+    let machines = model.machines();
+    let runtime = remote::runtime()?;
+    let grace = remote::grace(settings.connect_timeout);
+    let ssh = Arc::new(Ssh::new(settings).map_err(|e| LoadError::new(e.to_string()))?);
+    let observation = runtime.block_on(async {
+        let mut stop = remote::ctrl_c();
+        let mut observation = observe::observe_with(
+            &ssh,
+            &desired,
+            &machines,
+            |m| status::query(&desired, &m.name),
+            &mut stop,
+            grace,
+        )
+        .await;
+        remote::close(std::mem::take(&mut observation.remotes).into_values()).await;
+        observation
+    });
+    drop(ssh);
+    if observation.interrupted {
+        eprintln!("Interrupted.");
+        return Ok(ExitCode::from(remote::INTERRUPTED));
+    }
+    let report = status::status(&desired, &observation.observed);
+    match args.output {
+        StatusOutput::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| LoadError::new(e.to_string()))?
+        ),
+        StatusOutput::Human => print!("{}", human(&report)),
+        StatusOutput::Markdown => print!("{}", markdown(&report)),
+    }
+    Ok(if report.is_good() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// A job's condition in a word.
+fn verdict(job: &JobStatus) -> &'static str {
+    if job.problem.is_some() {
+        "UNKNOWN"
+    } else if job.failing {
+        "FAILING"
+    } else if job.stale {
+        "STALE"
+    } else {
+        "ok"
+    }
+}
+
+/// "3h12m", "2d4h": ages at a glance.
+fn age(seconds: u64) -> String {
+    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
+    match (days, hours) {
+        (0, 0) => format!("{minutes}m"),
+        (0, _) => format!("{hours}h{minutes:02}m"),
+        _ => format!("{days}d{hours}h"),
+    }
+}
+
+struct Row {
+    cells: [String; 9],
+}
+
+const HEADERS: [&str; 9] = [
+    "job",
+    "host",
+    "to",
+    "state",
+    "last success",
+    "snapshot",
+    "bucket",
+    "last check",
+    "last drill",
+];
+
+/// A check's or drill's last run in a few words.
+fn last(run: Option<&status::Run>) -> String {
+    match run {
+        Some(run) if run.exit_code == 0 => format!("ok {}", run.start),
+        Some(run) => format!("FAILED (exit {}) {}", run.exit_code, run.start),
+        None => "never".into(),
+    }
+}
+
+fn rows(report: &Status) -> Vec<Row> {
+    report
+        .jobs
+        .iter()
+        .map(|job| {
+            let success = match (&job.success_age_seconds, job.period_seconds) {
+                (Some(a), Some(p)) => format!("{} ago (every {})", age(*a), age(p)),
+                (Some(a), None) => format!("{} ago", age(*a)),
+                (None, _) if job.problem.is_some() => "?".into(),
+                (None, _) => "never".into(),
+            };
+            let snapshot = job
+                .last_success
+                .as_ref()
+                .and_then(|r| r.summary.as_ref())
+                .and_then(|s| s.snapshot_id.clone())
+                .unwrap_or_else(|| "-".into());
+            let bucket = match (job.bucket_bytes, job.bucket_quota) {
+                (Some(b), Some(q)) => format!("{} / {}", Size(b), Size(q)),
+                (Some(b), None) => Size(b).to_string(),
+                _ => "-".into(),
+            };
+            let state = match (&job.problem, &job.last_run) {
+                (Some(problem), _) => format!("{}: {problem}", verdict(job)),
+                (None, Some(run)) if run.exit_code != 0 => {
+                    format!("{} (last run exit {})", verdict(job), run.exit_code)
+                }
+                _ => verdict(job).to_string(),
+            };
+            Row {
+                cells: [
+                    format!("{}/{}", job.chaton, job.job),
+                    job.host.clone(),
+                    job.island.clone(),
+                    state,
+                    success,
+                    snapshot,
+                    bucket,
+                    last(job.last_check.as_ref()),
+                    last(job.last_drill.as_ref()),
+                ],
+            }
+        })
+        .collect()
+}
+
+fn island_line(island: &status::IslandStatus) -> String {
+    if island.total_bytes == 0 {
+        return format!("{}: {}", island.name, island.health);
+    }
+    format!(
+        "{}: {}, {}/{} storage nodes up, {} used of {}",
+        island.name,
+        island.health,
+        island.storage_nodes_up,
+        island.storage_nodes,
+        Size(island.used_bytes),
+        Size(island.total_bytes)
+    )
+}
+
+fn human(report: &Status) -> String {
+    let rows = rows(report);
+    let mut widths = HEADERS.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(&row.cells) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut out = String::from("Backups\n");
+    out.push_str(&line(&HEADERS.map(String::from)));
+    out.push('\n');
+    for row in &rows {
+        out.push_str(&line(&row.cells));
+        out.push('\n');
+    }
+    out.push_str("\nIslands\n");
+    for island in &report.islands {
+        out.push_str(&island_line(island));
+        out.push('\n');
+    }
+    let bad = report.jobs.iter().filter(|j| verdict(j) != "ok").count();
+    out.push_str(&if bad == 0 {
+        format!("\nAll {} backup jobs are fresh and passing.\n", report.jobs.len())
+    } else {
+        format!(
+            "\n{bad} of {} backup jobs need attention (stale: no success for two schedule periods; failing: the last run or check failed).\n",
+            report.jobs.len()
+        )
+    });
+    out
+}
+
+fn markdown(report: &Status) -> String {
+    let escape = |s: &str| s.replace('|', "\\|");
+    let mut out = String::from("### archipel status\n\n| ");
+    out.push_str(&HEADERS.join(" | "));
+    out.push_str(" |\n|");
+    out.push_str(&"---|".repeat(HEADERS.len()));
+    out.push('\n');
+    for row in rows(report) {
+        out.push_str("| ");
+        out.push_str(
+            &row.cells
+                .iter()
+                .map(|c| escape(c))
+                .collect::<Vec<_>>()
+                .join(" | "),
+        );
+        out.push_str(" |\n");
+    }
+    out.push_str("\n**Islands**\n\n");
+    for island in &report.islands {
+        out.push_str(&format!("- {}\n", escape(&island_line(island))));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::age;
+
+    #[test]
+    fn ages_read_at_a_glance() {
+        assert_eq!(age(59), "0m");
+        assert_eq!(age(3 * 3600 + 12 * 60), "3h12m");
+        assert_eq!(age(2 * 86_400 + 4 * 3600 + 5), "2d4h");
+    }
+}

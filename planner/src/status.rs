@@ -1,0 +1,276 @@
+//! `archipel status`: how the backups are doing, from what the hosts
+//! recorded (each task's last run and last success, written by archipel's
+//! runner) and what the islands report (health, capacity, each backup
+//! bucket's size against its quota).
+//!
+//! A job is *stale* when its last success is older than two of its
+//! schedule's periods (or it never succeeded), *failing* when its last run
+//! failed.
+
+use crate::backup::{Task, status_file};
+use crate::desired::{Desired, DesiredBackup};
+use crate::observed::{
+    FactsQuery, FileFacts, FileQuery, IslandObservation, MachineObservation, Observed, Read,
+};
+use serde::{Deserialize, Serialize};
+
+/// The host's clock and the backup schedule's period, from systemd itself:
+/// the next two times the schedule elapses, in seconds since the epoch.
+const NOW_PROBE: (&str, &str) = ("now", "date +%s");
+
+fn period_probe_name(id: &str) -> String {
+    format!("period:{id}")
+}
+
+/// What `status` reads on a machine, beyond what a plan reads: each job's
+/// status files, the host's clock, each backup schedule's period.
+pub fn query(desired: &Desired, machine: &str) -> FactsQuery {
+    let mut query = desired.facts_query(machine);
+    let jobs: Vec<&DesiredBackup> = desired
+        .backups
+        .iter()
+        .filter(|b| b.machine == machine)
+        .collect();
+    if !jobs.is_empty() {
+        query.probes.push((NOW_PROBE.0.into(), NOW_PROBE.1.into()));
+    }
+    for job in jobs {
+        for task in [Task::Backup, Task::Check, Task::Drill] {
+            for success in [false, true] {
+                query.files.push(FileQuery::new(
+                    status_file(&job.id, task, success),
+                    Read::Content,
+                ));
+            }
+        }
+        query.probes.push((
+            period_probe_name(&job.id),
+            format!(
+                "systemd-analyze calendar --iterations=2 '{}' | sed -n 's/^.*\\(Next elapse\\|#2\\): //p' | while read -r at; do date -d \"$at\" +%s; done",
+                job.schedule.replace('\'', "")
+            ),
+        ));
+    }
+    query
+}
+
+/// One run of a task, as the runner recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    pub exit_code: i64,
+    pub start: String,
+    #[serde(default)]
+    pub start_unix: u64,
+    pub duration_seconds: u64,
+    #[serde(default)]
+    pub restic_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
+}
+
+/// restic's backup summary: what the run added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    #[serde(default)]
+    pub snapshot_id: Option<String>,
+    #[serde(default)]
+    pub files_new: u64,
+    #[serde(default)]
+    pub files_changed: u64,
+    #[serde(default)]
+    pub data_added: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobStatus {
+    pub chaton: String,
+    pub job: String,
+    pub host: String,
+    pub island: String,
+    pub schedule: String,
+    /// Seconds between two runs of the schedule, as systemd computes it.
+    pub period_seconds: Option<u64>,
+    pub last_run: Option<Run>,
+    pub last_success: Option<Run>,
+    /// Seconds since the last success ended.
+    pub success_age_seconds: Option<u64>,
+    pub last_check: Option<Run>,
+    pub last_drill: Option<Run>,
+    /// The chaton's backup bucket on the island: bytes stored, quota.
+    pub bucket_bytes: Option<u64>,
+    pub bucket_quota: Option<u64>,
+    pub stale: bool,
+    pub failing: bool,
+    /// Why the host could not say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IslandStatus {
+    pub name: String,
+    /// Garage's word (`healthy`, `degraded`, `unavailable`), or why none.
+    pub health: String,
+    pub storage_nodes: u64,
+    pub storage_nodes_up: u64,
+    /// Over the nodes' data disks.
+    pub used_bytes: u64,
+    pub total_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Status {
+    pub jobs: Vec<JobStatus>,
+    pub islands: Vec<IslandStatus>,
+}
+
+impl Status {
+    /// Every job fresh and passing, every island healthy.
+    pub fn is_good(&self) -> bool {
+        self.jobs
+            .iter()
+            .all(|j| !j.stale && !j.failing && j.problem.is_none())
+            && self.islands.iter().all(|i| i.health == "healthy")
+    }
+}
+
+pub fn status(desired: &Desired, observed: &Observed) -> Status {
+    let islands = desired
+        .islands
+        .iter()
+        .map(|island| match observed.islands.get(&island.name) {
+            Some(IslandObservation::Reached { cluster, .. }) => {
+                let disks: Vec<_> = cluster
+                    .status
+                    .nodes
+                    .iter()
+                    .filter(|n| n.role.is_some())
+                    .filter_map(|n| n.data_partition)
+                    .collect();
+                IslandStatus {
+                    name: island.name.clone(),
+                    health: cluster.health.status.clone(),
+                    storage_nodes: cluster.health.storage_nodes,
+                    storage_nodes_up: cluster.health.storage_nodes_up,
+                    used_bytes: disks
+                        .iter()
+                        .map(|d| d.total.saturating_sub(d.available))
+                        .sum(),
+                    total_bytes: disks.iter().map(|d| d.total).sum(),
+                }
+            }
+            other => IslandStatus {
+                name: island.name.clone(),
+                health: match other {
+                    Some(IslandObservation::NotRunning) => "not running".into(),
+                    Some(IslandObservation::Unreachable { problem }) => {
+                        format!("unreachable: {}", problem.message)
+                    }
+                    _ => "not observed".into(),
+                },
+                storage_nodes: 0,
+                storage_nodes_up: 0,
+                used_bytes: 0,
+                total_bytes: 0,
+            },
+        })
+        .collect();
+    let jobs = desired
+        .backups
+        .iter()
+        .map(|job| job_status(job, observed))
+        .collect();
+    Status { jobs, islands }
+}
+
+fn job_status(job: &DesiredBackup, observed: &Observed) -> JobStatus {
+    let bucket = match observed.islands.get(&job.island) {
+        Some(IslandObservation::Reached { cluster, .. }) => cluster
+            .buckets
+            .iter()
+            .find(|b| b.global_aliases.contains(&job.bucket)),
+        _ => None,
+    };
+    let mut status = JobStatus {
+        chaton: job.chaton.clone(),
+        job: job.job.clone(),
+        host: job.machine.clone(),
+        island: job.island.clone(),
+        schedule: job.schedule.clone(),
+        period_seconds: None,
+        last_run: None,
+        last_success: None,
+        success_age_seconds: None,
+        last_check: None,
+        last_drill: None,
+        bucket_bytes: bucket.map(|b| b.bytes),
+        bucket_quota: bucket.and_then(|b| b.quotas.max_size),
+        stale: true,
+        failing: false,
+        problem: None,
+    };
+    let facts = match observed.machines.get(&job.machine) {
+        Some(MachineObservation::Reached { facts }) => facts,
+        Some(MachineObservation::Unreachable { problem }) => {
+            status.problem = Some(problem.message.clone());
+            return status;
+        }
+        None => {
+            status.problem = Some("not observed".into());
+            return status;
+        }
+    };
+    let run = |task: Task, success: bool| -> Option<Run> {
+        match facts.files.get(&status_file(&job.id, task, success)) {
+            Some(FileFacts::File {
+                content: Some(text),
+                ..
+            }) => serde_json::from_str(text).ok(),
+            _ => None,
+        }
+    };
+    status.last_run = run(Task::Backup, false);
+    status.last_success = run(Task::Backup, true);
+    status.last_check = run(Task::Check, false);
+    status.last_drill = run(Task::Drill, false);
+    let number = |name: &str| {
+        facts
+            .probes
+            .get(name)
+            .filter(|p| p.status == 0)
+            .map(|p| {
+                p.output
+                    .lines()
+                    .filter_map(|l| l.trim().parse::<u64>().ok())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let now = number(NOW_PROBE.0).first().copied();
+    status.period_seconds = match number(&period_probe_name(&job.id))[..] {
+        [next, after, ..] if after > next => Some(after - next),
+        _ => None,
+    };
+    status.success_age_seconds = match (&status.last_success, now) {
+        (Some(run), Some(now)) => Some(now.saturating_sub(run.start_unix + run.duration_seconds)),
+        _ => None,
+    };
+    status.stale = match (status.success_age_seconds, status.period_seconds) {
+        (Some(age), Some(period)) => age > 2 * period,
+        // Never succeeded, or the schedule could not be read.
+        _ => true,
+    };
+    status.failing = status
+        .last_run
+        .as_ref()
+        .is_some_and(|run| run.exit_code != 0)
+        || status
+            .last_check
+            .as_ref()
+            .is_some_and(|run| run.exit_code != 0)
+        || status
+            .last_drill
+            .as_ref()
+            .is_some_and(|run| run.exit_code != 0);
+    status
+}
