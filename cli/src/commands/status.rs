@@ -94,7 +94,25 @@ fn age(seconds: u64) -> String {
     match (days, hours) {
         (0, 0) => format!("{minutes}m"),
         (0, _) => format!("{hours}h{minutes:02}m"),
+        (_, 0) => format!("{days}d"),
         _ => format!("{days}d{hours}h"),
+    }
+}
+
+/// Bytes at a glance, in SI units as the file writes sizes: "336 kB",
+/// "692.6 GB".
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 || value >= 100.0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
     }
 }
 
@@ -141,8 +159,8 @@ fn rows(report: &Status) -> Vec<Row> {
                 .and_then(|s| s.snapshot_id.clone())
                 .unwrap_or_else(|| "-".into());
             let bucket = match (job.bucket_bytes, job.bucket_quota) {
-                (Some(b), Some(q)) => format!("{} / {}", Size(b), Size(q)),
-                (Some(b), None) => Size(b).to_string(),
+                (Some(b), Some(q)) => format!("{} / {}", bytes(b), Size(q)),
+                (Some(b), None) => bytes(b),
                 _ => "-".into(),
             };
             let state = match (&job.problem, &job.last_run) {
@@ -179,8 +197,8 @@ fn island_line(island: &status::IslandStatus) -> String {
         island.health,
         island.storage_nodes_up,
         island.storage_nodes,
-        Size(island.used_bytes),
-        Size(island.total_bytes)
+        bytes(island.used_bytes),
+        bytes(island.total_bytes)
     )
 }
 
@@ -253,12 +271,21 @@ fn markdown(report: &Status) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::age;
+    use super::{age, bytes};
 
     #[test]
     fn ages_read_at_a_glance() {
         assert_eq!(age(59), "0m");
         assert_eq!(age(3 * 3600 + 12 * 60), "3h12m");
         assert_eq!(age(2 * 86_400 + 4 * 3600 + 5), "2d4h");
+        assert_eq!(age(86_400), "1d");
+    }
+
+    #[test]
+    fn sizes_read_at_a_glance() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(335_912), "336 kB");
+        assert_eq!(bytes(692_600_000_000), "693 GB");
+        assert_eq!(bytes(1_500_000_000), "1.5 GB");
     }
 }
