@@ -11,6 +11,7 @@ use crate::backup::{self, Task};
 use crate::garage;
 use crate::model::{Archipelago, Backup, Chaton, Island, Node, ResticSource};
 use crate::observed::{FactsQuery, FileQuery, Permissions, Read};
+use crate::templates::shell_word;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -286,10 +287,6 @@ fn repository_probe(job: &DesiredBackup) -> String {
         s3 = shell_word(&job.s3_file),
         password = shell_word(&job.password_file),
     )
-}
-
-fn shell_word(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 impl Desired {

@@ -90,10 +90,14 @@ pub fn systemd_word(value: String) -> String {
     out
 }
 
-/// A value in a systemd EnvironmentFile= that a POSIX shell can also source:
-/// single-quoted, a `'` written as `'\''`.
-pub fn env_value(value: String) -> String {
+/// One POSIX shell word, single-quoted (a `'` written as `'\''`): also a
+/// value of a systemd EnvironmentFile= that a shell can source.
+pub fn shell_word(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+fn env_value(value: String) -> String {
+    shell_word(&value)
 }
 
 #[cfg(test)]

@@ -783,14 +783,8 @@ fn a_repository_that_refuses_the_password_is_an_error_never_a_new_one() {
     let desired = desired_from(BASE);
     let mut observed = converged(&desired);
     let job = &desired.backups[0];
-    let MachineObservation::Reached { facts } = observed
-        .machines
-        .get_mut(&job.machine)
-        .expect("the backup host")
-    else {
-        panic!("reached");
-    };
-    facts.probes.insert(
+    let host = facts(&mut observed, &job.machine);
+    host.probes.insert(
         format!("repository:{}", job.id),
         ProbeOutput {
             status: 1,
@@ -807,14 +801,8 @@ fn a_repository_that_refuses_the_password_is_an_error_never_a_new_one() {
     );
 
     // A repository that does not exist yet is created.
-    let MachineObservation::Reached { facts } = observed
-        .machines
-        .get_mut(&job.machine)
-        .expect("the backup host")
-    else {
-        panic!("reached");
-    };
-    facts.probes.insert(
+    let host = facts(&mut observed, &job.machine);
+    host.probes.insert(
         format!("repository:{}", job.id),
         ProbeOutput {
             status: 1,
@@ -856,24 +844,19 @@ fn status_flags_stale_and_failing_jobs() {
             Some(record(0, now - 3 * 86_400)),
         ),
     ] {
-        let MachineObservation::Reached { facts } =
-            observed.machines.get_mut(&job.machine).expect("host")
-        else {
-            panic!("reached");
-        };
+        let host = facts(&mut observed, &job.machine);
         let path =
             |suffix: &str| format!("/var/lib/archipel/backups/{}.backup{suffix}.json", job.id);
-        facts
-            .files
+        host.files
             .insert(path(""), file("root", "root", "644", None, Some(&last)));
         if let Some(success) = &success {
-            facts.files.insert(
+            host.files.insert(
                 path(".success"),
                 file("root", "root", "644", None, Some(success)),
             );
         }
-        facts.probes.insert("now".into(), ok(&now.to_string()));
-        facts.probes.insert(
+        host.probes.insert("now".into(), ok(&now.to_string()));
+        host.probes.insert(
             format!("period:{}", job.id),
             ok(&format!("{}\n{}\n", now + 1000, now + 1000 + 86_400)),
         );

@@ -5,6 +5,7 @@
 
 use crate::garage;
 use crate::ssh::{Remote, SshError};
+use archipel_planner::backup::Task;
 use archipel_planner::backup::{
     self as files, CACHE_DIR, PINNED_RESTIC, RUNNER, RUNNER_SCRIPT, STATUS_DIR, UNITS_DIR,
 };
@@ -133,6 +134,24 @@ esac"#;
         .run_checked(SCRIPT, &[&job.env_file, &job.s3_file], None)
         .await
         .map(drop)
+}
+
+/// A restore drill of the job, run now through the runner with the job's
+/// settings and key (as its units run it). Returns the drill's record, the
+/// JSON the runner wrote, whatever the drill's outcome.
+pub async fn drill(remote: &Remote, job: &DesiredBackup) -> Result<String, SshError> {
+    const SCRIPT: &str = r#"set -a; . "$1"; . "$2"; set +a
+"$3" "$4" drill >/dev/null 2>&1
+cat "$5""#;
+    let record = files::status_file(&job.id, Task::Drill, false);
+    let output = remote
+        .run_checked(
+            SCRIPT,
+            &[&job.env_file, &job.s3_file, RUNNER, &job.id, &record],
+            None,
+        )
+        .await?;
+    Ok(output.stdout_text())
 }
 
 /// A unit file of the job, then systemd told. A timer is also enabled and

@@ -312,6 +312,30 @@ pub fn ensure(condition: bool, message: impl Into<String>) -> Result<(), Failed>
     }
 }
 
+/// Runs archipel against the lab as a user would: `-f FILE`, the lab's
+/// ssh_config, no colour, no terminal.
+pub fn archipel(lab: &Lab, file: &Path, args: &[&str]) -> Result<Output, Failed> {
+    Ok(Command::new(archipel_binary()?)
+        .arg("-f")
+        .arg(file)
+        .arg("--ssh-config")
+        .arg(lab.ssh_config())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()?)
+}
+
+/// One call to a node's Garage admin API, through `garage json-api`:
+/// what a test reads of an island, independently of archipel.
+pub fn garage_api(lab: &Lab, node: &str, call: &str) -> Result<serde_json::Value, Failed> {
+    let output = lab.ssh_ok(
+        node,
+        &format!("garage -c /etc/garage/garage.toml json-api {call}"),
+    )?;
+    Ok(serde_json::from_str(&output)?)
+}
+
 /// A command's stdout and stderr, as text, for messages and searches.
 pub fn output_text(output: &Output) -> String {
     format!(

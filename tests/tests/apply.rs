@@ -4,10 +4,11 @@
 
 use archipel_tests::s3::S3;
 use archipel_tests::{
-    Failed, Lab, archipel_binary, ensure, garage_build, output_text, run_lab_tests,
+    Failed, Lab, archipel, archipel_binary, ensure, garage_api as api, garage_build, output_text,
+    run_lab_tests,
 };
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -68,26 +69,6 @@ fn archipelago(
     let path = dir.join("archipelago.hcl");
     std::fs::write(&path, edit(text))?;
     Ok(path)
-}
-
-fn archipel(lab: &Lab, file: &Path, args: &[&str]) -> Result<Output, Failed> {
-    Ok(Command::new(archipel_binary()?)
-        .arg("-f")
-        .arg(file)
-        .arg("--ssh-config")
-        .arg(lab.ssh_config())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()?)
-}
-
-fn api(lab: &Lab, node: &str, call: &str) -> Result<serde_json::Value, Failed> {
-    let output = lab.ssh_ok(
-        node,
-        &format!("garage -c /etc/garage/garage.toml json-api {call}"),
-    )?;
-    Ok(serde_json::from_str(&output)?)
 }
 
 fn tampered_binary(lab: &Lab) -> Result<(), Failed> {

@@ -4,10 +4,10 @@
 
 use archipel_tests::s3::S3;
 use archipel_tests::{
-    Failed, Lab, archipel_binary, ensure, garage_build, output_text, run_lab_tests,
+    Failed, Lab, archipel, ensure, garage_api as api, garage_build, output_text, run_lab_tests,
 };
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 fn main() {
     run_lab_tests(
@@ -72,26 +72,6 @@ fn sha256_of(path: &str) -> Result<String, Failed> {
         .next()
         .ok_or("sha256sum")?
         .to_string())
-}
-
-fn archipel(lab: &Lab, file: &Path, args: &[&str]) -> Result<Output, Failed> {
-    Ok(Command::new(archipel_binary()?)
-        .arg("-f")
-        .arg(file)
-        .arg("--ssh-config")
-        .arg(lab.ssh_config())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()?)
-}
-
-fn api(lab: &Lab, node: &str, call: &str) -> Result<serde_json::Value, Failed> {
-    let output = lab.ssh_ok(
-        node,
-        &format!("garage -c /etc/garage/garage.toml json-api {call}"),
-    )?;
-    Ok(serde_json::from_str(&output)?)
 }
 
 /// restic on a backup host, with the job's own files.

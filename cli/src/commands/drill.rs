@@ -5,9 +5,9 @@
 
 use crate::files::{self, LoadError};
 use crate::remote;
-use archipel_planner::backup::{RUNNER, Task, status_file};
 use archipel_planner::desired::desired;
 use archipel_planner::status::Run;
+use archipel_providers::backup;
 use archipel_providers::ssh::{Ssh, SshSettings};
 use std::path::Path;
 use std::process::ExitCode;
@@ -46,24 +46,12 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
             .await
             .map_err(|e| e.to_string())?;
         eprintln!("Drilling {} on {}…", args.job, machine.name);
-        // The runner with the job's settings and key, as its units run it.
-        const SCRIPT: &str = r#"set -a; . "$1"; . "$2"; set +a
-"$3" "$4" drill >/dev/null 2>&1
-cat "$5""#;
-        let status = status_file(&job.id, Task::Drill, false);
-        let output = remote
-            .run_checked(
-                SCRIPT,
-                &[&job.env_file, &job.s3_file, RUNNER, &job.id, &status],
-                None,
-            )
-            .await
-            .map_err(|e| e.to_string());
+        let record = backup::drill(&remote, job).await.map_err(|e| e.to_string());
         remote::close([remote]).await;
-        output
+        record
     });
     let text = match outcome {
-        Ok(output) => output.stdout_text(),
+        Ok(record) => record,
         Err(error) => {
             eprintln!("Error: {error}");
             return Ok(ExitCode::FAILURE);
