@@ -4,6 +4,7 @@
 //! chatons, and each chaton's restic backups to another island); `plan`
 //! shows what would change on the machines, `apply` makes it so over SSH.
 
+mod binaries;
 mod commands;
 mod diagnostics;
 mod files;
@@ -134,6 +135,32 @@ enum Command {
     /// Records the result where `status` reads it. Exit status: 0 when the
     /// drill passed, 1 when it failed or could not run.
     Drill(commands::drill::Args),
+    /// After losing a backup host: open the job's escrowed password with
+    /// one of the chaton's admin keys and set a fresh host up to restore.
+    ///
+    /// Reads `JOB.escrow.age` from the chaton's bucket on the destination
+    /// island, decrypts it with --identity, then installs restic, the
+    /// runner, the password, the job's S3 key and settings on --to, and
+    /// lists the repository's snapshots from there. Starts no timer.
+    /// Exit status: 0 when the repository opens on the new host, 1
+    /// otherwise.
+    Recover(commands::recover::Args),
+    /// Report how the live archipelago strays from the file: what changed,
+    /// what is missing, what the file does not know.
+    ///
+    /// Observes like plan and changes nothing. Exit status: 0 when there is
+    /// no drift, 2 when there is, 1 when a part could not be observed or
+    /// the plan has errors; for a check on a timer.
+    Drift(commands::drift::Args),
+    /// Print a plan saved with `archipel plan -out FILE`, in any of plan's
+    /// formats. Needs no machine.
+    Show(commands::show::Args),
+    /// Break an island lock left by an apply that crashed.
+    ///
+    /// apply locks every island before it changes anything, and says who
+    /// holds a lock it finds. Exit status: 0 when the lock was broken, 1
+    /// when the island holds no lock or another one.
+    Unlock(commands::unlock::Args),
     /// Rewrite the files in archipel's canonical layout, keeping comments.
     ///
     /// Two-space indentation, aligned `=` in runs of attributes, one blank
@@ -149,6 +176,17 @@ enum Command {
     },
 }
 
+/// Terraform's single-dash `-out FILE` / `-out=FILE`, as users type it,
+/// read as `--out`.
+fn terraform_style(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    args.map(|arg| match arg.to_str() {
+        Some("-out") => "--out".into(),
+        Some(text) if text.starts_with("-out=") => format!("-{text}").into(),
+        _ => arg,
+    })
+    .collect()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Output {
     /// For people: the source snippet with the problem marked.
@@ -158,7 +196,7 @@ enum Output {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(terraform_style(std::env::args_os()));
     let result = match &cli.command {
         Command::Validate { output } => commands::validate::run(&cli.file, *output),
         Command::Fmt { check, diff } => commands::fmt::run(&cli.file, *check, *diff),
@@ -174,6 +212,16 @@ fn main() -> ExitCode {
         Command::Drill(args) => cli
             .ssh_settings()
             .and_then(|ssh| commands::drill::run(&cli.file, ssh, args)),
+        Command::Recover(args) => cli
+            .ssh_settings()
+            .and_then(|ssh| commands::recover::run(&cli.file, ssh, args)),
+        Command::Show(args) => commands::show::run(args),
+        Command::Unlock(args) => cli
+            .ssh_settings()
+            .and_then(|ssh| commands::unlock::run(&cli.file, ssh, args)),
+        Command::Drift(args) => cli
+            .ssh_settings()
+            .and_then(|ssh| commands::drift::run(&cli.file, ssh, args)),
         Command::Facts { output } => cli
             .ssh_settings()
             .and_then(|ssh| commands::facts::run(&cli.file, ssh, *output)),

@@ -60,7 +60,9 @@ fn lane(target: &Target) -> String {
         | Target::Bucket { island, .. }
         | Target::Key { island, .. }
         | Target::Grant { island, .. } => format!("island {island}"),
-        Target::BackupHost { machine, .. } | Target::Backup { machine, .. } => machine.clone(),
+        Target::BackupHost { machine, .. }
+        | Target::Backup { machine, .. }
+        | Target::BackupRemoval { machine, .. } => machine.clone(),
     }
 }
 

@@ -1,7 +1,12 @@
 //! What every command that talks to machines shares: the async runtime,
 //! Ctrl-C, and closing every SSH connection on the way out.
 
-use archipel_providers::ssh::{Remote, close_all};
+use archipel_planner::desired::Desired;
+use archipel_planner::model::Archipelago;
+use archipel_planner::observed::Observed;
+use archipel_providers::observe;
+use archipel_providers::ssh::{Remote, Ssh, SshSettings, close_all};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -41,4 +46,26 @@ pub async fn close(remotes: impl IntoIterator<Item = Remote>) {
     for error in close_all(remotes).await {
         eprintln!("warning: {error}");
     }
+}
+
+/// Observes every island and machine of the file, concurrently, then
+/// closes the connections. `None` when interrupted.
+pub fn observe_all(
+    model: &Archipelago,
+    desired: &Desired,
+    settings: SshSettings,
+) -> Result<Option<Observed>, crate::files::LoadError> {
+    let machines = model.machines();
+    let runtime = runtime()?;
+    let grace = grace(settings.connect_timeout);
+    let ssh =
+        Arc::new(Ssh::new(settings).map_err(|e| crate::files::LoadError::new(e.to_string()))?);
+    let observation = runtime.block_on(async {
+        let mut stop = ctrl_c();
+        let mut observation = observe::observe(&ssh, desired, &machines, &mut stop, grace).await;
+        // Owned, not cloned: a connection closes when its last handle does.
+        close(std::mem::take(&mut observation.remotes).into_values()).await;
+        observation
+    });
+    Ok((!observation.interrupted).then_some(observation.observed))
 }

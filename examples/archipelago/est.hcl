@@ -3,6 +3,7 @@
 chaton "deuxfleurs" {
   island  = "est"
   contact = "coucou@deuxfleurs.fr"
+  escrow  = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJHLrLRqLRxnvAtevFp1VyBAKvi6fywKmB0Ke8po597Q coucou@deuxfleurs.fr"]
 
   node "df-orsay" {
     ssh      = "root@orsay.deuxfleurs.fr"
@@ -38,6 +39,7 @@ chaton "deuxfleurs" {
 chaton "42l" {
   island  = "est"
   contact = "contact@42l.fr"
+  escrow  = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPDmjg+S91VeAi8EGbEkuCfpsljSzkwM4V2n6aj7S180 contact@42l.fr"]
 
   node "42l-1" {
     ssh      = "root@garage.42l.fr"
@@ -58,6 +60,7 @@ chaton "42l" {
 chaton "chapril" {
   island  = "est"
   contact = "admin@chapril.org"
+  escrow  = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFM0CMa2nGMWoTuB3QsVWRC+ukzQdzqsJdZOzhE6cFBB admin@chapril.org"]
 
   node "chapril-1" {
     ssh      = "root@s3.chapril.org"
@@ -78,6 +81,7 @@ chaton "chapril" {
 chaton "tedomum" {
   island  = "est"
   contact = "contact@tedomum.net"
+  escrow  = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIGzqCaXmISqg6/rSu/tcDmpVlcjbcv4xwytHkcnUpYe contact@tedomum.net"]
 
   node "tedomum-1" {
     ssh      = "root@store.tedomum.net"

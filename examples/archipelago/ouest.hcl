@@ -3,6 +3,7 @@
 chaton "picasoft" {
   island  = "ouest"
   contact = "technique@picasoft.net"
+  escrow  = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBZUh0zw7EhMgupl3O6bfCCRGI7Ee6TrH/MBmdJkcJ1Y technique@picasoft.net"]
 
   node "pica-1" {
     ssh      = "root@pica1.picasoft.net"
@@ -38,6 +39,7 @@ chaton "picasoft" {
 chaton "retzien" {
   island  = "ouest"
   contact = "admin@retzien.fr"
+  escrow  = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB4j2zHRUF8o+7N1C3v6m9W7jSjrlBFzpai1uzwuM6DK admin@retzien.fr"]
 
   node "retzien-1" {
     ssh      = "admin@stockage.retzien.fr:2222"
@@ -58,6 +60,7 @@ chaton "retzien" {
 chaton "distrilab" {
   island  = "ouest"
   contact = "contact@distrilab.fr"
+  escrow  = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAeA7ERUdV5pRg4HAvaycWLDEhsVXFxBGL5FEnMYTS++ contact@distrilab.fr"]
 
   node "distri-1" {
     ssh      = "root@garage.distrilab.fr"
@@ -78,6 +81,7 @@ chaton "distrilab" {
 chaton "hadoly" {
   island  = "ouest"
   contact = "contact@hadoly.fr"
+  escrow  = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINILsru8XNOgguOAds5Rp1ong03tyb9MhH7UoSIt+R2B contact@hadoly.fr"]
 
   node "hadoly-1" {
     ssh      = "root@s3.hadoly.fr"

@@ -3,6 +3,7 @@
 chaton "sans-nuage" {
   island  = "sud"
   contact = "contact@sans-nuage.fr"
+  escrow  = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmEI2X2Dz8w0uyidWlTm7lA9A4SN/CfiPu9MJKDOL8f contact@sans-nuage.fr"]
 
   node "sn-1" {
     ssh      = "root@s3-1.sans-nuage.fr"
@@ -28,6 +29,7 @@ chaton "sans-nuage" {
 chaton "libreon" {
   island  = "sud"
   contact = "contact@libreon.fr"
+  escrow  = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMeol8Qk85R9YR7C4GaF2wwxRav4WO0VaH5OgIW0nFov contact@libreon.fr"]
 
   node "libreon-1" {
     ssh      = "root@stock.libreon.fr"
@@ -48,6 +50,7 @@ chaton "libreon" {
 chaton "alolise" {
   island  = "sud"
   contact = "contact@alolise.org"
+  escrow  = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPk080ya9FsrtJbS/+Y/GeNfsGq9Jqr74xtG/LuUcUQW contact@alolise.org"]
 
   node "alolise-1" {
     ssh      = "root@s3.alolise.org"
@@ -68,6 +71,7 @@ chaton "alolise" {
 chaton "katzei" {
   island  = "sud"
   contact = "contact@katzei.fr"
+  escrow  = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK8G55/ndGqpwM/tql8Sw2pU4Psd7y/owtyl8bdA/5Uc contact@katzei.fr"]
 
   node "katzei-1" {
     ssh      = "root@garage.katzei.fr"

@@ -31,6 +31,7 @@ chaton "a-est" {
 chaton "b-ouest" {
   island  = "ouest"
   contact = "admin@b-ouest.example"
+  escrow  = ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"]
 
   node "b-ouest-1" {
     ssh      = "root@b-ouest-1.example"

@@ -21,6 +21,7 @@ island "est" {
 chaton "a-ouest" {
   island  = "ouest"
   contact = "admin@a-ouest.example"
+  escrow  = ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"]
 
   node "a-ouest-1" {
     ssh      = "root@a-ouest.example"
@@ -40,6 +41,7 @@ chaton "a-ouest" {
 chaton "b-ouest" {
   island  = "ouest"
   contact = "admin@b-ouest.example"
+  escrow  = ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"]
 
   node "b-ouest-1" {
     ssh      = "root@b-ouest.example"

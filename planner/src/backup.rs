@@ -28,6 +28,45 @@ pub const UNITS_DIR: &str = "/etc/systemd/system";
 /// restic's version, or a failure when it is not installed.
 pub const RESTIC_PROBE: (&str, &str) = ("restic_version", "restic version");
 
+/// The jobs installed on a machine, whatever the file says: one line per
+/// settings file, `ID<TAB>ESCROWED<TAB>FIRST LINE` (1 when the job's
+/// escrow record is there). The first line names the chaton and the job.
+pub const JOBS_PROBE: (&str, &str) = (
+    "backup_jobs",
+    r#"for f in /etc/archipel/restic/*.env; do [ -f "$f" ] || continue; id=$(basename "$f" .env); e=0; [ -f "/etc/archipel/restic/$id.escrow" ] && e=1; printf '%s\t%s\t%s\n' "$id" "$e" "$(head -n 1 "$f")"; done"#,
+);
+
+/// A job found on a machine by [`JOBS_PROBE`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledJob {
+    pub id: String,
+    pub chaton: String,
+    pub job: String,
+    /// Its password was escrowed: removing it from the host loses nothing.
+    pub escrowed: bool,
+}
+
+/// Reads [`JOBS_PROBE`]'s output; lines archipel did not write are skipped.
+pub fn installed_jobs(output: &str) -> Vec<InstalledJob> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(3, '\t');
+            let (id, escrowed, header) = (fields.next()?, fields.next()?, fields.next()?);
+            let rest = header.strip_prefix("# Managed by archipel (chaton \"")?;
+            let (chaton, rest) = rest.split_once('"')?;
+            let rest = rest.strip_prefix(", backup \"")?;
+            let (job, _) = rest.split_once('"')?;
+            (job_id(chaton, job) == id).then(|| InstalledJob {
+                id: id.to_string(),
+                chaton: chaton.to_string(),
+                job: job.to_string(),
+                escrowed: escrowed == "1",
+            })
+        })
+        .collect()
+}
+
 /// What a job's units do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -216,4 +255,34 @@ pub fn timer(chaton: &str, backup: &Backup, task: Task) -> String {
             delay => task.delay(),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn installed_jobs_are_read_from_their_settings_header() {
+        let output = "chaton-1-data\t1\t# Managed by archipel (chaton \"chaton-1\", backup \"data\"): changes\n\
+                      x-y-z\t0\t# Managed by archipel (chaton \"x-y\", backup \"z\"): changes\n\
+                      stray\t0\tRESTIC_REPOSITORY=s3:elsewhere\n\
+                      lie\t0\t# Managed by archipel (chaton \"a\", backup \"b\"): changes\n";
+        assert_eq!(
+            installed_jobs(output),
+            vec![
+                InstalledJob {
+                    id: "chaton-1-data".into(),
+                    chaton: "chaton-1".into(),
+                    job: "data".into(),
+                    escrowed: true
+                },
+                InstalledJob {
+                    id: "x-y-z".into(),
+                    chaton: "x-y".into(),
+                    job: "z".into(),
+                    escrowed: false
+                },
+            ]
+        );
+    }
 }

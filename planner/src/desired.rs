@@ -8,6 +8,7 @@
 //! only; per declared bucket, the bucket and its readers' and writers' keys.
 
 use crate::backup::{self, Task};
+use crate::escrow;
 use crate::garage;
 use crate::model::{Archipelago, Backup, Chaton, Island, Node, ResticSource};
 use crate::observed::{FactsQuery, FileQuery, Permissions, Read};
@@ -19,6 +20,16 @@ use std::collections::BTreeMap;
 pub struct Desired {
     pub islands: Vec<DesiredIsland>,
     pub backups: Vec<DesiredBackup>,
+    /// What `prevent_destroy = true` guards.
+    pub guarded: Guarded,
+}
+
+/// Chatons, nodes and buckets no plan may destroy.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Guarded {
+    pub chatons: std::collections::BTreeSet<String>,
+    pub nodes: std::collections::BTreeSet<String>,
+    pub buckets: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -27,6 +38,9 @@ pub struct DesiredIsland {
     pub replication_factor: u8,
     pub version: String,
     pub binary_sha256: String,
+    /// Where its nodes serve S3 (on every node) and the region it signs.
+    pub s3_port: u16,
+    pub s3_region: String,
     pub nodes: Vec<DesiredNode>,
     pub buckets: Vec<DesiredBucket>,
     /// Key names, sorted.
@@ -79,9 +93,22 @@ pub struct DesiredBackup {
     pub env: String,
     /// The S3 key, root-only: never read back.
     pub s3_file: String,
-    /// The repository password, root-only: never read back.
+    /// The repository password, root-only: read back only to escrow it.
     pub password_file: String,
+    /// Where the password is escrowed, when the chaton names recipients.
+    pub escrow: Option<DesiredEscrow>,
     pub units: Vec<DesiredUnit>,
+}
+
+/// The job's password, encrypted to its chaton's admins, as an object in
+/// the job's bucket; the host records what was escrowed.
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredEscrow {
+    pub recipients: Vec<String>,
+    /// The object's key in the job's bucket.
+    pub object: String,
+    pub record_file: String,
+    pub record: String,
 }
 
 /// One task of a job: its service and the timer that starts it.
@@ -138,7 +165,23 @@ pub fn desired(model: &Archipelago) -> Desired {
             Some(desired_backup(model, island, chaton, backup, &machines))
         })
         .collect();
-    Desired { islands, backups }
+    let mut guarded = Guarded::default();
+    for chaton in &model.chatons {
+        if chaton.prevent_destroy {
+            guarded.chatons.insert(chaton.name.clone());
+        }
+        for node in chaton.nodes.iter().filter(|n| n.prevent_destroy) {
+            guarded.nodes.insert(node.name.clone());
+        }
+    }
+    for bucket in model.buckets.iter().filter(|b| b.prevent_destroy) {
+        guarded.buckets.insert(bucket.name.clone());
+    }
+    Desired {
+        islands,
+        backups,
+        guarded,
+    }
 }
 
 fn desired_island(model: &Archipelago, island: &Island) -> DesiredIsland {
@@ -190,6 +233,8 @@ fn desired_island(model: &Archipelago, island: &Island) -> DesiredIsland {
         replication_factor: island.garage.replication_factor,
         version: island.garage.version.clone(),
         binary_sha256: island.garage.sha256.clone(),
+        s3_port: island.garage.s3_port,
+        s3_region: island.garage.s3_region.clone(),
         nodes,
         buckets,
         keys,
@@ -228,6 +273,16 @@ fn desired_backup(
         s3_endpoint(model, island).trim_end_matches('/'),
         backup.name
     );
+    let recipients = chaton.escrow.clone().unwrap_or_default();
+    let escrow = (!recipients.is_empty()).then(|| {
+        let object = escrow::object(&backup.name);
+        DesiredEscrow {
+            record_file: escrow::record_file(&id),
+            record: escrow::record(&backup.to, &bucket, &object, &recipients),
+            recipients,
+            object,
+        }
+    });
     let units = backup::tasks(backup)
         .into_iter()
         .map(|task| DesiredUnit {
@@ -252,6 +307,7 @@ fn desired_backup(
         env_file: backup::env_file(&id),
         s3_file: backup::s3_file(&id),
         password_file: backup::password_file(&id),
+        escrow,
         units,
         id,
     }
@@ -294,6 +350,9 @@ impl Desired {
     /// job's files and units if it is a backup host. Secrets: metadata only.
     pub fn facts_query(&self, machine: &str) -> FactsQuery {
         let mut query = FactsQuery::default();
+        // Jobs installed there, to find those the file no longer has.
+        let (name, snippet) = backup::JOBS_PROBE;
+        query.probes.push((name.into(), snippet.into()));
         for node in self
             .islands
             .iter()
@@ -339,6 +398,11 @@ impl Desired {
             query
                 .files
                 .push(FileQuery::new(job.env_file.clone(), Read::Content));
+            if let Some(escrow) = &job.escrow {
+                query
+                    .files
+                    .push(FileQuery::new(escrow.record_file.clone(), Read::Content));
+            }
             for secret in [&job.s3_file, &job.password_file] {
                 query
                     .files

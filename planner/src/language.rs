@@ -70,7 +70,7 @@ pub const GARAGE: Schema = Schema {
 };
 pub const CHATON: Schema = Schema {
     block: "chaton",
-    attributes: &["island", "contact"],
+    attributes: &["island", "contact", "escrow", "prevent_destroy"],
     blocks: &["node", "backup"],
 };
 pub const NODE: Schema = Schema {
@@ -82,6 +82,7 @@ pub const NODE: Schema = Schema {
         "data_dir",
         "meta_dir",
         "rpc_public_addr",
+        "prevent_destroy",
     ],
     blocks: &[],
 };
@@ -95,7 +96,7 @@ pub const BACKUP: Schema = Schema {
 };
 pub const BUCKET: Schema = Schema {
     block: "bucket",
-    attributes: &["island", "quota", "readers", "writers"],
+    attributes: &["island", "quota", "readers", "writers", "prevent_destroy"],
     blocks: &[],
 };
 
@@ -518,6 +519,10 @@ impl<'d> Decoder<'d> {
         // An invalid contact is reported but does not drop the chaton: its
         // name, island, nodes and backups still serve the other rules.
         let contact = self.required(&fields, "contact", "\"admin@example.org\"", Self::string);
+        let escrow = self.optional(&fields, "escrow", |d, attr| {
+            d.list(attr, Self::escrow_recipient)
+        });
+        let prevent_destroy = self.optional(&fields, "prevent_destroy", Self::boolean);
         // A node or backup with an error is left out (and reported), the
         // chaton kept: its name and island still serve the other rules.
         let mut nodes = Vec::new();
@@ -533,6 +538,11 @@ impl<'d> Decoder<'d> {
             name: name?,
             island: island?,
             contact: contact.unwrap_or_default(),
+            // An invalid recipient is reported; the chaton still counts as
+            // having said whom to escrow to.
+            escrow: escrow.unwrap_or(Some(Vec::new())),
+            // An invalid value is reported; the chaton is guarded meanwhile.
+            prevent_destroy: prevent_destroy.unwrap_or(Some(true)).unwrap_or(false),
             nodes,
             backups,
             origin: fields.origin,
@@ -576,10 +586,12 @@ impl<'d> Decoder<'d> {
         let data_dir = self.optional(&fields, "data_dir", Self::absolute_path);
         let meta_dir = self.optional(&fields, "meta_dir", Self::absolute_path);
         let rpc_public_addr = self.optional(&fields, "rpc_public_addr", Self::string);
+        let prevent_destroy = self.optional(&fields, "prevent_destroy", Self::boolean);
         Some(Node {
             name: name?,
             ssh: ssh?,
             host_key: host_key?,
+            prevent_destroy: prevent_destroy?.unwrap_or(false),
             capacity: capacity?,
             data_dir: data_dir?.unwrap_or_else(|| DEFAULT_DATA_DIR.to_string()),
             meta_dir: meta_dir?.unwrap_or_else(|| DEFAULT_META_DIR.to_string()),
@@ -765,12 +777,14 @@ impl<'d> Decoder<'d> {
         let writers = self.optional(&fields, "writers", |d, attr| {
             d.list(attr, Self::chaton_reference)
         });
+        let prevent_destroy = self.optional(&fields, "prevent_destroy", Self::boolean);
         Some(Bucket {
             name: name?,
             island: island?,
             quota: quota?,
             readers: readers?.unwrap_or_default(),
             writers: writers?.unwrap_or_default(),
+            prevent_destroy: prevent_destroy?.unwrap_or(false),
             origin: fields.origin,
         })
     }
@@ -805,6 +819,16 @@ impl<'d> Decoder<'d> {
         match fields.attributes.get(name) {
             Some(attr) => decode(self, attr).map(Some),
             None => Some(None),
+        }
+    }
+
+    fn boolean(&mut self, attr: &Attribute) -> Option<bool> {
+        match &attr.value {
+            Expression::Bool(value) => Some(*value.value()),
+            other => {
+                self.wrong_type(other, "true or false");
+                None
+            }
         }
     }
 
@@ -876,6 +900,23 @@ impl<'d> Decoder<'d> {
                 "invalid-path",
                 span,
                 format!("\"{text}\" is not an absolute path"),
+            );
+            return None;
+        }
+        Some(text)
+    }
+
+    /// A public key the chaton's passwords are encrypted to: what `age`
+    /// itself accepts as a recipient.
+    fn escrow_recipient(&mut self, attr: &Attribute) -> Option<String> {
+        let text = self.string(attr)?;
+        let text = text.trim().to_string();
+        if crate::escrow::parse_recipient(&text).is_err() {
+            let span = self.span(&attr.value);
+            self.error(
+                "invalid-recipient",
+                span,
+                "not an age public key (age1…) nor an SSH public key (ssh-ed25519 AAAA…)",
             );
             return None;
         }

@@ -8,13 +8,17 @@
 pub mod backup;
 pub mod desired;
 pub mod diagnostic;
+pub mod drift;
+pub mod escrow;
 pub mod format;
 pub mod garage;
 pub mod language;
 pub mod model;
 pub mod observed;
 pub mod plan;
+pub mod saved;
 pub mod schedule;
+pub mod scope;
 pub mod size;
 pub mod source;
 pub mod status;

@@ -169,6 +169,13 @@ pub struct Chaton {
     /// The island its nodes serve; its Garage zone there is its name.
     pub island: String,
     pub contact: String,
+    /// Who can read its repositories' passwords if a backup host is lost:
+    /// age (`age1…`) or SSH (`ssh-ed25519 …`) public keys of its admins.
+    /// `None` when the file does not say (a warning if it has backups);
+    /// an empty list opts out on purpose.
+    pub escrow: Option<Vec<String>>,
+    /// No plan may destroy its nodes, key, backup bucket or backup jobs.
+    pub prevent_destroy: bool,
     pub nodes: Vec<Node>,
     pub backups: Vec<Backup>,
     #[serde(skip)]
@@ -182,6 +189,8 @@ pub struct Node {
     /// A pinned host key (`ssh-ed25519 AAAA…`), enforced on connection.
     pub host_key: Option<String>,
     /// Storage this node offers to its island (a layout weight, SI bytes).
+    /// No plan may take it out of its island.
+    pub prevent_destroy: bool,
     pub capacity: Size,
     pub data_dir: String,
     pub meta_dir: String,
@@ -265,6 +274,8 @@ pub struct Bucket {
     pub readers: Vec<String>,
     /// Chatons whose key may read and write the bucket.
     pub writers: Vec<String>,
+    /// No plan may delete it or take permissions on it away.
+    pub prevent_destroy: bool,
     #[serde(skip)]
     pub origin: Origin,
 }

@@ -173,6 +173,17 @@ pub enum Target {
         bucket: String,
         key: String,
     },
+    /// A job found on a machine where the file no longer runs it: its
+    /// timers stopped, its units and files removed; its repository stays.
+    BackupRemoval {
+        chaton: String,
+        job: String,
+        machine: String,
+        /// How the job is named on the machine.
+        id: String,
+        /// Its password was escrowed, so it goes too; otherwise it stays.
+        escrowed: bool,
+    },
     /// What a backup host needs once, whatever its jobs.
     BackupHost {
         machine: String,
@@ -208,12 +219,14 @@ pub enum HostStep {
 }
 
 /// A backup job on its host: its password, key and settings → its
-/// repository → each task's service → each task's timer.
+/// repository → each task's service → each task's timer; the password's
+/// escrow once the password and the key exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BackupStep {
     Password,
     Credentials,
+    Escrow,
     Settings,
     Repository,
     Service(Task),
@@ -282,7 +295,154 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     for backup in &desired.backups {
         plan_backup(backup, desired, observed, &mut hosts_planned, &mut builder);
     }
+    plan_backup_removals(desired, observed, &mut builder);
+    guard(desired, observed, &mut builder);
     order(builder)
+}
+
+/// `prevent_destroy = true`: a plan that would destroy what it guards is
+/// an error, never applied.
+fn guard(desired: &Desired, observed: &Observed, b: &mut Builder) {
+    let guarded = &desired.guarded;
+    let chaton_of_key = |key: &str| {
+        key.strip_prefix(crate::desired::KEY_PREFIX)
+            .map(str::to_string)
+    };
+    let chaton_of_bucket = |bucket: &str| {
+        bucket
+            .strip_prefix(crate::desired::BACKUP_BUCKET_PREFIX)
+            .map(str::to_string)
+    };
+    let mut errors = Vec::new();
+    for planned in &b.planned {
+        let change = &planned.change;
+        if !matches!(change.action, Action::Delete | Action::Replace) {
+            continue;
+        }
+        let why = match &planned.kind {
+            Target::NodeRemoval {
+                island, node, id, ..
+            } => {
+                // The node's chaton is its role's zone.
+                let zone = match observed.islands.get(island) {
+                    Some(IslandObservation::Reached { cluster, .. }) => cluster
+                        .layout
+                        .roles
+                        .iter()
+                        .find(|r| &r.id == id)
+                        .map(|r| r.zone.clone()),
+                    _ => None,
+                };
+                if guarded.nodes.contains(node) {
+                    Some(format!("node \"{node}\""))
+                } else {
+                    zone.filter(|z| guarded.chatons.contains(z))
+                        .map(|z| format!("chaton \"{z}\""))
+                }
+            }
+            Target::Key { island, key } => {
+                // Deleting a key takes its permissions away with it.
+                let guarded_bucket = match observed.islands.get(island) {
+                    Some(IslandObservation::Reached { cluster, .. }) => cluster
+                        .buckets
+                        .iter()
+                        .filter(|b| b.keys.iter().any(|k| &k.name == key))
+                        .flat_map(|b| &b.global_aliases)
+                        .find(|alias| guarded.buckets.contains(*alias))
+                        .cloned(),
+                    _ => None,
+                };
+                chaton_of_key(key)
+                    .filter(|c| guarded.chatons.contains(c))
+                    .map(|c| format!("chaton \"{c}\""))
+                    .or(guarded_bucket.map(|b| format!("bucket \"{b}\"")))
+            }
+            Target::Bucket { bucket, .. } => {
+                if guarded.buckets.contains(bucket) {
+                    Some(format!("bucket \"{bucket}\""))
+                } else {
+                    chaton_of_bucket(bucket)
+                        .filter(|c| guarded.chatons.contains(c))
+                        .map(|c| format!("chaton \"{c}\""))
+                }
+            }
+            Target::Grant { bucket, .. } => guarded
+                .buckets
+                .contains(bucket)
+                .then(|| format!("bucket \"{bucket}\"")),
+            Target::BackupRemoval { chaton, .. } => guarded
+                .chatons
+                .contains(chaton)
+                .then(|| format!("chaton \"{chaton}\"")),
+            _ => None,
+        };
+        if let Some(owner) = why {
+            errors.push(PlanError {
+                address: change.address.clone(),
+                message: format!(
+                    "{owner} has prevent_destroy = true, and this plan would destroy {}: if that is intended, remove prevent_destroy first, in a change of its own",
+                    change.address
+                ),
+            });
+        }
+    }
+    b.plan.errors.extend(errors);
+}
+
+/// Jobs installed on a machine of the file that the file does not run
+/// there (removed, or moved to another host). Machines that left the file
+/// are not observed: their jobs are out of archipel's sight.
+fn plan_backup_removals(desired: &Desired, observed: &Observed, b: &mut Builder) {
+    for (machine, observation) in &observed.machines {
+        let MachineObservation::Reached { facts } = observation else {
+            continue;
+        };
+        let Some(probe) = facts.probes.get(backup::JOBS_PROBE.0) else {
+            continue;
+        };
+        for found in backup::installed_jobs(&probe.output) {
+            let wanted = desired
+                .backups
+                .iter()
+                .find(|d| d.chaton == found.chaton && d.job == found.job);
+            let (address, reason) = match wanted {
+                Some(d) if &d.machine == machine => continue,
+                Some(d) => (
+                    format!("chaton.{}.backup.{}.previous-host", found.chaton, found.job),
+                    format!(
+                        "backup \"{}\" of chaton \"{}\" now runs on {}: its timers on {machine} are stopped and its units and files removed",
+                        found.job, found.chaton, d.machine
+                    ),
+                ),
+                None => (
+                    format!("chaton.{}.backup.{}", found.chaton, found.job),
+                    format!(
+                        "backup \"{}\" of chaton \"{}\" is no longer in the file: its timers on {machine} are stopped and its units and files removed",
+                        found.job, found.chaton
+                    ),
+                ),
+            };
+            let password = if found.escrowed {
+                "removed from the host (it is escrowed)"
+            } else {
+                "kept on the host: it was never escrowed, and the repository only opens with it"
+            };
+            b.add(
+                Target::BackupRemoval {
+                    chaton: found.chaton.clone(),
+                    job: found.job.clone(),
+                    machine: machine.clone(),
+                    id: found.id.clone(),
+                    escrowed: found.escrowed,
+                },
+                address,
+                Action::Delete,
+                reason,
+            )
+            .attribute("repository", None, Some("kept, with its snapshots".into()))
+            .attribute("password", None, Some(password.into()));
+        }
+    }
 }
 
 fn node_address(island: &str, node: &str) -> String {
@@ -907,6 +1067,10 @@ fn plan_live_island(
             continue;
         }
         if key.name.starts_with(crate::desired::KEY_PREFIX) {
+            b.plan.warnings.push(format!(
+                "key {} of island {name} is deleted: a backup host of its chaton that is no longer in the file keeps its archipel timers, which fail from now on: archipel only sees the machines of the file, so disable them there by hand (systemctl disable --now 'archipel-*.timer')",
+                key.name
+            ));
             b.add(
                 Target::Key {
                     island: name.clone(),
@@ -1162,6 +1326,44 @@ fn plan_backup(
             Some(format!("{} on island {}", backup.key, backup.island)),
         )
         .attribute("secret", None, Some(SENSITIVE.into()));
+    }
+    if let Some(escrow) = &backup.escrow {
+        let recorded = match facts.files.get(&escrow.record_file) {
+            Some(FileFacts::File { content, .. }) => content.as_deref(),
+            _ => None,
+        };
+        if recorded != Some(escrow.record.as_str()) {
+            let reason = match recorded {
+                _ if password_missing => "the new password is escrowed once generated",
+                None => "the password is not escrowed",
+                Some(_) => {
+                    "the escrow's recipients or place changed: the password is encrypted again"
+                }
+            };
+            let object = format!(
+                "s3://{}/{} on island {}",
+                backup.bucket, escrow.object, backup.island
+            );
+            let action = match recorded {
+                Some(_) => Action::Update,
+                None => Action::Create,
+            };
+            let change = b.add(
+                kind(BackupStep::Escrow),
+                format!("{address}.escrow"),
+                action,
+                reason,
+            );
+            // Where it goes, when it is new; a diff of the record says the rest.
+            if recorded.is_none() {
+                change.attribute("object", None, Some(object));
+            }
+            change.file = Some(FileChange {
+                path: escrow.record_file.clone(),
+                before: recorded.map(str::to_string),
+                after: escrow.record.clone(),
+            });
+        }
     }
     let settings_changed = managed_file(
         b,
@@ -1506,7 +1708,25 @@ fn depends_on(item: &Planned, all: &[Planned]) -> BTreeSet<usize> {
             let i = island.clone();
             find(&move |k| matches!(k, Target::Layout { island: x } if *x == i))
         }
+        // A chaton's key goes once no host of its jobs still uses it.
+        Target::Key { island, key } if item.change.action == Action::Delete => {
+            let mut deps = island_ready(island);
+            let key = key.clone();
+            deps.extend(find(
+                &move |k| matches!(k, Target::BackupRemoval { chaton, .. } if crate::desired::chaton_key(chaton) == key),
+            ));
+            deps
+        }
         Target::Bucket { island, .. } | Target::Key { island, .. } => island_ready(island),
+        // A job moving hosts leaves the old one only once the new one has
+        // its password (apply never makes a new one for a repository that
+        // exists: until `archipel recover` brings it, the old host runs on).
+        Target::BackupRemoval { chaton, job, .. } => {
+            let (c, j) = (chaton.clone(), job.clone());
+            find(
+                &move |k| matches!(k, Target::Backup { chaton: x, job: y, step: BackupStep::Password, .. } if *x == c && *y == j),
+            )
+        }
         Target::Grant {
             island,
             bucket,
@@ -1538,6 +1758,22 @@ fn depends_on(item: &Planned, all: &[Planned]) -> BTreeSet<usize> {
                     &move |k| matches!(k, Target::Backup { chaton: x, job: y, step: z, .. } if *x == c && *y == j && steps.contains(z)),
                 )
             };
+            // The chaton's key and its permission on the destination
+            // island's bucket.
+            let island_access = |chaton: &str| {
+                let bucket = crate::desired::backup_bucket(chaton);
+                let key = crate::desired::chaton_key(chaton);
+                let (b1, k1, b2, k2) = (bucket.clone(), key.clone(), bucket, key);
+                first(vec![
+                    find(
+                        &move |k| matches!(k, Target::Grant { bucket: b, key: x, .. } if *b == b1 && *x == k1),
+                    ),
+                    find(&move |k| {
+                        matches!(k, Target::Bucket { bucket: b, .. } if *b == b2)
+                            || matches!(k, Target::Key { key: x, .. } if *x == k2)
+                    }),
+                ])
+            };
             let host = |step: HostStep| {
                 let m = machine.clone();
                 find(
@@ -1545,21 +1781,22 @@ fn depends_on(item: &Planned, all: &[Planned]) -> BTreeSet<usize> {
                 )
             };
             match step {
-                BackupStep::Password | BackupStep::Settings => BTreeSet::new(),
-                BackupStep::Credentials => {
-                    // The key and its permission on the destination island.
-                    let bucket = crate::desired::backup_bucket(chaton);
-                    let key = crate::desired::chaton_key(chaton);
-                    let (b1, k1, b2, k2) = (bucket.clone(), key.clone(), bucket, key);
-                    first(vec![
-                        find(
-                            &move |k| matches!(k, Target::Grant { bucket: b, key: x, .. } if *b == b1 && *x == k1),
-                        ),
-                        find(&move |k| {
-                            matches!(k, Target::Bucket { bucket: b, .. } if *b == b2)
-                                || matches!(k, Target::Key { key: x, .. } if *x == k2)
-                        }),
-                    ])
+                BackupStep::Settings => BTreeSet::new(),
+                BackupStep::Credentials => island_access(chaton),
+                // restic, with the job's key and settings, first says that
+                // no repository exists without this password.
+                BackupStep::Password => {
+                    let mut deps = same_job(&[BackupStep::Credentials, BackupStep::Settings]);
+                    deps.extend(host(HostStep::Restic));
+                    deps
+                }
+                // Only a password the repository opens with is escrowed
+                // (an escrow is never replaced by a wrong one), with the
+                // job's key.
+                BackupStep::Escrow => {
+                    let mut deps = island_access(chaton);
+                    deps.extend(same_job(&[BackupStep::Password, BackupStep::Repository]));
+                    deps
                 }
                 BackupStep::Repository => {
                     let mut deps = same_job(&[

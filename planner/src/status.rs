@@ -66,6 +66,9 @@ pub struct Run {
     pub restic_version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<Summary>,
+    /// restic's last error line, when the run failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// restic's backup summary: what the run added.

@@ -349,6 +349,19 @@ fn risky_but_legal(model: &Archipelago, out: &mut Vec<Diagnostic>) {
         }
     }
     for chaton in &model.chatons {
+        if chaton.escrow.is_none() && !chaton.backups.is_empty() {
+            out.push(
+                Diagnostic::warning(
+                    "no-escrow",
+                    chaton.origin.block.clone(),
+                    format!(
+                        "chaton \"{}\" has no `escrow` recipients: its repository passwords live only on their backup hosts, and losing a host loses its backups",
+                        chaton.name
+                    ),
+                )
+                .with_help("add its admins' public keys, e.g. `escrow = [\"age1…\", \"ssh-ed25519 AAAA… admin@example.org\"]`; `escrow = []` opts out on purpose"),
+            );
+        }
         for backup in chaton.backups.iter().filter(|b| b.keep.is_empty()) {
             out.push(
                 Diagnostic::warning(

@@ -5,7 +5,8 @@
 # records how it went in /var/lib/archipel/backups/JOB.TASK.json (and, when
 # it succeeded, JOB.TASK.success.json), each written atomically: the
 # command, its exit code, start, duration, restic's version and, for a
-# backup, restic's summary (snapshot id, files and bytes added). A drill
+# backup, restic's summary (snapshot id, files and bytes added), and for a
+# failed run restic's last error line. A drill
 # restores a sample of the latest snapshot (up to 20 of its files, chosen at
 # random) into a temporary directory and verifies them against it.
 #
@@ -31,11 +32,12 @@ version=$("$restic" version 2>/dev/null | sed -n 's/^restic \([0-9][0-9.]*\).*/\
 start=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 begin=$(date +%s)
 output=$(mktemp)
-trap 'rm -f "$output"' EXIT
+errors=$(mktemp)
+trap 'rm -f "$output" "$errors"' EXIT
 case $task in
-    backup) "$restic" backup --json "$@" >"$output" ;;
-    prune) "$restic" forget --prune "$@" >"$output" ;;
-    check) "$restic" check "$@" >"$output" ;;
+    backup) "$restic" backup --json "$@" >"$output" 2>"$errors" ;;
+    prune) "$restic" forget --prune "$@" >"$output" 2>"$errors" ;;
+    check) "$restic" check "$@" >"$output" 2>"$errors" ;;
     drill)
         target=$(mktemp -d)
         sample=$(mktemp)
@@ -54,12 +56,22 @@ end=$(date +%s)
 
 # The journal gets restic's messages, without a backup's progress lines.
 grep -v '"message_type":"status"' "$output"
+cat "$errors" >&2
 summary=$(grep '"message_type":"summary"' "$output" | tail -n 1)
 [ -n "$summary" ] || summary=null
+# Why a run failed: restic's last word (its "Fatal: …" line), as a JSON
+# string.
+error=null
+if [ "$code" -ne 0 ]; then
+    line=$(grep -h . "$errors" "$output" | grep -v '"message_type"' | grep 'Fatal' | tail -n 1)
+    [ -n "$line" ] || line=$(grep -h . "$errors" | tail -n 1)
+    line=$(printf '%s' "$line" | tr -d '\000-\037' | cut -c 1-300 | sed 's/\\/\\\\/g; s/"/\\"/g')
+    [ -z "$line" ] || error="\"$line\""
+fi
 record() {
     tmp="$status_dir/.$job.$task.$$"
-    printf '{"job":"%s","command":"%s","exit_code":%d,"start":"%s","start_unix":%d,"duration_seconds":%d,"restic_version":"%s","summary":%s}\n' \
-        "$job" "$task" "$code" "$start" "$begin" "$((end - begin))" "$version" "$summary" >"$tmp" &&
+    printf '{"job":"%s","command":"%s","exit_code":%d,"start":"%s","start_unix":%d,"duration_seconds":%d,"restic_version":"%s","summary":%s,"error":%s}\n' \
+        "$job" "$task" "$code" "$start" "$begin" "$((end - begin))" "$version" "$summary" "$error" >"$tmp" &&
         mv -f "$tmp" "$1"
 }
 record "$status_dir/$job.$task.json"

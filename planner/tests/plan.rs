@@ -31,6 +31,7 @@ island "est" {
 chaton "a" {
   island  = "ouest"
   contact = "a@example.org"
+  escrow  = ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"]
   node "a-1" {
     ssh      = "root@a1"
     capacity = "10G"
@@ -328,6 +329,12 @@ fn converged(desired: &Desired) -> Observed {
             f.files
                 .insert(secret.clone(), file("root", "root", "600", None, None));
         }
+        if let Some(escrow) = &job.escrow {
+            f.files.insert(
+                escrow.record_file.clone(),
+                file("root", "root", "600", None, Some(&escrow.record)),
+            );
+        }
         f.files.insert(
             backup::RUNNER.into(),
             file("root", "root", "755", None, Some(backup::RUNNER_SCRIPT)),
@@ -368,6 +375,16 @@ fn converged(desired: &Desired) -> Observed {
             ok("restic 0.14.0 compiled with go1.19.8 on linux/amd64"),
         );
         f.probes.insert(format!("repository:{}", job.id), ok(""));
+        let listed = f
+            .probes
+            .entry(backup::JOBS_PROBE.0.into())
+            .or_insert_with(|| ok(""));
+        listed.output.push_str(&format!(
+            "{}\t{}\t{}\n",
+            job.id,
+            u8::from(job.escrow.is_some()),
+            job.env.lines().next().unwrap_or_default()
+        ));
     }
     observed.machines = facts
         .into_iter()
@@ -820,6 +837,299 @@ fn a_repository_that_refuses_the_password_is_an_error_never_a_new_one() {
             job.chaton, job.job
         )]
     );
+}
+
+#[test]
+fn the_password_is_escrowed_once_it_opens_the_repository_and_again_for_new_recipients() {
+    let desired = desired_from(BASE);
+    let bare = plan(&desired, &bare_world(&desired));
+    let escrow = bare
+        .changes
+        .iter()
+        .find(|c| c.address == "chaton.a.backup.files.escrow")
+        .expect("an escrow change");
+    assert!(
+        escrow
+            .depends_on
+            .contains(&"chaton.a.backup.files.repository".to_string())
+            && escrow
+                .depends_on
+                .contains(&"chaton.a.backup.files.password".to_string()),
+        "{:?}",
+        escrow.depends_on
+    );
+    // chaton "d" names no recipient: nothing to escrow.
+    assert!(
+        !bare
+            .changes
+            .iter()
+            .any(|c| c.address.starts_with("chaton.d.") && c.address.ends_with(".escrow"))
+    );
+
+    // Another admin's key: the password is encrypted again, the diff says
+    // for whom.
+    let admin =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN bob@a";
+    let more = desired_from(&BASE.replacen(
+        "escrow  = [\"age1",
+        &format!("escrow  = [\"{admin}\", \"age1"),
+        1,
+    ));
+    let replan = plan(&more, &converged(&desired));
+    assert_eq!(
+        outline(&replan),
+        "~ chaton.a.backup.files.escrow  (the escrow's recipients or place changed: the password is encrypted again)\nPlan: 0 to add, 1 to change, 0 to destroy.\n"
+    );
+    let file = replan.changes[0].file.as_ref().expect("the record's diff");
+    assert!(file.after.contains(admin) && !file.before.as_deref().unwrap_or("").contains(admin));
+}
+
+#[test]
+fn a_job_leaving_the_file_or_its_host_is_removed_there_and_its_repository_kept() {
+    let observed = converged(&desired_from(BASE));
+    let deletions = |plan: &Plan| -> Vec<String> {
+        plan.changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .map(|c| format!("{}  ({})", c.address, c.reason))
+            .collect()
+    };
+
+    // chaton d drops its only job; its host stays in the file (node d-1).
+    let mail = BASE.find("  backup \"mail\"").expect("mail");
+    let end = mail + BASE[mail..].find("  }\n").expect("end") + 4;
+    let dropped = plan(
+        &desired_from(&format!("{}{}", &BASE[..mail], &BASE[end..])),
+        &observed,
+    );
+    insta::assert_debug_snapshot!("dropped", deletions(&dropped));
+    let removal = dropped
+        .changes
+        .iter()
+        .find(|c| c.address == "chaton.d.backup.mail")
+        .expect("the removal");
+    // Never escrowed (chaton d names no recipient): the password stays.
+    assert!(
+        removal
+            .attributes
+            .iter()
+            .any(|a| a.name == "password" && a.after.as_deref().unwrap_or("").starts_with("kept")),
+        "{:?}",
+        removal.attributes
+    );
+    // The chaton's key goes only once no host uses it.
+    let key = dropped
+        .changes
+        .iter()
+        .find(|c| c.address == "island.ouest.key.archipel-d")
+        .expect("the key's deletion");
+    assert!(
+        key.depends_on.contains(&"chaton.d.backup.mail".to_string()),
+        "{:?}",
+        key.depends_on
+    );
+
+    // Jobs a/files and d/mail swap hosts: each old host loses its job;
+    // a's password goes (it is escrowed), d's stays.
+    let swapped = BASE
+        .replacen("host     = \"root@files.a\"", "host     = \"root@SWAP\"", 1)
+        .replacen("host     = \"root@d1\"", "host     = \"root@files.a\"", 1)
+        .replacen("root@SWAP", "root@d1", 1);
+    let swapped = plan(&desired_from(&swapped), &observed);
+    insta::assert_debug_snapshot!("swapped", deletions(&swapped));
+    let password = |address: &str| {
+        swapped
+            .changes
+            .iter()
+            .find(|c| c.address == address)
+            .and_then(|c| c.attributes.iter().find(|a| a.name == "password"))
+            .and_then(|a| a.after.clone())
+            .unwrap_or_default()
+    };
+    assert!(password("chaton.a.backup.files.previous-host").starts_with("removed"));
+    let leaving = swapped
+        .changes
+        .iter()
+        .find(|c| c.address == "chaton.a.backup.files.previous-host")
+        .expect("a leaves files.a");
+    assert_eq!(
+        leaving.depends_on,
+        vec!["chaton.a.backup.files.password".to_string()],
+        "the old host keeps the job until the new one has its password"
+    );
+    assert!(password("chaton.d.backup.mail.previous-host").starts_with("kept"));
+}
+
+#[test]
+fn a_saved_plan_goes_stale_with_what_it_depends_on_only() {
+    use archipel_planner::saved::SavedPlan;
+    let model = |text: &str| {
+        let mut sources = Sources::new();
+        sources.add("test.hcl", text);
+        archipel_planner::check(&sources).archipelago
+    };
+    let base = model(BASE);
+    let desired = desired(&base);
+    let observed = bare_world(&desired);
+    let made = plan(&desired, &observed);
+    let saved = SavedPlan::new(&made, &base, &observed, "test");
+    let text = serde_json::to_string(&saved).expect("serializes");
+    let read: SavedPlan = serde_json::from_str(&text).expect("reads back");
+    assert!(read.staleness(&base, &observed).is_empty());
+    let back = read.clone().into_plan();
+    assert_eq!(back, made, "targets and all");
+
+    // What moves on its own does not count.
+    let mut busy = converged(&desired);
+    reached(&mut busy, "ouest").buckets[0].objects = 3;
+    let mut quiet = busy.clone();
+    let cluster = reached(&mut busy, "ouest");
+    cluster.buckets[0].objects += 12;
+    cluster.buckets[0].bytes += 1 << 20;
+    cluster.status.nodes[0].is_up = false;
+    let job = &desired.backups[0];
+    let service = &job.units[0].service_name;
+    facts(&mut busy, &job.machine)
+        .units
+        .get_mut(service)
+        .expect("the backup service")
+        .active = "activating".into();
+    let converged_plan = plan(&desired, &quiet);
+    let saved = SavedPlan::new(&converged_plan, &base, &quiet, "test");
+    assert_eq!(saved.staleness(&base, &busy), Vec::<String>::new());
+
+    // A layout version, a timer, the file: stale, and it says what.
+    reached(&mut quiet, "est").layout.version += 1;
+    facts(&mut quiet, &job.machine)
+        .units
+        .get_mut(&job.units[0].timer_name)
+        .expect("the timer")
+        .enabled = "disabled".into();
+    let edited = model(&BASE.replacen("capacity = \"10G\"", "capacity = \"11G\"", 1));
+    assert_eq!(
+        saved.staleness(&edited, &quiet),
+        vec![
+            "the archipelago file changed since".to_string(),
+            "island.est changed since".to_string(),
+            format!("machine.{} changed since", job.machine),
+        ]
+    );
+}
+
+#[test]
+fn prevent_destroy_turns_a_destroying_plan_into_errors() {
+    let observed = converged(&desired_from(BASE));
+    // chaton d, guarded, drops its only job: the job, its key and its
+    // emptied bucket would go.
+    let mail = BASE.find("  backup \"mail\"").expect("mail");
+    let end = mail + BASE[mail..].find("  }\n").expect("end") + 4;
+    let guarded = format!("{}{}", &BASE[..mail], &BASE[end..]).replacen(
+        "contact = \"d@example.org\"",
+        "contact = \"d@example.org\"\n  prevent_destroy = true",
+        1,
+    );
+    let refused = plan(&desired_from(&guarded), &observed);
+    let mut errors: Vec<&str> = refused.errors.iter().map(|e| e.address.as_str()).collect();
+    errors.sort();
+    assert_eq!(
+        errors,
+        vec![
+            "chaton.d.backup.mail",
+            "island.ouest.bucket.backup-d",
+            "island.ouest.key.archipel-d"
+        ]
+    );
+    assert!(
+        refused.errors[0]
+            .message
+            .contains("chaton \"d\" has prevent_destroy = true")
+    );
+    assert!(refused.is_blocked());
+
+    // A guarded bucket keeps its permissions: a reader taken away is an
+    // error; a writer added is fine.
+    let bucket = BASE.replacen(
+        "  readers = [\"d\"]\n  writers = [\"e\"]",
+        "  readers = []\n  writers = [\"e\", \"f\"]\n  prevent_destroy = true",
+        1,
+    );
+    let refused = plan(&desired_from(&bucket), &observed);
+    assert_eq!(
+        refused
+            .errors
+            .iter()
+            .map(|e| e.address.as_str())
+            .collect::<Vec<_>>(),
+        vec!["island.est.key.archipel-d"],
+        "d needs no key on est any more: deleting it takes its permission away"
+    );
+    // Unguarded, the same plans are legal.
+    assert!(
+        plan(
+            &desired_from(&bucket.replace("  prevent_destroy = true\n", "")),
+            &observed
+        )
+        .errors
+        .is_empty()
+    );
+}
+
+#[test]
+fn only_keeps_its_scope_and_what_it_needs() {
+    use archipel_planner::scope::{Scope, restrict};
+    let desired = desired_from(BASE);
+    let full = plan(&desired, &bare_world(&desired));
+    let only = |texts: &[&str]| {
+        let scopes: Vec<Scope> = texts
+            .iter()
+            .map(|t| Scope::parse(t, &desired).expect("a scope"))
+            .collect();
+        restrict(full.clone(), &scopes, &desired)
+    };
+    let addresses =
+        |plan: &Plan| -> Vec<String> { plan.changes.iter().map(|c| c.address.clone()).collect() };
+
+    let node = only(&["node.a-1"]);
+    assert!(node.has_changes());
+    assert!(
+        addresses(&node)
+            .iter()
+            .all(|a| a.starts_with("island.ouest.node.a-1.")),
+        "{:?}",
+        addresses(&node)
+    );
+
+    // chaton d: its job, its node, its key and bucket on ouest, and what
+    // those need (ouest's layout, its nodes running) — nothing of chaton a.
+    let chaton = addresses(&only(&["chaton.d"]));
+    for needed in [
+        "chaton.d.backup.mail.repository",
+        "island.est.node.d-1.service",
+        "island.ouest.key.archipel-d",
+        "island.ouest.bucket.backup-d",
+        "island.ouest.layout",
+    ] {
+        assert!(chaton.iter().any(|a| a == needed), "{needed}: {chaton:?}");
+    }
+    assert!(
+        !chaton.iter().any(|a| a.starts_with("chaton.a.")),
+        "{chaton:?}"
+    );
+    // Every kept change's dependencies are kept too.
+    let kept = only(&["chaton.d"]);
+    for change in &kept.changes {
+        for dep in &change.depends_on {
+            assert!(chaton.contains(dep), "{} needs {dep}", change.address);
+        }
+    }
+
+    let island = addresses(&only(&["island.est"]));
+    assert!(
+        island.iter().all(|a| a.starts_with("island.est.")),
+        "{island:?}"
+    );
+    assert!(Scope::parse("island.nowhere", &desired).is_err());
+    assert!(Scope::parse("pica-1", &desired).is_err());
 }
 
 #[test]

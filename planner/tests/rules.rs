@@ -29,6 +29,7 @@ island "est" {
 chaton "a" {
   island  = "ouest"
   contact = "a@example.org"
+  escrow  = ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"]
   node "a-1" {
     ssh      = "root@a1.example.org"
     capacity = "500G"
@@ -66,6 +67,7 @@ chaton "c" {
 chaton "d" {
   island  = "est"
   contact = "d@example.org"
+  escrow  = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN d@example.org"]
   node "d-1" {
     ssh      = "root@d1.example.org"
     capacity = "500G"
@@ -466,6 +468,52 @@ fn backups_leave_their_island() {
         codes(&with("to       = \"est\"", "to       = \"ouest\"")),
         vec!["backup-to-own-island"]
     );
+}
+
+#[test]
+fn escrow_recipients_are_public_keys() {
+    let age = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+    let secret = "AGE-SECRET-KEY-1GQ9778VQXMMJVE8SK7J6VT8UJ4HDQAJUVSFCWCM02D8GEWQ72PVQ2Y5J33";
+    let leaked = with(age, secret);
+    assert_eq!(
+        diagnostics(&leaked),
+        vec![(
+            "invalid-recipient",
+            Severity::Error,
+            line_of(&leaked, secret)
+        )]
+    );
+    // Backups without escrow: legal, but the password lives on one host.
+    let none = with(&format!("  escrow  = [\"{age}\"]\n"), "");
+    assert_eq!(
+        diagnostics(&none),
+        vec![(
+            "no-escrow",
+            Severity::Warning,
+            line_of(&none, "chaton \"a\"")
+        )]
+    );
+}
+
+#[test]
+fn prevent_destroy_is_a_bool() {
+    let text = with(
+        "  contact = \"a@example.org\"\n",
+        "  contact = \"a@example.org\"\n  prevent_destroy = \"yes\"\n",
+    );
+    assert_eq!(
+        diagnostics(&text),
+        vec![(
+            "wrong-type",
+            Severity::Error,
+            line_of(&text, "prevent_destroy")
+        )]
+    );
+    let text = with(
+        "  contact = \"a@example.org\"\n",
+        "  contact = \"a@example.org\"\n  prevent_destroy = true\n",
+    );
+    assert_eq!(diagnostics(&text), vec![]);
 }
 
 #[test]

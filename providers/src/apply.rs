@@ -507,6 +507,12 @@ async fn run(
             }
             garage::stop(remote).await
         }
+        Target::BackupRemoval {
+            machine,
+            id,
+            escrowed,
+            ..
+        } => backup::remove_job(context.remote(machine)?, id, *escrowed).await,
         Target::BackupHost { machine, step } => {
             let remote = context.remote(machine)?;
             match step {
@@ -556,6 +562,10 @@ async fn run(
                 BackupStep::Credentials => {
                     let island = context.island(&job.island)?;
                     backup::write_credentials(remote, context.coordinator(island)?, job).await
+                }
+                BackupStep::Escrow => {
+                    let island = context.island(&job.island)?;
+                    backup::escrow(remote, context.coordinator(island)?, island, job).await
                 }
                 BackupStep::Settings => backup::write_settings(remote, job).await,
                 BackupStep::Repository => backup::ensure_repository(remote, job).await,

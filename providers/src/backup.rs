@@ -4,12 +4,13 @@
 //! read back.
 
 use crate::garage;
+use crate::s3::Objects;
 use crate::ssh::{Remote, SshError};
 use archipel_planner::backup::Task;
 use archipel_planner::backup::{
-    self as files, CACHE_DIR, PINNED_RESTIC, RUNNER, RUNNER_SCRIPT, STATUS_DIR, UNITS_DIR,
+    self as files, CACHE_DIR, JOBS_DIR, PINNED_RESTIC, RUNNER, RUNNER_SCRIPT, STATUS_DIR, UNITS_DIR,
 };
-use archipel_planner::desired::DesiredBackup;
+use archipel_planner::desired::{DesiredBackup, DesiredIsland};
 
 /// Debian's restic, installed with apt when it is missing.
 pub async fn install_package(remote: &Remote) -> Result<(), SshError> {
@@ -53,10 +54,25 @@ pub async fn install_runner(remote: &Remote) -> Result<(), SshError> {
 
 /// The repository password: 32 bytes from the CSPRNG, written only when
 /// the file does not exist (a password already there is the one the
-/// repository opens with; it is never replaced).
+/// repository opens with; it is never replaced). Nor is one made for a
+/// repository that already exists: restic is asked first, with a throwaway
+/// password, and a repository that answers "wrong password" means the
+/// host lost its password; `archipel recover` brings it back.
 pub async fn write_password(remote: &Remote, job: &DesiredBackup) -> Result<(), SshError> {
+    const EXISTS: i32 = 20;
+    const UNKNOWN: i32 = 21;
     const SCRIPT: &str = r#"set -eu
 [ -e "$1" ] && exit 0
+set -a; . "$2"; . "$3"; set +a
+unset RESTIC_PASSWORD_FILE RESTIC_PASSWORD_COMMAND
+RESTIC_PASSWORD=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n') && export RESTIC_PASSWORD
+if answer=$("$ARCHIPEL_RESTIC" cat config --no-lock 2>&1 >/dev/null); then exit 20; fi
+case $answer in
+    *"wrong password"*|*"no key found"*) exit 20 ;;
+    *"does not exist"*|*"unable to open config file"*|*"Is there a repository"*) ;;
+    *) printf '%s\n' "$answer" | tail -n 3 >&2; exit 21 ;;
+esac
+unset RESTIC_PASSWORD
 dir=$(dirname -- "$1")
 mkdir -p -m 0700 -- "$dir"
 umask 077
@@ -68,10 +84,32 @@ ln -- "$tmp" "$1" 2>/dev/null || true"#;
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| SshError::Local(format!("no randomness: {e}")))?;
     let password = hex::encode(bytes);
-    remote
-        .run_checked(SCRIPT, &[&job.password_file], Some(password.as_bytes()))
-        .await
-        .map(drop)
+    let output = remote
+        .run(
+            SCRIPT,
+            &[&job.password_file, &job.env_file, &job.s3_file],
+            Some(password.as_bytes()),
+        )
+        .await?;
+    let refused = |stderr: String| SshError::Failed {
+        host: remote.host().to_string(),
+        command: format!("create {}", job.password_file),
+        status: output.status,
+        stderr,
+    };
+    match output.status {
+        0 => Ok(()),
+        EXISTS => Err(refused(format!(
+            "the repository {} already exists, and this host has no password for it: archipel does not make a new one. Bring the old one back with `archipel recover {}/{} --identity KEY --to {}`",
+            job.repository, job.chaton, job.job, job.machine
+        ))),
+        UNKNOWN => Err(refused(format!(
+            "restic could not tell whether {} exists, so no password was made: {}",
+            job.repository,
+            output.stderr_text().trim()
+        ))),
+        _ => Err(refused(output.stderr_text())),
+    }
 }
 
 /// The job's S3 key, read from its destination island (through that
@@ -81,27 +119,8 @@ pub async fn write_credentials(
     coordinator: &Remote,
     job: &DesiredBackup,
 ) -> Result<(), SshError> {
-    let id = garage::key_id(coordinator, &job.key)
-        .await?
-        .ok_or_else(|| {
-            SshError::Local(format!(
-                "key {} does not exist on island {}",
-                job.key, job.island
-            ))
-        })?;
-    let info = garage::api(
-        coordinator,
-        "GetKeyInfo",
-        Some(&serde_json::json!({ "id": id, "showSecretKey": true })),
-    )
-    .await?;
-    let secret = info["secretAccessKey"].as_str().ok_or_else(|| {
-        SshError::Local(format!(
-            "island {} did not give key {}'s secret",
-            job.island, job.key
-        ))
-    })?;
-    let content = files::s3_credentials(&id, secret);
+    let key = garage::key_secret(coordinator, &job.island, &job.key).await?;
+    let content = files::s3_credentials(&key.id, &key.secret);
     remote
         .upload(&job.s3_file, content.as_bytes(), "root", "root", 0o600)
         .await
@@ -172,4 +191,139 @@ pub async fn write_unit(
         "systemctl daemon-reload"
     };
     remote.run_checked(script, &[name], None).await.map(drop)
+}
+
+/// Escrows the job's password: read from the host, sealed here to the
+/// chaton's recipients, put beside the repository with the job's own key
+/// (through the destination island's coordinator) and read back; only
+/// then does the host record it.
+pub async fn escrow(
+    remote: &Remote,
+    coordinator: &Remote,
+    island: &DesiredIsland,
+    job: &DesiredBackup,
+) -> Result<(), SshError> {
+    let escrow = job.escrow.as_ref().ok_or_else(|| {
+        SshError::Local(format!(
+            "backup {}/{} has no escrow recipients",
+            job.chaton, job.job
+        ))
+    })?;
+    let password = remote.read_file(&job.password_file).await?.ok_or_else(|| {
+        SshError::Local(format!(
+            "{}: {} is missing",
+            remote.host(),
+            job.password_file
+        ))
+    })?;
+    let sealed = crate::escrow::seal(&password, &escrow.recipients)?;
+    let key = garage::key_secret(coordinator, &job.island, &job.key).await?;
+    let objects = Objects::open(coordinator, island, &job.bucket, &key).await?;
+    let stored = async {
+        objects.put(&escrow.object, sealed.clone()).await?;
+        match objects.get(&escrow.object).await? {
+            Some(back) if back == sealed => Ok(()),
+            _ => Err(SshError::Local(format!(
+                "s3://{}/{} did not read back as written",
+                job.bucket, escrow.object
+            ))),
+        }
+    }
+    .await;
+    let closed = objects.close().await;
+    stored.and(closed)?;
+    remote
+        .upload(
+            &escrow.record_file,
+            escrow.record.as_bytes(),
+            "root",
+            "root",
+            0o600,
+        )
+        .await
+}
+
+/// Puts a recovered password in place: written when the host has none,
+/// accepted when it has the same one, refused when it has another (that
+/// one may open another repository: archipel never overwrites it).
+pub async fn restore_password(
+    remote: &Remote,
+    job: &DesiredBackup,
+    password: &[u8],
+) -> Result<(), SshError> {
+    const OTHER: i32 = 10;
+    const SCRIPT: &str = r#"set -eu
+dir=$(dirname -- "$1")
+mkdir -p -m 0700 -- "$dir"
+umask 077
+tmp=$(mktemp "$dir/.archipel.XXXXXXXX")
+trap 'rm -f -- "$tmp"' EXIT
+cat > "$tmp"
+if [ -e "$1" ]; then
+  cmp -s -- "$tmp" "$1" && exit 0
+  exit 10
+fi
+ln -- "$tmp" "$1""#;
+    let output = remote
+        .run(SCRIPT, &[&job.password_file], Some(password))
+        .await?;
+    match output.status {
+        0 => Ok(()),
+        OTHER => Err(SshError::Failed {
+            host: remote.host().to_string(),
+            command: format!("restore {}", job.password_file),
+            status: OTHER,
+            stderr: format!(
+                "{} already holds another password: archipel does not overwrite it (move it aside if it is stale)",
+                job.password_file
+            ),
+        }),
+        status => Err(SshError::Failed {
+            host: remote.host().to_string(),
+            command: format!("restore {}", job.password_file),
+            status,
+            stderr: output.stderr_text(),
+        }),
+    }
+}
+
+/// The job's snapshots, as `restic snapshots --json` lists them, read with
+/// the job's own files on its host.
+pub async fn snapshots(remote: &Remote, job: &DesiredBackup) -> Result<String, SshError> {
+    const SCRIPT: &str = r#"set -a; . "$1"; . "$2"; set +a
+exec "$ARCHIPEL_RESTIC" snapshots --json --no-lock"#;
+    let output = remote
+        .run_checked(SCRIPT, &[&job.env_file, &job.s3_file], None)
+        .await?;
+    Ok(output.stdout_text())
+}
+
+/// Takes a job off a host: its timers stopped and disabled, a run in
+/// progress interrupted (restic stops cleanly on SIGINT), its units, settings,
+/// key, escrow record and status files removed. Its password goes only
+/// when it was escrowed. The repository is not touched.
+pub async fn remove_job(remote: &Remote, id: &str, escrowed: bool) -> Result<(), SshError> {
+    const SCRIPT: &str = r#"set -eu
+id=$1 escrowed=$2 jobs=$3 status=$4 units_dir=$5
+units=
+for task in backup prune check drill; do
+    units="$units archipel-$task-$id.timer archipel-$task-$id.service"
+done
+systemctl disable --now --quiet $units 2>/dev/null || true
+for unit in $units; do rm -f -- "$units_dir/$unit"; done
+systemctl daemon-reload
+systemctl reset-failed $units 2>/dev/null || true
+rm -f -- "$jobs/$id.s3" "$jobs/$id.escrow" "$status/$id".*.json "$status/$id.lock"
+[ "$escrowed" = 1 ] && rm -f -- "$jobs/$id.password"
+# The settings last: they are how archipel finds the job.
+rm -f -- "$jobs/$id.env""#;
+    let escrowed = if escrowed { "1" } else { "0" };
+    remote
+        .run_checked(
+            SCRIPT,
+            &[id, escrowed, JOBS_DIR, STATUS_DIR, UNITS_DIR],
+            None,
+        )
+        .await
+        .map(drop)
 }

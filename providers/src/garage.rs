@@ -645,6 +645,42 @@ pub(crate) async fn key_id(coordinator: &Remote, name: &str) -> Result<Option<St
     }
 }
 
+/// A key with its secret, as S3 clients sign with it. Never printed.
+pub struct KeySecret {
+    pub id: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for KeySecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeySecret({}, sensitive)", self.id)
+    }
+}
+
+/// archipel's key `name` on the island, with its secret.
+pub async fn key_secret(
+    coordinator: &Remote,
+    island: &str,
+    name: &str,
+) -> Result<KeySecret, SshError> {
+    let id = key_id(coordinator, name)
+        .await?
+        .ok_or_else(|| SshError::Local(format!("key {name} does not exist on island {island}")))?;
+    let info = api(
+        coordinator,
+        "GetKeyInfo",
+        Some(&serde_json::json!({ "id": id, "showSecretKey": true })),
+    )
+    .await?;
+    let secret = info["secretAccessKey"].as_str().ok_or_else(|| {
+        SshError::Local(format!("island {island} did not give key {name}'s secret"))
+    })?;
+    Ok(KeySecret {
+        secret: secret.to_string(),
+        id,
+    })
+}
+
 /// The key exists. Its secret, in CreateKey's answer, is dropped here.
 pub async fn ensure_key(coordinator: &Remote, name: &str) -> Result<(), SshError> {
     if key_id(coordinator, name).await?.is_none() {

@@ -6,7 +6,10 @@
 
 pub mod apply;
 pub mod backup;
+pub mod escrow;
 pub mod garage;
 pub mod host;
+pub mod lock;
 pub mod observe;
+pub mod s3;
 pub mod ssh;

@@ -313,9 +313,11 @@ pub fn ensure(condition: bool, message: impl Into<String>) -> Result<(), Failed>
 }
 
 /// Runs archipel against the lab as a user would: `-f FILE`, the lab's
-/// ssh_config, no colour, no terminal.
+/// ssh_config, no colour, no terminal; at its highest verbosity, its output
+/// and any plan file it writes kept for the secret sweep.
 pub fn archipel(lab: &Lab, file: &Path, args: &[&str]) -> Result<Output, Failed> {
-    Ok(Command::new(archipel_binary()?)
+    let output = Command::new(archipel_binary()?)
+        .arg("-v")
         .arg("-f")
         .arg(file)
         .arg("--ssh-config")
@@ -323,7 +325,96 @@ pub fn archipel(lab: &Lab, file: &Path, args: &[&str]) -> Result<Output, Failed>
         .args(args)
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
-        .output()?)
+        .output()?;
+    // Files archipel wrote: saved plans and observations.
+    for pair in args.windows(2) {
+        if matches!(pair[0], "-out" | "--out" | "--save-observed") {
+            record(&std::fs::read_to_string(pair[1]).unwrap_or_default());
+        }
+    }
+    Ok(recorded(output))
+}
+
+/// Everything archipel printed or wrote during this test binary, and every
+/// secret seen on the lab's machines: the sweep compares them at the end.
+static OUTPUTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static SECRETS: Mutex<std::collections::BTreeSet<String>> =
+    Mutex::new(std::collections::BTreeSet::new());
+
+/// Keeps text archipel printed or wrote, for the secret sweep.
+pub fn record(text: &str) {
+    OUTPUTS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(text.to_string());
+}
+
+/// Keeps a command's output for the secret sweep, and returns it.
+pub fn recorded(output: Output) -> Output {
+    record(&output_text(&output));
+    output
+}
+
+/// Reads every secret on the lab's machines now: islands' rpc secrets and
+/// admin tokens, every Garage key's secret, backup jobs' passwords and S3
+/// secrets. Machines that do not answer (stopped, cut) are skipped.
+fn gather_secrets(lab: &Lab) {
+    const FILES: &str = "for f in /etc/garage/rpc_secret /etc/garage/admin_token /etc/archipel/restic/*.password; do [ -f \"$f\" ] && { cat \"$f\"; echo; }; done; sed -n 's/^AWS_SECRET_ACCESS_KEY=//p' /etc/archipel/restic/*.s3 2>/dev/null; true";
+    let mut found = Vec::new();
+    for node in lab.nodes() {
+        let output = lab.ssh(&node.name, FILES);
+        found.extend(
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.len() >= 16)
+                .map(str::to_string),
+        );
+        let Ok(keys) = garage_api(lab, &node.name, "ListKeys") else {
+            continue;
+        };
+        for key in keys.as_array().into_iter().flatten() {
+            let Some(id) = key["id"].as_str() else {
+                continue;
+            };
+            let call = format!("GetKeyInfo '{{\"id\":\"{id}\",\"showSecretKey\":true}}'");
+            if let Ok(info) = garage_api(lab, &node.name, &call)
+                && let Some(secret) = info["secretAccessKey"].as_str()
+            {
+                found.push(secret.to_string());
+            }
+        }
+    }
+    SECRETS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .extend(found);
+}
+
+/// The sweep: no secret seen on the lab in anything archipel printed or
+/// wrote.
+fn no_secret_in_any_output() -> Result<(), Failed> {
+    let secrets = SECRETS.lock().unwrap_or_else(PoisonError::into_inner);
+    let outputs = OUTPUTS.lock().unwrap_or_else(PoisonError::into_inner);
+    ensure(
+        !outputs.is_empty(),
+        "archipel's outputs were recorded for the sweep",
+    )?;
+    let leaks: Vec<usize> = outputs
+        .iter()
+        .enumerate()
+        .filter(|(_, text)| secrets.iter().any(|s| text.contains(s.as_str())))
+        .map(|(i, _)| i)
+        .collect();
+    ensure(
+        leaks.is_empty(),
+        format!(
+            "{} of {} recorded outputs contain one of the {} secrets seen on the lab (outputs #{leaks:?})",
+            leaks.len(),
+            outputs.len(),
+            secrets.len()
+        ),
+    )
 }
 
 /// One call to a node's Garage admin API, through `garage json-api`:
@@ -376,24 +467,47 @@ pub type LabTest = (&'static str, fn(&Lab) -> Result<(), Failed>);
 /// lab), runs the tests one at a time, tears the lab down and exits with the outcome.
 /// If the lab cannot start, every test fails with the reason.
 pub fn run_lab_tests(nodes: usize, tests: &[LabTest]) -> ! {
+    run(nodes, tests, false)
+}
+
+/// [`run_lab_tests`] for tests that run archipel (through [`archipel`] or
+/// [`recorded`]): after them, a last test sweeps everything archipel printed
+/// or wrote, at its highest verbosity, for every secret seen on the lab.
+pub fn run_archipel_lab_tests(nodes: usize, tests: &[LabTest]) -> ! {
+    run(nodes, tests, true)
+}
+
+fn run(nodes: usize, tests: &[LabTest], sweep: bool) -> ! {
     let mut args = libtest_mimic::Arguments::from_args();
     args.test_threads = Some(1);
     // Started by the first test that runs; a panicking test poisons the mutex, which
     // says nothing about the lab, hence `into_inner` on poison.
     let lab: Arc<Mutex<Option<Result<Lab, LabError>>>> = Arc::new(Mutex::new(None));
-    let trials = tests
+    let mut trials: Vec<libtest_mimic::Trial> = tests
         .iter()
         .map(|&(name, test)| {
             let lab = Arc::clone(&lab);
             libtest_mimic::Trial::test(name, move || {
                 let mut slot = lab.lock().unwrap_or_else(PoisonError::into_inner);
                 match slot.get_or_insert_with(|| Lab::start(nodes)) {
-                    Ok(lab) => test(lab),
+                    Ok(lab) => {
+                        let outcome = test(lab);
+                        // Secrets a later test removes are swept too.
+                        gather_secrets(lab);
+                        outcome
+                    }
                     Err(e) => Err(format!("the lab did not start: {e}").into()),
                 }
             })
         })
         .collect();
+    // Last: every command above ran at -v; none may have shown a secret.
+    if sweep {
+        trials.push(libtest_mimic::Trial::test(
+            "no_secret_in_any_output_at_the_highest_verbosity",
+            no_secret_in_any_output,
+        ));
+    }
     let conclusion = libtest_mimic::run(&args, trials);
     // Tear down before exiting: `exit` runs no destructors.
     drop(lab.lock().unwrap_or_else(PoisonError::into_inner).take());

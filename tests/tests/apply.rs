@@ -5,7 +5,7 @@
 use archipel_tests::s3::S3;
 use archipel_tests::{
     Failed, Lab, archipel, archipel_binary, ensure, garage_api as api, garage_build, output_text,
-    run_lab_tests,
+    record, run_archipel_lab_tests,
 };
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 fn main() {
-    run_lab_tests(
+    run_archipel_lab_tests(
         7,
         &[
             (
@@ -433,7 +433,7 @@ fn node_lost_mid_apply(lab: &Lab) -> Result<(), Failed> {
     let mut child = Command::new("script")
         .arg("-qefc")
         .arg(format!(
-            "NO_COLOR=1 {} -f {} --ssh-config {} apply",
+            "NO_COLOR=1 {} -v -f {} --ssh-config {} apply",
             archipel_binary()?.display(),
             file.display(),
             lab.ssh_config().display()
@@ -464,6 +464,7 @@ fn node_lost_mid_apply(lab: &Lab) -> Result<(), Failed> {
         stdout.read_to_string(&mut seen)?;
     }
     let status = child.wait()?;
+    record(&seen);
     lab.start_node("node6")?;
     ensure(
         status.code() == Some(1),
@@ -617,6 +618,7 @@ fn ctrl_c(lab: &Lab) -> Result<(), Failed> {
     // lab-b's nodes restart one at a time (consistency_mode changes).
     let file = last(dir.path(), true)?;
     let mut child = Command::new(archipel_binary()?)
+        .arg("-v")
         .arg("-f")
         .arg(&file)
         .arg("--ssh-config")
@@ -648,6 +650,7 @@ fn ctrl_c(lab: &Lab) -> Result<(), Failed> {
     stderr.read_to_string(&mut log)?;
     let output = child.wait_with_output()?;
     let all = format!("{log}{}", String::from_utf8_lossy(&output.stdout));
+    record(&all);
     ensure(
         output.status.code() == Some(130),
         format!("exit {:?}: {all}", output.status.code()),

@@ -1,34 +1,101 @@
 //! Backups against real machines: two islands, two chatons backing up to
-//! each other's island with restic under systemd, retention, and no secret
-//! in archipel's output.
+//! each other's island with restic under systemd, retention, drills, the
+//! password escrow and the recovery of a lost host, and no secret in
+//! archipel's output.
 
 use archipel_tests::s3::S3;
 use archipel_tests::{
-    Failed, Lab, archipel, ensure, garage_api as api, garage_build, output_text, run_lab_tests,
+    Failed, Lab, archipel, ensure, garage_api as api, garage_build, output_text,
+    run_archipel_lab_tests,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
-    run_lab_tests(
-        8,
+    run_archipel_lab_tests(
+        9,
         &[
             (
                 "a_backup_lands_in_the_other_island_and_restores",
                 backs_up_to_the_other_island,
             ),
             ("applying_again_changes_nothing", idempotent),
+            ("drift_reports_hand_made_changes", drift),
+            ("a_saved_plan_applies_as_saved_or_not_at_all", saved_plans),
+            ("an_island_lock_stops_a_second_apply", island_locks),
+            ("only_touches_its_targets", only),
             ("status_tells_fresh_from_stale", status_report),
             ("retention_keeps_what_keep_allows", retention),
             ("a_drill_passes_then_fails_once_packs_are_lost", drill),
+            (
+                "a_lost_host_is_recovered_from_the_escrow_to_a_fresh_one",
+                lost_host,
+            ),
+            (
+                "a_removed_job_leaves_its_host_and_its_repository_stays",
+                removed_job,
+            ),
+            ("a_job_over_its_quota_fails_and_status_says_why", quota),
         ],
     )
 }
 
+/// The chatons' admin keys: chaton-1's an age identity, chaton-4's an SSH
+/// key. Made once per lab (the file must not change between tests).
+struct EscrowKeys {
+    age_identity: PathBuf,
+    age_public: String,
+    ssh_key: PathBuf,
+    ssh_public: String,
+}
+
+fn escrow_keys(lab: &Lab) -> Result<EscrowKeys, Failed> {
+    use age::secrecy::ExposeSecret as _;
+    let age_identity = lab.state_dir().join("escrow-chaton-1.age");
+    if !age_identity.exists() {
+        let identity = age::x25519::Identity::generate();
+        std::fs::write(&age_identity, identity.to_string().expose_secret())?;
+    }
+    let text = std::fs::read_to_string(&age_identity)?;
+    let age_public = text
+        .trim()
+        .parse::<age::x25519::Identity>()
+        .map_err(|e| format!("the test identity: {e}"))?
+        .to_public()
+        .to_string();
+    let ssh_key = lab.state_dir().join("escrow-chaton-4");
+    if !ssh_key.exists() {
+        let made = Command::new("ssh-keygen")
+            .args([
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "admin@chaton-4.lab",
+                "-f",
+            ])
+            .arg(&ssh_key)
+            .output()?;
+        ensure(made.status.success(), output_text(&made))?;
+    }
+    let ssh_public = std::fs::read_to_string(ssh_key.with_extension("pub"))?
+        .trim()
+        .to_string();
+    Ok(EscrowKeys {
+        age_identity,
+        age_public,
+        ssh_key,
+        ssh_public,
+    })
+}
+
 /// Two islands of three chatons; chaton-1 (lab-a) backs up node7 to
 /// lab-b, chaton-4 (lab-b) backs up node8 to lab-a, with the host's restic
-/// pinned (lab nodes have no network for apt).
-fn archipelago(dir: &Path) -> Result<PathBuf, Failed> {
+/// pinned (lab nodes have no network for apt). node9 is a spare machine.
+fn archipelago(lab: &Lab, dir: &Path) -> Result<PathBuf, Failed> {
+    let keys = escrow_keys(lab)?;
     let (garage, sha256) = garage_build()?;
     let restic = "/usr/bin/restic";
     let restic_sha256 = sha256_of(restic)?;
@@ -44,6 +111,11 @@ fn archipelago(dir: &Path) -> Result<PathBuf, Failed> {
         } else {
             ("lab-b", "lab-a")
         };
+        let escrow = match i {
+            1 => format!("  escrow  = [\"{}\"]\n", keys.age_public),
+            4 => format!("  escrow  = [\"{}\"]\n", keys.ssh_public),
+            _ => String::new(),
+        };
         let backup = match i {
             1 => Some(7),
             4 => Some(8),
@@ -56,7 +128,7 @@ fn archipelago(dir: &Path) -> Result<PathBuf, Failed> {
         })
         .unwrap_or_default();
         text.push_str(&format!(
-            "chaton \"chaton-{i}\" {{\n  island  = \"{island}\"\n  contact = \"admin@chaton-{i}.lab\"\n\n  node \"node{i}\" {{\n    ssh      = \"root@node{i}\"\n    capacity = \"10G\"\n  }}\n{backup}}}\n\n"
+            "chaton \"chaton-{i}\" {{\n  island  = \"{island}\"\n  contact = \"admin@chaton-{i}.lab\"\n{escrow}\n  node \"node{i}\" {{\n    ssh      = \"root@node{i}\"\n    capacity = \"10G\"\n  }}\n{backup}}}\n\n"
         ));
     }
     let path = dir.join("archipelago.hcl");
@@ -84,6 +156,26 @@ fn restic(lab: &Lab, node: &str, job: &str, args: &str) -> Result<String, Failed
     )?)
 }
 
+/// S3 with a job's own key (read from its host), through an island node.
+fn job_s3(lab: &Lab, host: &str, job: &str, island_node: &str) -> Result<S3, Failed> {
+    let key = |name: &str| -> Result<String, Failed> {
+        Ok(lab
+            .ssh_ok(
+                host,
+                &format!("sed -n 's/^{name}=//p' /etc/archipel/restic/{job}.s3"),
+            )?
+            .trim()
+            .to_string())
+    };
+    let address = lab.node(island_node).ok_or("no such node")?.address;
+    Ok(S3::new(
+        &format!("http://{address}:3900"),
+        "garage",
+        &key("AWS_ACCESS_KEY_ID")?,
+        &key("AWS_SECRET_ACCESS_KEY")?,
+    ))
+}
+
 /// The job's last run, as its status file records it.
 fn status(lab: &Lab, node: &str, job: &str, task: &str) -> Result<serde_json::Value, Failed> {
     Ok(serde_json::from_str(&lab.ssh_ok(
@@ -94,7 +186,7 @@ fn status(lab: &Lab, node: &str, job: &str, task: &str) -> Result<serde_json::Va
 
 fn backs_up_to_the_other_island(lab: &Lab) -> Result<(), Failed> {
     let dir = tempfile::tempdir()?;
-    let file = archipelago(dir.path())?;
+    let file = archipelago(lab, dir.path())?;
     for node in ["node7", "node8"] {
         lab.ssh_ok(
             node,
@@ -114,6 +206,7 @@ fn backs_up_to_the_other_island(lab: &Lab) -> Result<(), Failed> {
         "chaton.chaton-1.backup.data.password: done",
         "chaton.chaton-1.backup.data.credentials: done",
         "chaton.chaton-1.backup.data.repository: done",
+        "chaton.chaton-1.backup.data.escrow: done",
         "chaton.chaton-1.backup.data.backup.timer: done",
         "chaton.chaton-1.backup.data.prune.timer: done",
         "chaton.chaton-1.backup.data.check.timer: done",
@@ -146,6 +239,26 @@ fn backs_up_to_the_other_island(lab: &Lab) -> Result<(), Failed> {
             )?;
         }
     }
+
+    // The password is escrowed beside the repository, readable with
+    // chaton-1's admin key only.
+    let password = lab.ssh_ok("node7", "cat /etc/archipel/restic/chaton-1-data.password")?;
+    let sealed = job_s3(lab, "node7", "chaton-1-data", "node4")?
+        .get("backup-chaton-1", "data.escrow.age")?;
+    ensure(
+        sealed.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----")
+            && !String::from_utf8_lossy(&sealed).contains(password.trim()),
+        "the escrow is an age file that does not show the password",
+    )?;
+    let identity: age::x25519::Identity = std::fs::read_to_string(escrow_keys(lab)?.age_identity)?
+        .trim()
+        .parse()
+        .map_err(|e: &str| e.to_string())?;
+    let opened = age::decrypt(&identity, &sealed).map_err(|e| format!("{e}"))?;
+    ensure(
+        opened == password.as_bytes(),
+        "the escrow opens to the host's password",
+    )?;
 
     // A run by hand: a snapshot in the other island's bucket.
     lab.ssh_ok(
@@ -198,9 +311,320 @@ fn backs_up_to_the_other_island(lab: &Lab) -> Result<(), Failed> {
 
 fn idempotent(lab: &Lab) -> Result<(), Failed> {
     let dir = tempfile::tempdir()?;
-    let file = archipelago(dir.path())?;
+    let file = archipelago(lab, dir.path())?;
     let output = archipel(lab, &file, &["plan", "--detailed-exitcode"])?;
     ensure(output.status.code() == Some(0), output_text(&output))
+}
+
+/// Hand-made changes, each reported as what it is; apply then puts the
+/// archipelago back, and what archipel does not manage stays listed.
+fn drift(lab: &Lab) -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let file = archipelago(lab, dir.path())?;
+    let output = archipel(lab, &file, &["drift"])?;
+    ensure(
+        output.status.code() == Some(0) && output_text(&output).contains("No drift"),
+        output_text(&output),
+    )?;
+
+    const GARAGE: &str = "garage -c /etc/garage/garage.toml";
+    lab.ssh_ok(
+        "node2",
+        "echo '# edited by hand' >> /etc/garage/garage.toml",
+    )?;
+    let layout = api(lab, "node1", "GetClusterLayout")?;
+    let version = layout["version"].as_u64().ok_or("layout version")?;
+    let node3 = layout["roles"]
+        .as_array()
+        .ok_or("roles")?
+        .iter()
+        .find(|r| r["zone"] == "chaton-3")
+        .and_then(|r| r["id"].as_str())
+        .ok_or("node3's role")?
+        .to_string();
+    lab.ssh_ok(
+        "node1",
+        &format!(
+            "{GARAGE} layout assign -c 5G {node3} >/dev/null && {GARAGE} layout apply --version {} >/dev/null",
+            version + 1
+        ),
+    )?;
+    lab.ssh_ok(
+        "node7",
+        "systemctl disable --now --quiet archipel-check-chaton-1-data.timer",
+    )?;
+    lab.ssh_ok(
+        "node1",
+        &format!(
+            "{GARAGE} bucket allow --owner backup-chaton-4 --key archipel-chaton-4 >/dev/null && {GARAGE} key create hand-made >/dev/null && {GARAGE} bucket create hand-made >/dev/null"
+        ),
+    )?;
+
+    let output = archipel(lab, &file, &["drift", "--output", "json"])?;
+    ensure(output.status.code() == Some(2), output_text(&output))?;
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let listed = |kind: &str| -> Vec<String> {
+        report[kind]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i["address"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (changed, unmanaged) = (listed("changed"), listed("unmanaged"));
+    for expected in [
+        "island.lab-a.node.node2.config",
+        "island.lab-a.layout",
+        "chaton.chaton-1.backup.data.check.timer",
+        "island.lab-a.bucket.backup-chaton-4.grant.archipel-chaton-4",
+    ] {
+        ensure(
+            changed.iter().any(|a| a == expected),
+            format!("{expected} is changed: {report}"),
+        )?;
+    }
+    // The hand-made key is addressed by its id, and named in the detail.
+    let hand_made = report["unmanaged"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter(|i| i.to_string().contains("hand-made"))
+                .count()
+        })
+        .unwrap_or(0);
+    ensure(
+        hand_made == 2 && unmanaged.len() == 2,
+        format!("the key and the bucket hand-made are unmanaged: {report}"),
+    )?;
+    ensure(listed("missing").is_empty(), format!("{report}"))?;
+    let output = archipel(lab, &file, &["drift", "--output", "markdown"])?;
+    let text = output_text(&output);
+    ensure(
+        text.starts_with("### archipel drift")
+            && text.contains("| changed | `island.lab-a.layout` |"),
+        text,
+    )?;
+
+    // apply puts back what archipel manages; the rest stays listed.
+    let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
+    ensure(output.status.success(), output_text(&output))?;
+    let output = archipel(lab, &file, &["drift"])?;
+    let text = output_text(&output);
+    ensure(
+        output.status.code() == Some(2) && text.contains("0 changed, 0 missing, 2 unmanaged"),
+        text,
+    )?;
+    lab.ssh_ok(
+        "node1",
+        &format!("{GARAGE} bucket delete --yes hand-made >/dev/null && {GARAGE} key delete --yes hand-made >/dev/null"),
+    )?;
+    let output = archipel(lab, &file, &["drift"])?;
+    ensure(output.status.code() == Some(0), output_text(&output))
+}
+
+/// `plan -out` then `apply FILE`: applied after an unrelated no-op apply;
+/// refused, changing nothing, once the live state or the file changed.
+fn saved_plans(lab: &Lab) -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let original = archipelago(lab, dir.path())?;
+    let text = std::fs::read_to_string(&original)?;
+    let at = |hour: &str| -> Result<PathBuf, Failed> {
+        let path = dir.path().join(format!("at-{hour}.hcl"));
+        std::fs::write(
+            &path,
+            text.replacen("*-*-* 03:00", &format!("*-*-* {hour}:00"), 1),
+        )?;
+        Ok(path)
+    };
+    let timer = || {
+        lab.ssh_ok(
+            "node7",
+            "grep OnCalendar /etc/systemd/system/archipel-backup-chaton-1-data.timer",
+        )
+    };
+    let four = at("04")?;
+    let saved = dir.path().join("four.plan");
+    let output = archipel(lab, &four, &["plan", "-out", saved.to_str().ok_or("path")?])?;
+    ensure(output.status.success(), output_text(&output))?;
+    let plan_text = std::fs::read_to_string(&saved)?;
+    for (node, job) in [("node7", "chaton-1-data"), ("node8", "chaton-4-data")] {
+        for secret in [
+            lab.ssh_ok(node, &format!("cat /etc/archipel/restic/{job}.password"))?,
+            lab.ssh_ok(
+                node,
+                &format!("sed -n 's/^AWS_SECRET_ACCESS_KEY=//p' /etc/archipel/restic/{job}.s3"),
+            )?,
+        ] {
+            ensure(
+                !plan_text.contains(secret.trim()),
+                "a secret in the saved plan",
+            )?;
+        }
+    }
+    let output = archipel(
+        lab,
+        &four,
+        &["show", saved.to_str().ok_or("path")?, "--output", "json"],
+    )?;
+    let shown: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    ensure(
+        shown["changes"].as_array().is_some_and(|c| c.len() == 1)
+            && shown["changes"][0]["address"] == "chaton.chaton-1.backup.data.backup.timer",
+        format!("{shown}"),
+    )?;
+
+    // An unrelated apply that changes nothing does not make it stale.
+    let output = archipel(lab, &original, &["apply", "--auto-approve"])?;
+    ensure(output.status.success(), output_text(&output))?;
+    let output = archipel(lab, &four, &["apply", saved.to_str().ok_or("path")?])?;
+    ensure(output.status.success(), output_text(&output))?;
+    ensure(timer()?.contains("04:00"), timer()?)?;
+
+    // A live change after the plan: refused, nothing changed.
+    let five = at("05")?;
+    let output = archipel(lab, &five, &["plan", "-out", saved.to_str().ok_or("path")?])?;
+    ensure(output.status.success(), output_text(&output))?;
+    lab.ssh_ok(
+        "node7",
+        "systemctl disable --now --quiet archipel-prune-chaton-1-data.timer",
+    )?;
+    let output = archipel(lab, &five, &["apply", saved.to_str().ok_or("path")?])?;
+    let log = output_text(&output);
+    ensure(
+        output.status.code() == Some(1)
+            && log.contains("saved plan is stale: machine.node7 changed since"),
+        log,
+    )?;
+    ensure(timer()?.contains("04:00"), "nothing was changed")?;
+    // And with another file than the one it was made from.
+    let output = archipel(lab, &original, &["apply", saved.to_str().ok_or("path")?])?;
+    ensure(
+        output.status.code() == Some(1)
+            && output_text(&output).contains("the archipelago file changed since"),
+        output_text(&output),
+    )?;
+
+    let output = archipel(lab, &original, &["apply", "--auto-approve"])?;
+    ensure(output.status.success(), output_text(&output))?;
+    ensure(timer()?.contains("03:00"), timer()?)
+}
+
+/// An apply that crashed left lab-b's lock: the next apply stops before
+/// any change and names the holder; `unlock` needs the right id; then apply
+/// runs, and leaves no lock behind.
+fn island_locks(lab: &Lab) -> Result<(), Failed> {
+    const LOCK: &str = "/var/lib/archipel/island.lock";
+    let dir = tempfile::tempdir()?;
+    let original = archipelago(lab, dir.path())?;
+    let changed = dir.path().join("changed.hcl");
+    std::fs::write(
+        &changed,
+        std::fs::read_to_string(&original)?.replacen("*-*-* 03:00", "*-*-* 06:00", 1),
+    )?;
+    let timer = || {
+        lab.ssh_ok(
+            "node7",
+            "grep OnCalendar /etc/systemd/system/archipel-backup-chaton-1-data.timer",
+        )
+    };
+    let unlocked = |node: &str| lab.ssh(node, &format!("test -e {LOCK}")).status.code() == Some(1);
+    ensure(unlocked("node1") && unlocked("node4"), "no lock at rest")?;
+    lab.ssh_ok(
+        "node4",
+        &format!(
+            r#"mkdir -p /var/lib/archipel && printf '%s' '{{"id":"deadbeef00000000","island":"lab-b","owner":"alice","host":"laptop","pid":4242,"started":"2026-11-18T10:00:00Z","started_unix":1795000000}}' > {LOCK}"#
+        ),
+    )?;
+    let output = archipel(lab, &changed, &["apply", "--auto-approve"])?;
+    let text = output_text(&output);
+    ensure(
+        output.status.code() == Some(1)
+            && text.contains("island lab-b is locked: lock deadbeef00000000 held by alice@laptop (pid 4242) since 2026-11-18T10:00:00Z (")
+            && text.contains("archipel unlock lab-b deadbeef00000000")
+            && text.contains("Nothing was changed."),
+        text,
+    )?;
+    ensure(timer()?.contains("03:00"), "nothing changed")?;
+    ensure(
+        unlocked("node1"),
+        "lab-a's lock, taken first, was given back",
+    )?;
+
+    let output = archipel(lab, &original, &["unlock", "lab-b", "0123456789abcdef"])?;
+    ensure(
+        output.status.code() == Some(1) && output_text(&output).contains("holds another lock"),
+        output_text(&output),
+    )?;
+    let output = archipel(lab, &original, &["unlock", "lab-b", "deadbeef00000000"])?;
+    ensure(
+        output.status.success() && output_text(&output).contains("Unlocked island lab-b"),
+        output_text(&output),
+    )?;
+    let output = archipel(lab, &changed, &["apply", "--auto-approve"])?;
+    ensure(output.status.success(), output_text(&output))?;
+    ensure(timer()?.contains("06:00"), timer()?)?;
+    ensure(
+        unlocked("node1") && unlocked("node4"),
+        "apply gave its locks back",
+    )?;
+    let output = archipel(lab, &original, &["apply", "--auto-approve"])?;
+    ensure(output.status.success(), output_text(&output))
+}
+
+/// Both jobs' schedules change in the file; `--only chaton.chaton-1`
+/// plans and applies chaton-1's part only.
+fn only(lab: &Lab) -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let original = archipelago(lab, dir.path())?;
+    let both = dir.path().join("both.hcl");
+    std::fs::write(
+        &both,
+        std::fs::read_to_string(&original)?.replace("*-*-* 03:00", "*-*-* 07:00"),
+    )?;
+    let timer = |node: &str, job: &str| {
+        lab.ssh_ok(
+            node,
+            &format!("grep OnCalendar /etc/systemd/system/archipel-backup-{job}.timer"),
+        )
+    };
+    let output = archipel(
+        lab,
+        &both,
+        &["plan", "--only", "chaton.chaton-1", "--output", "json"],
+    )?;
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let addresses: Vec<&str> = plan["changes"]
+        .as_array()
+        .ok_or("changes")?
+        .iter()
+        .filter_map(|c| c["address"].as_str())
+        .collect();
+    ensure(
+        addresses == ["chaton.chaton-1.backup.data.backup.timer"],
+        format!("{addresses:?}"),
+    )?;
+    let output = archipel(
+        lab,
+        &both,
+        &["apply", "--only", "chaton.chaton-1", "--auto-approve"],
+    )?;
+    ensure(output.status.success(), output_text(&output))?;
+    ensure(
+        timer("node7", "chaton-1-data")?.contains("07:00")
+            && timer("node8", "chaton-4-data")?.contains("03:00"),
+        "only chaton-1's timer changed",
+    )?;
+    let output = archipel(lab, &both, &["plan", "--only", "nowhere"])?;
+    ensure(
+        output.status.code() == Some(1) && output_text(&output).contains("--only nowhere"),
+        output_text(&output),
+    )?;
+    let output = archipel(lab, &original, &["apply", "--auto-approve"])?;
+    ensure(output.status.success(), output_text(&output))
 }
 
 fn retention(lab: &Lab) -> Result<(), Failed> {
@@ -249,7 +673,7 @@ fn retention(lab: &Lab) -> Result<(), Failed> {
 
 fn status_report(lab: &Lab) -> Result<(), Failed> {
     let dir = tempfile::tempdir()?;
-    let file = archipelago(dir.path())?;
+    let file = archipelago(lab, dir.path())?;
     // chaton-1 has backed up, chaton-4 never has.
     let output = archipel(lab, &file, &["status", "--output", "json"])?;
     ensure(output.status.code() == Some(1), output_text(&output))?;
@@ -302,7 +726,7 @@ fn status_report(lab: &Lab) -> Result<(), Failed> {
 
 fn drill(lab: &Lab) -> Result<(), Failed> {
     let dir = tempfile::tempdir()?;
-    let file = archipelago(dir.path())?;
+    let file = archipelago(lab, dir.path())?;
     let output = archipel(lab, &file, &["drill", "chaton-1/data"])?;
     ensure(
         output.status.success() && output_text(&output).contains("Drill of chaton-1/data passed"),
@@ -311,22 +735,7 @@ fn drill(lab: &Lab) -> Result<(), Failed> {
 
     // Lose the repository's data packs (as a broken disk would), with the
     // job's own key.
-    let key = |name: &str| -> Result<String, Failed> {
-        Ok(lab
-            .ssh_ok(
-                "node7",
-                &format!("sed -n 's/^{name}=//p' /etc/archipel/restic/chaton-1-data.s3"),
-            )?
-            .trim()
-            .to_string())
-    };
-    let node4 = lab.node("node4").ok_or("node4")?.address;
-    let s3 = S3::new(
-        &format!("http://{node4}:3900"),
-        "garage",
-        &key("AWS_ACCESS_KEY_ID")?,
-        &key("AWS_SECRET_ACCESS_KEY")?,
-    );
+    let s3 = job_s3(lab, "node7", "chaton-1-data", "node4")?;
     let packs = s3.list("backup-chaton-1", "data/data/")?;
     ensure(!packs.is_empty(), "the repository has data packs")?;
     for pack in &packs {
@@ -350,5 +759,268 @@ fn drill(lab: &Lab) -> Result<(), Failed> {
     ensure(
         job["failing"] == true && job["last_drill"]["exit_code"] != 0,
         format!("{job}"),
+    )
+}
+
+/// node8 (chaton-4's backup host) is lost: its archipel files are gone.
+/// apply refuses to make a new password for the existing repository; the
+/// escrow brings the old one to a fresh machine (node9), which restores
+/// the data byte for byte; then node8 itself is recovered and apply
+/// converges again.
+fn lost_host(lab: &Lab) -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let file = archipelago(lab, dir.path())?;
+    let keys = escrow_keys(lab)?;
+    let job = "chaton-4-data";
+    let original = lab.ssh_ok("node8", "sha256sum /srv/data/blob /srv/data/sub/note")?;
+    let password = lab.ssh_ok("node8", &format!("cat /etc/archipel/restic/{job}.password"))?;
+    let s3 = job_s3(lab, "node8", job, "node1")?;
+    let escrowed = s3.get("backup-chaton-4", "data.escrow.age")?;
+
+    lab.ssh_ok(
+        "node8",
+        "systemctl disable --now --quiet $(systemctl list-unit-files --plain --no-legend 'archipel-*' | cut -d' ' -f1) && rm -f /etc/systemd/system/archipel-* && systemctl daemon-reload && rm -rf /etc/archipel /var/lib/archipel /var/cache/archipel /usr/local/lib/archipel /usr/local/bin/restic",
+    )?;
+
+    // A new password would lock the repository away: apply refuses it, and
+    // the escrow is left as it was.
+    let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
+    let log = output_text(&output);
+    ensure(!output.status.success(), log.clone())?;
+    ensure(
+        log.contains("already exists, and this host has no password for it")
+            && log.contains("archipel recover chaton-4/data"),
+        log.clone(),
+    )?;
+    ensure(
+        lab.ssh(
+            "node8",
+            &format!("test -e /etc/archipel/restic/{job}.password"),
+        )
+        .status
+        .code()
+            == Some(1),
+        "no password was made",
+    )?;
+    ensure(
+        s3.get("backup-chaton-4", "data.escrow.age")? == escrowed,
+        "the escrow is untouched",
+    )?;
+
+    // Someone else's key does not open it.
+    let output = archipel(
+        lab,
+        &file,
+        &[
+            "recover",
+            "chaton-4/data",
+            "--identity",
+            keys.age_identity.to_str().ok_or("path")?,
+            "--to",
+            "root@node9",
+        ],
+    )?;
+    ensure(
+        output.status.code() == Some(1)
+            && output_text(&output).contains("is not one of the escrow's recipients"),
+        output_text(&output),
+    )?;
+
+    // The admin's key does, on a fresh machine.
+    let ssh_key = keys.ssh_key.to_str().ok_or("path")?;
+    let recover = |to: &str| {
+        archipel(
+            lab,
+            &file,
+            &[
+                "recover",
+                "chaton-4/data",
+                "--identity",
+                ssh_key,
+                "--to",
+                to,
+            ],
+        )
+    };
+    let output = recover("root@node9")?;
+    let text = output_text(&output);
+    ensure(output.status.success(), text.clone())?;
+    ensure(
+        text.contains("Recovered chaton-4/data on root@node9:")
+            && text.contains("opens with the escrowed password (1 snapshot"),
+        text.clone(),
+    )?;
+    ensure(!text.contains(password.trim()), "the password was printed")?;
+    let recovered = lab.ssh_ok("node9", &format!("cat /etc/archipel/restic/{job}.password"))?;
+    ensure(recovered == password, "node9 has the job's password")?;
+    let timers = lab.ssh(
+        "node9",
+        "systemctl list-unit-files --plain --no-legend 'archipel-*' | grep -c .",
+    );
+    ensure(
+        String::from_utf8_lossy(&timers.stdout).trim() == "0",
+        "recover starts no timer",
+    )?;
+    restic(
+        lab,
+        "node9",
+        job,
+        "restore latest --target /tmp/restored >/dev/null",
+    )?;
+    let restored = lab.ssh_ok(
+        "node9",
+        "cd /tmp/restored && sha256sum srv/data/blob srv/data/sub/note | sed 's# srv/# /srv/#'",
+    )?;
+    ensure(
+        restored == original,
+        format!("byte for byte: {original} vs {restored}"),
+    )?;
+
+    // Back on node8 (a machine of the file), apply converges with the
+    // recovered password.
+    let output = recover("node8")?;
+    ensure(output.status.success(), output_text(&output))?;
+    let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
+    let log = output_text(&output);
+    ensure(output.status.success(), log.clone())?;
+    ensure(
+        log.contains("chaton.chaton-4.backup.data.escrow: done"),
+        log.clone(),
+    )?;
+    let output = archipel(lab, &file, &["plan", "--detailed-exitcode"])?;
+    ensure(output.status.code() == Some(0), output_text(&output))?;
+    lab.ssh_ok(
+        "node8",
+        "systemctl start archipel-backup-chaton-4-data.service",
+    )?;
+    let run = status(lab, "node8", job, "backup")?;
+    ensure(run["exit_code"] == 0, format!("{run}"))
+}
+
+/// The archipelago with chaton-4's job on node8 named `other` (and a new
+/// quota) in place of `data`.
+fn renamed(lab: &Lab, dir: &Path, quota: &str) -> Result<PathBuf, Failed> {
+    let file = archipelago(lab, dir)?;
+    let text = std::fs::read_to_string(&file)?;
+    let from = "backup \"data\" {\n    host     = \"root@node8\"";
+    ensure(text.contains(from), "chaton-4's job")?;
+    let mut text = text.replacen(from, "backup \"other\" {\n    host     = \"root@node8\"", 1);
+    let other = text.find("backup \"other\"").ok_or("other")?;
+    let at = other + text[other..].find("quota    = \"1G\"").ok_or("quota")?;
+    text.replace_range(
+        at..at + "quota    = \"1G\"".len(),
+        &format!("quota    = \"{quota}\""),
+    );
+    std::fs::write(&file, text)?;
+    Ok(file)
+}
+
+/// chaton-4's job `data` leaves the file, another job of the chaton takes
+/// its place on node8: `data` is refused without --allow-destroy, then
+/// taken off node8 with it (timers, units, files, and its escrowed
+/// password); its repository and escrow stay in the bucket.
+fn removed_job(lab: &Lab) -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let file = renamed(lab, dir.path(), "1G")?;
+    let s3 = job_s3(lab, "node8", "chaton-4-data", "node1")?;
+    let repository = s3.list("backup-chaton-4", "data/")?.len();
+    ensure(repository > 0, "the repository has objects")?;
+
+    let output = archipel(lab, &file, &["plan"])?;
+    let text = output_text(&output);
+    ensure(
+        text.contains("- chaton.chaton-4.backup.data")
+            && text.contains("no longer in the file")
+            && text.contains("removed from the host (it is escrowed)"),
+        text.clone(),
+    )?;
+    let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
+    ensure(
+        !output.status.success() && output_text(&output).contains("--allow-destroy"),
+        output_text(&output),
+    )?;
+    ensure(
+        lab.ssh(
+            "node8",
+            "systemctl is-active --quiet archipel-backup-chaton-4-data.timer",
+        )
+        .status
+        .success(),
+        "refused before any change",
+    )?;
+
+    let output = archipel(lab, &file, &["apply", "--auto-approve", "--allow-destroy"])?;
+    let log = output_text(&output);
+    ensure(output.status.success(), log.clone())?;
+    let left = lab.ssh_ok(
+        "node8",
+        "ls /etc/archipel/restic/ /etc/systemd/system/ /var/lib/archipel/backups/ | grep chaton-4-data || true",
+    )?;
+    ensure(left.trim().is_empty(), format!("files left: {left}"))?;
+    let units = lab.ssh(
+        "node8",
+        "systemctl list-units --all --plain --no-legend 'archipel-*-chaton-4-data.*' | grep -c .",
+    );
+    ensure(
+        String::from_utf8_lossy(&units.stdout).trim() == "0",
+        "no unit of the job is loaded",
+    )?;
+    ensure(
+        s3.list("backup-chaton-4", "data/")?.len() == repository,
+        "the repository is untouched",
+    )?;
+    ensure(
+        !s3.get("backup-chaton-4", "data.escrow.age")?.is_empty(),
+        "the escrow stays",
+    )?;
+    // The new job runs beside it, in the same bucket.
+    lab.ssh_ok(
+        "node8",
+        "systemctl start archipel-backup-chaton-4-other.service",
+    )?;
+    let run = status(lab, "node8", "chaton-4-other", "backup")?;
+    ensure(run["exit_code"] == 0, format!("{run}"))?;
+    let output = archipel(lab, &file, &["plan", "--detailed-exitcode"])?;
+    ensure(output.status.code() == Some(0), output_text(&output))
+}
+
+/// chaton-4's bucket quota shrinks below what the next backup adds: Garage
+/// refuses the upload, the run fails, and status says so in restic's words.
+fn quota(lab: &Lab) -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let file = renamed(lab, dir.path(), "2M")?;
+    let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
+    let log = output_text(&output);
+    ensure(output.status.success(), log.clone())?;
+    let bucket = api(
+        lab,
+        "node1",
+        "GetBucketInfo '{\"globalAlias\":\"backup-chaton-4\"}'",
+    )?;
+    ensure(
+        bucket["quotas"]["maxSize"] == 2_000_000u64,
+        format!("the quota is applied: {bucket}"),
+    )?;
+    lab.ssh_ok("node8", "head -c 4000000 /dev/urandom > /srv/data/big")?;
+    let run = lab.ssh(
+        "node8",
+        "systemctl start archipel-backup-chaton-4-other.service",
+    );
+    ensure(!run.status.success(), "the backup fails")?;
+    lab.ssh_ok("node8", "rm /srv/data/big")?;
+    let last = status(lab, "node8", "chaton-4-other", "backup")?;
+    let error = last["error"].as_str().unwrap_or_default().to_lowercase();
+    ensure(
+        last["exit_code"] != 0 && error.contains("quota"),
+        format!("the run records Garage's refusal: {last}"),
+    )?;
+    let output = archipel(lab, &file, &["status"])?;
+    let text = output_text(&output);
+    ensure(output.status.code() == Some(1), text.clone())?;
+    ensure(
+        text.contains("chaton-4/other")
+            && text.contains("FAILING")
+            && text.to_lowercase().contains("quota"),
+        text,
     )
 }

@@ -1,13 +1,15 @@
 //! `archipel facts` end to end: the binary, an archipelago file naming lab
 //! machines, real SSH — and Ctrl-C in the middle.
 
-use archipel_tests::{Failed, Lab, archipel_binary, ensure, output_text, run_lab_tests};
+use archipel_tests::{
+    Failed, Lab, archipel_binary, ensure, output_text, recorded, run_archipel_lab_tests,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn main() {
-    run_lab_tests(
+    run_archipel_lab_tests(
         3,
         &[
             ("facts_of_every_machine", every_machine),
@@ -53,6 +55,7 @@ fn archipelago(dir: &Path, pin: Option<&str>) -> Result<PathBuf, Failed> {
 fn archipel(lab: &Lab, file: &Path, ssh_config: Option<&Path>) -> Result<Command, Failed> {
     let mut command = Command::new(archipel_binary()?);
     command
+        .arg("-v")
         .arg("-f")
         .arg(file)
         .arg("--ssh-config")
@@ -71,7 +74,8 @@ fn every_machine(lab: &Lab) -> Result<(), Failed> {
     let file = archipelago(dir.path(), None)?;
     let output = archipel(lab, &file, None)?
         .args(["facts", "--output", "json"])
-        .output()?;
+        .output()
+        .map(recorded)?;
     ensure(output.status.success(), output_text(&output))?;
     let report = String::from_utf8_lossy(&output.stdout);
     for i in 1..=3 {
@@ -86,7 +90,10 @@ fn every_machine(lab: &Lab) -> Result<(), Failed> {
     )?;
     ensure(!report.contains("\"error\""), report.to_string())?;
 
-    let output = archipel(lab, &file, None)?.arg("facts").output()?;
+    let output = archipel(lab, &file, None)?
+        .arg("facts")
+        .output()
+        .map(recorded)?;
     ensure(output.status.success(), output_text(&output))?;
     ensure(
         String::from_utf8_lossy(&output.stdout).lines().count() == 3,
@@ -100,7 +107,10 @@ fn unreachable_machine(lab: &Lab) -> Result<(), Failed> {
     let file = archipelago(dir.path(), None)?;
     lab.stop("node2")?;
     let started = Instant::now();
-    let output = archipel(lab, &file, None)?.arg("facts").output();
+    let output = archipel(lab, &file, None)?
+        .arg("facts")
+        .output()
+        .map(recorded);
     lab.start_node("node2")?;
     let output = output?;
     ensure(output.status.code() == Some(1), output_text(&output))?;
@@ -128,7 +138,8 @@ fn unreachable_machine(lab: &Lab) -> Result<(), Failed> {
 fn masters() -> Result<Vec<String>, Failed> {
     let output = Command::new("pgrep")
         .args(["-fa", "archipel-ssh-"])
-        .output()?;
+        .output()
+        .map(recorded)?;
     Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(str::to_string)
@@ -186,7 +197,10 @@ fn wrong_pin(lab: &Lab) -> Result<(), Failed> {
     let node2_key = lab.ssh_ok("node2", "cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub")?;
     let dir = tempfile::tempdir()?;
     let file = archipelago(dir.path(), Some(node2_key.trim()))?;
-    let output = archipel(lab, &file, None)?.arg("facts").output()?;
+    let output = archipel(lab, &file, None)?
+        .arg("facts")
+        .output()
+        .map(recorded)?;
     ensure(output.status.code() == Some(1), output_text(&output))?;
     let all = output_text(&output);
     ensure(
@@ -196,7 +210,10 @@ fn wrong_pin(lab: &Lab) -> Result<(), Failed> {
 
     let node1_key = lab.ssh_ok("node1", "cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub")?;
     let file = archipelago(dir.path(), Some(node1_key.trim()))?;
-    let output = archipel(lab, &file, None)?.arg("facts").output()?;
+    let output = archipel(lab, &file, None)?
+        .arg("facts")
+        .output()
+        .map(recorded)?;
     ensure(output.status.success(), output_text(&output))
 }
 
@@ -220,7 +237,8 @@ fn new_host_keys(lab: &Lab) -> Result<(), Failed> {
 
     let output = archipel(lab, &file, Some(&ssh_config))?
         .arg("facts")
-        .output()?;
+        .output()
+        .map(recorded)?;
     ensure(output.status.code() == Some(1), output_text(&output))?;
     ensure(
         output_text(&output).contains("--accept-new-host-keys"),
@@ -229,7 +247,8 @@ fn new_host_keys(lab: &Lab) -> Result<(), Failed> {
 
     let output = archipel(lab, &file, Some(&ssh_config))?
         .args(["facts", "--accept-new-host-keys"])
-        .output()?;
+        .output()
+        .map(recorded)?;
     ensure(output.status.success(), output_text(&output))?;
     let learnt = std::fs::read_to_string(&known_hosts)?;
     ensure(
@@ -286,14 +305,16 @@ fn agent_and_proxy_jump(lab: &Lab) -> Result<(), Failed> {
         let added = Command::new("ssh-add")
             .arg(lab.identity())
             .env("SSH_AUTH_SOCK", &socket)
-            .output()?;
+            .output()
+            .map(recorded)?;
         ensure(added.status.success(), output_text(&added))?;
 
         // Without the agent there is no key: the run fails.
         let output = archipel(lab, &file, Some(&ssh_config))?
             .env_remove("SSH_AUTH_SOCK")
             .arg("facts")
-            .output()?;
+            .output()
+            .map(recorded)?;
         ensure(output.status.code() == Some(1), output_text(&output))?;
         ensure(
             output_text(&output).contains("Permission denied"),
@@ -303,7 +324,8 @@ fn agent_and_proxy_jump(lab: &Lab) -> Result<(), Failed> {
         let output = archipel(lab, &file, Some(&ssh_config))?
             .env("SSH_AUTH_SOCK", &socket)
             .arg("facts")
-            .output()?;
+            .output()
+            .map(recorded)?;
         ensure(output.status.success(), output_text(&output))?;
         ensure(
             output_text(&output)

@@ -1,13 +1,15 @@
 //! `archipel plan` against real machines: bare nodes, a stopped node, a
 //! live Garage island — and no secret in any output.
 
-use archipel_tests::{Failed, Lab, archipel_binary, ensure, output_text, run_lab_tests};
+use archipel_tests::{
+    Failed, Lab, archipel, archipel_binary, ensure, output_text, recorded, run_archipel_lab_tests,
+};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 fn main() {
-    run_lab_tests(
+    run_archipel_lab_tests(
         6,
         &[
             ("bare_nodes_plan_every_island_and_job", bare_nodes),
@@ -35,16 +37,9 @@ fn archipelago(lab: &Lab, dir: &Path) -> Result<PathBuf, Failed> {
 }
 
 fn plan(lab: &Lab, file: &Path, args: &[&str]) -> Result<Output, Failed> {
-    Ok(Command::new(archipel_binary()?)
-        .arg("-f")
-        .arg(file)
-        .arg("--ssh-config")
-        .arg(lab.ssh_config())
-        .arg("plan")
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()?)
+    let mut all = vec!["plan"];
+    all.extend_from_slice(args);
+    archipel(lab, file, &all)
 }
 
 fn json(output: &Output) -> Result<serde_json::Value, Failed> {
@@ -331,12 +326,15 @@ fn saved_observation(lab: &Lab) -> Result<(), Failed> {
     )?;
     ensure(live.status.success(), output_text(&live))?;
     // Offline: no SSH config needed, the machines are not contacted.
-    let offline = Command::new(archipel_binary()?)
-        .arg("-f")
-        .arg(&file)
-        .args(["plan", "--output", "json", "--observed"])
-        .arg(&observed)
-        .output()?;
+    let offline = recorded(
+        Command::new(archipel_binary()?)
+            .arg("-v")
+            .arg("-f")
+            .arg(&file)
+            .args(["plan", "--output", "json", "--observed"])
+            .arg(&observed)
+            .output()?,
+    );
     ensure(offline.status.success(), output_text(&offline))?;
     ensure(
         offline.stdout == live.stdout,

@@ -6,12 +6,14 @@ use crate::{progress, remote, render};
 use archipel_planner::desired::Desired;
 use archipel_planner::desired::desired;
 use archipel_planner::model::ResticSource;
-use archipel_planner::model::{Archipelago, BinarySource, SshTarget};
+use archipel_planner::model::{Archipelago, SshTarget};
 use archipel_planner::plan::{Action, HostStep, NodeStep, Plan, Target};
+use archipel_planner::saved::SavedPlan;
+use archipel_planner::scope::{Scope, restrict};
 use archipel_providers::apply::{self, Binaries, Context, Options, Outcome};
+use archipel_providers::lock;
 use archipel_providers::observe;
 use archipel_providers::ssh::{self, Remote, Ssh, SshSettings};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -20,6 +22,15 @@ use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// A plan saved with `archipel plan -out FILE`: applied exactly as it
+    /// was saved, without asking, or refused when the file or the live
+    /// state it was computed from changed since.
+    #[arg(value_name = "PLANFILE")]
+    saved: Option<std::path::PathBuf>,
+    /// Apply only to these islands, chatons or nodes (island.NAME,
+    /// chaton.NAME, node.NAME; repeatable), and what their changes need.
+    #[arg(long = "only", value_name = "ADDRESS", conflicts_with = "saved")]
+    only: Vec<String>,
     /// Do not ask for confirmation (for CI). Without it, apply asks on a
     /// terminal and refuses to run anywhere else.
     #[arg(long)]
@@ -42,6 +53,13 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         return Ok(ExitCode::FAILURE);
     };
     let desired = desired(&model);
+    let saved = args.saved.as_deref().map(read_saved).transpose()?;
+    let scopes = args
+        .only
+        .iter()
+        .map(|text| Scope::parse(text, &desired))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(LoadError::new)?;
     let machines = model.machines();
     let runtime = remote::runtime()?;
     let grace = remote::grace(settings.connect_timeout);
@@ -56,7 +74,42 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
             eprintln!("Interrupted: nothing changed.");
             Ok(ExitCode::from(remote::INTERRUPTED))
         } else {
-            let plan = archipel_planner::plan::plan(&desired, &observation.observed);
+            match take_locks(&desired, &remotes).await {
+                Err(reason) => {
+                    eprintln!("Error: {reason}");
+                    Ok(ExitCode::FAILURE)
+                }
+                Ok(held) => {
+                    // What was observed before the locks were taken may be
+                    // what another apply was changing: observe again.
+                    observation.observed =
+                        observe::observe_again(&desired, &remotes, &machines).await;
+                    let code = async {
+            let plan = match &saved {
+                None => Ok(restrict(
+                    archipel_planner::plan::plan(&desired, &observation.observed),
+                    &scopes,
+                    &desired,
+                )),
+                Some(saved) => {
+                    let stale = saved.staleness(&model, &observation.observed);
+                    if stale.is_empty() {
+                        Ok(saved.clone().into_plan())
+                    } else {
+                        Err(stale)
+                    }
+                }
+            };
+            let plan = match plan {
+                Ok(plan) => plan,
+                Err(stale) => {
+                    eprintln!(
+                        "Error: saved plan is stale: {}. Nothing was changed; run archipel plan again.",
+                        stale.join("; ")
+                    );
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
             print!("{}", render::human::render(&plan, colour()));
             let ready = match refusal(&plan, args).and_then(|()| binaries(&model, &desired, &plan)) {
                 Ok(binaries) => departing(&ssh, &plan)
@@ -70,7 +123,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
                     Ok(ExitCode::FAILURE)
                 }
                 Ok(_) if !plan.has_changes() => Ok(ExitCode::SUCCESS),
-                Ok((binaries, departing)) => match confirm(args) {
+                Ok((binaries, departing)) => match confirm(args, saved.is_some()) {
                     Err(reason) => {
                         eprintln!("Error: {reason}");
                         Ok(ExitCode::FAILURE)
@@ -97,7 +150,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
                         let open: Vec<Remote> =
                             remotes.values().chain(departing.values()).cloned().collect();
                         let code = tokio::select! {
-                            code = execute(&plan, context, stop, &desired, &remotes, &machines, live) => code,
+                            code = execute(&plan, context, stop, &desired, &scopes, &remotes, &machines, live) => code,
                             never = ssh::keep_open(open, every) => match never {},
                         };
                         remote::close(departing.into_values()).await;
@@ -105,12 +158,97 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
                     }
                 },
             }
+                    }
+                    .await;
+                    release_locks(held).await;
+                    code
+                }
+            }
         };
         remote::close(remotes.into_values()).await;
         code
     });
     drop(ssh);
     code
+}
+
+/// Takes every island's lock (on its first node) before anything changes;
+/// an island held by another apply stops this one, naming the holder. An
+/// island whose first node is out of reach is not locked: its plan is
+/// incomplete, and refused.
+async fn take_locks(
+    desired: &Desired,
+    remotes: &BTreeMap<String, Remote>,
+) -> Result<Vec<(Remote, String)>, String> {
+    let id = {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let now = std::time::SystemTime::now();
+    let started_unix = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut held = Vec::new();
+    let mut refused = Vec::new();
+    for island in &desired.islands {
+        let Some(remote) = island.nodes.first().and_then(|n| remotes.get(&n.name)) else {
+            continue;
+        };
+        let holder = lock::Holder {
+            id: id.clone(),
+            island: island.name.clone(),
+            owner: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            host: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "unknown".into()),
+            pid: std::process::id(),
+            started: humantime::format_rfc3339_seconds(now).to_string(),
+            started_unix,
+        };
+        match lock::acquire(remote, &holder).await {
+            Ok(Ok(())) => held.push((remote.clone(), id.clone())),
+            Ok(Err(other)) => refused.push(format!(
+                "island {} is locked: {}. Another apply is running; if it crashed, break the lock with `archipel unlock {} {}`",
+                island.name,
+                other.describe(started_unix),
+                island.name,
+                other.id
+            )),
+            Err(error) => refused.push(format!("island {}: {error}", island.name)),
+        }
+    }
+    if refused.is_empty() {
+        Ok(held)
+    } else {
+        release_locks(held).await;
+        Err(format!("{}\nNothing was changed.", refused.join("\n")))
+    }
+}
+
+async fn release_locks(held: Vec<(Remote, String)>) {
+    for (remote, id) in held {
+        match lock::release(&remote, &id).await {
+            Ok(true) => {}
+            Ok(false) => eprintln!(
+                "warning: {}: the island's lock {id} was no longer there (broken by archipel unlock?)",
+                remote.host()
+            ),
+            Err(error) => eprintln!("warning: could not release the island's lock {id}: {error}"),
+        }
+    }
+}
+
+fn read_saved(path: &Path) -> Result<SavedPlan, LoadError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| LoadError::new(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| {
+        LoadError::new(format!(
+            "{} is not a plan saved by archipel plan -out: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// Reasons to refuse before touching anything.
@@ -187,7 +325,7 @@ fn binaries(model: &Archipelago, desired: &Desired, plan: &Plan) -> Result<Binar
                 ..
             }) if !binaries.garage.contains_key(island) => {
                 let garage = &model.island(island).ok_or("unknown island")?.garage;
-                let bytes = checked(&garage.binary, &garage.sha256, &mut fetched)
+                let bytes = crate::binaries::checked(&garage.binary, &garage.sha256, &mut fetched)
                     .map_err(|e| format!("island {island}: the Garage binary {e}"))?;
                 binaries.garage.insert(island.clone(), bytes);
             }
@@ -201,7 +339,7 @@ fn binaries(model: &Archipelago, desired: &Desired, plan: &Plan) -> Result<Binar
                     .find(|b| &b.machine == machine)
                     .map(|b| &b.restic);
                 if let Some(ResticSource::Binary { binary, sha256 }) = pinned {
-                    let bytes = checked(binary, sha256, &mut fetched)
+                    let bytes = crate::binaries::checked(binary, sha256, &mut fetched)
                         .map_err(|e| format!("{machine}: restic {e}"))?;
                     binaries.restic.insert(machine.clone(), bytes);
                 }
@@ -212,59 +350,9 @@ fn binaries(model: &Archipelago, desired: &Desired, plan: &Plan) -> Result<Binar
     Ok(binaries)
 }
 
-/// A binary from a path or a URL (fetched at most once), checked.
-fn checked(
-    source: &BinarySource,
-    sha256: &str,
-    fetched: &mut BTreeMap<String, Arc<Vec<u8>>>,
-) -> Result<Arc<Vec<u8>>, String> {
-    let bytes = match source {
-        BinarySource::Path(path) => {
-            Arc::new(std::fs::read(path).map_err(|e| format!("cannot be read from {path}: {e}"))?)
-        }
-        BinarySource::Url(url) => match fetched.get(url) {
-            Some(bytes) => Arc::clone(bytes),
-            None => {
-                let bytes = Arc::new(download(url)?);
-                fetched.insert(url.clone(), Arc::clone(&bytes));
-                bytes
-            }
-        },
-    };
-    let actual = hex_digest(&bytes);
-    if actual != sha256 {
-        return Err(format!(
-            "has sha256 {actual}, not the pinned {sha256}: refusing to install it (nothing was changed)"
-        ));
-    }
-    Ok(bytes)
-}
-
-/// Garage binaries are some tens of MB; anything past this is not one.
-const MAX_BINARY: u64 = 512 << 20;
-
-fn download(url: &str) -> Result<Vec<u8>, String> {
-    eprintln!("Downloading {url}…");
-    let mut response = ureq::get(url)
-        .call()
-        .map_err(|e| format!("cannot download {url}: {e}"))?;
-    response
-        .body_mut()
-        .with_config()
-        .limit(MAX_BINARY)
-        .read_to_vec()
-        .map_err(|e| format!("cannot download {url}: {e}"))
-}
-
-fn hex_digest(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn confirm(args: &Args) -> Result<bool, String> {
-    if args.auto_approve {
+/// A saved plan was reviewed when it was made: it is not asked about again.
+fn confirm(args: &Args, saved: bool) -> Result<bool, String> {
+    if args.auto_approve || saved {
         return Ok(true);
     }
     if !std::io::stdin().is_terminal() {
@@ -280,11 +368,13 @@ fn confirm(args: &Args) -> Result<bool, String> {
     Ok(answer.trim() == "yes")
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn execute(
     plan: &Plan,
     context: Arc<Context>,
     stop: tokio::sync::watch::Receiver<bool>,
     desired: &Desired,
+    scopes: &[Scope],
     remotes: &BTreeMap<String, Remote>,
     machines: &[archipel_planner::model::Machine],
     live: bool,
@@ -311,7 +401,11 @@ async fn execute(
 
     // Observe again: the proof of what converged.
     let observed = observe::observe_again(desired, remotes, machines).await;
-    let after = archipel_planner::plan::plan(desired, &observed);
+    let after = restrict(
+        archipel_planner::plan::plan(desired, &observed),
+        scopes,
+        desired,
+    );
     if after.has_changes() || after.is_blocked() {
         println!("Not converged yet: {}", render::summary_line(&after));
         for change in &after.changes {

@@ -5,12 +5,12 @@ use crate::files::{self, LoadError};
 use crate::{remote, render};
 use archipel_planner::desired::desired;
 use archipel_planner::observed::Observed;
-use archipel_providers::observe;
-use archipel_providers::ssh::{Ssh, SshSettings};
+use archipel_planner::saved::SavedPlan;
+use archipel_planner::scope::{Scope, restrict};
+use archipel_providers::ssh::SshSettings;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PlanOutput {
@@ -27,6 +27,15 @@ pub struct Args {
     /// How to print the plan.
     #[arg(long, value_enum, default_value_t = PlanOutput::Human)]
     output: PlanOutput,
+    /// Also save the plan to FILE (as Terraform's -out; `-out FILE` works
+    /// too), with what it was computed from, for `archipel apply FILE` and
+    /// `archipel show FILE`. It holds no secret.
+    #[arg(long = "out", value_name = "FILE", conflicts_with = "observed")]
+    out: Option<PathBuf>,
+    /// Plan only for these islands, chatons or nodes (island.NAME,
+    /// chaton.NAME, node.NAME; repeatable), and what their changes need.
+    #[arg(long = "only", value_name = "ADDRESS")]
+    only: Vec<String>,
     /// Exit 2 when there are changes, 0 when there are none (1 on error),
     /// as `terraform plan -detailed-exitcode`: for drift checks on a timer.
     #[arg(long)]
@@ -46,6 +55,12 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         return Ok(ExitCode::FAILURE);
     };
     let desired = desired(&model);
+    let scopes = args
+        .only
+        .iter()
+        .map(|text| Scope::parse(text, &desired))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(LoadError::new)?;
     let observed = match &args.observed {
         Some(file) => {
             let text = std::fs::read_to_string(file)
@@ -57,26 +72,13 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
                 ))
             })?
         }
-        None => {
-            let machines = model.machines();
-            let runtime = remote::runtime()?;
-            let grace = remote::grace(settings.connect_timeout);
-            let ssh = Arc::new(Ssh::new(settings).map_err(|e| LoadError::new(e.to_string()))?);
-            let observation = runtime.block_on(async {
-                let mut stop = remote::ctrl_c();
-                let mut observation =
-                    observe::observe(&ssh, &desired, &machines, &mut stop, grace).await;
-                // Owned, not cloned: a connection closes when its last handle does.
-                remote::close(std::mem::take(&mut observation.remotes).into_values()).await;
-                observation
-            });
-            drop(ssh);
-            if observation.interrupted {
+        None => match remote::observe_all(&model, &desired, settings)? {
+            Some(observed) => observed,
+            None => {
                 eprintln!("Interrupted: connections closed, nothing planned.");
                 return Ok(ExitCode::from(remote::INTERRUPTED));
             }
-            observation.observed
-        }
+        },
     };
     if let Some(file) = &args.save_observed {
         let json =
@@ -85,7 +87,11 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
             .map_err(|e| LoadError::new(format!("cannot write {}: {e}", file.display())))?;
     }
 
-    let plan = archipel_planner::plan::plan(&desired, &observed);
+    let plan = restrict(
+        archipel_planner::plan::plan(&desired, &observed),
+        &scopes,
+        &desired,
+    );
     let text = match args.output {
         PlanOutput::Human => render::human::render(&plan, colour()),
         PlanOutput::Json => render::json::render(&plan),
@@ -94,6 +100,25 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
     print!("{text}");
     if !text.ends_with('\n') {
         println!();
+    }
+    if let Some(out) = &args.out {
+        if plan.is_blocked() {
+            eprintln!(
+                "Error: the plan is incomplete or has errors: not saved to {}.",
+                out.display()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        let saved = SavedPlan::new(&plan, &model, &observed, env!("CARGO_PKG_VERSION"));
+        let json =
+            serde_json::to_string_pretty(&saved).map_err(|e| LoadError::new(e.to_string()))?;
+        std::fs::write(out, json + "\n")
+            .map_err(|e| LoadError::new(format!("cannot write {}: {e}", out.display())))?;
+        eprintln!(
+            "Saved the plan to {}: `archipel apply {}` makes exactly these changes, or none if the archipelago changed meanwhile.",
+            out.display(),
+            out.display()
+        );
     }
     Ok(if plan.is_blocked() {
         ExitCode::FAILURE

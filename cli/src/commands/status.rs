@@ -227,6 +227,9 @@ fn human(report: &Status) -> String {
         out.push_str(&line(&row.cells));
         out.push('\n');
     }
+    for failure in failures(report) {
+        out.push_str(&format!("\n{failure}"));
+    }
     out.push_str("\nIslands\n");
     for island in &report.islands {
         out.push_str(&island_line(island));
@@ -242,6 +245,31 @@ fn human(report: &Status) -> String {
         )
     });
     out
+}
+
+/// What failed, in restic's words: a line per failed task of a job.
+fn failures(report: &Status) -> Vec<String> {
+    let mut lines = Vec::new();
+    for job in &report.jobs {
+        let runs = [
+            ("backup", job.last_run.as_ref()),
+            ("check", job.last_check.as_ref()),
+            ("drill", job.last_drill.as_ref()),
+        ];
+        for (task, run) in runs {
+            if let Some(run) = run.filter(|r| r.exit_code != 0) {
+                lines.push(format!(
+                    "{}/{}: the {task} of {} failed (exit {}): {}",
+                    job.chaton,
+                    job.job,
+                    run.start,
+                    run.exit_code,
+                    run.error.as_deref().unwrap_or("see the host's journal")
+                ));
+            }
+        }
+    }
+    lines
 }
 
 fn markdown(report: &Status) -> String {
@@ -261,6 +289,13 @@ fn markdown(report: &Status) -> String {
                 .join(" | "),
         );
         out.push_str(" |\n");
+    }
+    let failed = failures(report);
+    if !failed.is_empty() {
+        out.push('\n');
+        for failure in failed {
+            out.push_str(&format!("- {}\n", escape(&failure)));
+        }
     }
     out.push_str("\n**Islands**\n\n");
     for island in &report.islands {

@@ -1,0 +1,45 @@
+//! `archipel show PLANFILE`: a plan saved with `archipel plan -out`, in any
+//! of plan's output formats; for a review or a pull-request comment of the
+//! exact plan that `archipel apply PLANFILE` will make. Needs no machine.
+
+use crate::commands::plan::PlanOutput;
+use crate::files::LoadError;
+use crate::render;
+use archipel_planner::saved::SavedPlan;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The saved plan.
+    #[arg(value_name = "PLANFILE")]
+    saved: PathBuf,
+    /// How to print it.
+    #[arg(long, value_enum, default_value_t = PlanOutput::Human)]
+    output: PlanOutput,
+}
+
+pub fn run(args: &Args) -> Result<ExitCode, LoadError> {
+    let text = std::fs::read_to_string(&args.saved)
+        .map_err(|e| LoadError::new(format!("cannot read {}: {e}", args.saved.display())))?;
+    let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| {
+        LoadError::new(format!(
+            "{} is not a plan saved by archipel plan -out: {e}",
+            args.saved.display()
+        ))
+    })?;
+    let plan = saved.into_plan();
+    let colour = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let text = match args.output {
+        PlanOutput::Human => render::human::render(&plan, colour),
+        PlanOutput::Json => render::json::render(&plan),
+        PlanOutput::Markdown => render::markdown::render(&plan),
+    };
+    print!("{text}");
+    if !text.ends_with('\n') {
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,148 @@
+//! Saved plans (`archipel plan -out FILE`, `archipel apply FILE`): a plan
+//! with what it was computed from, so that it is applied exactly as it was
+//! reviewed, or not at all.
+//!
+//! A saved plan carries a digest of the archipelago (its meaning, not its
+//! formatting) and a fingerprint of the live state per island and per
+//! machine: only what the plan depends on. What moves on its own — disk
+//! use, object counts, node liveness, a backup running — is left out, so a
+//! no-op apply or a night of backups does not make a plan stale; a layout
+//! version, a key, a permission, a file or a timer that changed does.
+//!
+//! No secret is in it: plans and observations never hold one.
+
+use crate::model::Archipelago;
+use crate::observed::{IslandObservation, MachineObservation, Observed};
+use crate::plan::{Plan, Target};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+
+pub const FORMAT_VERSION: &str = "1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedPlan {
+    pub format_version: String,
+    /// The archipel that made it.
+    pub archipel_version: String,
+    /// The archipelago's digest: a plan made from another file is refused.
+    pub archipelago_sha256: String,
+    /// Per `island.NAME` and `machine.NAME`: the digest of what the plan
+    /// was computed from.
+    pub fingerprint: BTreeMap<String, String>,
+    pub plan: Plan,
+    /// Each change's target, in the order of `plan.changes`.
+    pub targets: Vec<Option<Target>>,
+}
+
+impl SavedPlan {
+    pub fn new(
+        plan: &Plan,
+        model: &Archipelago,
+        observed: &Observed,
+        archipel_version: &str,
+    ) -> SavedPlan {
+        SavedPlan {
+            format_version: FORMAT_VERSION.into(),
+            archipel_version: archipel_version.into(),
+            archipelago_sha256: archipelago_digest(model),
+            fingerprint: fingerprint(observed),
+            targets: plan.changes.iter().map(|c| c.target.clone()).collect(),
+            plan: plan.clone(),
+        }
+    }
+
+    /// Why this plan may not be applied to `model` and `observed` any
+    /// more; empty when it may.
+    pub fn staleness(&self, model: &Archipelago, observed: &Observed) -> Vec<String> {
+        let mut reasons = Vec::new();
+        if self.format_version != FORMAT_VERSION {
+            reasons.push(format!(
+                "it is in format {}, this archipel reads format {FORMAT_VERSION}",
+                self.format_version
+            ));
+        }
+        if self.archipelago_sha256 != archipelago_digest(model) {
+            reasons.push("the archipelago file changed since".into());
+        }
+        let now = fingerprint(observed);
+        for part in self.fingerprint.keys().chain(now.keys()) {
+            if self.fingerprint.get(part) != now.get(part) {
+                let reason = format!("{part} changed since");
+                if !reasons.contains(&reason) {
+                    reasons.push(reason);
+                }
+            }
+        }
+        reasons
+    }
+
+    /// The plan, with its changes' targets, ready for apply.
+    pub fn into_plan(self) -> Plan {
+        let mut plan = self.plan;
+        for (change, target) in plan.changes.iter_mut().zip(self.targets) {
+            change.target = target;
+        }
+        plan
+    }
+}
+
+/// The archipelago's meaning: comments and layout do not count.
+pub fn archipelago_digest(model: &Archipelago) -> String {
+    digest(&serde_json::to_value(model).unwrap_or(Value::Null))
+}
+
+/// What a plan depends on, per island and per machine.
+pub fn fingerprint(observed: &Observed) -> BTreeMap<String, String> {
+    let mut parts = BTreeMap::new();
+    for (name, island) in &observed.islands {
+        let stable = match island {
+            IslandObservation::Reached { cluster, .. } => json!({
+                "layout": cluster.layout,
+                "versions": cluster.history.versions.iter().map(|v| json!([v.version, v.status])).collect::<Vec<_>>(),
+                "keys": cluster.keys,
+                "buckets": cluster.buckets.iter().map(|b| json!({
+                    "id": b.id,
+                    "aliases": b.global_aliases,
+                    "keys": b.keys,
+                    "quotas": b.quotas,
+                    "empty": b.objects == 0 && b.unfinished_uploads == 0,
+                })).collect::<Vec<_>>(),
+            }),
+            other => serde_json::to_value(other).unwrap_or(Value::Null),
+        };
+        parts.insert(format!("island.{name}"), digest(&stable));
+    }
+    for (name, machine) in &observed.machines {
+        let stable = match machine {
+            MachineObservation::Reached { facts } => {
+                // A backup service is active while it runs: only whether
+                // it is installed and enabled counts.
+                let units: BTreeMap<&String, Value> = facts
+                    .units
+                    .iter()
+                    .map(|(unit, state)| {
+                        let value = if unit.starts_with("archipel-") && unit.ends_with(".service") {
+                            json!([state.installed, state.enabled])
+                        } else {
+                            serde_json::to_value(state).unwrap_or(Value::Null)
+                        };
+                        (unit, value)
+                    })
+                    .collect();
+                json!({ "files": facts.files, "units": units, "probes": facts.probes })
+            }
+            other => serde_json::to_value(other).unwrap_or(Value::Null),
+        };
+        parts.insert(format!("machine.{name}"), digest(&stable));
+    }
+    parts
+}
+
+fn digest(value: &Value) -> String {
+    Sha256::digest(value.to_string().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
