@@ -22,6 +22,8 @@ pub struct Desired {
     pub backups: Vec<DesiredBackup>,
     /// What `prevent_destroy = true` guards.
     pub guarded: Guarded,
+    /// Jobs the file declares removed: `(chaton, job, machine)`.
+    pub removed: Vec<(String, String, String)>,
 }
 
 /// Chatons, nodes and buckets no plan may destroy.
@@ -177,10 +179,26 @@ pub fn desired(model: &Archipelago) -> Desired {
     for bucket in model.buckets.iter().filter(|b| b.prevent_destroy) {
         guarded.buckets.insert(bucket.name.clone());
     }
+    let removed = model
+        .chatons
+        .iter()
+        .flat_map(|c| c.removed.iter().map(move |r| (c, r)))
+        .filter_map(|(chaton, removed)| {
+            let machine = machines
+                .iter()
+                .find(|m| m.ssh.same_machine(&removed.host))?;
+            Some((
+                chaton.name.clone(),
+                removed.name.clone(),
+                machine.name.clone(),
+            ))
+        })
+        .collect();
     Desired {
         islands,
         backups,
         guarded,
+        removed,
     }
 }
 

@@ -9,7 +9,7 @@
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::model::{
     Archipelago, Backup, BinarySource, Bucket, Chaton, ConsistencyMode, DbEngine, Garage, Island,
-    Keep, Node, Origin, ResticSource, SshTarget,
+    Keep, Node, Origin, Removed, ResticSource, SshTarget,
 };
 use crate::schedule::Schedule;
 use crate::size::Size;
@@ -71,7 +71,12 @@ pub const GARAGE: Schema = Schema {
 pub const CHATON: Schema = Schema {
     block: "chaton",
     attributes: &["island", "contact", "escrow", "prevent_destroy"],
-    blocks: &["node", "backup"],
+    blocks: &["node", "backup", "removed"],
+};
+pub const REMOVED: Schema = Schema {
+    block: "removed",
+    attributes: &["host"],
+    blocks: &[],
 };
 pub const NODE: Schema = Schema {
     block: "node",
@@ -101,7 +106,7 @@ pub const BUCKET: Schema = Schema {
 };
 
 pub const SCHEMAS: &[&Schema] = &[
-    &TOP_LEVEL, &ISLAND, &GARAGE, &CHATON, &NODE, &BACKUP, &BUCKET,
+    &TOP_LEVEL, &ISLAND, &GARAGE, &CHATON, &NODE, &BACKUP, &REMOVED, &BUCKET,
 ];
 
 /// The result of reading every file: the model and what was wrong with it.
@@ -527,11 +532,12 @@ impl<'d> Decoder<'d> {
         // chaton kept: its name and island still serve the other rules.
         let mut nodes = Vec::new();
         let mut backups = Vec::new();
+        let mut removed = Vec::new();
         for inner in &fields.blocks {
-            if inner.ident.as_str() == "node" {
-                nodes.extend(self.node(inner));
-            } else {
-                backups.extend(self.backup(inner));
+            match inner.ident.as_str() {
+                "node" => nodes.extend(self.node(inner)),
+                "removed" => removed.extend(self.removed(inner)),
+                _ => backups.extend(self.backup(inner)),
             }
         }
         Some(Chaton {
@@ -545,6 +551,24 @@ impl<'d> Decoder<'d> {
             prevent_destroy: prevent_destroy.unwrap_or(Some(true)).unwrap_or(false),
             nodes,
             backups,
+            removed,
+            origin: fields.origin,
+        })
+    }
+
+    fn removed(&mut self, block: &Block) -> Option<Removed> {
+        let name = self.label(block, "removed", "nextcloud");
+        let what = format!("removed \"{}\"", name.as_deref().unwrap_or("?"));
+        let fields = self.fields(block, &REMOVED, what);
+        let host = self.required(
+            &fields,
+            "host",
+            "\"root@cloud.example.org\"",
+            Self::ssh_target,
+        );
+        Some(Removed {
+            name: name?,
+            host: host?,
             origin: fields.origin,
         })
     }

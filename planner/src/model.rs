@@ -79,6 +79,18 @@ impl Archipelago {
                 }
             }
         }
+        // Hosts of removed jobs are reached too, to take the jobs off.
+        for removed in self.chatons.iter().flat_map(|c| &c.removed) {
+            if !machines.iter().any(|m| m.ssh.same_machine(&removed.host)) {
+                machines.push(Machine {
+                    name: removed.host.host.clone(),
+                    ssh: removed.host.clone(),
+                    host_key: None,
+                    node: None,
+                    backups: Vec::new(),
+                });
+            }
+        }
         machines
     }
 }
@@ -178,6 +190,19 @@ pub struct Chaton {
     pub prevent_destroy: bool,
     pub nodes: Vec<Node>,
     pub backups: Vec<Backup>,
+    /// Backup jobs taken out of the file whose host is still to be cleaned.
+    pub removed: Vec<Removed>,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// `removed "JOB" { host = … }`: a backup job the chaton no longer runs,
+/// on a host that may have left the file: archipel still reaches it, to
+/// take the job off (as Terraform's `removed` block).
+#[derive(Debug, Clone, Serialize)]
+pub struct Removed {
+    pub name: String,
+    pub host: SshTarget,
     #[serde(skip)]
     pub origin: Origin,
 }

@@ -393,6 +393,36 @@ fn guard(desired: &Desired, observed: &Observed, b: &mut Builder) {
 /// there (removed, or moved to another host). Machines that left the file
 /// are not observed: their jobs are out of archipel's sight.
 fn plan_backup_removals(desired: &Desired, observed: &Observed, b: &mut Builder) {
+    // `removed` blocks: their hosts must be reached, and say when they are
+    // done.
+    for (chaton, job, machine) in &desired.removed {
+        let address = format!("chaton.{chaton}.backup.{job}");
+        match observed.machines.get(machine) {
+            Some(MachineObservation::Reached { facts }) => {
+                let left = facts.probes.get(backup::JOBS_PROBE.0).is_some_and(|p| {
+                    backup::installed_jobs(&p.output)
+                        .iter()
+                        .any(|j| &j.chaton == chaton && &j.job == job)
+                });
+                if !left {
+                    b.plan.warnings.push(format!(
+                        "removed \"{job}\" of chaton \"{chaton}\": nothing of it is left on {machine}; the `removed` block can go"
+                    ));
+                }
+            }
+            Some(MachineObservation::Unreachable { problem }) => {
+                match b.plan.incomplete.iter_mut().find(|i| &i.target == machine) {
+                    Some(entry) => entry.not_planned.push(address),
+                    None => b.plan.incomplete.push(Incomplete {
+                        target: machine.clone(),
+                        problem: problem.clone(),
+                        not_planned: vec![address],
+                    }),
+                }
+            }
+            None => {}
+        }
+    }
     for (machine, observation) in &observed.machines {
         let MachineObservation::Reached { facts } = observation else {
             continue;
@@ -1068,7 +1098,7 @@ fn plan_live_island(
         }
         if key.name.starts_with(crate::desired::KEY_PREFIX) {
             b.plan.warnings.push(format!(
-                "key {} of island {name} is deleted: a backup host of its chaton that is no longer in the file keeps its archipel timers, which fail from now on: archipel only sees the machines of the file, so disable them there by hand (systemctl disable --now 'archipel-*.timer')",
+                "key {} of island {name} is deleted: a backup host of its chaton that is no longer in the file keeps its archipel timers, which fail from now on: archipel only sees the machines of the file, so name such a host in a `removed \"JOB\" {{ host = … }}` block of the chaton, or disable them there by hand (systemctl disable --now 'archipel-*.timer')",
                 key.name
             ));
             b.add(

@@ -19,6 +19,7 @@ pub fn validate(parsed: &Parsed) -> Vec<Diagnostic> {
     let references_resolve = out.is_empty();
     duplicates(model, &mut out);
     backups_leave_their_island(model, &mut out);
+    removed_jobs_are_gone(model, &mut out);
     nodes_are_distinct_machines(model, &mut out);
     one_restic_per_host(model, &mut out);
     risky_but_legal(model, &mut out);
@@ -190,6 +191,28 @@ fn backups_leave_their_island(model: &Archipelago, out: &mut Vec<Diagnostic>) {
                 .with_related(chaton.origin.attribute("island"), "the chaton is a member here")
                 .with_help("an off-site backup goes to an island the chaton does not run: a compromised member must not reach both the data and its backups"),
             );
+        }
+    }
+}
+
+/// A `removed` block names a job the chaton no longer declares.
+fn removed_jobs_are_gone(model: &Archipelago, out: &mut Vec<Diagnostic>) {
+    for chaton in &model.chatons {
+        for removed in &chaton.removed {
+            if let Some(backup) = chaton.backups.iter().find(|b| b.name == removed.name) {
+                out.push(
+                    Diagnostic::error(
+                        "removed-still-declared",
+                        removed.origin.block.clone(),
+                        format!(
+                            "backup \"{}\" of chaton \"{}\" is both declared and removed",
+                            removed.name, chaton.name
+                        ),
+                    )
+                    .with_related(backup.origin.block.clone(), "declared here")
+                    .with_help("keep the `backup` block to run the job, or the `removed` block to take it off its host"),
+                );
+            }
         }
     }
 }

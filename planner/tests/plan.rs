@@ -1017,6 +1017,52 @@ fn a_saved_plan_goes_stale_with_what_it_depends_on_only() {
 }
 
 #[test]
+fn a_removed_block_reaches_a_host_that_left_the_file() {
+    let mut observed = converged(&desired_from(BASE));
+    // Chaton a's only job on files.a goes; the host goes with it, so a
+    // `removed` block names it.
+    let files = BASE.find("  backup \"files\"").expect("files");
+    let end = files + BASE[files..].find("  }\n").expect("end") + 4;
+    let text = format!(
+        "{}  removed \"files\" {{\n    host = \"root@files.a\"\n  }}\n{}",
+        &BASE[..files],
+        &BASE[end..]
+    );
+    let desired = desired_from(&text);
+    let removal = plan(&desired, &observed);
+    let change = removal
+        .changes
+        .iter()
+        .find(|c| c.address == "chaton.a.backup.files")
+        .expect("the job is taken off files.a");
+    assert!(
+        change.reason.contains("no longer in the file"),
+        "{}",
+        change.reason
+    );
+    assert!(removal.warnings.iter().all(|w| !w.contains("can go")));
+
+    // Once it is gone, the plan says the block can go.
+    facts(&mut observed, "files.a")
+        .probes
+        .insert(backup::JOBS_PROBE.0.into(), ok(""));
+    let done = plan(&desired, &observed);
+    assert!(
+        !done
+            .changes
+            .iter()
+            .any(|c| c.address == "chaton.a.backup.files")
+    );
+    assert!(
+        done.warnings
+            .iter()
+            .any(|w| w.contains("nothing of it is left on files.a")),
+        "{:?}",
+        done.warnings
+    );
+}
+
+#[test]
 fn prevent_destroy_turns_a_destroying_plan_into_errors() {
     let observed = converged(&desired_from(BASE));
     // chaton d, guarded, drops its only job: the job, its key and its

@@ -496,6 +496,22 @@ fn escrow_recipients_are_public_keys() {
 }
 
 #[test]
+fn a_removed_job_is_not_declared() {
+    let text = with(
+        "  backup \"files\" {",
+        "  removed \"files\" {\n    host = \"root@old.a.example.org\"\n  }\n  backup \"files\" {",
+    );
+    assert_eq!(
+        diagnostics(&text),
+        vec![(
+            "removed-still-declared",
+            Severity::Error,
+            line_of(&text, "removed \"files\"")
+        )]
+    );
+}
+
+#[test]
 fn prevent_destroy_is_a_bool() {
     let text = with(
         "  contact = \"a@example.org\"\n",

@@ -36,6 +36,10 @@ fn main() {
                 removed_job,
             ),
             ("a_job_over_its_quota_fails_and_status_says_why", quota),
+            (
+                "a_removed_block_reaches_a_host_that_left_the_file",
+                removed_block,
+            ),
         ],
     )
 }
@@ -1021,6 +1025,71 @@ fn quota(lab: &Lab) -> Result<(), Failed> {
         text.contains("chaton-4/other")
             && text.contains("FAILING")
             && text.to_lowercase().contains("quota"),
+        text,
+    )
+}
+
+/// chaton-4's last job goes, and node8 leaves the file with it: a
+/// `removed` block names node8 so apply still takes the job off. While
+/// chaton-4 has `prevent_destroy`, the plan is an error.
+fn removed_block(lab: &Lab) -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let file = renamed(lab, dir.path(), "2M")?;
+    let text = std::fs::read_to_string(&file)?;
+    let start = text.find("  backup \"other\" {").ok_or("other")?;
+    let end = start + text[start..].find("  }\n").ok_or("end")? + 4;
+    let without = format!(
+        "{}  removed \"other\" {{\n    host = \"root@node8\"\n  }}\n{}",
+        &text[..start],
+        &text[end..]
+    );
+    let guarded = without.replacen(
+        "contact = \"admin@chaton-4.lab\"",
+        "contact = \"admin@chaton-4.lab\"\n  prevent_destroy = true",
+        1,
+    );
+    std::fs::write(&file, &guarded)?;
+    let output = archipel(lab, &file, &["plan"])?;
+    let text = output_text(&output);
+    ensure(
+        output.status.code() == Some(1)
+            && text.contains("chaton \"chaton-4\" has prevent_destroy = true"),
+        text,
+    )?;
+
+    std::fs::write(&file, &without)?;
+    let output = archipel(lab, &file, &["plan"])?;
+    let text = output_text(&output);
+    ensure(
+        text.contains("- chaton.chaton-4.backup.other")
+            && text.contains("- island.lab-a.key.archipel-chaton-4"),
+        text,
+    )?;
+    let output = archipel(lab, &file, &["apply", "--auto-approve", "--allow-destroy"])?;
+    ensure(output.status.success(), output_text(&output))?;
+    let left = lab.ssh_ok(
+        "node8",
+        "ls /etc/archipel/restic/ /etc/systemd/system/ /var/lib/archipel/backups/ | grep chaton-4-other || true",
+    )?;
+    ensure(left.trim().is_empty(), format!("files left: {left}"))?;
+    let keys = api(lab, "node1", "ListKeys")?;
+    ensure(
+        !keys.to_string().contains("archipel-chaton-4"),
+        format!("chaton-4's key is gone: {keys}"),
+    )?;
+    let bucket = api(
+        lab,
+        "node1",
+        "GetBucketInfo '{\"globalAlias\":\"backup-chaton-4\"}'",
+    )?;
+    ensure(
+        bucket["objects"].as_u64().unwrap_or(0) > 0,
+        format!("the backups stay: {bucket}"),
+    )?;
+    let output = archipel(lab, &file, &["plan", "--detailed-exitcode"])?;
+    let text = output_text(&output);
+    ensure(
+        output.status.code() == Some(0) && text.contains("the `removed` block can go"),
         text,
     )
 }
