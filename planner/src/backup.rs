@@ -28,6 +28,16 @@ pub const UNITS_DIR: &str = "/etc/systemd/system";
 /// restic's version, or a failure when it is not installed.
 pub const RESTIC_PROBE: (&str, &str) = ("restic_version", "restic version");
 
+/// The version of the restic a host's jobs use: Debian's in /usr/bin or
+/// the pinned one in /usr/local/bin (whichever else is on the PATH).
+pub fn restic_probe(source: &ResticSource) -> (&'static str, String) {
+    let binary = match source {
+        ResticSource::Package => PACKAGED_RESTIC,
+        ResticSource::Binary { .. } => PINNED_RESTIC,
+    };
+    (RESTIC_PROBE.0, format!("{binary} version"))
+}
+
 /// The jobs installed on a machine, whatever the file says: one line per
 /// settings file, `ID<TAB>ESCROWED<TAB>FIRST LINE` (1 when the job's
 /// escrow record is there). The first line names the chaton and the job.

@@ -398,8 +398,8 @@ impl Desired {
             .filter(|b| b.machine == machine)
             .collect();
         if let Some(first) = jobs.first() {
-            let (name, snippet) = backup::RESTIC_PROBE;
-            query.probes.push((name.into(), snippet.into()));
+            let (name, snippet) = backup::restic_probe(&first.restic);
+            query.probes.push((name.into(), snippet));
             if let ResticSource::Binary { .. } = first.restic {
                 query
                     .files

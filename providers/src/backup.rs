@@ -12,9 +12,10 @@ use archipel_planner::backup::{
 };
 use archipel_planner::desired::{DesiredBackup, DesiredIsland};
 
-/// Debian's restic, installed with apt when it is missing.
+/// Debian's restic, installed with apt when it is missing (another restic
+/// elsewhere on the PATH does not count: the jobs run /usr/bin/restic).
 pub async fn install_package(remote: &Remote) -> Result<(), SshError> {
-    const SCRIPT: &str = r#"command -v restic >/dev/null && exit 0
+    const SCRIPT: &str = r#"[ -x /usr/bin/restic ] && exit 0
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y -q restic >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q restic; }"#;
     remote.run_checked(SCRIPT, &[], None).await.map(drop)
