@@ -1155,7 +1155,7 @@ fn package(lab: &Lab) -> Result<(), Failed> {
     ensure(log.contains("host.node9.restic: done"), log)?;
     lab.ssh_ok(
         "node9",
-        "dpkg -s restic | grep -q '^Status: install ok installed' && grep -qx 'ARCHIPEL_RESTIC=/usr/bin/restic' /etc/archipel/restic/chaton-1-pkg.env",
+        "dpkg -s restic | grep -q '^Status: install ok installed' && grep -qx \"ARCHIPEL_RESTIC='/usr/bin/restic'\" /etc/archipel/restic/chaton-1-pkg.env",
     )?;
     lab.ssh_ok(
         "node9",
