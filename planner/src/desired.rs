@@ -364,6 +364,17 @@ fn repository_probe(job: &DesiredBackup) -> String {
 }
 
 impl Desired {
+    /// A backup job named as users write it: `CHATON/JOB`.
+    pub fn backup(&self, name: &str) -> Result<&DesiredBackup, String> {
+        let (chaton, job) = name
+            .split_once('/')
+            .ok_or_else(|| format!("{name}: write the job as CHATON/JOB"))?;
+        self.backups
+            .iter()
+            .find(|b| b.chaton == chaton && b.job == job)
+            .ok_or_else(|| format!("the file has no backup job {name}"))
+    }
+
     /// What to observe on a machine: Garage's files if it is a node, each
     /// job's files and units if it is a backup host. Secrets: metadata only.
     pub fn facts_query(&self, machine: &str) -> FactsQuery {

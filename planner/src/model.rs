@@ -48,6 +48,11 @@ impl Archipelago {
 impl Archipelago {
     /// Every machine archipel reaches over SSH, once each: the nodes, then
     /// the backup hosts that are not also nodes.
+    /// One machine of [`Archipelago::machines`], by name.
+    pub fn machine(&self, name: &str) -> Option<Machine> {
+        self.machines().into_iter().find(|m| m.name == name)
+    }
+
     pub fn machines(&self) -> Vec<Machine> {
         let mut machines: Vec<Machine> = self
             .chatons

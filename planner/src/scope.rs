@@ -92,6 +92,11 @@ impl Scope {
     }
 }
 
+/// Every `--only` value, parsed; the first bad one is the error.
+pub fn parse_all(texts: &[String], desired: &Desired) -> Result<Vec<Scope>, String> {
+    texts.iter().map(|t| Scope::parse(t, desired)).collect()
+}
+
 /// The plan restricted to `scopes` and what their changes depend on, in
 /// the same order.
 pub fn restrict(plan: Plan, scopes: &[Scope], desired: &Desired) -> Plan {

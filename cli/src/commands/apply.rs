@@ -9,7 +9,7 @@ use archipel_planner::model::ResticSource;
 use archipel_planner::model::{Archipelago, SshTarget};
 use archipel_planner::plan::{Action, HostStep, NodeStep, Plan, Target};
 use archipel_planner::saved::SavedPlan;
-use archipel_planner::scope::{Scope, restrict};
+use archipel_planner::scope::{self, Scope, restrict};
 use archipel_providers::apply::{self, Binaries, Context, Options, Outcome};
 use archipel_providers::lock;
 use archipel_providers::observe;
@@ -54,12 +54,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
     };
     let desired = desired(&model);
     let saved = args.saved.as_deref().map(read_saved).transpose()?;
-    let scopes = args
-        .only
-        .iter()
-        .map(|text| Scope::parse(text, &desired))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(LoadError::new)?;
+    let scopes = scope::parse_all(&args.only, &desired).map_err(LoadError::new)?;
     let machines = model.machines();
     let runtime = remote::runtime()?;
     let grace = remote::grace(settings.connect_timeout);

@@ -24,19 +24,9 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         return Ok(ExitCode::FAILURE);
     };
     let desired = desired(&model);
-    let (chaton, name) = args
-        .job
-        .split_once('/')
-        .ok_or_else(|| LoadError::new(format!("{}: write the job as CHATON/JOB", args.job)))?;
-    let job = desired
-        .backups
-        .iter()
-        .find(|b| b.chaton == chaton && b.job == name)
-        .ok_or_else(|| LoadError::new(format!("the file has no backup job {}", args.job)))?;
+    let job = desired.backup(&args.job).map_err(LoadError::new)?;
     let machine = model
-        .machines()
-        .into_iter()
-        .find(|m| m.name == job.machine)
+        .machine(&job.machine)
         .ok_or_else(|| LoadError::new(format!("no machine {}", job.machine)))?;
     let runtime = remote::runtime()?;
     let ssh = Ssh::new(settings).map_err(|e| LoadError::new(e.to_string()))?;

@@ -6,7 +6,7 @@ use crate::{remote, render};
 use archipel_planner::desired::desired;
 use archipel_planner::observed::Observed;
 use archipel_planner::saved::SavedPlan;
-use archipel_planner::scope::{Scope, restrict};
+use archipel_planner::scope::{self, restrict};
 use archipel_providers::ssh::SshSettings;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -55,12 +55,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         return Ok(ExitCode::FAILURE);
     };
     let desired = desired(&model);
-    let scopes = args
-        .only
-        .iter()
-        .map(|text| Scope::parse(text, &desired))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(LoadError::new)?;
+    let scopes = scope::parse_all(&args.only, &desired).map_err(LoadError::new)?;
     let observed = match &args.observed {
         Some(file) => {
             let text = std::fs::read_to_string(file)

@@ -40,19 +40,11 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         return Ok(ExitCode::FAILURE);
     };
     let desired = desired(&model);
-    let (chaton, name) = args
-        .job
-        .split_once('/')
-        .ok_or_else(|| LoadError::new(format!("{}: write the job as CHATON/JOB", args.job)))?;
-    let job = desired
-        .backups
-        .iter()
-        .find(|b| b.chaton == chaton && b.job == name)
-        .ok_or_else(|| LoadError::new(format!("the file has no backup job {}", args.job)))?;
+    let job = desired.backup(&args.job).map_err(LoadError::new)?;
     if job.escrow.is_none() {
         return Err(LoadError::new(format!(
-            "chaton {chaton} has no escrow recipients: {}'s password was never escrowed, and only its host had it",
-            args.job
+            "chaton {} has no escrow recipients: {}'s password was never escrowed, and only its host had it",
+            job.chaton, args.job
         )));
     }
     let island = desired
@@ -107,7 +99,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
 
 /// The machine to set up: the file's, or any SSH target.
 fn target(model: &Archipelago, to: &str) -> Result<(SshTarget, Option<String>), LoadError> {
-    if let Some(machine) = model.machines().into_iter().find(|m| m.name == to) {
+    if let Some(machine) = model.machine(to) {
         return Ok((machine.ssh, machine.host_key));
     }
     SshTarget::parse(to)

@@ -35,9 +35,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         .first()
         .ok_or_else(|| LoadError::new(format!("island {} has no node", args.island)))?;
     let machine = model
-        .machines()
-        .into_iter()
-        .find(|m| m.name == node.name)
+        .machine(&node.name)
         .ok_or_else(|| LoadError::new(format!("no machine {}", node.name)))?;
     let runtime = remote::runtime()?;
     let ssh = Ssh::new(settings).map_err(|e| LoadError::new(e.to_string()))?;
