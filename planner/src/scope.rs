@@ -57,15 +57,24 @@ impl Scope {
         }
     }
 
+    /// The address is this island's, chaton's or node's, or under it.
+    /// Names never hold a dot, so addresses split into their parts.
+    fn holds(&self, address: &str) -> bool {
+        let parts: Vec<&str> = address.split('.').collect();
+        match (self, parts.as_slice()) {
+            (Scope::Island(name), ["island", island, ..]) => island == name,
+            (Scope::Chaton(name), ["chaton", chaton, ..]) => chaton == name,
+            (Scope::Node(name), ["island", _, "node", node, ..]) => node == name,
+            _ => false,
+        }
+    }
+
     fn covers(&self, change: &Change, desired: &Desired) -> bool {
         let address = change.address.as_str();
         match self {
-            Scope::Island(name) => {
-                address == format!("island.{name}")
-                    || address.starts_with(&format!("island.{name}."))
-            }
+            Scope::Island(_) => self.holds(address),
             Scope::Chaton(name) => {
-                if address.starts_with(&format!("chaton.{name}.")) {
+                if self.holds(address) {
                     return true;
                 }
                 match &change.target {
@@ -116,14 +125,8 @@ pub fn restrict(plan: Plan, scopes: &[Scope], desired: &Desired) -> Plan {
             kept.extend(change.depends_on.iter().cloned());
         }
     }
-    let in_scope = |address: &str| {
-        kept.contains(address)
-            || scopes.iter().any(|s| match s {
-                Scope::Island(n) => address.starts_with(&format!("island.{n}")),
-                Scope::Chaton(n) => address.starts_with(&format!("chaton.{n}")),
-                Scope::Node(n) => address.contains(&format!(".node.{n}")),
-            })
-    };
+    let in_scope =
+        |address: &str| kept.contains(address) || scopes.iter().any(|s| s.holds(address));
     Plan {
         changes: plan
             .changes
@@ -146,5 +149,25 @@ pub fn restrict(plan: Plan, scopes: &[Scope], desired: &Desired) -> Plan {
             .filter(|e| in_scope(&e.address))
             .collect(),
         warnings: plan.warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scope_holds_its_own_addresses_not_a_longer_name_s() {
+        let island = Scope::Island("est".into());
+        assert!(island.holds("island.est"));
+        assert!(island.holds("island.est.bucket.shared"));
+        assert!(!island.holds("island.est-2.bucket.shared"));
+        let chaton = Scope::Chaton("pica".into());
+        assert!(chaton.holds("chaton.pica.backup.mail.timer"));
+        assert!(!chaton.holds("chaton.picasoft.backup.mail"));
+        let node = Scope::Node("a-1".into());
+        assert!(node.holds("island.est.node.a-1"));
+        assert!(node.holds("island.est.node.a-1.config"));
+        assert!(!node.holds("island.est.node.a-10.config"));
     }
 }
