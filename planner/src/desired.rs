@@ -22,8 +22,16 @@ pub struct Desired {
     pub backups: Vec<DesiredBackup>,
     /// What `prevent_destroy = true` guards.
     pub guarded: Guarded,
-    /// Jobs the file declares removed: `(chaton, job, machine)`.
-    pub removed: Vec<(String, String, String)>,
+    /// Jobs the file declares removed, still to be taken off their hosts.
+    pub removed: Vec<RemovedJob>,
+}
+
+/// A `removed` block: the job, and the machine it ran on.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemovedJob {
+    pub chaton: String,
+    pub job: String,
+    pub machine: String,
 }
 
 /// Chatons, nodes and buckets no plan may destroy.
@@ -187,11 +195,11 @@ pub fn desired(model: &Archipelago) -> Desired {
             let machine = machines
                 .iter()
                 .find(|m| m.ssh.same_machine(&removed.host))?;
-            Some((
-                chaton.name.clone(),
-                removed.name.clone(),
-                machine.name.clone(),
-            ))
+            Some(RemovedJob {
+                chaton: chaton.name.clone(),
+                job: removed.name.clone(),
+                machine: machine.name.clone(),
+            })
         })
         .collect();
     Desired {

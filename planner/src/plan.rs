@@ -395,7 +395,12 @@ fn guard(desired: &Desired, observed: &Observed, b: &mut Builder) {
 fn plan_backup_removals(desired: &Desired, observed: &Observed, b: &mut Builder) {
     // `removed` blocks: their hosts must be reached, and say when they are
     // done.
-    for (chaton, job, machine) in &desired.removed {
+    for crate::desired::RemovedJob {
+        chaton,
+        job,
+        machine,
+    } in &desired.removed
+    {
         let address = format!("chaton.{chaton}.backup.{job}");
         match observed.machines.get(machine) {
             Some(MachineObservation::Reached { facts }) => {

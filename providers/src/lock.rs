@@ -26,9 +26,10 @@ pub struct Holder {
 }
 
 impl Holder {
-    /// How people read it: `id 3f2a… (alice@laptop, pid 4242) since …`.
-    pub fn describe(&self, now_unix: u64) -> String {
-        let age = now_unix.saturating_sub(self.started_unix);
+    /// How people read it: `lock 3f2a… held by alice@laptop (pid 4242)
+    /// since … (5 min ago)`.
+    pub fn describe(&self) -> String {
+        let age = now_unix().saturating_sub(self.started_unix);
         format!(
             "lock {} held by {}@{} (pid {}) since {} ({} ago)",
             self.id,
@@ -39,6 +40,14 @@ impl Holder {
             humanize(age)
         )
     }
+}
+
+/// This machine's clock, in seconds since the epoch.
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn humanize(seconds: u64) -> String {

@@ -181,10 +181,7 @@ async fn take_locks(
         bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
     };
     let now = std::time::SystemTime::now();
-    let started_unix = now
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let started_unix = lock::now_unix();
     let mut held = Vec::new();
     let mut refused = Vec::new();
     for island in &desired.islands {
@@ -207,7 +204,7 @@ async fn take_locks(
             Ok(Err(other)) => refused.push(format!(
                 "island {} is locked: {}. Another apply is running; if it crashed, break the lock with `archipel unlock {} {}`",
                 island.name,
-                other.describe(started_unix),
+                other.describe(),
                 island.name,
                 other.id
             )),

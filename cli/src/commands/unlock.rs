@@ -45,22 +45,18 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
             .await
             .map_err(|e| e.to_string())?;
         let result = async {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
             match lock::read(&remote).await.map_err(|e| e.to_string())? {
                 None => Err(format!("island {} is not locked", args.island)),
                 Some(holder) if holder.id != args.id => Err(format!(
                     "island {} holds another lock: {}; nothing was changed",
                     args.island,
-                    holder.describe(now)
+                    holder.describe()
                 )),
                 Some(holder) => match lock::release(&remote, &holder.id).await {
                     Ok(true) => Ok(format!(
                         "Unlocked island {}: {} is broken.",
                         args.island,
-                        holder.describe(now)
+                        holder.describe()
                     )),
                     Ok(false) => Err(format!(
                         "the lock of island {} changed meanwhile; nothing was changed",
