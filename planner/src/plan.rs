@@ -926,12 +926,23 @@ fn plan_live_island(
     b: &mut Builder,
 ) {
     let name = &island.name;
+    // A node this plan starts (not restarts) rejoins the island by Connect,
+    // which waits until it is up: the cluster may not have noticed yet
+    // that it was down.
+    let starting = |node: &str| {
+        b.planned.iter().any(|p| {
+            p.change.action == Action::Create
+                && matches!(&p.kind, Target::Node { island: i, node: n, step: NodeStep::Service } if i == name && n == node)
+        })
+    };
     // Connections: every node known to the cluster and up.
     let not_connected: Vec<&str> = island
         .nodes
         .iter()
         .filter(|node| match node_ids.get(node.name.as_str()) {
-            Some(Some(id)) => !cluster.status.nodes.iter().any(|n| &n.id == id && n.is_up),
+            Some(Some(id)) => {
+                starting(&node.name) || !cluster.status.nodes.iter().any(|n| &n.id == id && n.is_up)
+            }
             // Never started, or not observed: connected once running.
             Some(None) => true,
             None => false,

@@ -1179,6 +1179,29 @@ fn only_keeps_its_scope_and_what_it_needs() {
 }
 
 #[test]
+fn a_node_started_again_is_connected_even_if_the_cluster_still_sees_it_up() {
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    // Garage on a-1 stopped a moment ago: the cluster has not noticed.
+    let unit = facts(&mut observed, "a-1")
+        .units
+        .get_mut(garage::SERVICE)
+        .expect("garage.service");
+    unit.active = "inactive".into();
+    unit.enabled = "disabled".into();
+    let plan = plan(&desired, &observed);
+    let connect = plan
+        .changes
+        .iter()
+        .find(|c| c.address == "island.ouest.connect")
+        .expect("a-1 rejoins the island");
+    assert_eq!(
+        connect.depends_on,
+        vec!["island.ouest.node.a-1.service".to_string()]
+    );
+}
+
+#[test]
 fn status_flags_stale_and_failing_jobs() {
     use archipel_planner::status::status;
     let desired = desired_from(BASE);
