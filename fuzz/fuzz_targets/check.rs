@@ -1,8 +1,8 @@
 //! Any input: `check` and `fmt` never panic; a file fmt accepts formats to
-//! a fixed point.
+//! a fixed point that means the same and keeps every comment.
 #![no_main]
 
-use archipel_planner::format::format_text;
+use archipel_planner::format::{check_equivalent, format_text};
 use archipel_planner::source::Sources;
 use libfuzzer_sys::fuzz_target;
 
@@ -16,6 +16,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(report.place.line >= 1 && report.place.column >= 1);
     }
     if let Ok(formatted) = format_text(&text) {
+        if let Err(why) = check_equivalent(&text, &formatted) {
+            panic!("formatted text {why}");
+        }
         let again = format_text(&formatted).expect("formatted text parses");
         assert_eq!(again, formatted, "fmt is not idempotent");
     }

@@ -7,24 +7,172 @@
 //! where comments live in the "decor" around each item.
 
 use crate::diagnostic::Diagnostic;
-use crate::source::{FileId, Sources};
+use crate::source::{FileId, Sources, Span};
 use hcl_edit::expr::{Array, Expression, Object, ObjectKey, ObjectValueTerminator};
 use hcl_edit::structure::{Attribute, Block, Body, Structure};
 use hcl_edit::{Decor, Decorate};
 
 const INDENT: &str = "  ";
 
-/// The canonical form of one file, or its syntax error.
+/// The canonical form of one file, or why it cannot be given: a syntax
+/// error, or (a bug in this formatter) a result that would not mean the same
+/// or would lose a comment, which is never written.
 pub fn format_file(sources: &Sources, file: FileId) -> Result<String, Box<Diagnostic>> {
     let text = &sources.get(file).text;
     let body = hcl_edit::parser::parse_body(text)
         .map_err(|error| Box::new(crate::language::syntax_error(sources, file, &error)))?;
-    Ok(format_body_text(&body))
+    let formatted = format_body_text(&body);
+    if let Err(why) = check_equivalent(text, &formatted) {
+        let start = Span::new(file, 0..0);
+        return Err(Box::new(
+            Diagnostic::error(
+                "fmt-unsafe",
+                start,
+                format!("fmt left this file as it is: its formatted form {why}"),
+            )
+            .with_help("this is a bug in archipel's formatter; please report it with the file"),
+        ));
+    }
+    Ok(formatted)
 }
 
 /// The canonical form of HCL text (for tests and tools without a file).
 pub fn format_text(text: &str) -> Result<String, hcl_edit::parser::Error> {
     hcl_edit::parser::parse_body(text).map(|body| format_body_text(&body))
+}
+
+/// Whether `formatted` is a faithful rewrite of `original`: it parses, to the
+/// same body, and holds the same comments (each compared line by line without
+/// its indentation, since fmt re-indents them and may move a stray comment
+/// onto its own line).
+pub fn check_equivalent(original: &str, formatted: &str) -> Result<(), String> {
+    let before = hcl::parse(original).map_err(|e| format!("cannot be compared: {e}"))?;
+    let after = match hcl::parse(formatted) {
+        Ok(after) => after,
+        Err(e) => return Err(format!("does not parse: {e}")),
+    };
+    if before != after {
+        return Err("does not mean the same".to_string());
+    }
+    let mut comments_before = comments_of(original);
+    let mut comments_after = comments_of(formatted);
+    comments_before.sort();
+    comments_after.sort();
+    if comments_before != comments_after {
+        let lost = comments_before
+            .iter()
+            .find(|c| !comments_after.contains(c))
+            .or_else(|| comments_after.iter().find(|c| !comments_before.contains(c)));
+        return Err(match lost {
+            Some(comment) => format!("does not keep the comment {comment:?}"),
+            None => "does not keep every comment".to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Every comment of a well-formed HCL text, each line trimmed. A small lexer:
+/// it knows strings (with `${…}` and `%{…}` templates, which may nest
+/// strings), heredocs and the three comment forms, which is all it takes to
+/// tell a comment from text that looks like one.
+fn comments_of(text: &str) -> Vec<String> {
+    enum Context {
+        /// Code, with the depth of braces opened in it: a `}` at depth 0 ends
+        /// the template interpolation this code is in.
+        Code(usize),
+        String,
+    }
+    let normalise = |comment: &str| {
+        comment
+            .trim_end()
+            .lines()
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let bytes = text.as_bytes();
+    let mut comments = Vec::new();
+    let mut stack = vec![Context::Code(0)];
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &text[i..];
+        match stack.last_mut() {
+            Some(Context::String) => {
+                let mut chars = rest.chars();
+                let c = chars.next().unwrap_or(' ');
+                if c == '\\' {
+                    // An escape: the next character is text, whatever it is.
+                    i += 1 + chars.next().map_or(0, char::len_utf8);
+                } else if rest.starts_with("$${") || rest.starts_with("%%{") {
+                    i += 3;
+                } else if rest.starts_with("${") || rest.starts_with("%{") {
+                    stack.push(Context::Code(0));
+                    i += 2;
+                } else {
+                    if c == '"' {
+                        stack.pop();
+                    }
+                    i += c.len_utf8();
+                }
+            }
+            Some(Context::Code(depth)) => {
+                let c = rest.chars().next().unwrap_or(' ');
+                if c == '#' || rest.starts_with("//") {
+                    let end = rest.find('\n').unwrap_or(rest.len());
+                    comments.push(normalise(&rest[..end]));
+                    i += end;
+                } else if rest.starts_with("/*") {
+                    let end = rest[2..].find("*/").map_or(rest.len(), |e| e + 4);
+                    comments.push(normalise(&rest[..end]));
+                    i += end;
+                } else if c == '"' {
+                    stack.push(Context::String);
+                    i += 1;
+                } else if rest.starts_with("<<") {
+                    i += heredoc_len(rest);
+                } else if c == '{' {
+                    *depth += 1;
+                    i += 1;
+                } else if c == '}' {
+                    if *depth > 0 {
+                        *depth -= 1;
+                    } else if stack.len() > 1 {
+                        stack.pop();
+                    }
+                    i += 1;
+                } else {
+                    i += c.len_utf8();
+                }
+            }
+            None => break,
+        }
+    }
+    comments
+}
+
+/// The length of a heredoc (`<<EOF` or `<<-EOF` … the marker alone on a
+/// line), or 2 when `<<` starts none. Template sequences in it cannot hide a
+/// comment that matters here: its text ends only at the marker line.
+fn heredoc_len(rest: &str) -> usize {
+    let after = rest[2..].strip_prefix('-').unwrap_or(&rest[2..]);
+    let marker: String = after
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    if marker.is_empty() {
+        return 2;
+    }
+    let Some(first_break) = rest.find('\n') else {
+        return rest.len();
+    };
+    let mut offset = first_break + 1;
+    for line in rest[first_break + 1..].split_inclusive('\n') {
+        offset += line.len();
+        if line.trim() == marker {
+            return offset;
+        }
+    }
+    rest.len()
 }
 
 fn format_body_text(body: &Body) -> String {
@@ -146,7 +294,9 @@ impl Trivia {
             let comment_len = if c == '#' || rest.starts_with("//") {
                 rest.find('\n').unwrap_or(rest.len())
             } else if rest.starts_with("/*") {
-                rest.find("*/").map_or(rest.len(), |i| i + 2)
+                // The end is searched after the opening `/*`: in `/*/ x */`
+                // the `*/` at offset 1 is part of the opening, not the end.
+                rest[2..].find("*/").map_or(rest.len(), |i| i + 4)
             } else {
                 0
             };

@@ -1,7 +1,7 @@
 //! `archipel fmt`: canonical, idempotent, and it never changes meaning or
 //! drops a comment.
 
-use archipel_planner::format::format_text;
+use archipel_planner::format::{check_equivalent, format_text};
 use proptest::prelude::*;
 
 const MESSY: &str = r#"# The archipelago of the west.
@@ -54,7 +54,7 @@ fn messy_file_in_canonical_form() {
     let formatted = format_text(MESSY).expect("valid HCL");
     insta::assert_snapshot!(formatted);
     assert_eq!(format_text(&formatted).expect("valid"), formatted);
-    assert_eq!(comments(MESSY), comments(&formatted));
+    assert_eq!(check_equivalent(MESSY, &formatted), Ok(()));
     assert_eq!(
         hcl::parse(MESSY).expect("parse"),
         hcl::parse(&formatted).expect("parse")
@@ -78,45 +78,43 @@ fn examples_are_formatted() {
     }
 }
 
-/// Every comment of a text, trimmed, sorted: what fmt must preserve.
-fn comments(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut rest = text;
-    let mut in_string = false;
-    while let Some(c) = rest.chars().next() {
-        if in_string {
-            if c == '\\' {
-                rest = &rest[c.len_utf8()..];
-                if let Some(next) = rest.chars().next() {
-                    rest = &rest[next.len_utf8()..];
-                }
-                continue;
-            }
-            if c == '"' {
-                in_string = false;
-            }
-            rest = &rest[c.len_utf8()..];
-            continue;
-        }
-        let len = if c == '#' || rest.starts_with("//") {
-            rest.find('\n').unwrap_or(rest.len())
-        } else if rest.starts_with("/*") {
-            rest.find("*/").map_or(rest.len(), |i| i + 2)
-        } else {
-            0
+/// Every input the fuzzer (`fuzz/run`) ever found a fault with, kept in
+/// `tests/fmt-findings/`: each formats to a faithful, idempotent result.
+#[test]
+fn fuzz_findings_format_faithfully() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fmt-findings");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("tests/fmt-findings exists") {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        seen += 1;
+        let Ok(formatted) = format_text(&text) else {
+            continue; // a syntax error is a fine answer, as long as nothing is written
         };
-        if len > 0 {
-            found.push(rest[..len].trim().to_string());
-            rest = &rest[len..];
-            continue;
-        }
-        if c == '"' {
-            in_string = true;
-        }
-        rest = &rest[c.len_utf8()..];
+        assert_eq!(check_equivalent(&text, &formatted), Ok(()), "{}", path.display());
+        assert_eq!(format_text(&formatted).unwrap(), formatted, "{}", path.display());
     }
-    found.sort();
-    found
+    assert!(seen > 0, "no finding read from {}", dir.display());
+}
+
+#[test]
+fn a_block_comment_opening_with_a_slash_is_kept_whole() {
+    let text = "/*/ note */\nisland \"a\" {}\n";
+    let formatted = format_text(text).unwrap();
+    assert_eq!(formatted, text);
+    assert_eq!(check_equivalent(text, &formatted), Ok(()));
+}
+
+#[test]
+fn a_result_that_loses_a_comment_or_meaning_is_refused() {
+    let text = "# keep me\nx = 1\n";
+    assert!(check_equivalent(text, "x = 1\n").unwrap_err().contains("keep me"));
+    assert!(check_equivalent(text, "# keep me\nx = 2\n").unwrap_err().contains("mean"));
+    assert!(check_equivalent(text, "# keep me\nx = {\n").unwrap_err().contains("parse"));
+    // Text that looks like a comment inside strings and heredocs is not one.
+    let tricky = "a = \"# not ${\"//\"} /*\"\nb = <<EOF\n# not either\nEOF\n# real\n";
+    assert!(check_equivalent(tricky, "a = \"# not ${\"//\"} /*\"\nb = <<EOF\n# not either\nEOF\n").is_err());
+    assert_eq!(check_equivalent(tricky, tricky), Ok(()));
 }
 
 // --- random files ----------------------------------------------------------
@@ -154,6 +152,11 @@ fn comment() -> impl Strategy<Value = String> {
         "[a-zA-Z0-9 ,.]{0,20}".prop_map(|t| format!("# {t}")),
         "[a-zA-Z0-9 ,.]{0,20}".prop_map(|t| format!("// {t}")),
         "[a-zA-Z0-9 ,.]{0,20}".prop_map(|t| format!("/* {t} */")),
+        // Block comments whose opening and closing overlap in a naive scan.
+        "[a-zA-Z0-9 ,.]{0,20}".prop_map(|t| format!("/*/ {t} */")),
+        "[a-zA-Z0-9 ,.*/]{0,20}"
+            .prop_filter("a comment cannot hold its end", |t| !format!("*{t}").contains("*/") && !t.ends_with('*'))
+            .prop_map(|t| format!("/**{t}*/")),
     ]
 }
 
@@ -340,6 +343,6 @@ proptest! {
         let formatted = format_text(&text).expect("generated HCL formats");
         prop_assert_eq!(&format_text(&formatted).expect("formatted HCL parses"), &formatted, "not idempotent for:\n{}", text);
         prop_assert_eq!(hcl::parse(&formatted).expect("formatted HCL parses"), original, "meaning changed:\n{}\n---\n{}", text, formatted);
-        prop_assert_eq!(comments(&formatted), comments(&text), "comments changed:\n{}\n---\n{}", text, formatted);
+        prop_assert_eq!(check_equivalent(&text, &formatted), Ok(()), "comments changed:\n{}\n---\n{}", text, formatted);
     }
 }

@@ -1,0 +1,3 @@
+/*/ note */
+island "a" {
+}
