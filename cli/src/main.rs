@@ -4,6 +4,10 @@
 //! chatons, and each chaton's restic backups to another island); `plan`
 //! shows what would change on the machines, `apply` makes it so over SSH.
 
+// First, so its out!/outln! macros are seen by every module after it.
+#[macro_use]
+mod stdout;
+
 mod binaries;
 mod commands;
 mod diagnostics;
@@ -41,27 +45,31 @@ struct Cli {
     )]
     file: PathBuf,
 
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// How to reach machines: for the commands that do.
+#[derive(Debug, clap::Args)]
+struct SshArgs {
     /// An ssh_config file to use instead of ~/.ssh/config (as `ssh -F`).
-    #[arg(long, global = true, env = "ARCHIPEL_SSH_CONFIG", value_name = "FILE")]
+    #[arg(long, env = "ARCHIPEL_SSH_CONFIG", value_name = "FILE")]
     ssh_config: Option<PathBuf>,
 
     /// Trust the host key of machines seen for the first time (OpenSSH's
     /// accept-new) and record it in known_hosts. A changed key is still
     /// refused, and a key pinned with `host_key` always wins.
-    #[arg(long, global = true)]
+    #[arg(long)]
     accept_new_host_keys: bool,
 
     /// Show each command run on a machine as it starts (never a secret:
     /// those travel on the commands' input, which is not shown).
-    #[arg(short = 'v', long, global = true)]
+    #[arg(short = 'v', long)]
     verbose: bool,
-
-    #[command(subcommand)]
-    command: Command,
 }
 
-impl Cli {
-    fn ssh_settings(&self) -> Result<SshSettings, files::LoadError> {
+impl SshArgs {
+    fn settings(&self) -> Result<SshSettings, files::LoadError> {
         if let Some(config) = &self.ssh_config
             && let Err(e) = std::fs::metadata(config)
         {
@@ -103,6 +111,8 @@ enum Command {
         /// How to print the facts.
         #[arg(long, value_enum, default_value_t = Output::Human)]
         output: Output,
+        #[command(flatten)]
+        ssh: SshArgs,
     },
     /// Show what apply would change: observe every machine and island over
     /// SSH, compare with the file, list the changes in the order apply
@@ -111,7 +121,12 @@ enum Command {
     /// Exit status: 0 on success (with --detailed-exitcode: 0 no changes,
     /// 2 changes), 1 on error or when a machine or island could not be
     /// observed, 130 when interrupted.
-    Plan(commands::plan::Args),
+    Plan {
+        #[command(flatten)]
+        args: commands::plan::Args,
+        #[command(flatten)]
+        ssh: SshArgs,
+    },
     /// Make the changes the plan shows, over SSH, then check they converged.
     ///
     /// Shows the plan and asks for confirmation (--auto-approve for CI).
@@ -119,7 +134,12 @@ enum Command {
     /// is not the pinned one, and deletions without --allow-destroy.
     /// Exit status: 0 when everything converged, 1 otherwise, 130 when
     /// interrupted.
-    Apply(commands::apply::Args),
+    Apply {
+        #[command(flatten)]
+        args: commands::apply::Args,
+        #[command(flatten)]
+        ssh: SshArgs,
+    },
     /// How the backups are doing: each job's last success against its
     /// schedule, last snapshot, bucket against quota and last check; each
     /// island's health and capacity.
@@ -128,13 +148,23 @@ enum Command {
     /// healthy; 1 when a job is stale (no success for two periods of its
     /// schedule) or failing, an island is not healthy, or a host could not
     /// be read; 130 when interrupted.
-    Status(commands::status::Args),
+    Status {
+        #[command(flatten)]
+        args: commands::status::Args,
+        #[command(flatten)]
+        ssh: SshArgs,
+    },
     /// Restore a sample of a backup job's latest snapshot on its host and
     /// verify it against the snapshot: proof that the backup restores.
     ///
     /// Records the result where `status` reads it. Exit status: 0 when the
     /// drill passed, 1 when it failed or could not run.
-    Drill(commands::drill::Args),
+    Drill {
+        #[command(flatten)]
+        args: commands::drill::Args,
+        #[command(flatten)]
+        ssh: SshArgs,
+    },
     /// After losing a backup host: open the job's escrowed password with
     /// one of the chaton's admin keys and set a fresh host up to restore.
     ///
@@ -144,14 +174,24 @@ enum Command {
     /// lists the repository's snapshots from there. Starts no timer.
     /// Exit status: 0 when the repository opens on the new host, 1
     /// otherwise.
-    Recover(commands::recover::Args),
+    Recover {
+        #[command(flatten)]
+        args: commands::recover::Args,
+        #[command(flatten)]
+        ssh: SshArgs,
+    },
     /// Report how the live archipelago strays from the file: what changed,
     /// what is missing, what the file does not know.
     ///
     /// Observes like plan and changes nothing. Exit status: 0 when there is
     /// no drift, 2 when there is, 1 when a part could not be observed or
     /// the plan has errors; for a check on a timer.
-    Drift(commands::drift::Args),
+    Drift {
+        #[command(flatten)]
+        args: commands::drift::Args,
+        #[command(flatten)]
+        ssh: SshArgs,
+    },
     /// Print a plan saved with `archipel plan -out FILE`, in any of plan's
     /// formats. Needs no machine.
     Show(commands::show::Args),
@@ -160,7 +200,12 @@ enum Command {
     /// apply locks every island before it changes anything, and says who
     /// holds a lock it finds. Exit status: 0 when the lock was broken, 1
     /// when the island holds no lock or another one.
-    Unlock(commands::unlock::Args),
+    Unlock {
+        #[command(flatten)]
+        args: commands::unlock::Args,
+        #[command(flatten)]
+        ssh: SshArgs,
+    },
     /// Rewrite the files in archipel's canonical layout, keeping comments.
     ///
     /// Two-space indentation, aligned `=` in runs of attributes, one blank
@@ -176,13 +221,34 @@ enum Command {
     },
 }
 
-/// Terraform's single-dash `-out FILE` / `-out=FILE`, as users type it,
-/// read as `--out`.
+/// Terraform's single-dash spellings of long options (`-out FILE`,
+/// `-out=FILE`, `-detailed-exitcode`, `-auto-approve`, `-check`…), as users
+/// type them, read as their `--` form. Only names that are long options of
+/// archipel are rewritten: `-f` and `-v` stay short options, and anything
+/// after `--` or not an option is left alone.
 fn terraform_style(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    args.map(|arg| match arg.to_str() {
-        Some("-out") => "--out".into(),
-        Some(text) if text.starts_with("-out=") => format!("-{text}").into(),
-        _ => arg,
+    let command = <Cli as clap::CommandFactory>::command();
+    let mut long_names = std::collections::BTreeSet::new();
+    let mut commands = vec![&command];
+    while let Some(command) = commands.pop() {
+        long_names.extend(command.get_arguments().filter_map(|a| a.get_long()));
+        commands.extend(command.get_subcommands());
+    }
+    long_names.extend(["help", "version"]);
+    let mut options_ended = false;
+    args.map(|arg| {
+        let Some(text) = arg.to_str() else { return arg };
+        if text == "--" {
+            options_ended = true;
+        }
+        let name = text
+            .strip_prefix('-')
+            .filter(|rest| !options_ended && !rest.starts_with('-'))
+            .map(|rest| rest.split('=').next().unwrap_or(rest));
+        match name {
+            Some(name) if name.len() > 1 && long_names.contains(name) => format!("-{text}").into(),
+            _ => arg,
+        }
     })
     .collect()
 }
@@ -196,34 +262,47 @@ enum Output {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(terraform_style(std::env::args_os()));
+    let cli = match Cli::try_parse_from(terraform_style(std::env::args_os())) {
+        Ok(cli) => cli,
+        // --help and --version are answers, not errors.
+        Err(error) if !error.use_stderr() => {
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        // A usage error exits 1, as Terraform's do: 2 means "changes" or
+        // "drift", which a mistyped flag in CI must never read as.
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::FAILURE;
+        }
+    };
     let result = match &cli.command {
         Command::Validate { output } => commands::validate::run(&cli.file, *output),
         Command::Fmt { check, diff } => commands::fmt::run(&cli.file, *check, *diff),
-        Command::Apply(args) => cli
-            .ssh_settings()
+        Command::Apply { args, ssh } => ssh
+            .settings()
             .and_then(|ssh| commands::apply::run(&cli.file, ssh, args)),
-        Command::Plan(args) => cli
-            .ssh_settings()
+        Command::Plan { args, ssh } => ssh
+            .settings()
             .and_then(|ssh| commands::plan::run(&cli.file, ssh, args)),
-        Command::Status(args) => cli
-            .ssh_settings()
+        Command::Status { args, ssh } => ssh
+            .settings()
             .and_then(|ssh| commands::status::run(&cli.file, ssh, args)),
-        Command::Drill(args) => cli
-            .ssh_settings()
+        Command::Drill { args, ssh } => ssh
+            .settings()
             .and_then(|ssh| commands::drill::run(&cli.file, ssh, args)),
-        Command::Recover(args) => cli
-            .ssh_settings()
+        Command::Recover { args, ssh } => ssh
+            .settings()
             .and_then(|ssh| commands::recover::run(&cli.file, ssh, args)),
         Command::Show(args) => commands::show::run(args),
-        Command::Unlock(args) => cli
-            .ssh_settings()
+        Command::Unlock { args, ssh } => ssh
+            .settings()
             .and_then(|ssh| commands::unlock::run(&cli.file, ssh, args)),
-        Command::Drift(args) => cli
-            .ssh_settings()
+        Command::Drift { args, ssh } => ssh
+            .settings()
             .and_then(|ssh| commands::drift::run(&cli.file, ssh, args)),
-        Command::Facts { output } => cli
-            .ssh_settings()
+        Command::Facts { output, ssh } => ssh
+            .settings()
             .and_then(|ssh| commands::facts::run(&cli.file, ssh, *output)),
     };
     match result {

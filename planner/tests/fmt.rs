@@ -91,8 +91,18 @@ fn fuzz_findings_format_faithfully() {
         let Ok(formatted) = format_text(&text) else {
             continue; // a syntax error is a fine answer, as long as nothing is written
         };
-        assert_eq!(check_equivalent(&text, &formatted), Ok(()), "{}", path.display());
-        assert_eq!(format_text(&formatted).unwrap(), formatted, "{}", path.display());
+        assert_eq!(
+            check_equivalent(&text, &formatted),
+            Ok(()),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            format_text(&formatted).unwrap(),
+            formatted,
+            "{}",
+            path.display()
+        );
     }
     assert!(seen > 0, "no finding read from {}", dir.display());
 }
@@ -108,12 +118,30 @@ fn a_block_comment_opening_with_a_slash_is_kept_whole() {
 #[test]
 fn a_result_that_loses_a_comment_or_meaning_is_refused() {
     let text = "# keep me\nx = 1\n";
-    assert!(check_equivalent(text, "x = 1\n").unwrap_err().contains("keep me"));
-    assert!(check_equivalent(text, "# keep me\nx = 2\n").unwrap_err().contains("mean"));
-    assert!(check_equivalent(text, "# keep me\nx = {\n").unwrap_err().contains("parse"));
+    assert!(
+        check_equivalent(text, "x = 1\n")
+            .unwrap_err()
+            .contains("keep me")
+    );
+    assert!(
+        check_equivalent(text, "# keep me\nx = 2\n")
+            .unwrap_err()
+            .contains("mean")
+    );
+    assert!(
+        check_equivalent(text, "# keep me\nx = {\n")
+            .unwrap_err()
+            .contains("parse")
+    );
     // Text that looks like a comment inside strings and heredocs is not one.
     let tricky = "a = \"# not ${\"//\"} /*\"\nb = <<EOF\n# not either\nEOF\n# real\n";
-    assert!(check_equivalent(tricky, "a = \"# not ${\"//\"} /*\"\nb = <<EOF\n# not either\nEOF\n").is_err());
+    assert!(
+        check_equivalent(
+            tricky,
+            "a = \"# not ${\"//\"} /*\"\nb = <<EOF\n# not either\nEOF\n"
+        )
+        .is_err()
+    );
     assert_eq!(check_equivalent(tricky, tricky), Ok(()));
 }
 
@@ -155,7 +183,9 @@ fn comment() -> impl Strategy<Value = String> {
         // Block comments whose opening and closing overlap in a naive scan.
         "[a-zA-Z0-9 ,.]{0,20}".prop_map(|t| format!("/*/ {t} */")),
         "[a-zA-Z0-9 ,.*/]{0,20}"
-            .prop_filter("a comment cannot hold its end", |t| !format!("*{t}").contains("*/") && !t.ends_with('*'))
+            .prop_filter("a comment cannot hold its end", |t| !format!("*{t}")
+                .contains("*/")
+                && !t.ends_with('*'))
             .prop_map(|t| format!("/**{t}*/")),
     ]
 }

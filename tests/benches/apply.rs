@@ -37,9 +37,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let output = Command::new(&binary)
         .arg("-f")
         .arg(&file)
-        .arg("--ssh-config")
+        .args(["apply", "--ssh-config"])
         .arg(lab.ssh_config())
-        .args(["apply", "--auto-approve"])
+        .args(["--auto-approve"])
         .output()?;
     let wall = started.elapsed();
     let log = String::from_utf8_lossy(&output.stderr);

@@ -50,9 +50,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let applied = Command::new(&binary)
         .arg("-f")
         .arg(&file)
-        .arg("--ssh-config")
+        .args(["apply", "--ssh-config"])
         .arg(lab.ssh_config())
-        .args(["apply", "--auto-approve"])
+        .args(["--auto-approve"])
         .output()?;
     assert!(
         applied.status.success(),
@@ -65,9 +65,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let output = Command::new(&binary)
             .arg("-f")
             .arg(&file)
-            .arg("--ssh-config")
+            .args(["plan", "--ssh-config"])
             .arg(lab.ssh_config())
-            .args(["plan", "--output", "json"])
+            .args(["--output", "json"])
             .output()?;
         times.push(started.elapsed());
         assert!(

@@ -312,20 +312,31 @@ pub fn ensure(condition: bool, message: impl Into<String>) -> Result<(), Failed>
     }
 }
 
+/// The subcommands that reach machines, and so take the SSH options.
+const SSH_COMMANDS: [&str; 8] = [
+    "facts", "plan", "apply", "status", "drill", "recover", "drift", "unlock",
+];
+
 /// Runs archipel against the lab as a user would: `-f FILE`, the lab's
 /// ssh_config, no colour, no terminal; at its highest verbosity, its output
 /// and any plan file it writes kept for the secret sweep.
 pub fn archipel(lab: &Lab, file: &Path, args: &[&str]) -> Result<Output, Failed> {
-    let output = Command::new(archipel_binary()?)
-        .arg("-v")
-        .arg("-f")
-        .arg(file)
-        .arg("--ssh-config")
-        .arg(lab.ssh_config())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()?;
+    let mut command = Command::new(archipel_binary()?);
+    command.arg("-f").arg(file);
+    match args.split_first() {
+        Some((subcommand, rest)) if SSH_COMMANDS.contains(subcommand) => {
+            command
+                .arg(subcommand)
+                .arg("-v")
+                .arg("--ssh-config")
+                .arg(lab.ssh_config())
+                .args(rest);
+        }
+        _ => {
+            command.args(args);
+        }
+    }
+    let output = command.env("NO_COLOR", "1").stdin(Stdio::null()).output()?;
     // Files archipel wrote: saved plans and observations.
     for pair in args.windows(2) {
         if matches!(pair[0], "-out" | "--out" | "--save-observed") {

@@ -433,7 +433,7 @@ fn node_lost_mid_apply(lab: &Lab) -> Result<(), Failed> {
     let mut child = Command::new("script")
         .arg("-qefc")
         .arg(format!(
-            "NO_COLOR=1 {} -v -f {} --ssh-config {} apply",
+            "NO_COLOR=1 {} -f {} apply -v --ssh-config {}",
             archipel_binary()?.display(),
             file.display(),
             lab.ssh_config().display()
@@ -618,12 +618,11 @@ fn ctrl_c(lab: &Lab) -> Result<(), Failed> {
     // lab-b's nodes restart one at a time (consistency_mode changes).
     let file = last(dir.path(), true)?;
     let mut child = Command::new(archipel_binary()?)
-        .arg("-v")
         .arg("-f")
         .arg(&file)
-        .arg("--ssh-config")
+        .args(["apply", "-v", "--ssh-config"])
         .arg(lab.ssh_config())
-        .args(["apply", "--auto-approve"])
+        .arg("--auto-approve")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

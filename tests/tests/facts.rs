@@ -52,13 +52,13 @@ fn archipelago(dir: &Path, pin: Option<&str>) -> Result<PathBuf, Failed> {
     Ok(path)
 }
 
+/// `archipel -f FILE facts -v --ssh-config …`, for the caller to add options.
 fn archipel(lab: &Lab, file: &Path, ssh_config: Option<&Path>) -> Result<Command, Failed> {
     let mut command = Command::new(archipel_binary()?);
     command
-        .arg("-v")
         .arg("-f")
         .arg(file)
-        .arg("--ssh-config")
+        .args(["-v", "--ssh-config"])
         .arg(
             ssh_config
                 .map(Path::to_path_buf)
@@ -73,7 +73,7 @@ fn every_machine(lab: &Lab) -> Result<(), Failed> {
     let dir = tempfile::tempdir()?;
     let file = archipelago(dir.path(), None)?;
     let output = archipel(lab, &file, None)?
-        .args(["facts", "--output", "json"])
+        .args(["--output", "json"])
         .output()
         .map(recorded)?;
     ensure(output.status.success(), output_text(&output))?;
@@ -90,10 +90,7 @@ fn every_machine(lab: &Lab) -> Result<(), Failed> {
     )?;
     ensure(!report.contains("\"error\""), report.to_string())?;
 
-    let output = archipel(lab, &file, None)?
-        .arg("facts")
-        .output()
-        .map(recorded)?;
+    let output = archipel(lab, &file, None)?.output().map(recorded)?;
     ensure(output.status.success(), output_text(&output))?;
     ensure(
         String::from_utf8_lossy(&output.stdout).lines().count() == 3,
@@ -107,10 +104,7 @@ fn unreachable_machine(lab: &Lab) -> Result<(), Failed> {
     let file = archipelago(dir.path(), None)?;
     lab.stop("node2")?;
     let started = Instant::now();
-    let output = archipel(lab, &file, None)?
-        .arg("facts")
-        .output()
-        .map(recorded);
+    let output = archipel(lab, &file, None)?.output().map(recorded);
     lab.start_node("node2")?;
     let output = output?;
     ensure(output.status.code() == Some(1), output_text(&output))?;
@@ -153,7 +147,6 @@ fn ctrl_c(lab: &Lab) -> Result<(), Failed> {
     lab.cut("node3")?;
     let result = (|| {
         let child = archipel(lab, &file, None)?
-            .arg("facts")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
@@ -197,10 +190,7 @@ fn wrong_pin(lab: &Lab) -> Result<(), Failed> {
     let node2_key = lab.ssh_ok("node2", "cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub")?;
     let dir = tempfile::tempdir()?;
     let file = archipelago(dir.path(), Some(node2_key.trim()))?;
-    let output = archipel(lab, &file, None)?
-        .arg("facts")
-        .output()
-        .map(recorded)?;
+    let output = archipel(lab, &file, None)?.output().map(recorded)?;
     ensure(output.status.code() == Some(1), output_text(&output))?;
     let all = output_text(&output);
     ensure(
@@ -210,10 +200,7 @@ fn wrong_pin(lab: &Lab) -> Result<(), Failed> {
 
     let node1_key = lab.ssh_ok("node1", "cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub")?;
     let file = archipelago(dir.path(), Some(node1_key.trim()))?;
-    let output = archipel(lab, &file, None)?
-        .arg("facts")
-        .output()
-        .map(recorded)?;
+    let output = archipel(lab, &file, None)?.output().map(recorded)?;
     ensure(output.status.success(), output_text(&output))
 }
 
@@ -236,7 +223,6 @@ fn new_host_keys(lab: &Lab) -> Result<(), Failed> {
     std::fs::write(&ssh_config, config)?;
 
     let output = archipel(lab, &file, Some(&ssh_config))?
-        .arg("facts")
         .output()
         .map(recorded)?;
     ensure(output.status.code() == Some(1), output_text(&output))?;
@@ -246,7 +232,7 @@ fn new_host_keys(lab: &Lab) -> Result<(), Failed> {
     )?;
 
     let output = archipel(lab, &file, Some(&ssh_config))?
-        .args(["facts", "--accept-new-host-keys"])
+        .args(["--accept-new-host-keys"])
         .output()
         .map(recorded)?;
     ensure(output.status.success(), output_text(&output))?;
@@ -312,7 +298,6 @@ fn agent_and_proxy_jump(lab: &Lab) -> Result<(), Failed> {
         // Without the agent there is no key: the run fails.
         let output = archipel(lab, &file, Some(&ssh_config))?
             .env_remove("SSH_AUTH_SOCK")
-            .arg("facts")
             .output()
             .map(recorded)?;
         ensure(output.status.code() == Some(1), output_text(&output))?;
@@ -323,7 +308,6 @@ fn agent_and_proxy_jump(lab: &Lab) -> Result<(), Failed> {
 
         let output = archipel(lab, &file, Some(&ssh_config))?
             .env("SSH_AUTH_SOCK", &socket)
-            .arg("facts")
             .output()
             .map(recorded)?;
         ensure(output.status.success(), output_text(&output))?;

@@ -328,10 +328,9 @@ fn saved_observation(lab: &Lab) -> Result<(), Failed> {
     // Offline: no SSH config needed, the machines are not contacted.
     let offline = recorded(
         Command::new(archipel_binary()?)
-            .arg("-v")
             .arg("-f")
             .arg(&file)
-            .args(["plan", "--output", "json", "--observed"])
+            .args(["plan", "-v", "--output", "json", "--observed"])
             .arg(&observed)
             .output()?,
     );

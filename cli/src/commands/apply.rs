@@ -105,7 +105,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
                     return Ok(ExitCode::FAILURE);
                 }
             };
-            print!("{}", render::human::render(&plan, colour()));
+            out!("{}", render::human::render(&plan, colour()));
             let ready = match refusal(&plan, args).and_then(|()| binaries(&model, &desired, &plan)) {
                 Ok(binaries) => departing(&ssh, &plan)
                     .await
@@ -350,7 +350,7 @@ fn confirm(args: &Args, saved: bool) -> Result<bool, String> {
     if !std::io::stdin().is_terminal() {
         return Err("not on a terminal: pass --auto-approve to apply without confirmation".into());
     }
-    print!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+    out!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     std::io::stdin()
@@ -383,9 +383,9 @@ async fn execute(
         count(|o| matches!(o, Outcome::Failed(_))),
         count(|o| matches!(o, Outcome::Skipped(_))),
     );
-    println!("\nApply: {done} done, {failed} failed, {skipped} skipped.");
+    outln!("\nApply: {done} done, {failed} failed, {skipped} skipped.");
     if *interrupt.borrow() {
-        println!(
+        outln!(
             "Interrupted: the changes in progress finished, no other one started. Run apply again to go on."
         );
         return ExitCode::from(remote::INTERRUPTED);
@@ -399,9 +399,9 @@ async fn execute(
         desired,
     );
     if after.has_changes() || after.is_blocked() {
-        println!("Not converged yet: {}", render::summary_line(&after));
+        outln!("Not converged yet: {}", render::summary_line(&after));
         for change in &after.changes {
-            println!(
+            outln!(
                 "  {} {}: {}",
                 render::symbol(change.action),
                 change.address,
@@ -409,16 +409,16 @@ async fn execute(
             );
         }
         for part in &after.incomplete {
-            println!("  ! {} not observed: {}", part.target, part.problem.message);
+            outln!("  ! {} not observed: {}", part.target, part.problem.message);
         }
         for error in &after.errors {
-            println!("  ! {}: {}", error.address, error.message);
+            outln!("  ! {}: {}", error.address, error.message);
         }
         ExitCode::FAILURE
     } else if failed > 0 || skipped > 0 {
         ExitCode::FAILURE
     } else {
-        println!("The archipelago matches the file.");
+        outln!("The archipelago matches the file.");
         ExitCode::SUCCESS
     }
 }

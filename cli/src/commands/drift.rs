@@ -53,7 +53,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         DriftOutput::Json => json(&report, &problems),
         DriftOutput::Markdown => markdown(&report, &problems),
     };
-    print!("{text}");
+    out!("{text}");
     Ok(if !problems.is_empty() {
         ExitCode::FAILURE
     } else if report.is_empty() {

@@ -50,15 +50,18 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
     let run: Run = serde_json::from_str(text.trim())
         .map_err(|e| LoadError::new(format!("the drill left no readable record: {e}")))?;
     if run.exit_code == 0 {
-        println!(
+        outln!(
             "Drill of {} passed: a sample of the latest snapshot restored and verified in {} s.",
-            args.job, run.duration_seconds
+            args.job,
+            run.duration_seconds
         );
         Ok(ExitCode::SUCCESS)
     } else {
-        println!(
+        outln!(
             "Drill of {} FAILED (restic exit {}): the latest snapshot does not restore; see `journalctl` or run restic restore by hand on {}.",
-            args.job, run.exit_code, job.machine
+            args.job,
+            run.exit_code,
+            job.machine
         );
         Ok(ExitCode::FAILURE)
     }

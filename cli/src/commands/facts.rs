@@ -77,7 +77,7 @@ pub fn run(
     };
     let failed = report.machines.iter().filter(|m| m.error.is_some()).count();
     match output {
-        Output::Json => println!(
+        Output::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
         ),
@@ -128,9 +128,10 @@ fn print_table(report: &Report) {
             (None, Some(error)) => format!("error: {error}"),
             (None, None) => String::new(),
         };
-        println!(
+        outln!(
             "{:width$}  {:ssh_width$}  {summary}",
-            machine.name, machine.ssh
+            machine.name,
+            machine.ssh
         );
     }
 }

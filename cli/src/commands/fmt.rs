@@ -40,17 +40,17 @@ pub fn run(path: &Path, check: bool, diff: bool) -> Result<ExitCode, files::Load
                 .context_radius(3)
                 .header(&source.path, &source.path)
                 .to_string();
-            print!("{patch}");
+            out!("{patch}");
         }
         if check {
             // Terraform's `fmt -check` lists the files that would change.
             if !diff {
-                println!("{}", source.path);
+                outln!("{}", source.path);
             }
         } else {
             write_atomically(path, &formatted)?;
             if !diff {
-                println!("{}", source.path);
+                outln!("{}", source.path);
             }
         }
     }

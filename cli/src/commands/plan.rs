@@ -92,9 +92,9 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         PlanOutput::Json => render::json::render(&plan),
         PlanOutput::Markdown => render::markdown::render(&plan),
     };
-    print!("{text}");
+    out!("{text}");
     if !text.ends_with('\n') {
-        println!();
+        outln!();
     }
     if let Some(out) = &args.out {
         if plan.is_blocked() {

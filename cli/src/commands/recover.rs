@@ -83,7 +83,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
     });
     match outcome {
         Ok(summary) => {
-            println!("{summary}");
+            outln!("{summary}");
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {

@@ -37,9 +37,9 @@ pub fn run(args: &Args) -> Result<ExitCode, LoadError> {
         PlanOutput::Json => render::json::render(&plan),
         PlanOutput::Markdown => render::markdown::render(&plan),
     };
-    print!("{text}");
+    out!("{text}");
     if !text.ends_with('\n') {
-        println!();
+        outln!();
     }
     Ok(ExitCode::SUCCESS)
 }

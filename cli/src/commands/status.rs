@@ -61,12 +61,12 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
     }
     let report = status::status(&desired, &observation.observed);
     match args.output {
-        StatusOutput::Json => println!(
+        StatusOutput::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&report).map_err(|e| LoadError::new(e.to_string()))?
         ),
-        StatusOutput::Human => print!("{}", human(&report)),
-        StatusOutput::Markdown => print!("{}", markdown(&report)),
+        StatusOutput::Human => out!("{}", human(&report)),
+        StatusOutput::Markdown => out!("{}", markdown(&report)),
     }
     Ok(if report.is_good() {
         ExitCode::SUCCESS

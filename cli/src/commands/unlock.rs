@@ -72,7 +72,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
     });
     match outcome {
         Ok(message) => {
-            println!("{message}");
+            outln!("{message}");
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {

@@ -30,7 +30,7 @@ pub fn run(path: &Path, output: Output) -> Result<ExitCode, files::LoadError> {
     });
     match output {
         Output::Json => {
-            println!(
+            outln!(
                 "{}",
                 diagnostics::render_json(&sources, &problems, valid.then_some(&counts))
             );
@@ -45,7 +45,7 @@ pub fn run(path: &Path, output: Output) -> Result<ExitCode, files::LoadError> {
                     let n = counts[key].as_u64().unwrap_or(0);
                     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
                 };
-                println!(
+                outln!(
                     "The archipelago is valid: {}, {}, {}, {}, {}{}.",
                     plural("islands", "island"),
                     plural("chatons", "chaton"),

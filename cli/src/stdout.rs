@@ -1,0 +1,37 @@
+//! Standard output that a closed pipe silences instead of killing archipel.
+//!
+//! `archipel fmt --check --diff | head -1` closes archipel's stdout early.
+//! Rust's `outln!` panics then (exit 101). Dying of SIGPIPE, as C tools do,
+//! would be wrong too: apply must finish the changes it started, and its
+//! SSH children's pipes must not kill it. So a write to a closed stdout is
+//! dropped, later ones too, and the command ends with the exit status it
+//! would have had: `fmt --check` still says whether a file needs formatting.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static CLOSED: AtomicBool = AtomicBool::new(false);
+
+pub fn write(text: std::fmt::Arguments<'_>) {
+    if CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        CLOSED.store(true, Ordering::Relaxed);
+        if error.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("warning: cannot write to standard output: {error}");
+        }
+    }
+}
+
+/// `print!` to [`write`].
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::stdout::write(format_args!($($arg)*)) };
+}
+
+/// `outln!` to [`write`].
+macro_rules! outln {
+    () => { $crate::stdout::write(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::stdout::write(format_args!("{}\n", format_args!($($arg)*))) };
+}
