@@ -7,7 +7,9 @@
 //! - *missing*: the file has it, the world does not;
 //! - *unmanaged*: the world has it, the file does not (keys, buckets,
 //!   layout nodes, backup jobs), whether archipel would remove it or only
-//!   lists it.
+//!   lists it;
+//! - *unknown*: a machine or island that could not be observed. Nothing is
+//!   known about it, so a report with unknowns never says "no drift".
 
 use crate::plan::{Action, Plan, Target};
 use serde::Serialize;
@@ -17,6 +19,20 @@ pub struct Drift {
     pub changed: Vec<DriftItem>,
     pub missing: Vec<DriftItem>,
     pub unmanaged: Vec<DriftItem>,
+    /// What could not be observed, and why; its drift is not known.
+    pub unknown: Vec<DriftItem>,
+}
+
+/// The answer to "does the archipelago match the file?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Everything was observed and matches.
+    None,
+    /// Something seen strays from the file.
+    Drift,
+    /// Nothing seen strays, but not everything was seen.
+    Unknown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -27,8 +43,19 @@ pub struct DriftItem {
 }
 
 impl Drift {
+    /// No drift seen (which says nothing of what was not observed).
     pub fn is_empty(&self) -> bool {
         self.changed.is_empty() && self.missing.is_empty() && self.unmanaged.is_empty()
+    }
+
+    pub fn verdict(&self) -> Verdict {
+        if !self.is_empty() {
+            Verdict::Drift
+        } else if !self.unknown.is_empty() {
+            Verdict::Unknown
+        } else {
+            Verdict::None
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -58,5 +85,13 @@ pub fn drift(plan: &Plan) -> Drift {
             address: u.address.clone(),
             detail: u.description.clone(),
         }));
+    drift.unknown = plan
+        .incomplete
+        .iter()
+        .map(|part| DriftItem {
+            address: part.target.clone(),
+            detail: format!("could not be observed: {}", part.problem.message),
+        })
+        .collect();
     drift
 }

@@ -1,11 +1,13 @@
 //! `archipel drift`: how the live archipelago strays from the file —
-//! changed, missing, unmanaged — for a check on a timer. Exit 0 when there
-//! is none, 2 when there is, 1 when the archipelago could not be read whole.
+//! changed, missing, unmanaged, and what could not be seen (unknown) — for a
+//! check on a timer. Exit 0 when there is none, 2 when there is, 1 when the
+//! archipelago could not be read whole: "no drift" is only ever said of an
+//! archipelago seen whole.
 
 use crate::files::{self, LoadError};
 use crate::remote;
 use archipel_planner::desired::desired;
-use archipel_planner::drift::{Drift, DriftItem, drift};
+use archipel_planner::drift::{Drift, DriftItem, Verdict, drift};
 use archipel_providers::ssh::SshSettings;
 use std::path::Path;
 use std::process::ExitCode;
@@ -38,15 +40,12 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
     };
     let plan = archipel_planner::plan::plan(&desired, &observed);
     let report = drift(&plan);
+    // Unobserved parts are in the report itself (unknown); these are the
+    // plan's errors, which also keep it from saying "no drift".
     let problems: Vec<String> = plan
-        .incomplete
+        .errors
         .iter()
-        .map(|i| format!("{} could not be observed: {}", i.target, i.problem.message))
-        .chain(
-            plan.errors
-                .iter()
-                .map(|e| format!("{}: {}", e.address, e.message)),
-        )
+        .map(|e| format!("{}: {}", e.address, e.message))
         .collect();
     let text = match args.output {
         DriftOutput::Human => human(&report, &problems),
@@ -54,7 +53,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         DriftOutput::Markdown => markdown(&report, &problems),
     };
     out!("{text}");
-    Ok(if !problems.is_empty() {
+    Ok(if !problems.is_empty() || !report.unknown.is_empty() {
         ExitCode::FAILURE
     } else if report.is_empty() {
         ExitCode::SUCCESS
@@ -63,18 +62,57 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
     })
 }
 
-const SECTIONS: [(&str, &str); 3] = [
-    ("changed", "differs from the file"),
-    ("missing", "in the file, not in the world"),
-    ("unmanaged", "in the world, not in the file"),
-];
-
-fn sections(report: &Drift) -> [(&'static str, &'static str, &[DriftItem]); 3] {
+/// Each kind of item: its name, what it means, its items.
+fn sections(report: &Drift) -> [(&'static str, &'static str, &[DriftItem]); 4] {
     [
-        (SECTIONS[0].0, SECTIONS[0].1, &report.changed),
-        (SECTIONS[1].0, SECTIONS[1].1, &report.missing),
-        (SECTIONS[2].0, SECTIONS[2].1, &report.unmanaged),
+        ("changed", "differs from the file", &report.changed),
+        ("missing", "in the file, not in the world", &report.missing),
+        (
+            "unmanaged",
+            "in the world, not in the file",
+            &report.unmanaged,
+        ),
+        (
+            "unknown",
+            "not observed: its drift is unknown",
+            &report.unknown,
+        ),
     ]
+}
+
+/// The closing sentence, the same in every human format.
+fn conclusion(report: &Drift, problems: &[String]) -> String {
+    let counts = format!(
+        "{} changed, {} missing, {} unmanaged",
+        report.changed.len(),
+        report.missing.len(),
+        report.unmanaged.len()
+    );
+    match report.verdict() {
+        Verdict::Drift if report.unknown.is_empty() => {
+            format!("Drift: {counts}. `archipel plan` shows what apply would do about it.")
+        }
+        Verdict::Drift => format!(
+            "Drift: {counts}, and {} not observed, whose drift is unknown.",
+            report.unknown.len()
+        ),
+        Verdict::Unknown => format!(
+            "Drift unknown: {} could not be observed; no drift was seen in the rest.",
+            plural(report.unknown.len(), "part")
+        ),
+        Verdict::None if !problems.is_empty() => {
+            "No drift seen, but the plan has errors (listed first).".to_string()
+        }
+        Verdict::None => "No drift: the archipelago matches the file.".to_string(),
+    }
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 fn human(report: &Drift, problems: &[String]) -> String {
@@ -91,26 +129,26 @@ fn human(report: &Drift, problems: &[String]) -> String {
             out.push_str(&format!("  {}: {}\n", item.address, item.detail));
         }
     }
-    out.push_str(&if report.is_empty() {
-        "\nNo drift: the archipelago matches the file.\n".to_string()
-    } else {
-        format!(
-            "\nDrift: {} changed, {} missing, {} unmanaged. `archipel plan` shows what apply would do about it.\n",
-            report.changed.len(),
-            report.missing.len(),
-            report.unmanaged.len()
-        )
-    });
+    out.push_str(&format!("\n{}\n", conclusion(report, problems)));
     out
 }
 
 fn json(report: &Drift, problems: &[String]) -> String {
     let document = serde_json::json!({
         "format_version": "1",
-        "drift": !report.is_empty(),
+        // false only when everything was observed and matches; null when
+        // nothing seen drifted but some part was not seen.
+        "drift": match report.verdict() {
+            Verdict::Drift => serde_json::Value::Bool(true),
+            Verdict::Unknown => serde_json::Value::Null,
+            Verdict::None => serde_json::Value::Bool(false),
+        },
+        "verdict": report.verdict(),
+        "complete": report.unknown.is_empty(),
         "changed": report.changed,
         "missing": report.missing,
         "unmanaged": report.unmanaged,
+        "unknown": report.unknown,
         "problems": problems,
     });
     format!(
@@ -122,7 +160,7 @@ fn json(report: &Drift, problems: &[String]) -> String {
 fn markdown(report: &Drift, problems: &[String]) -> String {
     let escape = |s: &str| s.replace('|', "\\|");
     let mut out = String::from("### archipel drift\n\n");
-    if report.is_empty() && problems.is_empty() {
+    if report.verdict() == Verdict::None && problems.is_empty() {
         out.push_str("No drift: the archipelago matches the file.\n");
         return out;
     }
@@ -130,10 +168,8 @@ fn markdown(report: &Drift, problems: &[String]) -> String {
         out.push_str(&format!("- :warning: {}\n", escape(problem)));
     }
     out.push_str(&format!(
-        "\n**{} changed, {} missing, {} unmanaged**\n\n| kind | address | what was seen |\n|---|---|---|\n",
-        report.changed.len(),
-        report.missing.len(),
-        report.unmanaged.len()
+        "\n**{}**\n\n| kind | address | what was seen |\n|---|---|---|\n",
+        escape(&conclusion(report, problems))
     ));
     for (name, _, items) in sections(report) {
         for item in items {

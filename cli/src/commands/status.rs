@@ -236,7 +236,17 @@ fn human(report: &Status) -> String {
         out.push('\n');
     }
     let bad = report.jobs.iter().filter(|j| verdict(j) != "ok").count();
-    out.push_str(&if bad == 0 {
+    let unknown = report
+        .jobs
+        .iter()
+        .filter(|j| verdict(j) == "UNKNOWN")
+        .count();
+    out.push_str(&if bad > 0 && unknown == bad {
+        format!(
+            "\n{unknown} of {} backup jobs could not be read from their host: their state is unknown.\n",
+            report.jobs.len()
+        )
+    } else if bad == 0 {
         format!("\nAll {} backup jobs are fresh and passing.\n", report.jobs.len())
     } else {
         format!(

@@ -30,7 +30,18 @@ pub fn verb(action: Action) -> &'static str {
 pub fn summary_line(plan: &Plan) -> String {
     let summary = plan.summary();
     if plan.changes.is_empty() && plan.is_blocked() {
-        "No changes planned, but the plan is incomplete: see the errors above.".to_string()
+        // No "above" or "below": the formats list the problems in
+        // different places.
+        format!(
+            "No changes planned, but the plan is incomplete: {} not observed, {} {}.",
+            plan.incomplete.len(),
+            plan.errors.len(),
+            if plan.errors.len() == 1 {
+                "error"
+            } else {
+                "errors"
+            }
+        )
     } else if plan.changes.is_empty() {
         "No changes. The archipelago matches the file.".to_string()
     } else {
