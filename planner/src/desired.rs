@@ -292,7 +292,7 @@ fn desired_backup(
     let machine = machines
         .iter()
         .find(|m| m.ssh.same_machine(&backup.host))
-        .map_or_else(|| backup.host.host.clone(), |m| m.name.clone());
+        .map_or_else(|| backup.host.machine_name(), |m| m.name.clone());
     let bucket = backup_bucket(&chaton.name);
     let repository = format!(
         "s3:{}/{bucket}/{}",

@@ -75,7 +75,7 @@ impl Archipelago {
                 {
                     Some(machine) => machine.backups.push(job),
                     None => machines.push(Machine {
-                        name: backup.host.host.clone(),
+                        name: backup.host.machine_name(),
                         ssh: backup.host.clone(),
                         host_key: None,
                         node: None,
@@ -88,7 +88,7 @@ impl Archipelago {
         for removed in self.chatons.iter().flat_map(|c| &c.removed) {
             if !machines.iter().any(|m| m.ssh.same_machine(&removed.host)) {
                 machines.push(Machine {
-                    name: removed.host.host.clone(),
+                    name: removed.host.machine_name(),
                     ssh: removed.host.clone(),
                     host_key: None,
                     node: None,
@@ -373,6 +373,16 @@ impl SshTarget {
         })
     }
 
+    /// How a backup host is named in plans: where SSH lands, without the
+    /// user (`root@h` and `backup@h` are one machine), with the port when
+    /// one is given (two VMs behind one NAT address are two machines).
+    pub fn machine_name(&self) -> String {
+        match self.port {
+            Some(port) if port != 22 => format!("{}:{port}", self.host.to_ascii_lowercase()),
+            _ => self.host.to_ascii_lowercase(),
+        }
+    }
+
     /// The same machine, whatever user logs in.
     pub fn same_machine(&self, other: &SshTarget) -> bool {
         self.host.eq_ignore_ascii_case(&other.host)
@@ -436,5 +446,8 @@ mod tests {
         let c = SshTarget::parse("root@host:2222").unwrap();
         assert!(a.same_machine(&b));
         assert!(!a.same_machine(&c));
+        assert_eq!(a.machine_name(), b.machine_name());
+        assert_ne!(a.machine_name(), c.machine_name());
+        assert_eq!(c.machine_name(), "host:2222");
     }
 }

@@ -21,6 +21,9 @@ pub fn validate(parsed: &Parsed) -> Vec<Diagnostic> {
     backups_leave_their_island(model, &mut out);
     removed_jobs_are_gone(model, &mut out);
     nodes_are_distinct_machines(model, &mut out);
+    machines_have_distinct_names(model, &mut out);
+    rpc_addresses_are_distinct(model, &mut out);
+    jobs_have_distinct_files(model, &mut out);
     one_restic_per_host(model, &mut out);
     risky_but_legal(model, &mut out);
     let decoded_cleanly =
@@ -234,6 +237,141 @@ fn nodes_are_distinct_machines(model: &Archipelago, out: &mut Vec<Diagnostic>) {
                 .with_help(
                     "one Garage node per machine: two roles on one disk would fake a replica",
                 ),
+            );
+        }
+    }
+}
+
+/// A machine's name is its address in plans and the place its files are
+/// kept: two different machines may not share one (a node "node3" and a
+/// backup host reached as `root@node3` through another address).
+fn machines_have_distinct_names(model: &Archipelago, out: &mut Vec<Diagnostic>) {
+    let machines = model.machines();
+    for (i, machine) in machines.iter().enumerate() {
+        // Two nodes of one name are a duplicate-name already.
+        let both_nodes = |m: &crate::model::Machine| m.node.is_some() && machine.node.is_some();
+        if let Some(first) = machines[..i]
+            .iter()
+            .find(|m| m.name == machine.name && !both_nodes(m))
+        {
+            let span = |m: &crate::model::Machine| machine_span(model, m);
+            out.push(
+                Diagnostic::error(
+                    "duplicate-machine-name",
+                    span(machine),
+                    format!(
+                        "two different machines are both named \"{}\" ({} and {})",
+                        machine.name, first.ssh, machine.ssh
+                    ),
+                )
+                .with_related(span(first), "the other one")
+                .with_help(
+                    "if they are one machine, write its SSH address the same way in both places; if not, name the node differently",
+                ),
+            );
+        }
+    }
+}
+
+/// Where a machine is written first: its node's `ssh`, or its first
+/// backup's (or removed job's) `host`.
+fn machine_span(model: &Archipelago, machine: &crate::model::Machine) -> Span {
+    for chaton in &model.chatons {
+        if let Some(node) = chaton
+            .nodes
+            .iter()
+            .find(|n| Some(&n.name) == machine.node.as_ref())
+        {
+            return node.origin.attribute("ssh");
+        }
+    }
+    let hosts = model.chatons.iter().flat_map(|c| {
+        c.backups
+            .iter()
+            .map(|b| (&b.host, &b.origin))
+            .chain(c.removed.iter().map(|r| (&r.host, &r.origin)))
+    });
+    for (host, origin) in hosts {
+        if host.same_machine(&machine.ssh) {
+            return origin.attribute("host");
+        }
+    }
+    Span::default()
+}
+
+/// Garage nodes find each other at their RPC address: two nodes at one
+/// address (two machines behind one NAT address, told apart only by their
+/// SSH port) would each reach the other as itself.
+fn rpc_addresses_are_distinct(model: &Archipelago, out: &mut Vec<Diagnostic>) {
+    let mut nodes = Vec::new();
+    for chaton in &model.chatons {
+        let Some(island) = model.island(&chaton.island) else {
+            continue;
+        };
+        for node in &chaton.nodes {
+            let address = crate::garage::rpc_public_addr(island, node).to_ascii_lowercase();
+            nodes.push((node, address));
+        }
+    }
+    for (i, (node, address)) in nodes.iter().enumerate() {
+        // One machine twice is a duplicate-ssh-target already.
+        if let Some((first, _)) = nodes[..i]
+            .iter()
+            .find(|(n, a)| a == address && !n.ssh.same_machine(&node.ssh))
+        {
+            let span = node
+                .origin
+                .attributes
+                .get("rpc_public_addr")
+                .unwrap_or(&node.origin.attribute("ssh"))
+                .clone();
+            out.push(
+                Diagnostic::error(
+                    "duplicate-rpc-address",
+                    span,
+                    format!(
+                        "nodes \"{}\" and \"{}\" have the same RPC address {address}",
+                        first.name, node.name
+                    ),
+                )
+                .with_related(first.origin.attribute("ssh"), "the other node")
+                .with_help(
+                    "behind one address, give each node its own `rpc_public_addr = \"HOST:PORT\"`, with a port forwarded to its RPC port",
+                ),
+            );
+        }
+    }
+}
+
+/// A job's files and units on its host are named `CHATON-JOB`: chaton "a"
+/// with job "b-c" and chaton "a-b" with job "c" would share them (one
+/// password overwriting the other). Renaming jobs already deployed would
+/// need their passwords and escrows carried over, so such pairs are refused.
+fn jobs_have_distinct_files(model: &Archipelago, out: &mut Vec<Diagnostic>) {
+    let jobs: Vec<_> = model
+        .chatons
+        .iter()
+        .flat_map(|c| c.backups.iter().map(move |b| (c, b)))
+        .collect();
+    for (i, (chaton, backup)) in jobs.iter().enumerate() {
+        let id = crate::backup::job_id(&chaton.name, &backup.name);
+        let clash = jobs[..i].iter().find(|(c, b)| {
+            c.name != chaton.name
+                && crate::backup::job_id(&c.name, &b.name) == id
+                && b.host.same_machine(&backup.host)
+        });
+        if let Some((first_chaton, first)) = clash {
+            out.push(
+                Diagnostic::error(
+                    "job-name-collision",
+                    backup.origin.block.clone(),
+                    format!(
+                        "backup \"{}\" of chaton \"{}\" and backup \"{}\" of chaton \"{}\" would share their files and units on {} (archipel-*-{id}, {id}.password)",
+                        backup.name, chaton.name, first.name, first_chaton.name, backup.host.machine_name()
+                    ),
+                )
+                .with_related(first.origin.block.clone(), "the other job")
+                .with_help("rename one of the two jobs"),
             );
         }
     }
