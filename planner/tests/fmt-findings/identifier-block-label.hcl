@@ -1,0 +1,5 @@
+island "ouest"n {
+  garage {
+    version = "2.5.0ÿş"
+  }
+}
