@@ -64,7 +64,7 @@ chaton "distrilab" {
 
   node "distri-1" {
     ssh      = "root@garage.distrilab.fr"
-    capacity = "250G"
+    capacity = "500G"
   }
 
   backup "web" {

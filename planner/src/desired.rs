@@ -55,6 +55,8 @@ pub struct DesiredIsland {
     pub buckets: Vec<DesiredBucket>,
     /// Key names, sorted.
     pub keys: Vec<String>,
+    /// What Garage's layout will let it hold, and what the file promises.
+    pub capacity: crate::capacity::Capacity,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -255,6 +257,7 @@ fn desired_island(model: &Archipelago, island: &Island) -> DesiredIsland {
     keys.sort();
     keys.dedup();
     DesiredIsland {
+        capacity: crate::capacity::island_capacity(model, island),
         name: island.name.clone(),
         replication_factor: island.garage.replication_factor,
         version: island.garage.version.clone(),

@@ -6,6 +6,7 @@
 //! offline.
 
 pub mod backup;
+pub mod capacity;
 pub mod desired;
 pub mod diagnostic;
 pub mod drift;

@@ -98,6 +98,9 @@ pub struct Plan {
     pub incomplete: Vec<Incomplete>,
     pub errors: Vec<PlanError>,
     pub warnings: Vec<String>,
+    /// Each island's usable capacity and the quotas promised on it.
+    #[serde(default)]
+    pub capacity: Vec<crate::capacity::Capacity>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -297,7 +300,9 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     }
     plan_backup_removals(desired, observed, &mut builder);
     guard(desired, observed, &mut builder);
-    order(builder)
+    let mut plan = order(builder);
+    plan.capacity = desired.islands.iter().map(|i| i.capacity.clone()).collect();
+    plan
 }
 
 /// `prevent_destroy = true`: a plan that would destroy what it guards is

@@ -149,6 +149,11 @@ pub fn restrict(plan: Plan, scopes: &[Scope], desired: &Desired) -> Plan {
             .filter(|e| in_scope(&e.address))
             .collect(),
         warnings: plan.warnings,
+        capacity: plan
+            .capacity
+            .into_iter()
+            .filter(|c| in_scope(&format!("island.{}", c.island)))
+            .collect(),
     }
 }
 

@@ -91,6 +91,34 @@ impl Size {
     }
 }
 
+impl Size {
+    /// A computed size as a person reads it: three significant digits in
+    /// the file's SI units (`4.93T`, `500G`, `12.3M`, `812B`). Not exact:
+    /// for sizes the file did not write, such as a usable capacity.
+    pub fn rounded(self) -> String {
+        const SI: [(&str, f64); 5] = [("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)];
+        let bytes = self.0 as f64;
+        let Some(&(unit, multiplier)) = SI.iter().find(|(_, m)| bytes >= *m) else {
+            return format!("{}B", self.0);
+        };
+        let value = bytes / multiplier;
+        let text = if value >= 100.0 {
+            format!("{value:.0}")
+        } else if value >= 10.0 {
+            format!("{value:.1}")
+        } else {
+            format!("{value:.2}")
+        };
+        // 2.50 reads as 2.5, 3.00 as 3.
+        let text = if text.contains('.') {
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            text
+        };
+        format!("{text}{unit}")
+    }
+}
+
 impl fmt::Display for Size {
     /// The shortest exact form: SI with up to three decimals (`1.5T`,
     /// `500G`), else a whole binary unit (`1GiB`), else bytes.
@@ -135,6 +163,16 @@ impl fmt::Display for Size {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounded_sizes_read_at_a_glance() {
+        assert_eq!(Size(2_028_468_598_442).rounded(), "2.03T");
+        assert_eq!(Size(500_000_000_000).rounded(), "500G");
+        assert_eq!(Size(2_500_000_000).rounded(), "2.5G");
+        assert_eq!(Size(12_345_678).rounded(), "12.3M");
+        assert_eq!(Size(999).rounded(), "999B");
+        assert_eq!(Size(3_000_000_000_000).rounded(), "3T");
+    }
 
     #[test]
     fn accepts_the_forms_users_write() {

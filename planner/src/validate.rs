@@ -448,30 +448,26 @@ fn zones_cover_replication(model: &Archipelago, island: &Island, out: &mut Vec<D
 }
 
 fn quotas_fit(model: &Archipelago, island: &Island, out: &mut Vec<Diagnostic>) {
-    let raw: u64 = model
-        .members(&island.name)
-        .flat_map(|c| &c.nodes)
-        .map(|n| n.capacity.bytes())
-        .sum();
-    let usable = raw / u64::from(island.garage.replication_factor);
-    let mut quotas: Vec<(String, u64)> = model
-        .backups_to(&island.name)
-        .map(|(c, b)| (format!("backup {}/{}", c.name, b.name), b.quota.bytes()))
-        .collect();
-    quotas.extend(
-        model
-            .buckets
+    let capacity = crate::capacity::island_capacity(model, island);
+    if capacity.zones.len() < usize::from(capacity.replication_factor) {
+        return; // too-few-zones says why nothing fits
+    }
+    let quotas = crate::capacity::quotas(model, island);
+    let total = capacity.promised;
+    if total > capacity.usable {
+        let zones = capacity
+            .zones
             .iter()
-            .filter(|b| b.island == island.name)
-            .filter_map(|b| Some((format!("bucket {}", b.name), b.quota?.bytes()))),
-    );
-    let total: u64 = quotas.iter().map(|(_, q)| q).sum();
-    if total > usable {
+            .map(|zone| format!("{} {}", zone.zone, Size(zone.bytes).rounded()))
+            .collect::<Vec<_>>()
+            .join(", ");
         let mut help = format!(
-            "usable capacity is {} ({} of storage / replication factor {}); quotas: ",
-            Size(usable),
-            Size(raw),
-            island.garage.replication_factor
+            "Garage keeps {} copies of each object in {} different zones (zones: {zones}), so the island holds about {}, not its {} of storage divided by {}; quotas: ",
+            capacity.replication_factor,
+            capacity.zone_redundancy,
+            Size(capacity.usable).rounded(),
+            Size(capacity.raw).rounded(),
+            capacity.replication_factor,
         );
         help.push_str(
             &quotas
@@ -485,10 +481,10 @@ fn quotas_fit(model: &Archipelago, island: &Island, out: &mut Vec<Diagnostic>) {
                 "quota-exceeds-capacity",
                 island.origin.block.clone(),
                 format!(
-                    "island \"{}\" promises {} of quotas but can hold {}",
+                    "island \"{}\" promises {} of quotas but can hold about {}",
                     island.name,
                     Size(total),
-                    Size(usable)
+                    Size(capacity.usable).rounded()
                 ),
             )
             .with_help(help),

@@ -562,15 +562,31 @@ fn zones_must_cover_the_replication_factor() {
 
 #[test]
 fn quotas_must_fit_the_usable_capacity() {
-    // est: 1.5T of storage / RF 2 = 750G usable; 100G + 10G used.
+    // est: three zones of 500G, RF 2. 1.5T / 2 = 750G, but Garage's 256
+    // partitions fit about 748.5G: 171 partitions of 2.924G per node.
+    // 100G + 10G used.
     assert_eq!(
-        codes(&with("quota    = \"100G\"", "quota    = \"740G\"")),
+        codes(&with("quota    = \"100G\"", "quota    = \"738G\"")),
         Vec::<&str>::new()
     );
     assert_eq!(
-        codes(&with("quota    = \"100G\"", "quota    = \"740000000001B\"")),
+        codes(&with("quota    = \"100G\"", "quota    = \"740G\"")),
         vec!["quota-exceeds-capacity"]
     );
+    // Uneven zones: each of the three copies needs its own zone, so the
+    // smallest zone bounds the island. ouest: a 500G, b 1.5T, c 200GiB, RF 3
+    // (with a spare zone less, so no-spare-zone too): about 215G.
+    let uneven = with("replication_factor = 2", "replication_factor = 3").replacen(
+        "quota    = \"200G\"",
+        "quota    = \"220G\"",
+        1,
+    );
+    assert_eq!(
+        codes(&uneven),
+        vec!["quota-exceeds-capacity", "no-spare-zone"]
+    );
+    let fits = uneven.replacen("quota    = \"220G\"", "quota    = \"210G\"", 1);
+    assert_eq!(codes(&fits), vec!["no-spare-zone"]);
     assert_eq!(
         codes(&with("quota   = \"10G\"", "quota   = \"1T\"")),
         vec!["quota-exceeds-capacity"]

@@ -3,6 +3,7 @@
 use crate::Output;
 use crate::diagnostics;
 use crate::files;
+use archipel_planner::capacity::{self, Capacity};
 use archipel_planner::source::Sources;
 use std::path::Path;
 use std::process::ExitCode;
@@ -21,7 +22,13 @@ pub fn run(path: &Path, output: Output) -> Result<ExitCode, files::LoadError> {
     archipel_planner::diagnostic::sort(&mut problems);
     let valid = !problems.iter().any(|d| d.is_error());
     let model = &checked.archipelago;
+    let capacities: Vec<Capacity> = model
+        .islands
+        .iter()
+        .map(|island| capacity::island_capacity(model, island))
+        .collect();
     let counts = serde_json::json!({
+        "capacity": capacities,
         "islands": model.islands.len(),
         "chatons": model.chatons.len(),
         "nodes": model.chatons.iter().map(|c| c.nodes.len()).sum::<usize>(),
@@ -58,6 +65,9 @@ pub fn run(path: &Path, output: Output) -> Result<ExitCode, files::LoadError> {
                         format!(" ({})", diagnostics::summary(&problems))
                     }
                 );
+                for capacity in &capacities {
+                    outln!("  {}", crate::render::capacity_line(capacity));
+                }
             } else {
                 eprintln!(
                     "The archipelago is not valid: {}.",

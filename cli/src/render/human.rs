@@ -143,6 +143,12 @@ pub fn render(plan: &Plan, colour: bool) -> String {
             error.message
         );
     }
+    if !plan.capacity.is_empty() {
+        let _ = writeln!(out, "Capacity:");
+        for capacity in &plan.capacity {
+            let _ = writeln!(out, "  {}", super::capacity_line(capacity));
+        }
+    }
     if plan.is_blocked() {
         let _ = writeln!(
             out,

@@ -57,6 +57,12 @@ pub fn render(plan: &Plan) -> String {
     if !plan.errors.is_empty() || !plan.incomplete.is_empty() || !plan.warnings.is_empty() {
         out.push('\n');
     }
+    for capacity in &plan.capacity {
+        let _ = writeln!(out, "- 💾 {}", super::capacity_line(capacity));
+    }
+    if !plan.capacity.is_empty() {
+        out.push('\n');
+    }
 
     // Sections in plan order of first appearance.
     let mut sections: BTreeMap<String, Vec<usize>> = BTreeMap::new();

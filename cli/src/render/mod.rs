@@ -71,3 +71,25 @@ pub fn file_diff(path: &str, before: Option<&str>, after: &str) -> String {
         .header(&format!("{path} (live)"), &format!("{path} (archipelago)"))
         .to_string()
 }
+
+/// "island ouest holds about 898G (3 copies in 3 of 4 zones, 2.9T of
+/// storage): 680G of quotas promised".
+pub fn capacity_line(capacity: &archipel_planner::capacity::Capacity) -> String {
+    use archipel_planner::size::Size;
+    let copies = match capacity.replication_factor {
+        1 => "1 copy".to_string(),
+        n => format!("{n} copies"),
+    };
+    let promised = match capacity.promised {
+        0 => "no quota promised".to_string(),
+        bytes => format!("{} of quotas promised", Size(bytes).rounded()),
+    };
+    format!(
+        "island {} holds about {} ({copies} in {} of {} zones, {} of storage): {promised}",
+        capacity.island,
+        Size(capacity.usable).rounded(),
+        capacity.zone_redundancy,
+        capacity.zones.len(),
+        Size(capacity.raw).rounded(),
+    )
+}
