@@ -248,13 +248,18 @@ pub fn service(chaton: &str, backup: &Backup, task: Task) -> String {
 }
 
 /// A task's timer unit.
-pub fn timer(chaton: &str, backup: &Backup, task: Task) -> String {
-    let schedule = match task {
+/// When a task of a job runs.
+pub fn schedule(backup: &Backup, task: Task) -> &crate::schedule::Schedule {
+    match task {
         Task::Backup => &backup.schedule,
         Task::Prune => &backup.prune,
         Task::Check => &backup.check,
         Task::Drill => backup.drill.as_ref().unwrap_or(&backup.check),
-    };
+    }
+}
+
+pub fn timer(chaton: &str, backup: &Backup, task: Task) -> String {
+    let schedule = schedule(backup, task);
     render(
         "restic.timer",
         context! {

@@ -127,6 +127,8 @@ pub struct DesiredEscrow {
 #[derive(Debug, Clone, Serialize)]
 pub struct DesiredUnit {
     pub task: Task,
+    /// Its timer's `OnCalendar=`.
+    pub schedule: String,
     pub service_name: String,
     pub service: String,
     pub timer_name: String,
@@ -316,6 +318,7 @@ fn desired_backup(
         .into_iter()
         .map(|task| DesiredUnit {
             task,
+            schedule: backup::schedule(backup, task).as_str().to_string(),
             service_name: backup::service_name(task, &id),
             service: backup::service(&chaton.name, backup, task),
             timer_name: backup::timer_name(task, &id),
@@ -360,6 +363,21 @@ pub fn s3_endpoint(model: &Archipelago, island: &Island) -> String {
         None => "localhost".into(),
     };
     format!("http://{host}:{}", island.garage.s3_port)
+}
+
+/// A shell snippet run on the backup host: for each of the job's
+/// schedules, a line `TASK<TAB>next` or `TASK<TAB>never` (or `invalid`),
+/// from `systemd-analyze calendar`.
+fn schedules_probe(job: &DesiredBackup) -> String {
+    let mut script = String::new();
+    for unit in &job.units {
+        script.push_str(&format!(
+            "if answer=$(systemd-analyze calendar --iterations=1 -- {schedule} 2>&1); then case $answer in *'Next elapse: never'*) printf '%s\\tnever\\n' {task};; *) printf '%s\\tnext\\n' {task};; esac; else printf '%s\\tinvalid\\t%s\\n' {task} \"$(printf '%s' \"$answer\" | tail -n 1)\"; fi\n",
+            schedule = shell_word(&unit.schedule),
+            task = unit.task.name(),
+        ));
+    }
+    script
 }
 
 /// A shell snippet run on the backup host: restic's answer about the
@@ -457,6 +475,11 @@ impl Desired {
                     query.units.push(name.clone());
                 }
             }
+            // When each timer would next run, by the host's own systemd (its
+            // time zones, its clock): a date in the past never runs.
+            query
+                .probes
+                .push((format!("schedules:{}", job.id), schedules_probe(job)));
             // Whether the repository answers to the job's password: the
             // one probe that reaches the island. Secrets stay on the host.
             query

@@ -1426,6 +1426,8 @@ fn plan_backup(
         ROOT_ONLY,
     );
 
+    schedules_elapse(b, &address, backup, facts);
+
     // The repository, as restic sees it with the job's own files.
     let probe = facts.probes.get(&format!("repository:{}", backup.id));
     let answer = probe.map(|p| (p.status, p.output.trim()));
@@ -1640,6 +1642,39 @@ fn order(mut builder: Builder) -> Plan {
         })
         .collect();
     plan
+}
+
+/// A schedule the host's systemd says never comes (a date in the past) or
+/// refuses (a time zone the host does not have) is an error: such a timer
+/// would be installed and never run.
+fn schedules_elapse(b: &mut Builder, address: &str, backup: &DesiredBackup, facts: &HostFacts) {
+    let Some(probe) = facts.probes.get(&format!("schedules:{}", backup.id)) else {
+        return;
+    };
+    for line in probe.output.lines() {
+        let mut fields = line.split('\t');
+        let (Some(task), Some(verdict)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        let Some(unit) = backup.units.iter().find(|u| u.task.name() == task) else {
+            continue;
+        };
+        let problem = match verdict {
+            "never" => "is never reached again (a date in the past?)".to_string(),
+            "invalid" => format!(
+                "is refused by the host's systemd: {}",
+                fields.next().unwrap_or("no reason given")
+            ),
+            _ => continue,
+        };
+        b.plan.errors.push(PlanError {
+            address: format!("{address}.{task}.timer"),
+            message: format!(
+                "the {task} schedule \"{}\" {problem}: its timer would never run",
+                unit.schedule
+            ),
+        });
+    }
 }
 
 /// A topological order of the changes (by index), taking the first ready

@@ -97,6 +97,13 @@ impl Schedule {
     }
 }
 
+fn capitalised(day: &str) -> String {
+    let mut chars = day.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_ascii_uppercase().to_string() + &chars.as_str().to_ascii_lowercase()
+    })
+}
+
 fn looks_like_time_zone(token: &str) -> bool {
     let is_zone_char = |c: char| c.is_ascii_alphanumeric() || "/_+-".contains(c);
     token.chars().all(is_zone_char)
@@ -126,6 +133,14 @@ fn weekdays(token: &str) -> Result<(), String> {
                 ));
             }
         }
+        // systemd refuses a range that wraps past Sunday.
+        if weekday_index(from) > weekday_index(to) {
+            return Err(format!(
+                "\"{item}\": a weekday range runs from Monday to Sunday; write \"{}..Sun,Mon..{}\"",
+                capitalised(from),
+                capitalised(to)
+            ));
+        }
     }
     Ok(())
 }
@@ -154,7 +169,66 @@ fn calendar_date(token: &str) -> Result<(), String> {
         component(year, "year", 1970, 2199)?;
     }
     component(month, "month", 1, 12)?;
-    component(day, "day", 1, 31)
+    component(day, "day", 1, 31)?;
+    if last_days.is_none() {
+        never_elapses(token, year, month, day)?;
+    }
+    Ok(())
+}
+
+/// A date no month has ("*-02-30", "*-04,06-31", "2027-02-29"): systemd
+/// accepts it, and the timer never runs.
+fn never_elapses(token: &str, year: Option<&str>, month: &str, day: &str) -> Result<(), String> {
+    let months = values(month, 1, 12);
+    let days = values(day, 1, 31);
+    let years = year.map_or_else(Vec::new, |y| values(y, 1970, 2199));
+    let leap = |y: u32| (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
+    let any_leap_year = years.is_empty() || years.iter().any(|&y| leap(y));
+    let length = |m: u32| match m {
+        2 if any_leap_year => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    let possible = months.iter().any(|&m| days.iter().any(|&d| d <= length(m)));
+    if possible {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{token}\" names a day its months do not have: the timer would never run"
+        ))
+    }
+}
+
+/// Every value a checked date component stands for.
+fn values(text: &str, min: u32, max: u32) -> Vec<u32> {
+    let mut all = Vec::new();
+    for item in text.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((range, step)) => (range, step.parse::<u32>().unwrap_or(1).max(1)),
+            None => (item, 1),
+        };
+        let (from, to) = match range {
+            "*" => (min, max),
+            _ => match range.split_once("..") {
+                Some((a, b)) => (a.parse().unwrap_or(min), b.parse().unwrap_or(max)),
+                // "a/n" runs from a to the end, "a" is a itself.
+                None => {
+                    let a = range.parse().unwrap_or(min);
+                    (
+                        a,
+                        if step > 1 || item.contains('/') {
+                            max
+                        } else {
+                            a
+                        },
+                    )
+                }
+            },
+        };
+        all.extend((from..=to).step_by(step as usize));
+    }
+    all
 }
 
 /// `HOUR:MINUTE[:SECOND]`, the same component forms as dates.
@@ -245,6 +319,11 @@ mod tests {
         "*-1/3-1 00:00",
         "2027-*-* 00:00",
         "*:0/15",
+        "*-02-29 03:00",
+        "2028-02-29 03:00",
+        "*-01,02-30 03:00",
+        "*-02-28/2 03:00",
+        "Sun..Sun 03:00",
         "*-*-* 0/6:00",
         "*-*-* 01..05:30",
         "Sun *-*-* 03:00 UTC",
@@ -272,6 +351,15 @@ mod tests {
         "*-*-*-* 03:00",
         "3",
         "*-*-* 03:00:61",
+        "Sat..Mon 03:00",
+    ];
+
+    /// Legal for systemd, but the timer never elapses.
+    const NEVER: &[&str] = &[
+        "*-02-30 03:00",
+        "*-02-30..31 03:00",
+        "*-04,06,09,11-31 03:00",
+        "2027-02-29 03:00",
     ];
 
     /// Legal for systemd, but not a recurring schedule.
@@ -290,7 +378,7 @@ mod tests {
 
     #[test]
     fn rejects_the_rest_with_a_reason() {
-        for text in REJECTED.iter().chain(REFUSED) {
+        for text in REJECTED.iter().chain(REFUSED).chain(NEVER) {
             let err = Schedule::parse(text).expect_err(text);
             assert!(!err.is_empty());
         }
@@ -323,6 +411,18 @@ mod tests {
         }
         for text in REJECTED.iter().filter(|t| !t.is_empty()) {
             assert!(!systemd_accepts(text), "systemd accepts {text:?}");
+        }
+        // systemd accepts these, and says they never come.
+        for text in NEVER {
+            let output = std::process::Command::new("systemd-analyze")
+                .args(["calendar", text])
+                .output()
+                .expect("systemd-analyze");
+            let printed = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                !output.status.success() || printed.contains("Next elapse: never"),
+                "systemd runs {text:?}: {printed}"
+            );
         }
     }
 }

@@ -1257,3 +1257,32 @@ fn status_flags_stale_and_failing_jobs() {
         Some("abcd1234")
     );
 }
+
+/// The host's systemd has the last word on a schedule: one it says never
+/// comes again (a date in the past), or refuses (a time zone it does not
+/// know), is an error naming the timer, never a timer installed to sleep.
+#[test]
+fn a_schedule_the_host_never_reaches_is_an_error() {
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    let job = &desired.backups[0];
+    let host = facts(&mut observed, &job.machine);
+    host.probes.insert(
+        format!("schedules:{}", job.id),
+        ProbeOutput {
+            status: 0,
+            output: "backup\tnever\ncheck\tinvalid\tFailed to parse calendar specification: Invalid argument\nprune\tnext\n".into(),
+        },
+    );
+    let plan = plan(&desired, &observed);
+    let errors: Vec<(&str, &str)> = plan
+        .errors
+        .iter()
+        .map(|e| (e.address.as_str(), e.message.as_str()))
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].0.ends_with(".backup.timer"), "{errors:?}");
+    assert!(errors[0].1.contains("is never reached again"), "{errors:?}");
+    assert!(errors[1].0.ends_with(".check.timer"), "{errors:?}");
+    assert!(errors[1].1.contains("Failed to parse"), "{errors:?}");
+}
