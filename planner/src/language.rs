@@ -523,7 +523,9 @@ impl<'d> Decoder<'d> {
         let island = self.required(&fields, "island", "\"ouest\"", Self::island_reference);
         // An invalid contact is reported but does not drop the chaton: its
         // name, island, nodes and backups still serve the other rules.
-        let contact = self.required(&fields, "contact", "\"admin@example.org\"", Self::string);
+        let contact = self.required(&fields, "contact", "\"admin@example.org\"", |d, attr| {
+            d.non_empty(attr, "a contact", "\"admin@example.org\"")
+        });
         let escrow = self.optional(&fields, "escrow", |d, attr| {
             d.list(attr, Self::escrow_recipient)
         });
@@ -609,7 +611,7 @@ impl<'d> Decoder<'d> {
         });
         let data_dir = self.optional(&fields, "data_dir", Self::absolute_path);
         let meta_dir = self.optional(&fields, "meta_dir", Self::absolute_path);
-        let rpc_public_addr = self.optional(&fields, "rpc_public_addr", Self::string);
+        let rpc_public_addr = self.optional(&fields, "rpc_public_addr", Self::host_and_port);
         let prevent_destroy = self.optional(&fields, "prevent_destroy", Self::boolean);
         Some(Node {
             name: name?,
@@ -644,10 +646,14 @@ impl<'d> Decoder<'d> {
             }
             Some(paths)
         });
-        let exclude = self.optional(&fields, "exclude", |d, attr| d.list(attr, Self::string));
+        let exclude = self.optional(&fields, "exclude", |d, attr| {
+            d.list(attr, |d, attr| {
+                d.non_empty(attr, "an exclude pattern", "\"*.tmp\"")
+            })
+        });
         let schedule = self.required(&fields, "schedule", "\"*-*-* 03:00\"", Self::schedule);
         let keep = self.optional(&fields, "keep", Self::keep);
-        let quota = self.required(&fields, "quota", "\"200G\"", Self::size);
+        let quota = self.required(&fields, "quota", "\"200G\"", Self::quota);
         let restic = self.optional(&fields, "restic", Self::restic);
         let prune = self.optional(&fields, "prune", Self::schedule);
         let check = self.optional(&fields, "check", Self::schedule);
@@ -794,7 +800,7 @@ impl<'d> Decoder<'d> {
         let what = format!("bucket \"{}\"", name.as_deref().unwrap_or("?"));
         let fields = self.fields(block, &BUCKET, what);
         let island = self.required(&fields, "island", "\"ouest\"", Self::island_reference);
-        let quota = self.optional(&fields, "quota", Self::size);
+        let quota = self.optional(&fields, "quota", Self::quota);
         let readers = self.optional(&fields, "readers", |d, attr| {
             d.list(attr, Self::chaton_reference)
         });
@@ -979,6 +985,64 @@ impl<'d> Decoder<'d> {
             .ok()
     }
 
+    /// A quota: a size above zero (Garage reads 0 as "no quota").
+    fn quota(&mut self, attr: &Attribute) -> Option<Size> {
+        let size = self.size(attr)?;
+        if size.bytes() == 0 {
+            let span = self.span(&attr.value);
+            self.error(
+                "invalid-size",
+                span,
+                "a quota of 0 would hold nothing (and Garage reads it as no quota at all)",
+            );
+            return None;
+        }
+        Some(size)
+    }
+
+    /// A string with something in it.
+    fn non_empty(&mut self, attr: &Attribute, what: &str, example: &str) -> Option<String> {
+        let text = self.string(attr)?;
+        if text.trim().is_empty() {
+            let span = self.span(&attr.value);
+            self.error("invalid-value", span, format!("{what} cannot be empty"))
+                .help = Some(format!("write e.g. {example}"));
+            return None;
+        }
+        Some(text)
+    }
+
+    /// `HOST:PORT` (`[IPv6]:PORT`), as Garage's `rpc_public_addr` wants.
+    fn host_and_port(&mut self, attr: &Attribute) -> Option<String> {
+        let text = self.string(attr)?;
+        let valid = match text.rsplit_once(':') {
+            Some((host, port)) => {
+                let host = host
+                    .strip_prefix('[')
+                    .and_then(|h| h.strip_suffix(']'))
+                    .unwrap_or(host);
+                !host.is_empty()
+                    && !host.contains(['[', ']', ' ', '/'])
+                    && (host.contains(':') == text.starts_with('['))
+                    && matches!(port.parse::<u16>(), Ok(p) if p > 0)
+            }
+            None => false,
+        };
+        if !valid {
+            let span = self.span(&attr.value);
+            self.error(
+                "invalid-value",
+                span,
+                format!("\"{text}\" is not HOST:PORT"),
+            )
+            .help = Some(
+                "write the address and port other nodes reach this node's RPC at, e.g. \"203.0.113.5:3901\" or \"[2001:db8::1]:3901\"".into(),
+            );
+            return None;
+        }
+        Some(text)
+    }
+
     fn integer(&mut self, attr: &Attribute, min: u64, max: u64) -> Option<u64> {
         let Expression::Number(number) = &attr.value else {
             self.wrong_type(&attr.value, "a whole number");
@@ -1020,7 +1084,7 @@ impl<'d> Decoder<'d> {
         None
     }
 
-    fn list<T>(
+    fn list<T: PartialEq + Clone>(
         &mut self,
         attr: &Attribute,
         item: impl Fn(&mut Self, &Attribute) -> Option<T>,
@@ -1030,10 +1094,36 @@ impl<'d> Decoder<'d> {
             return None;
         };
         let mut items = Some(Vec::new());
+        let mut seen: Vec<(T, Span)> = Vec::new();
         for element in array.iter() {
             // Reuse the attribute decoders by wrapping each element.
             let wrapped = Attribute::new(attr.key.clone(), element.clone());
-            match (item(self, &wrapped), items.as_mut()) {
+            let value = item(self, &wrapped);
+            // The same value twice in a list means nothing more, and is
+            // usually a slip (a chaton meant to be another one).
+            if let Some(value) = &value {
+                let span = self.span(element);
+                if let Some((_, first)) = seen.iter().find(|(v, _)| v == value) {
+                    let first = first.clone();
+                    self.error(
+                        "duplicate-value",
+                        span.clone(),
+                        format!(
+                            "{} is listed twice in `{}`",
+                            element_text(element),
+                            attr.key.as_str()
+                        ),
+                    )
+                    .related
+                    .push(crate::diagnostic::Related {
+                        span: first,
+                        message: "first listed here".into(),
+                    });
+                    items = None;
+                }
+                seen.push((value.clone(), span));
+            }
+            match (value, items.as_mut()) {
                 (Some(value), Some(items)) => items.push(value),
                 _ => items = None,
             }
@@ -1165,6 +1255,14 @@ fn kind(value: &Expression) -> &'static str {
         Expression::Object(_) => "an object",
         _ => "an expression",
     }
+}
+
+/// A list element as the user wrote it, for messages.
+fn element_text(element: &Expression) -> String {
+    use hcl_edit::Decorate;
+    let mut bare = element.clone();
+    bare.decor_mut().clear();
+    bare.to_string()
 }
 
 /// Names of islands, chatons, nodes and backups: they become Garage zones,

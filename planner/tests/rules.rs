@@ -840,3 +840,69 @@ fn jobs_on_one_host_have_distinct_files() {
     );
     assert_eq!(codes(&apart), Vec::<&str>::new());
 }
+
+#[test]
+fn values_that_cannot_work_are_refused() {
+    let cases = [
+        // An RPC address that is not HOST:PORT.
+        (
+            "ssh      = \"root@e1.example.org\"",
+            "ssh      = \"root@e1.example.org\"\n    rpc_public_addr = \"e1.example.org\"",
+            "invalid-value",
+        ),
+        (
+            "ssh      = \"root@e1.example.org\"",
+            "ssh      = \"root@e1.example.org\"\n    rpc_public_addr = \"e1.example.org:0\"",
+            "invalid-value",
+        ),
+        (
+            "ssh      = \"root@e1.example.org\"",
+            "ssh      = \"root@e1.example.org\"\n    rpc_public_addr = \"fd00::1:3901\"",
+            "invalid-value",
+        ),
+        ("quota    = \"100G\"", "quota    = \"0G\"", "invalid-size"),
+        ("quota   = \"10G\"", "quota   = \"0\"", "invalid-size"),
+        (
+            "contact = \"a@example.org\"",
+            "contact = \" \"",
+            "invalid-value",
+        ),
+        (
+            "writers = [\"f\"]",
+            "writers = [\"f\", \"f\"]",
+            "duplicate-value",
+        ),
+        (
+            "paths    = [\"/srv\"]",
+            "paths    = [\"/srv\", \"/srv\"]",
+            "duplicate-value",
+        ),
+        (
+            "exclude  = [\"*.tmp\"]",
+            "exclude  = [\"*.tmp\", \"\"]",
+            "invalid-value",
+        ),
+    ];
+    for (from, to, code) in cases {
+        assert_eq!(codes(&with(from, to)), vec![code], "{to}");
+    }
+    // The duplicate points at its second place, the first one related.
+    let text = with("writers = [\"f\"]", "writers = [\"f\", \"f\"]");
+    let mut sources = Sources::new();
+    sources.add("test.hcl", &text);
+    let checked = archipel_planner::check(&sources);
+    assert_eq!(checked.diagnostics[0].related.len(), 1);
+    assert!(
+        checked.diagnostics[0]
+            .message
+            .contains("\"f\" is listed twice in `writers`")
+    );
+    // Addresses that are HOST:PORT are fine.
+    for good in ["e1.example.org:3901", "203.0.113.5:3901", "[fd00::1]:3901"] {
+        let text = with(
+            "ssh      = \"root@e1.example.org\"",
+            &format!("ssh      = \"root@e1.example.org\"\n    rpc_public_addr = \"{good}\""),
+        );
+        assert_eq!(codes(&text), Vec::<&str>::new(), "{good}");
+    }
+}
