@@ -81,7 +81,7 @@ fn validate_json() {
     assert_eq!(diagnostic["severity"], "error");
     assert_eq!(diagnostic["code"], "backup-to-own-island");
     assert_eq!(diagnostic["file"], "backup-to-own-island.hcl");
-    assert_eq!(diagnostic["line"], 33);
+    assert_eq!(diagnostic["line"], 37);
     assert_eq!(diagnostic["column"], 16);
     assert_eq!(diagnostic["snippet"], "    to       = \"ouest\"");
     assert!(

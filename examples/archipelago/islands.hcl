@@ -3,6 +3,10 @@
 # Garage releases: https://garagehq.deuxfleurs.fr/download/
 
 island "ouest" {
+  # A reverse proxy with TLS in front of the nodes' S3 ports: backups travel
+  # encrypted and survive a node being down.
+  s3_endpoint = "https://s3.ouest.archipel.example"
+
   garage {
     version            = "2.5.0"
     binary             = "https://garagehq.deuxfleurs.fr/_releases/v2.5.0/x86_64-unknown-linux-musl/garage"
@@ -25,6 +29,8 @@ island "est" {
 }
 
 island "sud" {
+  s3_endpoint = "https://s3.sud.archipel.example"
+
   garage {
     version            = "2.5.0"
     binary             = "https://garagehq.deuxfleurs.fr/_releases/v2.5.0/x86_64-unknown-linux-musl/garage"

@@ -1,6 +1,8 @@
 # A backup to the chaton's own island is not off-site.
 
 island "ouest" {
+  s3_endpoint = "https://s3.ouest.example.org"
+
   garage {
     version            = "2.5.0"
     binary             = "/opt/garage/garage-2.5.0"
@@ -10,6 +12,8 @@ island "ouest" {
 }
 
 island "est" {
+  s3_endpoint = "https://s3.est.example.org"
+
   garage {
     version            = "2.5.0"
     binary             = "/opt/garage/garage-2.5.0"
@@ -87,4 +91,3 @@ chaton "c-est" {
     capacity = "500G"
   }
 }
-

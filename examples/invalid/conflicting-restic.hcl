@@ -1,6 +1,8 @@
 # Two jobs on one host that want different restics.
 
 island "ouest" {
+  s3_endpoint = "https://s3.ouest.example.org"
+
   garage {
     version            = "2.5.0"
     binary             = "/opt/garage/garage-2.5.0"
@@ -10,6 +12,8 @@ island "ouest" {
 }
 
 island "est" {
+  s3_endpoint = "https://s3.est.example.org"
+
   garage {
     version            = "2.5.0"
     binary             = "/opt/garage/garage-2.5.0"

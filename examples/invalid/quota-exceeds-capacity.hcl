@@ -1,6 +1,8 @@
 # Quotas beyond what the island can hold (1.5T of storage / 2 copies = 750G).
 
 island "ouest" {
+  s3_endpoint = "https://s3.ouest.example.org"
+
   garage {
     version            = "2.5.0"
     binary             = "/opt/garage/garage-2.5.0"
@@ -10,6 +12,8 @@ island "ouest" {
 }
 
 island "est" {
+  s3_endpoint = "https://s3.est.example.org"
+
   garage {
     version            = "2.5.0"
     binary             = "/opt/garage/garage-2.5.0"
@@ -97,4 +101,3 @@ chaton "c-est" {
     capacity = "500G"
   }
 }
-

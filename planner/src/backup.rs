@@ -150,7 +150,15 @@ pub fn timer_name(task: Task, id: &str) -> String {
 }
 
 /// The job's settings file: everything restic needs but the secrets.
-pub fn env(chaton: &str, backup: &Backup, repository: &str, region: &str) -> String {
+/// `endpoints` are the island's S3 addresses, the repository's first: with
+/// more than one, the runner moves to the next that answers.
+pub fn env(
+    chaton: &str,
+    backup: &Backup,
+    repository: &str,
+    endpoints: &[String],
+    region: &str,
+) -> String {
     let id = job_id(chaton, &backup.name);
     render(
         "restic.env",
@@ -158,6 +166,7 @@ pub fn env(chaton: &str, backup: &Backup, repository: &str, region: &str) -> Str
             chaton => chaton,
             job => &backup.name,
             repository => repository,
+            endpoints => (endpoints.len() > 1).then(|| endpoints.join(" ")),
             password_file => password_file(&id),
             s3_file => s3_file(&id),
             cache_dir => CACHE_DIR,

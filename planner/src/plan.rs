@@ -301,6 +301,9 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     plan_backup_removals(desired, observed, &mut builder);
     guard(desired, observed, &mut builder);
     let mut plan = order(builder);
+    for island in &desired.islands {
+        plan.warnings.extend(island.s3_risks.iter().cloned());
+    }
     plan.capacity = desired.islands.iter().map(|i| i.capacity.clone()).collect();
     plan
 }

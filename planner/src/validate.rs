@@ -26,6 +26,7 @@ pub fn validate(parsed: &Parsed) -> Vec<Diagnostic> {
     jobs_have_distinct_files(model, &mut out);
     one_restic_per_host(model, &mut out);
     risky_but_legal(model, &mut out);
+    backups_reach_s3_safely(model, &mut out);
     let decoded_cleanly =
         parsed.declared.every_file_parsed && !parsed.diagnostics.iter().any(Diagnostic::is_error);
     if decoded_cleanly && references_resolve {
@@ -373,6 +374,23 @@ fn jobs_have_distinct_files(model: &Archipelago, out: &mut Vec<Diagnostic>) {
                 .with_related(first.origin.block.clone(), "the other job")
                 .with_help("rename one of the two jobs"),
             );
+        }
+    }
+}
+
+/// Backups sent in clear over a public network: legal, and worth a warning
+/// on the island's `s3_endpoint` (or its block, when it has none).
+fn backups_reach_s3_safely(model: &Archipelago, out: &mut Vec<Diagnostic>) {
+    for island in &model.islands {
+        if model.backups_to(&island.name).next().is_none() {
+            continue;
+        }
+        for risk in crate::desired::s3_risks(model, island) {
+            out.push(Diagnostic::warning(
+                "cleartext-s3",
+                island.origin.attribute("s3_endpoint"),
+                risk,
+            ));
         }
     }
 }

@@ -24,6 +24,28 @@ mkdir -p "$status_dir"
 exec 9>"$status_dir/$job.lock"
 flock 9
 
+# The repository's S3 address may be a node that is down: the island's
+# other nodes serve the same bucket, so the first one that accepts a TCP
+# connection within 5 s is used instead (bash's /dev/tcp: no other tool).
+if [ -n "${ARCHIPEL_S3_ENDPOINTS:-}" ]; then
+    first=${RESTIC_REPOSITORY#s3:}
+    path=/${first#*://*/}
+    first=${first%"$path"}
+    for endpoint in $ARCHIPEL_S3_ENDPOINTS; do
+        address=${endpoint#*://}
+        host=${address%:*} port=${address##*:}
+        host=${host#[} host=${host%]}
+        if timeout 5 bash -c ': <"/dev/tcp/$1/$2"' reach "$host" "$port" 2>/dev/null; then
+            if [ "$endpoint" != "$first" ]; then
+                echo "restic-run: $first does not answer, using $endpoint" >&2
+                RESTIC_REPOSITORY=s3:$endpoint$path
+                export RESTIC_REPOSITORY
+            fi
+            break
+        fi
+    done
+fi
+
 # A run killed before it could clean up leaves its lock in the repository;
 # `restic unlock` removes only locks whose process is gone, or stale ones.
 "$restic" unlock >/dev/null 2>&1 || true

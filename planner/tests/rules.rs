@@ -7,6 +7,7 @@ use archipel_planner::source::Sources;
 /// every chaton backing up to the other island.
 const BASE: &str = r#"
 island "ouest" {
+  s3_endpoint = "https://s3.ouest.example.org"
   garage {
     version            = "2.5.0"
     binary             = "/opt/garage"
@@ -16,6 +17,7 @@ island "ouest" {
 }
 
 island "est" {
+  s3_endpoint = "https://s3.est.example.org"
   garage {
     version            = "2.5.0"
     binary             = "https://example.org/garage"
@@ -215,8 +217,8 @@ fn missing_required_attributes_and_blocks() {
         vec!["missing-attribute"]
     );
     let no_garage = BASE.replacen(
-        "island \"ouest\" {\n  garage {\n    version            = \"2.5.0\"\n    binary             = \"/opt/garage\"\n    sha256             = \"0f9ea4a2b5d0b7e4c8a1c6d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3\"\n    replication_factor = 2\n  }\n}",
-        "island \"ouest\" {\n}",
+        "island \"ouest\" {\n  s3_endpoint = \"https://s3.ouest.example.org\"\n  garage {\n    version            = \"2.5.0\"\n    binary             = \"/opt/garage\"\n    sha256             = \"0f9ea4a2b5d0b7e4c8a1c6d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3\"\n    replication_factor = 2\n  }\n}",
+        "island \"ouest\" {\n  s3_endpoint = \"https://s3.ouest.example.org\"\n}",
         1,
     );
     assert_eq!(codes(&no_garage), vec!["missing-block"]);
@@ -905,4 +907,29 @@ fn values_that_cannot_work_are_refused() {
         );
         assert_eq!(codes(&text), Vec::<&str>::new(), "{good}");
     }
+}
+
+#[test]
+fn backups_in_clear_over_a_public_network_are_a_warning() {
+    // Without its https endpoint, ouest is reached at its nodes' public
+    // names in clear.
+    let clear = with("  s3_endpoint = \"https://s3.ouest.example.org\"\n", "");
+    assert_eq!(codes(&clear), vec!["cleartext-s3"]);
+    let http = with(
+        "https://s3.ouest.example.org",
+        "http://s3.ouest.example.org",
+    );
+    assert_eq!(codes(&http), vec!["cleartext-s3"]);
+    // On a private network, http is the operator's call.
+    for private in [
+        "http://10.0.0.5:3900",
+        "http://[fd00::5]:3900",
+        "http://garage.lan:3900",
+    ] {
+        let text = with("https://s3.ouest.example.org", private);
+        assert_eq!(codes(&text), Vec::<&str>::new(), "{private}");
+    }
+    // An island no backup goes to is not warned about.
+    let no_backup_to_est = clear.replacen("to       = \"ouest\"", "to       = \"est\"", 1);
+    assert!(codes(&no_backup_to_est).contains(&"backup-to-own-island"));
 }
