@@ -1,5 +1,6 @@
 //! Finding and reading the archipelago's files: `-f` names one file, or a
-//! directory whose `*.hcl` files (sorted by name) form one archipelago.
+//! directory whose `*.hcl` files (sorted by name, editors' leftovers
+//! ignored) form one archipelago.
 
 use archipel_planner::diagnostic::Diagnostic;
 use archipel_planner::source::{Sources, Span};
@@ -41,8 +42,23 @@ pub fn find(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
     for entry in entries {
         let entry = entry.map_err(|e| LoadError(format!("cannot list {}: {e}", path.display())))?;
         let file = entry.path();
-        if file.extension().is_some_and(|e| e == "hcl") && file.is_file() {
-            files.push(file);
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".hcl") || is_ignored(&name) {
+            continue;
+        }
+        // A link to nowhere or to a directory is a mistake to show, not a
+        // file to skip in silence.
+        match std::fs::metadata(&file) {
+            Ok(metadata) if metadata.is_file() => files.push(file),
+            Ok(_) => {
+                return Err(LoadError(format!(
+                    "{} is not a regular file: an archipelago file must be one",
+                    display(&file)
+                )));
+            }
+            Err(e) => {
+                return Err(LoadError(format!("cannot read {}: {e}", display(&file))));
+            }
         }
     }
     if files.is_empty() {
@@ -53,6 +69,13 @@ pub fn find(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
     }
     files.sort();
     Ok(files)
+}
+
+/// Files an editor leaves beside the real ones, which Terraform ignores
+/// too: hidden files (`.#x.hcl`, an Emacs lock), `#x.hcl#` (an Emacs
+/// autosave) and `x.hcl~` (a backup).
+fn is_ignored(name: &str) -> bool {
+    name.starts_with('.') || name.ends_with('~') || (name.starts_with('#') && name.ends_with('#'))
 }
 
 /// Reads the files into [`Sources`]. A file that is not UTF-8 text is still

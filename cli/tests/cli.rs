@@ -433,3 +433,67 @@ fn drift_that_saw_nothing_is_unknown() {
         "{text}"
     );
 }
+
+/// fmt writes through a symbolic link and keeps the file's mode, owner and
+/// group; a directory skips editors' leftovers and reports a broken link.
+#[test]
+fn fmt_keeps_links_owner_and_mode_and_directories_skip_editor_files() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    let target = real.join("archipelago.hcl");
+    std::fs::write(&target, "bucket   \"b\" {\nisland=\"x\"\n}\n").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    // The tests run as root (tests/run): give the file to another user.
+    std::os::unix::fs::chown(&target, Some(65534), Some(65534))
+        .expect("chown: the test suite runs as root");
+    let link = dir.path().join("archipelago.hcl");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    archipel()
+        .arg("-f")
+        .arg(&link)
+        .arg("fmt")
+        .assert()
+        .success();
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let metadata = std::fs::metadata(&target).unwrap();
+    assert_eq!(metadata.permissions().mode() & 0o777, 0o640);
+    assert_eq!((metadata.uid(), metadata.gid()), (65534, 65534));
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "bucket \"b\" {\n  island = \"x\"\n}\n"
+    );
+
+    // Editors' files in a directory are not part of the archipelago.
+    let project = dir.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    std::fs::copy(
+        examples().join("single-island/archipelago.hcl"),
+        project.join("a.hcl"),
+    )
+    .unwrap();
+    std::fs::write(project.join("a.hcl~"), "garbage {").unwrap();
+    std::fs::write(project.join("#a.hcl#"), "garbage {").unwrap();
+    std::os::unix::fs::symlink("user@host.1234:1", project.join(".#a.hcl")).unwrap();
+    archipel()
+        .arg("-f")
+        .arg(&project)
+        .arg("validate")
+        .assert()
+        .success();
+    // A link to nowhere is reported, not skipped.
+    std::os::unix::fs::symlink("missing.hcl", project.join("b.hcl")).unwrap();
+    archipel()
+        .arg("-f")
+        .arg(&project)
+        .arg("validate")
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("b.hcl"));
+}

@@ -61,24 +61,34 @@ pub fn run(path: &Path, check: bool, diff: bool) -> Result<ExitCode, files::Load
     })
 }
 
-/// Replaces a file without ever leaving it half-written, keeping its mode.
+/// Replaces a file without ever leaving it half-written. A symbolic link
+/// is written through (the file it points to is replaced, the link stays),
+/// and the file keeps its mode, owner and group.
 fn write_atomically(path: &Path, text: &str) -> Result<(), files::LoadError> {
+    use std::os::unix::fs::MetadataExt;
     let fail =
         |e: std::io::Error| files::LoadError::new(format!("cannot write {}: {e}", path.display()));
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
+    let target = std::fs::canonicalize(path).map_err(fail)?;
+    let metadata = std::fs::metadata(&target).map_err(fail)?;
+    let dir = target.parent().unwrap_or(Path::new("/"));
+    let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let temp = dir.join(format!(".{name}.archipel-fmt.{}", std::process::id()));
-    std::fs::write(&temp, text).map_err(fail)?;
-    if let Ok(metadata) = std::fs::metadata(path) {
-        std::fs::set_permissions(&temp, metadata.permissions()).map_err(fail)?;
-    }
-    std::fs::rename(&temp, path).map_err(|e| {
+    let written = (|| {
+        std::fs::write(&temp, text)?;
+        std::fs::set_permissions(&temp, metadata.permissions())?;
+        // Only root may give a file away; for anyone else the owner is
+        // already theirs, and the group one of theirs (or left as is).
+        if metadata.uid() != std::fs::metadata(&temp)?.uid()
+            || metadata.gid() != std::fs::metadata(&temp)?.gid()
+        {
+            std::os::unix::fs::chown(&temp, Some(metadata.uid()), Some(metadata.gid()))?;
+        }
+        std::fs::rename(&temp, &target)
+    })();
+    written.map_err(|e| {
         let _ = std::fs::remove_file(&temp);
         fail(e)
     })
