@@ -91,108 +91,22 @@ fn labels_as_strings(body: hcl::Body) -> hcl::Body {
         .collect()
 }
 
-/// Every comment of a well-formed HCL text, each line trimmed. A small lexer:
-/// it knows strings (with `${…}` and `%{…}` templates, which may nest
-/// strings), heredocs and the three comment forms, which is all it takes to
-/// tell a comment from text that looks like one.
+/// Every comment of a well-formed HCL text, each line trimmed.
 fn comments_of(text: &str) -> Vec<String> {
-    enum Context {
-        /// Code, with the depth of braces opened in it: a `}` at depth 0 ends
-        /// the template interpolation this code is in.
-        Code(usize),
-        String,
-    }
-    let normalise = |comment: &str| {
-        comment
-            .trim_end()
-            .lines()
-            .map(str::trim)
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    let bytes = text.as_bytes();
-    let mut comments = Vec::new();
-    let mut stack = vec![Context::Code(0)];
-    let mut i = 0;
-    while i < bytes.len() {
-        let rest = &text[i..];
-        match stack.last_mut() {
-            Some(Context::String) => {
-                let mut chars = rest.chars();
-                let c = chars.next().unwrap_or(' ');
-                if c == '\\' {
-                    // An escape: the next character is text, whatever it is.
-                    i += 1 + chars.next().map_or(0, char::len_utf8);
-                } else if rest.starts_with("$${") || rest.starts_with("%%{") {
-                    i += 3;
-                } else if rest.starts_with("${") || rest.starts_with("%{") {
-                    stack.push(Context::Code(0));
-                    i += 2;
-                } else {
-                    if c == '"' {
-                        stack.pop();
-                    }
-                    i += c.len_utf8();
-                }
-            }
-            Some(Context::Code(depth)) => {
-                let c = rest.chars().next().unwrap_or(' ');
-                if c == '#' || rest.starts_with("//") {
-                    let end = rest.find('\n').unwrap_or(rest.len());
-                    comments.push(normalise(&rest[..end]));
-                    i += end;
-                } else if rest.starts_with("/*") {
-                    let end = rest[2..].find("*/").map_or(rest.len(), |e| e + 4);
-                    comments.push(normalise(&rest[..end]));
-                    i += end;
-                } else if c == '"' {
-                    stack.push(Context::String);
-                    i += 1;
-                } else if rest.starts_with("<<") {
-                    i += heredoc_len(rest);
-                } else if c == '{' {
-                    *depth += 1;
-                    i += 1;
-                } else if c == '}' {
-                    if *depth > 0 {
-                        *depth -= 1;
-                    } else if stack.len() > 1 {
-                        stack.pop();
-                    }
-                    i += 1;
-                } else {
-                    i += c.len_utf8();
-                }
-            }
-            None => break,
-        }
-    }
-    comments
-}
-
-/// The length of a heredoc (`<<EOF` or `<<-EOF` … the marker alone on a
-/// line), or 2 when `<<` starts none. Template sequences in it cannot hide a
-/// comment that matters here: its text ends only at the marker line.
-fn heredoc_len(rest: &str) -> usize {
-    let after = rest[2..].strip_prefix('-').unwrap_or(&rest[2..]);
-    let marker: String = after
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
-        .collect();
-    if marker.is_empty() {
-        return 2;
-    }
-    let Some(first_break) = rest.find('\n') else {
-        return rest.len();
-    };
-    let mut offset = first_break + 1;
-    for line in rest[first_break + 1..].split_inclusive('\n') {
-        offset += line.len();
-        if line.trim() == marker {
-            return offset;
-        }
-    }
-    rest.len()
+    crate::lexer::scan(text)
+        .into_iter()
+        .filter_map(|token| match token {
+            crate::lexer::Token::Comment(range) => Some(
+                text[range]
+                    .trim_end()
+                    .lines()
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            _ => None,
+        })
+        .collect()
 }
 
 fn format_body_text(body: &Body) -> String {

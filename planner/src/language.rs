@@ -186,15 +186,89 @@ pub(crate) fn syntax_error(
         .next()
         .map_or(start, |c| start + c.len_utf8());
     let message = error.message().trim();
-    Diagnostic::error(
-        "syntax",
-        Span::new(file, start..end),
-        if message.is_empty() {
-            "invalid HCL syntax".to_string()
-        } else {
-            format!("invalid HCL syntax: {message}")
-        },
-    )
+    let message = if message.is_empty() {
+        "invalid HCL syntax".to_string()
+    } else {
+        format!("invalid HCL syntax: {message}")
+    };
+    let diagnostic = Diagnostic::error("syntax", Span::new(file, start..end), message);
+    match syntax_hint(text, start) {
+        Some(Hint::At(at, what, help)) => {
+            let end = at + text[at..].chars().next().map_or(0, char::len_utf8);
+            let mut diagnostic =
+                Diagnostic::error("syntax", Span::new(file, at..end), what).with_help(help);
+            diagnostic.label = Some(diagnostic_label(error));
+            diagnostic
+        }
+        Some(Hint::Help(help)) => diagnostic.with_help(help),
+        None => diagnostic,
+    }
+}
+
+/// What a syntax error most likely is, in the words of someone who knows
+/// HCL: the mistakes people bring from JSON, YAML and shell.
+enum Hint {
+    /// The error really is elsewhere: at this offset, with this message.
+    At(usize, String, String),
+    Help(String),
+}
+
+fn syntax_hint(text: &str, at: usize) -> Option<Hint> {
+    if text.starts_with('\u{feff}') && at == 0 {
+        return Some(Hint::Help(
+            "the file starts with a byte order mark (BOM): save it as UTF-8 without BOM".into(),
+        ));
+    }
+    let here = text[at..].chars().next();
+    // Only blanks (or nothing) left: the parser reached the end of the file
+    // looking for a `}`; say which block was left open.
+    if text[at..].trim().is_empty() || here == Some('}') {
+        if let Some(brace) = crate::lexer::unbalanced_brace(text) {
+            let line_start = text[..brace].rfind('\n').map_or(0, |i| i + 1);
+            let header = text[line_start..brace].trim();
+            return Some(if text[brace..].starts_with('{') {
+                Hint::At(
+                    brace,
+                    format!("`{header} {{` is never closed"),
+                    "add the `}` that ends it".into(),
+                )
+            } else {
+                Hint::At(
+                    brace,
+                    "this `}` closes no block".into(),
+                    "remove it, or the `}` before it that closed the block too early".into(),
+                )
+            });
+        }
+    }
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let before = text[line_start..at].trim();
+    match here {
+        Some('\'') => Some(Hint::Help(
+            "HCL strings are written in double quotes: \"like this\"".into(),
+        )),
+        Some(':') if is_identifier(before) => Some(Hint::Help(format!(
+            "attributes are set with `=`, not `:` (as in JSON or YAML): `{before} = …`"
+        ))),
+        _ => None,
+    }
+}
+
+fn is_identifier(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// The parser's own words, kept under the mark when a hint moved it.
+fn diagnostic_label(error: &hcl_edit::parser::Error) -> String {
+    let message = error.message().trim();
+    if message.is_empty() {
+        "the parser stopped at the end of the file".into()
+    } else {
+        format!("the parser stopped later: {message}")
+    }
 }
 
 /// Reads one file's body into the model, reporting problems as it goes.
@@ -1202,15 +1276,20 @@ impl<'d> Decoder<'d> {
 
     fn unevaluated(&mut self, value: &Expression) {
         let span = self.span(value);
+        let help = match value {
+            // `island = sud`: a name that lost its quotes.
+            Expression::Variable(name) => format!(
+                "a name is a string: write it in double quotes, \"{}\"",
+                name.as_str()
+            ),
+            _ => "write the value itself: archipel does not evaluate variables, functions or `${…}` interpolations".into(),
+        };
         self.error(
             "unevaluated-expression",
             span,
             "this value is an expression; archipel files hold literal values only",
         )
-        .help = Some(
-            "write the value itself: archipel does not evaluate variables, functions or `${…}` interpolations"
-                .into(),
-        );
+        .help = Some(help);
     }
 }
 

@@ -14,6 +14,7 @@ pub mod escrow;
 pub mod format;
 pub mod garage;
 pub mod language;
+pub mod lexer;
 pub mod model;
 pub mod observed;
 pub mod plan;

@@ -933,3 +933,53 @@ fn backups_in_clear_over_a_public_network_are_a_warning() {
     let no_backup_to_est = clear.replacen("to       = \"ouest\"", "to       = \"est\"", 1);
     assert!(codes(&no_backup_to_est).contains(&"backup-to-own-island"));
 }
+
+/// Syntax errors people bring from JSON, YAML and shell get a hint, and an
+/// unclosed block is shown where it opens, not at the end of the file.
+#[test]
+fn common_syntax_mistakes_get_a_hint() {
+    let first = |text: &str| {
+        let mut sources = Sources::new();
+        let file = sources.add("test.hcl", text);
+        let checked = archipel_planner::check(&sources);
+        let d = checked.diagnostics[0].clone();
+        let line = sources.position(file, d.span.range.start).line;
+        (d.code, d.message, d.help.unwrap_or_default(), line)
+    };
+    let (code, _, help, line) = first("chaton 'a' {\n}\n");
+    assert_eq!((code, line), ("syntax", 1));
+    assert!(help.contains("double quotes"), "{help}");
+    let (_, _, help, line) = first("chaton \"a\" {\n  island: \"x\"\n}\n");
+    assert!(help.contains("`island = …`"), "{help}");
+    assert_eq!(line, 2);
+    let (_, message, help, line) =
+        first("chaton \"a\" {\n  island = \"x\"\n\nbucket \"b\" {\n  island = \"x\"\n}\n");
+    assert_eq!(line, 1, "{message}");
+    assert!(
+        message.contains("`chaton \"a\" {` is never closed"),
+        "{message}"
+    );
+    assert!(help.contains("add the `}`"), "{help}");
+    let (_, message, _, line) = first("chaton \"a\" {\n}\n}\n");
+    assert!(message.contains("closes no block"), "{message}");
+    assert_eq!(line, 3);
+    let (_, _, help, _) = first("\u{feff}chaton \"a\" {\n}\n");
+    assert!(help.contains("byte order mark"), "{help}");
+    let text = "chaton \"a\" {\n  island  = sud\n  contact = \"a@b.c\"\n}\n";
+    let mut sources = Sources::new();
+    sources.add("test.hcl", text);
+    let checked = archipel_planner::check(&sources);
+    let unquoted = checked
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "unevaluated-expression")
+        .expect("the bare word is reported");
+    assert!(
+        unquoted
+            .help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("\"sud\""),
+        "{unquoted:?}"
+    );
+}

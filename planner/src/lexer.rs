@@ -1,0 +1,173 @@
+//! Just enough of HCL's lexical structure to find comments and braces in a
+//! text the parser has already accepted (or that it rejected, to say where
+//! a block was left open): strings with their `${…}` and `%{…}` templates
+//! (which may nest strings), heredocs, and the three comment forms.
+
+use std::ops::Range;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Token {
+    /// A `#`, `//` or `/* */` comment, without its line break.
+    Comment(Range<usize>),
+    /// A `{` or `}` of the file's structure (blocks and objects), not one
+    /// inside a string or a template.
+    Open(usize),
+    Close(usize),
+}
+
+/// The comments and structural braces of `text`, in order.
+pub fn scan(text: &str) -> Vec<Token> {
+    enum Context {
+        /// Code, with the depth of braces opened in it: a `}` at depth 0
+        /// ends the template interpolation this code is in.
+        Code(usize),
+        String,
+    }
+    let mut tokens = Vec::new();
+    let mut stack = vec![Context::Code(0)];
+    let mut i = 0;
+    while i < text.len() {
+        let rest = &text[i..];
+        let outermost = stack.len() == 1;
+        match stack.last_mut() {
+            Some(Context::String) => {
+                let mut chars = rest.chars();
+                let c = chars.next().unwrap_or(' ');
+                if c == '\\' {
+                    // An escape: the next character is text, whatever it is.
+                    i += 1 + chars.next().map_or(0, char::len_utf8);
+                } else if rest.starts_with("$${") || rest.starts_with("%%{") {
+                    i += 3;
+                } else if rest.starts_with("${") || rest.starts_with("%{") {
+                    stack.push(Context::Code(0));
+                    i += 2;
+                } else {
+                    if c == '"' || c == '\n' {
+                        // A line break ends an unterminated string too, as
+                        // the parser sees it.
+                        stack.pop();
+                    }
+                    i += c.len_utf8();
+                }
+            }
+            Some(Context::Code(depth)) => {
+                let c = rest.chars().next().unwrap_or(' ');
+                if c == '#' || rest.starts_with("//") {
+                    let end = rest.find('\n').unwrap_or(rest.len());
+                    tokens.push(Token::Comment(i..i + end));
+                    i += end;
+                } else if rest.starts_with("/*") {
+                    // The end is searched after the opening `/*`: in
+                    // `/*/ x */` the `*/` at offset 1 is part of the opening.
+                    let end = rest[2..].find("*/").map_or(rest.len(), |e| e + 4);
+                    tokens.push(Token::Comment(i..i + end));
+                    i += end;
+                } else if c == '"' {
+                    stack.push(Context::String);
+                    i += 1;
+                } else if rest.starts_with("<<") {
+                    i += heredoc_len(rest);
+                } else if c == '{' {
+                    *depth += 1;
+                    if outermost {
+                        tokens.push(Token::Open(i));
+                    }
+                    i += 1;
+                } else if c == '}' {
+                    if *depth > 0 {
+                        *depth -= 1;
+                        if outermost {
+                            tokens.push(Token::Close(i));
+                        }
+                    } else if stack.len() > 1 {
+                        stack.pop();
+                    } else {
+                        tokens.push(Token::Close(i));
+                    }
+                    i += 1;
+                } else {
+                    i += c.len_utf8();
+                }
+            }
+            None => break,
+        }
+    }
+    tokens
+}
+
+/// The length of a heredoc (`<<EOF` or `<<-EOF` … the marker alone on a
+/// line), or 2 when `<<` starts none.
+fn heredoc_len(rest: &str) -> usize {
+    let after = rest[2..].strip_prefix('-').unwrap_or(&rest[2..]);
+    let marker: String = after
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    if marker.is_empty() {
+        return 2;
+    }
+    let Some(first_break) = rest.find('\n') else {
+        return rest.len();
+    };
+    let mut offset = first_break + 1;
+    for line in rest[first_break + 1..].split_inclusive('\n') {
+        offset += line.len();
+        if line.trim() == marker {
+            return offset;
+        }
+    }
+    rest.len()
+}
+
+/// The `{` of the innermost block or object left open at the end of the
+/// text, or a `}` that closes nothing: where an unbalanced file really
+/// goes wrong (the parser only notices at the end of the file).
+pub fn unbalanced_brace(text: &str) -> Option<usize> {
+    let mut open = Vec::new();
+    for token in scan(text) {
+        match token {
+            Token::Open(at) => open.push(at),
+            Token::Close(at) => {
+                if open.pop().is_none() {
+                    return Some(at);
+                }
+            }
+            Token::Comment(_) => {}
+        }
+    }
+    open.pop()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_and_braces_outside_strings_and_heredocs() {
+        let text = "a = \"# not ${\"//\"} { /*\"\nb = <<EOF\n# not { either\nEOF\nc { # real\n}\n";
+        let tokens = scan(text);
+        let comments: Vec<&str> = tokens
+            .iter()
+            .filter_map(|t| match t {
+                Token::Comment(r) => Some(&text[r.clone()]),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(comments, ["# real"]);
+        assert_eq!(
+            tokens
+                .iter()
+                .filter(|t| matches!(t, Token::Open(_)))
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn the_block_left_open_is_found_where_it_opens() {
+        let text = "chaton \"a\" {\n  island = \"x\"\n\nbucket \"b\" {\n}\n";
+        assert_eq!(unbalanced_brace(text), Some(11));
+        assert_eq!(unbalanced_brace("a {\n}\n}\n"), Some(6));
+        assert_eq!(unbalanced_brace("a { b = { c = 1 } }\n"), None);
+    }
+}
