@@ -175,7 +175,9 @@ fn fmt_refuses_invalid_syntax_and_changes_nothing() {
         .arg("fmt")
         .assert()
         .code(1)
-        .stderr(predicates::str::contains("broken.hcl:2:11"));
+        // Where the unclosed block opens, not the end of the file.
+        .stderr(predicates::str::contains("broken.hcl:2:10"))
+        .stderr(predicates::str::contains("`garage {` is never closed"));
     assert_eq!(
         std::fs::read_to_string(&file).expect("read"),
         "island \"ouest\" {\n  garage {\n"
