@@ -130,28 +130,37 @@ fn display(path: &Path) -> String {
 
 /// Reads and checks the archipelago for commands that act on it: prints the
 /// diagnostics (warnings included) and returns the model only when valid.
-pub fn load_valid(path: &Path) -> Result<Option<archipel_planner::model::Archipelago>, LoadError> {
+/// With `json`, an invalid archipelago is also reported on stdout as
+/// `validate --output json` reports it.
+pub fn load_valid(
+    path: &Path,
+    json: bool,
+) -> Result<Option<archipel_planner::model::Archipelago>, LoadError> {
     let paths = find(path)?;
     let (sources, problems) = read(&paths)?;
     let colour = crate::diagnostics::use_colour();
-    if !problems.is_empty() {
-        eprint!(
-            "{}",
-            crate::diagnostics::render_human(&sources, &problems, colour)
-        );
-        return Ok(None);
-    }
-    let checked = archipel_planner::check(&sources);
+    let (model, diagnostics) = if problems.is_empty() {
+        let checked = archipel_planner::check(&sources);
+        let valid = !checked.has_errors();
+        (valid.then_some(checked.archipelago), checked.diagnostics)
+    } else {
+        (None, problems)
+    };
     eprint!(
         "{}",
-        crate::diagnostics::render_human(&sources, &checked.diagnostics, colour)
+        crate::diagnostics::render_human(&sources, &diagnostics, colour)
     );
-    if checked.has_errors() {
+    if model.is_none() {
         eprintln!(
             "The archipelago is not valid: {}.",
-            crate::diagnostics::summary(&checked.diagnostics)
+            crate::diagnostics::summary(&diagnostics)
         );
-        return Ok(None);
+        if json {
+            outln!(
+                "{}",
+                crate::diagnostics::render_json(&sources, &diagnostics, None)
+            );
+        }
     }
-    Ok(Some(checked.archipelago))
+    Ok(model)
 }

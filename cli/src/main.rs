@@ -261,6 +261,32 @@ enum Output {
     Json,
 }
 
+impl Command {
+    /// Whether the command was asked for JSON: then every outcome, errors
+    /// included, is a JSON document on stdout.
+    fn json(&self) -> bool {
+        match self {
+            Command::Validate { output } | Command::Facts { output, .. } => *output == Output::Json,
+            Command::Plan { args, .. } => args.json(),
+            Command::Status { args, .. } => args.json(),
+            Command::Drift { args, .. } => args.json(),
+            Command::Show(args) => args.json(),
+            _ => false,
+        }
+    }
+}
+
+/// The JSON document of an outcome that has no other: a file that could
+/// not be read, an interruption.
+fn json_error(message: &str, code: u8) -> String {
+    serde_json::to_string_pretty(&serde_json::json!({
+        "format_version": "1",
+        "error": { "message": message },
+        "exit_code": code,
+    }))
+    .expect("JSON values serialize")
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse_from(terraform_style(std::env::args_os())) {
         Ok(cli) => cli,
@@ -305,11 +331,35 @@ fn main() -> ExitCode {
             .settings()
             .and_then(|ssh| commands::facts::run(&cli.file, ssh, *output)),
     };
+    let json = cli.command.json();
     match result {
-        Ok(code) => code,
+        Ok(code) => {
+            if json && !stdout::anything_written() {
+                // Interrupted, or stopped before its report: say so in JSON.
+                outln!(
+                    "{}",
+                    json_error(
+                        "stopped before a report (see standard error)",
+                        exit_code_number(code)
+                    )
+                );
+            }
+            code
+        }
         Err(error) => {
             eprintln!("Error: {error}");
+            if json {
+                outln!("{}", json_error(&error.to_string(), 1));
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// ExitCode hides its number; the ones archipel returns are these.
+fn exit_code_number(code: ExitCode) -> u8 {
+    [0u8, 1, 2, remote::INTERRUPTED]
+        .into_iter()
+        .find(|n| ExitCode::from(*n) == code)
+        .unwrap_or(1)
 }

@@ -11,11 +11,19 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static CLOSED: AtomicBool = AtomicBool::new(false);
+static WRITTEN: AtomicBool = AtomicBool::new(false);
+
+/// Whether anything was printed on stdout: a command asked for JSON that
+/// printed nothing still owes its caller a JSON document.
+pub fn anything_written() -> bool {
+    WRITTEN.load(Ordering::Relaxed)
+}
 
 pub fn write(text: std::fmt::Arguments<'_>) {
     if CLOSED.load(Ordering::Relaxed) {
         return;
     }
+    WRITTEN.store(true, Ordering::Relaxed);
     let mut stdout = std::io::stdout().lock();
     if let Err(error) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
         CLOSED.store(true, Ordering::Relaxed);

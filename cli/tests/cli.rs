@@ -499,3 +499,67 @@ fn fmt_keeps_links_owner_and_mode_and_directories_skip_editor_files() {
         .code(1)
         .stderr(predicates::str::contains("b.hcl"));
 }
+
+/// `--output json` prints JSON for every outcome: a missing file, an
+/// invalid archipelago, a missing saved plan; columns count characters.
+#[test]
+fn json_output_is_json_whatever_happens() {
+    let dir = tempfile::tempdir().unwrap();
+    let invalid = dir.path().join("invalid.hcl");
+    // "é" is two bytes: the error's column counts it as one character.
+    std::fs::write(&invalid, "chaton \"é\" { island = \"x\" }\n").unwrap();
+    let missing = dir.path().join("missing.hcl");
+    let commands: [&[&str]; 5] = [
+        &["validate", "--output", "json"],
+        &["plan", "--output", "json"],
+        &["drift", "--output", "json"],
+        &["status", "--output", "json"],
+        &["facts", "--output", "json"],
+    ];
+    for args in commands {
+        for file in [&invalid, &missing] {
+            let output = archipel().arg("-f").arg(file).args(args).output().unwrap();
+            assert_eq!(output.status.code(), Some(1), "{args:?} {}", file.display());
+            let document: serde_json::Value = serde_json::from_slice(&output.stdout)
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "{args:?} {}: not JSON ({e}): {}",
+                        file.display(),
+                        String::from_utf8_lossy(&output.stdout)
+                    )
+                });
+            assert_eq!(document["format_version"], "1", "{document}");
+            if file == &missing {
+                assert!(
+                    document["error"]["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("missing.hcl"),
+                    "{document}"
+                );
+            } else {
+                let name = document["diagnostics"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|d| d["code"] == "invalid-name")
+                    .unwrap_or_else(|| panic!("{document}"));
+                assert_eq!(name["column"], 8, "{document}");
+                assert_eq!(name["end"]["column"], 11, "{document}");
+            }
+        }
+    }
+    let output = archipel()
+        .args(["show", "--output", "json"])
+        .arg(dir.path().join("no.plan"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        document["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no.plan")
+    );
+}

@@ -37,7 +37,7 @@ pub fn run(
     settings: SshSettings,
     output: Output,
 ) -> Result<ExitCode, files::LoadError> {
-    let Some(model) = files::load_valid(path)? else {
+    let Some(model) = files::load_valid(path, output == Output::Json)? else {
         return Ok(ExitCode::FAILURE);
     };
     let machines = model.machines();

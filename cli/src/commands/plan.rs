@@ -50,8 +50,15 @@ pub struct Args {
     observed: Option<PathBuf>,
 }
 
+impl Args {
+    /// Whether every outcome, errors included, is to be printed as JSON.
+    pub fn json(&self) -> bool {
+        self.output == PlanOutput::Json
+    }
+}
+
 pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, LoadError> {
-    let Some(model) = files::load_valid(path)? else {
+    let Some(model) = files::load_valid(path, args.json())? else {
         return Ok(ExitCode::FAILURE);
     };
     let desired = desired(&model);

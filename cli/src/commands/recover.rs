@@ -36,7 +36,7 @@ pub struct Args {
 }
 
 pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, LoadError> {
-    let Some(model) = files::load_valid(path)? else {
+    let Some(model) = files::load_valid(path, false)? else {
         return Ok(ExitCode::FAILURE);
     };
     let desired = desired(&model);

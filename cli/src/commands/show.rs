@@ -20,6 +20,13 @@ pub struct Args {
     output: PlanOutput,
 }
 
+impl Args {
+    /// Whether every outcome, errors included, is to be printed as JSON.
+    pub fn json(&self) -> bool {
+        self.output == PlanOutput::Json
+    }
+}
+
 pub fn run(args: &Args) -> Result<ExitCode, LoadError> {
     let text = std::fs::read_to_string(&args.saved)
         .map_err(|e| LoadError::new(format!("cannot read {}: {e}", args.saved.display())))?;
