@@ -563,3 +563,76 @@ fn json_output_is_json_whatever_happens() {
             .contains("no.plan")
     );
 }
+
+/// `--help`, the README and the docs tell one story: every command and
+/// every option `--help` lists is documented, and every `--option` the
+/// README shows on a command line is one archipel has.
+#[test]
+fn help_and_docs_agree() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut docs = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        docs.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    let help = |args: &[&str]| {
+        let output = archipel().args(args).arg("--help").output().unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let long_options = |text: &str| -> std::collections::BTreeSet<String> {
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .map(str::to_string)
+            .collect()
+    };
+    let top = help(&[]);
+    let commands: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        // A command's line starts with two spaces; wrapped text with more.
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help" && l_is_command(c))
+        .map(str::to_string)
+        .collect();
+    assert!(commands.len() >= 11, "{commands:?}");
+    let mut every_option = long_options(&top);
+    let mut undocumented = Vec::new();
+    for command in &commands {
+        assert!(
+            docs.contains(&format!("archipel {command}")),
+            "README/docs never show `archipel {command}`"
+        );
+        let options = long_options(&help(&[command.as_str()]));
+        for option in &options {
+            if option == "--help" || option == "--version" {
+                continue;
+            }
+            if !docs.contains(option.as_str()) {
+                undocumented.push(format!("archipel {command} {option}"));
+            }
+        }
+        every_option.extend(options);
+    }
+    assert!(undocumented.is_empty(), "not documented: {undocumented:?}");
+    // The other way: options the README's command lines use exist.
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let command_lines = readme
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("archipel ") || l.starts_with("cargo run -q -- "));
+    for line in command_lines {
+        let line = line.split(" #").next().unwrap_or(line);
+        for option in long_options(line) {
+            assert!(
+                every_option.contains(&option),
+                "README uses {option}, which no command has: {line}"
+            );
+        }
+    }
+}
+
+fn l_is_command(word: &str) -> bool {
+    word.chars().all(|c| c.is_ascii_lowercase())
+}

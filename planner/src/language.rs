@@ -192,6 +192,18 @@ pub(crate) fn syntax_error(
         format!("invalid HCL syntax: {message}")
     };
     let diagnostic = Diagnostic::error("syntax", Span::new(file, start..end), message);
+    // hcl-edit refuses an attribute set twice as a syntax error, at the
+    // second; the rule has its own code and shows the first too.
+    if error.message().contains("redefined attribute")
+        && let Some((key, first)) = first_definition(text, start)
+    {
+        return Diagnostic::error(
+            "duplicate-attribute",
+            Span::new(file, start..start + key.len()),
+            format!("`{key}` is set twice in the same block"),
+        )
+        .with_related(Span::new(file, first..first + key.len()), "first set here");
+    }
     match syntax_hint(text, start) {
         Some(Hint::At(at, what, help)) => {
             let end = at + text[at..].chars().next().map_or(0, char::len_utf8);
@@ -252,6 +264,52 @@ fn syntax_hint(text: &str, at: usize) -> Option<Hint> {
         ))),
         _ => None,
     }
+}
+
+/// The attribute key at `at`, and where the same block first set it.
+fn first_definition(text: &str, at: usize) -> Option<(String, usize)> {
+    let key: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    if key.is_empty() {
+        return None;
+    }
+    // The block's own `{`: the last one still open before `at`.
+    let mut open = Vec::new();
+    for token in crate::lexer::scan(&text[..at]) {
+        match token {
+            crate::lexer::Token::Open(o) => open.push(o),
+            crate::lexer::Token::Close(_) => {
+                open.pop();
+            }
+            crate::lexer::Token::Comment(_) => {}
+        }
+    }
+    let block_start = open.last().map_or(0, |o| o + 1);
+    let depth = open.len();
+    let mut offset = block_start;
+    for line in text[block_start..at].split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let candidate = offset + (line.len() - trimmed.len());
+        offset += line.len();
+        let Some(rest) = trimmed.strip_prefix(key.as_str()) else {
+            continue;
+        };
+        // Set at this block's own level, not in a nested one.
+        let nesting =
+            crate::lexer::scan(&text[..candidate])
+                .into_iter()
+                .fold(0i64, |d, t| match t {
+                    crate::lexer::Token::Open(_) => d + 1,
+                    crate::lexer::Token::Close(_) => d - 1,
+                    crate::lexer::Token::Comment(_) => d,
+                });
+        if rest.trim_start().starts_with('=') && nesting == depth as i64 {
+            return Some((key, candidate));
+        }
+    }
+    None
 }
 
 fn is_identifier(text: &str) -> bool {
@@ -374,12 +432,23 @@ impl<'d> Decoder<'d> {
 
     /// Checks a block's label (exactly one, a valid name) and returns it.
     fn label(&mut self, block: &Block, kind: &str, example: &str) -> Option<String> {
+        self.label_checked(block, kind, example, check_name)
+    }
+
+    /// [`Decoder::label`] with the naming rule of its kind.
+    fn label_checked(
+        &mut self,
+        block: &Block,
+        kind: &str,
+        example: &str,
+        check: fn(&str) -> Result<(), String>,
+    ) -> Option<String> {
         let header = self.header_span(block);
         match block.labels.as_slice() {
             [label] => {
                 let name = label.as_str();
                 let span = self.span(label);
-                if let Err(reason) = check_name(name) {
+                if let Err(reason) = check(name) {
                     self.error(
                         "invalid-name",
                         span,
@@ -860,17 +929,7 @@ impl<'d> Decoder<'d> {
     }
 
     fn bucket(&mut self, block: &Block) -> Option<Bucket> {
-        let name = self.label(block, "bucket", "shared-assets");
-        if let Some(name) = &name
-            && let Err(reason) = check_bucket_name(name)
-        {
-            let span = self.span(&block.labels[0]);
-            self.error(
-                "invalid-name",
-                span,
-                format!("invalid bucket name \"{name}\": {reason}"),
-            );
-        }
+        let name = self.label_checked(block, "bucket", "shared-assets", check_bucket_name);
         let what = format!("bucket \"{}\"", name.as_deref().unwrap_or("?"));
         let fields = self.fields(block, &BUCKET, what);
         let island = self.required(&fields, "island", "\"ouest\"", Self::island_reference);
@@ -1365,10 +1424,21 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Garage's (and S3's) rules for bucket names, checked up front.
+/// Garage's (and S3's) rules for bucket names, checked up front: 3 to 63
+/// characters, lowercase letters, digits and '-' (dots are legal in S3 but
+/// break TLS for virtual-hosted names, so archipel leaves them out).
 pub fn check_bucket_name(name: &str) -> Result<(), String> {
     if name.len() < 3 || name.len() > 63 {
         return Err("a bucket name has 3 to 63 characters".into());
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err("use lowercase letters, digits and '-'".into());
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Err("a name starts and ends with a letter or digit".into());
     }
     if name.starts_with("backup-") {
         return Err("names starting with \"backup-\" are reserved for backup buckets".into());

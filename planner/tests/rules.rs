@@ -983,3 +983,52 @@ fn common_syntax_mistakes_get_a_hint() {
         "{unquoted:?}"
     );
 }
+
+/// What the language reference says about names and attributes is what the
+/// rules do.
+#[test]
+fn names_and_attributes_as_documented() {
+    // Buckets: 3 to 63 characters, not the 48 of other names.
+    let long_bucket = "b".repeat(60);
+    assert_eq!(
+        codes(&with(
+            "bucket \"shared\"",
+            &format!("bucket \"{long_bucket}\"")
+        )),
+        Vec::<&str>::new()
+    );
+    let too_long = "b".repeat(64);
+    assert_eq!(
+        codes(&with(
+            "bucket \"shared\"",
+            &format!("bucket \"{too_long}\"")
+        )),
+        vec!["invalid-name"]
+    );
+    assert_eq!(
+        codes(&with("bucket \"shared\"", "bucket \"Shared\"")),
+        vec!["invalid-name"]
+    );
+    let long_chaton = "f".repeat(49);
+    assert!(codes(&BASE.replace("\"f\"", &format!("\"{long_chaton}\""))).contains(&"invalid-name"));
+    // An attribute set twice has its own code, and shows the first place.
+    let twice = with(
+        "contact = \"a@example.org\"",
+        "contact = \"a@example.org\"\n  contact = \"b@example.org\"",
+    );
+    let mut sources = Sources::new();
+    sources.add("test.hcl", &twice);
+    let checked = archipel_planner::check(&sources);
+    assert_eq!(checked.diagnostics.len(), 1, "{:?}", checked.diagnostics);
+    assert_eq!(checked.diagnostics[0].code, "duplicate-attribute");
+    assert_eq!(checked.diagnostics[0].related.len(), 1);
+    assert_eq!(
+        sources
+            .position(
+                checked.diagnostics[0].related[0].span.file,
+                checked.diagnostics[0].related[0].span.range.start
+            )
+            .line,
+        line_of(&twice, "contact = \"a@example.org\"")
+    );
+}
