@@ -1188,7 +1188,7 @@ fn plan_live_island(
                 description: format!(
                     "a backup bucket no backup of the file goes to any more; it holds {} objects ({}), and archipel deletes a bucket only once it is empty",
                     live.objects,
-                    Size(live.bytes)
+                    Size(live.bytes).rounded()
                 ),
             }),
             None => b.plan.unmanaged.push(Unmanaged {
@@ -1196,7 +1196,7 @@ fn plan_live_island(
                 description: format!(
                     "a bucket archipel does not manage ({} objects, {})",
                     live.objects,
-                    Size(live.bytes)
+                    Size(live.bytes).rounded()
                 ),
             }),
         }

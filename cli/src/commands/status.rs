@@ -106,21 +106,9 @@ fn age(seconds: u64) -> String {
     }
 }
 
-/// Bytes at a glance, in SI units as the file writes sizes: "336 kB",
-/// "692.6 GB".
+/// Bytes at a glance, in the file's SI units: "336K", "692.6G".
 fn bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 || value >= 100.0 {
-        format!("{value:.0} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    Size(n).rounded()
 }
 
 struct Row {
@@ -335,9 +323,9 @@ mod tests {
 
     #[test]
     fn sizes_read_at_a_glance() {
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(335_912), "336 kB");
-        assert_eq!(bytes(692_600_000_000), "693 GB");
-        assert_eq!(bytes(1_500_000_000), "1.5 GB");
+        assert_eq!(bytes(512), "512B");
+        assert_eq!(bytes(335_912), "336K");
+        assert_eq!(bytes(692_600_000_000), "693G");
+        assert_eq!(bytes(1_500_000_000), "1.5G");
     }
 }
