@@ -5,20 +5,24 @@
 //!
 //! The generated archipelago has 40 islands of 5 chatons (200 chatons),
 //! 3 nodes per chaton (600 nodes) and 2 backups per chaton (400 backups),
-//! each to another island. Target: `check` under 50 ms.
+//! each to another island. Target: `check` under 50 ms. Then the same
+//! shape 10 and 60 times larger (2,000 and 12,000 chatons): the time per
+//! chaton must stay flat (validate is linear in the file).
 
 use archipel_planner::source::Sources;
 use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 const ISLANDS: usize = 40;
+/// The larger archipelagos, as multiples of the first.
+const SCALES: [usize; 2] = [10, 60];
 const CHATONS_PER_ISLAND: usize = 5;
 const NODES_PER_CHATON: usize = 3;
 const BACKUPS_PER_CHATON: usize = 2;
 
-fn generate() -> String {
+fn generate(islands: usize) -> String {
     let mut out = String::new();
-    for island in 0..ISLANDS {
+    for island in 0..islands {
         let _ = write!(
             out,
             r#"island "island-{island}" {{
@@ -33,7 +37,7 @@ fn generate() -> String {
 "#
         );
     }
-    for island in 0..ISLANDS {
+    for island in 0..islands {
         for member in 0..CHATONS_PER_ISLAND {
             let chaton = format!("chaton-{island}-{member}");
             let _ = write!(
@@ -48,7 +52,7 @@ fn generate() -> String {
                 );
             }
             for backup in 0..BACKUPS_PER_CHATON {
-                let to = (island + 1 + backup) % ISLANDS;
+                let to = (island + 1 + backup) % islands;
                 let _ = write!(
                     out,
                     r#"
@@ -71,7 +75,7 @@ fn generate() -> String {
 }
 
 fn main() {
-    let text = generate();
+    let text = generate(ISLANDS);
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--write") {
         let path = args.get(i + 1).expect("--write PATH");
@@ -111,4 +115,31 @@ fn main() {
         times[0].as_secs_f64() * 1e3,
         times[times.len() - 1].as_secs_f64() * 1e3,
     );
+    let per_chaton = |time: Duration, chatons: usize| time.as_secs_f64() * 1e6 / chatons as f64;
+    let base = per_chaton(times[times.len() / 2], model.chatons.len());
+    println!("  {base:.1} µs per chaton");
+    for scale in SCALES {
+        let text = generate(ISLANDS * scale);
+        let mut sources = Sources::new();
+        sources.add("larger.hcl", text.as_str());
+        let mut times: Vec<Duration> = (0..3)
+            .map(|_| {
+                let start = Instant::now();
+                let checked = archipel_planner::check(&sources);
+                let elapsed = start.elapsed();
+                assert!(!checked.has_errors());
+                elapsed
+            })
+            .collect();
+        times.sort();
+        let chatons = ISLANDS * scale * CHATONS_PER_ISLAND;
+        let median = times[1];
+        println!(
+            "validate: {chatons} chatons, {} KiB: median {:.0} ms (3 runs), {:.1} µs per chaton ({:.2}× the first)",
+            text.len() / 1024,
+            median.as_secs_f64() * 1e3,
+            per_chaton(median, chatons),
+            per_chaton(median, chatons) / base
+        );
+    }
 }

@@ -14,7 +14,7 @@
 //! algorithm builds that graph per partition). Partitions are alike, so the
 //! graph folds into one with a closed-form minimum cut, checked below.
 
-use crate::model::{Archipelago, Island};
+use crate::model::{Island, IslandParts};
 use serde::{Deserialize, Serialize};
 
 /// Garage's number of partitions (`PARTITION_BITS = 8`).
@@ -49,22 +49,24 @@ pub struct ZoneStorage {
 
 /// Each quota an island promises: `backup CHATON/JOB` or `bucket NAME`,
 /// with its size. Buckets without a quota promise nothing.
-pub fn quotas(model: &Archipelago, island: &Island) -> Vec<(String, u64)> {
-    let backups = model
-        .backups_to(&island.name)
+pub fn quotas(parts: &IslandParts) -> Vec<(String, u64)> {
+    let backups = parts
+        .backups
+        .iter()
         .map(|(c, b)| (format!("backup {}/{}", c.name, b.name), b.quota.bytes()));
-    let buckets = model
+    let buckets = parts
         .buckets
         .iter()
-        .filter(|b| b.island == island.name)
         .filter_map(|b| Some((format!("bucket {}", b.name), b.quota?.bytes())));
     backups.chain(buckets).collect()
 }
 
-/// The usable capacity of an island of the archipelago.
-pub fn island_capacity(model: &Archipelago, island: &Island) -> Capacity {
-    let zones: Vec<(String, Vec<u64>)> = model
-        .members(&island.name)
+/// The usable capacity of an island of the archipelago, from its parts
+/// ([`crate::model::Archipelago::by_island`]).
+pub fn island_capacity(island: &Island, parts: &IslandParts) -> Capacity {
+    let zones: Vec<(String, Vec<u64>)> = parts
+        .members
+        .iter()
         .filter(|c| !c.nodes.is_empty())
         .map(|c| {
             let nodes = c.nodes.iter().map(|n| n.capacity.bytes()).collect();
@@ -87,7 +89,7 @@ pub fn island_capacity(model: &Archipelago, island: &Island) -> Capacity {
             .collect(),
         replication_factor: island.garage.replication_factor,
         zone_redundancy,
-        promised: quotas(model, island).iter().map(|(_, q)| q).sum(),
+        promised: quotas(parts).iter().map(|(_, q)| q).sum(),
     }
 }
 
@@ -210,6 +212,6 @@ mod tests {
     fn one_copy_is_the_sum() {
         // Within the rounding of 256 partitions over two nodes.
         let usable = usable_of(&[&[1_000_000], &[2_000_000]], 1, 1);
-        assert!(usable <= 3_000_000 && usable >= 2_985_000, "{usable}");
+        assert!((2_985_000..=3_000_000).contains(&usable), "{usable}");
     }
 }

@@ -10,7 +10,7 @@
 use crate::backup::{self, Task};
 use crate::escrow;
 use crate::garage;
-use crate::model::{Archipelago, Backup, Chaton, Island, Node, ResticSource};
+use crate::model::{Archipelago, Backup, Chaton, Island, IslandParts, Node, ResticSource};
 use crate::observed::{FactsQuery, FileQuery, Permissions, Read};
 use crate::templates::shell_word;
 use serde::Serialize;
@@ -167,19 +167,46 @@ const READ_ONLY: Permissions = Permissions {
 };
 
 pub fn desired(model: &Archipelago) -> Desired {
-    let islands = model
+    let by_island = model.by_island();
+    let islands: Vec<DesiredIsland> = model
         .islands
         .iter()
-        .map(|island| desired_island(model, island))
+        .map(|island| desired_island(island, by_island.of(&island.name)))
         .collect();
     let machines = model.machines();
+    // Each machine's name, by where SSH lands.
+    let machine_names: std::collections::HashMap<(String, u16), &str> = machines
+        .iter()
+        .rev()
+        .map(|m| (m.ssh.machine_key(), m.name.as_str()))
+        .collect();
+    let island_of: std::collections::HashMap<&str, &Island> = model
+        .islands
+        .iter()
+        .rev()
+        .map(|i| (i.name.as_str(), i))
+        .collect();
+    let endpoints: std::collections::HashMap<&str, Vec<String>> = model
+        .islands
+        .iter()
+        .map(|i| (i.name.as_str(), s3_endpoints(i, by_island.of(&i.name))))
+        .collect();
     let backups = model
         .chatons
         .iter()
         .flat_map(|chaton| chaton.backups.iter().map(move |backup| (chaton, backup)))
         .filter_map(|(chaton, backup)| {
-            let island = model.island(&backup.to)?;
-            Some(desired_backup(model, island, chaton, backup, &machines))
+            let island = island_of.get(backup.to.as_str())?;
+            let machine = machine_names
+                .get(&backup.host.machine_key())
+                .map_or_else(|| backup.host.machine_name(), |m| m.to_string());
+            Some(desired_backup(
+                island,
+                chaton,
+                backup,
+                machine,
+                &endpoints[backup.to.as_str()],
+            ))
         })
         .collect();
     let mut guarded = Guarded::default();
@@ -199,13 +226,11 @@ pub fn desired(model: &Archipelago) -> Desired {
         .iter()
         .flat_map(|c| c.removed.iter().map(move |r| (c, r)))
         .filter_map(|(chaton, removed)| {
-            let machine = machines
-                .iter()
-                .find(|m| m.ssh.same_machine(&removed.host))?;
+            let machine = machine_names.get(&removed.host.machine_key())?;
             Some(RemovedJob {
                 chaton: chaton.name.clone(),
                 job: removed.name.clone(),
-                machine: machine.name.clone(),
+                machine: machine.to_string(),
             })
         })
         .collect();
@@ -217,9 +242,10 @@ pub fn desired(model: &Archipelago) -> Desired {
     }
 }
 
-fn desired_island(model: &Archipelago, island: &Island) -> DesiredIsland {
-    let nodes = model
-        .members(&island.name)
+fn desired_island(island: &Island, parts: &IslandParts) -> DesiredIsland {
+    let nodes = parts
+        .members
+        .iter()
         .flat_map(|chaton| {
             chaton
                 .nodes
@@ -230,7 +256,7 @@ fn desired_island(model: &Archipelago, island: &Island) -> DesiredIsland {
 
     let mut buckets: Vec<DesiredBucket> = Vec::new();
     let mut per_chaton: BTreeMap<&str, u64> = BTreeMap::new();
-    for (chaton, backup) in model.backups_to(&island.name) {
+    for (chaton, backup) in &parts.backups {
         *per_chaton.entry(chaton.name.as_str()).or_default() += backup.quota.bytes();
     }
     for (chaton, quota) in &per_chaton {
@@ -240,7 +266,7 @@ fn desired_island(model: &Archipelago, island: &Island) -> DesiredIsland {
             grants: BTreeMap::from([(chaton_key(chaton), READ_WRITE)]),
         });
     }
-    for bucket in model.buckets.iter().filter(|b| b.island == island.name) {
+    for bucket in &parts.buckets {
         let mut grants = BTreeMap::new();
         for reader in &bucket.readers {
             grants.insert(chaton_key(reader), READ_ONLY);
@@ -261,11 +287,11 @@ fn desired_island(model: &Archipelago, island: &Island) -> DesiredIsland {
         .collect();
     keys.sort();
     keys.dedup();
-    let receives_backups = model.backups_to(&island.name).next().is_some();
+    let receives_backups = !parts.backups.is_empty();
     DesiredIsland {
-        capacity: crate::capacity::island_capacity(model, island),
+        capacity: crate::capacity::island_capacity(island, parts),
         s3_risks: if receives_backups {
-            s3_risks(model, island)
+            s3_risks(island, parts)
         } else {
             Vec::new()
         },
@@ -295,20 +321,17 @@ fn desired_node(island: &Island, chaton: &Chaton, node: &Node) -> DesiredNode {
     }
 }
 
+/// `machine`: the name of the machine it runs on; `endpoints`: its
+/// island's S3 addresses ([`s3_endpoints`]).
 fn desired_backup(
-    model: &Archipelago,
     island: &Island,
     chaton: &Chaton,
     backup: &Backup,
-    machines: &[crate::model::Machine],
+    machine: String,
+    endpoints: &[String],
 ) -> DesiredBackup {
     let id = backup::job_id(&chaton.name, &backup.name);
-    let machine = machines
-        .iter()
-        .find(|m| m.ssh.same_machine(&backup.host))
-        .map_or_else(|| backup.host.machine_name(), |m| m.name.clone());
     let bucket = backup_bucket(&chaton.name);
-    let endpoints = s3_endpoints(model, island);
     let repository = format!("s3:{}/{bucket}/{}", endpoints[0], backup.name);
     let recipients = chaton.escrow.clone().unwrap_or_default();
     let escrow = (!recipients.is_empty()).then(|| {
@@ -344,7 +367,7 @@ fn desired_backup(
             &chaton.name,
             backup,
             &repository,
-            &endpoints,
+            endpoints,
             &island.garage.s3_region,
         ),
         repository,
@@ -363,12 +386,12 @@ fn desired_backup(
 /// order. The job's repository names the first; its runner moves to the
 /// next one that answers when that one does not, so a job survives a node
 /// being down.
-pub fn s3_endpoints(model: &Archipelago, island: &Island) -> Vec<String> {
+pub fn s3_endpoints(island: &Island, parts: &IslandParts) -> Vec<String> {
     if let Some(endpoint) = &island.s3_endpoint {
         return vec![endpoint.trim_end_matches('/').to_string()];
     }
     let mut endpoints: Vec<String> = Vec::new();
-    for node in model.members(&island.name).flat_map(|c| &c.nodes) {
+    for node in parts.members.iter().flat_map(|c| &c.nodes) {
         let endpoint = format!("http://{}:{}", s3_host(island, node), island.garage.s3_port);
         if !endpoints.contains(&endpoint) {
             endpoints.push(endpoint);
@@ -393,8 +416,8 @@ fn s3_host(island: &Island, node: &Node) -> String {
 /// each: for `validate`'s warnings and the plan's. Backups through one
 /// address are lost with it; over the internet in clear, they are readable
 /// (encrypted by restic) and their S3 requests alterable in transit.
-pub fn s3_risks(model: &Archipelago, island: &Island) -> Vec<String> {
-    let endpoints = s3_endpoints(model, island);
+pub fn s3_risks(island: &Island, parts: &IslandParts) -> Vec<String> {
+    let endpoints = s3_endpoints(island, parts);
     let mut risks = Vec::new();
     let clear: Vec<&String> = endpoints
         .iter()

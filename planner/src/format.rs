@@ -225,15 +225,7 @@ impl Trivia {
         let mut line_empty = at_line_start;
         let mut rest = raw;
         while let Some(c) = rest.chars().next() {
-            let comment_len = if c == '#' || rest.starts_with("//") {
-                rest.find('\n').unwrap_or(rest.len())
-            } else if rest.starts_with("/*") {
-                // The end is searched after the opening `/*`: in `/*/ x */`
-                // the `*/` at offset 1 is part of the opening, not the end.
-                rest[2..].find("*/").map_or(rest.len(), |i| i + 4)
-            } else {
-                0
-            };
+            let comment_len = crate::lexer::comment_len(rest);
             if comment_len > 0 {
                 let comment = rest[..comment_len].trim_end().to_string();
                 if seen_break {

@@ -234,24 +234,24 @@ fn syntax_hint(text: &str, at: usize) -> Option<Hint> {
     let here = text[at..].chars().next();
     // Only blanks (or nothing) left: the parser reached the end of the file
     // looking for a `}`; say which block was left open.
-    if text[at..].trim().is_empty() || here == Some('}') {
-        if let Some(brace) = crate::lexer::unbalanced_brace(text) {
-            let line_start = text[..brace].rfind('\n').map_or(0, |i| i + 1);
-            let header = text[line_start..brace].trim();
-            return Some(if text[brace..].starts_with('{') {
-                Hint::At(
-                    brace,
-                    format!("`{header} {{` is never closed"),
-                    "add the `}` that ends it".into(),
-                )
-            } else {
-                Hint::At(
-                    brace,
-                    "this `}` closes no block".into(),
-                    "remove it, or the `}` before it that closed the block too early".into(),
-                )
-            });
-        }
+    if (text[at..].trim().is_empty() || here == Some('}'))
+        && let Some(brace) = crate::lexer::unbalanced_brace(text)
+    {
+        let line_start = text[..brace].rfind('\n').map_or(0, |i| i + 1);
+        let header = text[line_start..brace].trim();
+        return Some(if text[brace..].starts_with('{') {
+            Hint::At(
+                brace,
+                format!("`{header} {{` is never closed"),
+                "add the `}` that ends it".into(),
+            )
+        } else {
+            Hint::At(
+                brace,
+                "this `}` closes no block".into(),
+                "remove it, or the `}` before it that closed the block too early".into(),
+            )
+        });
     }
     let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
     let before = text[line_start..at].trim();

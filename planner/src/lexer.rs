@@ -52,16 +52,10 @@ pub fn scan(text: &str) -> Vec<Token> {
             }
             Some(Context::Code(depth)) => {
                 let c = rest.chars().next().unwrap_or(' ');
-                if c == '#' || rest.starts_with("//") {
-                    let end = rest.find('\n').unwrap_or(rest.len());
-                    tokens.push(Token::Comment(i..i + end));
-                    i += end;
-                } else if rest.starts_with("/*") {
-                    // The end is searched after the opening `/*`: in
-                    // `/*/ x */` the `*/` at offset 1 is part of the opening.
-                    let end = rest[2..].find("*/").map_or(rest.len(), |e| e + 4);
-                    tokens.push(Token::Comment(i..i + end));
-                    i += end;
+                let comment = comment_len(rest);
+                if comment > 0 {
+                    tokens.push(Token::Comment(i..i + comment));
+                    i += comment;
                 } else if c == '"' {
                     stack.push(Context::String);
                     i += 1;
@@ -93,6 +87,20 @@ pub fn scan(text: &str) -> Vec<Token> {
         }
     }
     tokens
+}
+
+/// The length of the comment `rest` starts with (`#` or `//` to the end
+/// of the line, `/* … */` through its end), or 0 when it starts none.
+pub fn comment_len(rest: &str) -> usize {
+    if rest.starts_with('#') || rest.starts_with("//") {
+        rest.find('\n').unwrap_or(rest.len())
+    } else if let Some(body) = rest.strip_prefix("/*") {
+        // The end is searched after the opening: in `/*/ x */` the `*/` at
+        // offset 1 is part of the opening, not the end.
+        body.find("*/").map_or(rest.len(), |end| end + 4)
+    } else {
+        0
+    }
 }
 
 /// The length of a heredoc (`<<EOF` or `<<-EOF` … the marker alone on a

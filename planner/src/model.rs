@@ -45,6 +45,62 @@ impl Archipelago {
     }
 }
 
+/// What concerns one island: its members (its zones), the backups that go
+/// to it and its buckets, gathered in one pass over the archipelago so
+/// that rules about every island stay linear in the file.
+#[derive(Debug, Default)]
+pub struct IslandParts<'a> {
+    pub members: Vec<&'a Chaton>,
+    pub backups: Vec<(&'a Chaton, &'a Backup)>,
+    pub buckets: Vec<&'a Bucket>,
+}
+
+/// [`IslandParts`] of every island, by name.
+#[derive(Debug, Default)]
+pub struct IslandIndex<'a>(std::collections::HashMap<&'a str, IslandParts<'a>>);
+
+static NO_PARTS: IslandParts<'static> = IslandParts {
+    members: Vec::new(),
+    backups: Vec::new(),
+    buckets: Vec::new(),
+};
+
+impl<'a> IslandIndex<'a> {
+    /// An island's parts (none for a name nothing refers to).
+    pub fn of(&self, island: &str) -> &IslandParts<'a> {
+        self.0.get(island).unwrap_or(&NO_PARTS)
+    }
+}
+
+impl Archipelago {
+    pub fn by_island(&self) -> IslandIndex<'_> {
+        let mut index: std::collections::HashMap<&str, IslandParts<'_>> =
+            std::collections::HashMap::new();
+        for chaton in &self.chatons {
+            index
+                .entry(&chaton.island)
+                .or_default()
+                .members
+                .push(chaton);
+            for backup in &chaton.backups {
+                index
+                    .entry(&backup.to)
+                    .or_default()
+                    .backups
+                    .push((chaton, backup));
+            }
+        }
+        for bucket in &self.buckets {
+            index
+                .entry(&bucket.island)
+                .or_default()
+                .buckets
+                .push(bucket);
+        }
+        IslandIndex(index)
+    }
+}
+
 impl Archipelago {
     /// Every machine archipel reaches over SSH, once each: the nodes, then
     /// the backup hosts that are not also nodes.
@@ -54,47 +110,46 @@ impl Archipelago {
     }
 
     pub fn machines(&self) -> Vec<Machine> {
-        let mut machines: Vec<Machine> = self
-            .chatons
-            .iter()
-            .flat_map(|c| &c.nodes)
-            .map(|n| Machine {
-                name: n.name.clone(),
-                ssh: n.ssh.clone(),
-                host_key: n.host_key.clone(),
-                node: Some(n.name.clone()),
+        let mut machines: Vec<Machine> = Vec::new();
+        // Where each machine is in `machines`, by where SSH lands.
+        let mut index: std::collections::HashMap<(String, u16), usize> =
+            std::collections::HashMap::new();
+        for node in self.chatons.iter().flat_map(|c| &c.nodes) {
+            index
+                .entry(node.ssh.machine_key())
+                .or_insert(machines.len());
+            machines.push(Machine {
+                name: node.name.clone(),
+                ssh: node.ssh.clone(),
+                host_key: node.host_key.clone(),
+                node: Some(node.name.clone()),
                 backups: Vec::new(),
-            })
-            .collect();
-        for chaton in &self.chatons {
-            for backup in &chaton.backups {
-                let job = format!("{}/{}", chaton.name, backup.name);
-                match machines
-                    .iter_mut()
-                    .find(|m| m.ssh.same_machine(&backup.host))
-                {
-                    Some(machine) => machine.backups.push(job),
-                    None => machines.push(Machine {
-                        name: backup.host.machine_name(),
-                        ssh: backup.host.clone(),
-                        host_key: None,
-                        node: None,
-                        backups: vec![job],
-                    }),
-                }
-            }
+            });
         }
-        // Hosts of removed jobs are reached too, to take the jobs off.
-        for removed in self.chatons.iter().flat_map(|c| &c.removed) {
-            if !machines.iter().any(|m| m.ssh.same_machine(&removed.host)) {
+        let mut host = |ssh: &SshTarget, job: Option<String>| {
+            let at = *index.entry(ssh.machine_key()).or_insert_with(|| {
                 machines.push(Machine {
-                    name: removed.host.machine_name(),
-                    ssh: removed.host.clone(),
+                    name: ssh.machine_name(),
+                    ssh: ssh.clone(),
                     host_key: None,
                     node: None,
                     backups: Vec::new(),
                 });
+                machines.len() - 1
+            });
+            machines[at].backups.extend(job);
+        };
+        for chaton in &self.chatons {
+            for backup in &chaton.backups {
+                host(
+                    &backup.host,
+                    Some(format!("{}/{}", chaton.name, backup.name)),
+                );
             }
+        }
+        // Hosts of removed jobs are reached too, to take the jobs off.
+        for removed in self.chatons.iter().flat_map(|c| &c.removed) {
+            host(&removed.host, None);
         }
         machines
     }
@@ -385,8 +440,12 @@ impl SshTarget {
 
     /// The same machine, whatever user logs in.
     pub fn same_machine(&self, other: &SshTarget) -> bool {
-        self.host.eq_ignore_ascii_case(&other.host)
-            && self.port.unwrap_or(22) == other.port.unwrap_or(22)
+        self.machine_key() == other.machine_key()
+    }
+
+    /// What [`SshTarget::same_machine`] compares, to index machines by.
+    pub fn machine_key(&self) -> (String, u16) {
+        (self.host.to_ascii_lowercase(), self.port.unwrap_or(22))
     }
 }
 

@@ -4,10 +4,23 @@
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::language::{Parsed, ReferenceKind};
-use crate::model::{Archipelago, Chaton, Island};
+use crate::model::{Archipelago, Chaton, Island, IslandParts};
 use crate::size::Size;
 use crate::source::Span;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
+
+/// The first item seen under `key`, or `None` when this one is the first
+/// (and is remembered): pairwise rules in one pass, linear in the file.
+fn first_seen<K: Hash + Eq, T: Copy>(seen: &mut HashMap<K, T>, key: K, item: T) -> Option<T> {
+    match seen.entry(key) {
+        std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
+        std::collections::hash_map::Entry::Vacant(slot) => {
+            slot.insert(item);
+            None
+        }
+    }
+}
 
 /// Runs every rule and returns what it found. Rules that add up the whole
 /// island (zones, capacity) run only when every block decoded cleanly and
@@ -30,9 +43,10 @@ pub fn validate(parsed: &Parsed) -> Vec<Diagnostic> {
     let decoded_cleanly =
         parsed.declared.every_file_parsed && !parsed.diagnostics.iter().any(Diagnostic::is_error);
     if decoded_cleanly && references_resolve {
+        let by_island = model.by_island();
         for island in &model.islands {
-            zones_cover_replication(model, island, &mut out);
-            quotas_fit(model, island, &mut out);
+            zones_cover_replication(island, by_island.of(&island.name), &mut out);
+            quotas_fit(island, by_island.of(&island.name), &mut out);
         }
     }
     out
@@ -222,9 +236,9 @@ fn removed_jobs_are_gone(model: &Archipelago, out: &mut Vec<Diagnostic>) {
 }
 
 fn nodes_are_distinct_machines(model: &Archipelago, out: &mut Vec<Diagnostic>) {
-    let nodes: Vec<_> = model.chatons.iter().flat_map(|c| &c.nodes).collect();
-    for (i, node) in nodes.iter().enumerate() {
-        if let Some(first) = nodes[..i].iter().find(|n| n.ssh.same_machine(&node.ssh)) {
+    let mut seen = HashMap::new();
+    for node in model.chatons.iter().flat_map(|c| &c.nodes) {
+        if let Some(first) = first_seen(&mut seen, node.ssh.machine_key(), node) {
             out.push(
                 Diagnostic::error(
                     "duplicate-ssh-target",
@@ -248,13 +262,11 @@ fn nodes_are_distinct_machines(model: &Archipelago, out: &mut Vec<Diagnostic>) {
 /// backup host reached as `root@node3` through another address).
 fn machines_have_distinct_names(model: &Archipelago, out: &mut Vec<Diagnostic>) {
     let machines = model.machines();
-    for (i, machine) in machines.iter().enumerate() {
+    let mut seen = HashMap::new();
+    for machine in &machines {
+        let first = first_seen(&mut seen, machine.name.as_str(), machine);
         // Two nodes of one name are a duplicate-name already.
-        let both_nodes = |m: &crate::model::Machine| m.node.is_some() && machine.node.is_some();
-        if let Some(first) = machines[..i]
-            .iter()
-            .find(|m| m.name == machine.name && !both_nodes(m))
-        {
+        if let Some(first) = first.filter(|m| m.node.is_none() || machine.node.is_none()) {
             let span = |m: &crate::model::Machine| machine_span(model, m);
             out.push(
                 Diagnostic::error(
@@ -314,12 +326,11 @@ fn rpc_addresses_are_distinct(model: &Archipelago, out: &mut Vec<Diagnostic>) {
             nodes.push((node, address));
         }
     }
-    for (i, (node, address)) in nodes.iter().enumerate() {
+    let mut seen = HashMap::new();
+    for (node, address) in &nodes {
+        let first = first_seen(&mut seen, address.as_str(), *node);
         // One machine twice is a duplicate-ssh-target already.
-        if let Some((first, _)) = nodes[..i]
-            .iter()
-            .find(|(n, a)| a == address && !n.ssh.same_machine(&node.ssh))
-        {
+        if let Some(first) = first.filter(|n| !n.ssh.same_machine(&node.ssh)) {
             let span = node
                 .origin
                 .attributes
@@ -354,13 +365,12 @@ fn jobs_have_distinct_files(model: &Archipelago, out: &mut Vec<Diagnostic>) {
         .iter()
         .flat_map(|c| c.backups.iter().map(move |b| (c, b)))
         .collect();
-    for (i, (chaton, backup)) in jobs.iter().enumerate() {
+    let mut seen = HashMap::new();
+    for &(chaton, backup) in &jobs {
         let id = crate::backup::job_id(&chaton.name, &backup.name);
-        let clash = jobs[..i].iter().find(|(c, b)| {
-            c.name != chaton.name
-                && crate::backup::job_id(&c.name, &b.name) == id
-                && b.host.same_machine(&backup.host)
-        });
+        let key = (backup.host.machine_key(), id.clone());
+        let clash =
+            first_seen(&mut seen, key, (chaton, backup)).filter(|(c, _)| c.name != chaton.name);
         if let Some((first_chaton, first)) = clash {
             out.push(
                 Diagnostic::error(
@@ -381,11 +391,13 @@ fn jobs_have_distinct_files(model: &Archipelago, out: &mut Vec<Diagnostic>) {
 /// Backups sent in clear over a public network: legal, and worth a warning
 /// on the island's `s3_endpoint` (or its block, when it has none).
 fn backups_reach_s3_safely(model: &Archipelago, out: &mut Vec<Diagnostic>) {
+    let by_island = model.by_island();
     for island in &model.islands {
-        if model.backups_to(&island.name).next().is_none() {
+        let parts = by_island.of(&island.name);
+        if parts.backups.is_empty() {
             continue;
         }
-        for risk in crate::desired::s3_risks(model, island) {
+        for risk in crate::desired::s3_risks(island, parts) {
             out.push(Diagnostic::warning(
                 "cleartext-s3",
                 island.origin.attribute("s3_endpoint"),
@@ -402,11 +414,10 @@ fn one_restic_per_host(model: &Archipelago, out: &mut Vec<Diagnostic>) {
         .iter()
         .flat_map(|c| c.backups.iter().map(move |b| (c, b)))
         .collect();
-    for (i, (chaton, backup)) in backups.iter().enumerate() {
-        if let Some((first_chaton, first)) = backups[..i]
-            .iter()
-            .find(|(_, b)| b.host.same_machine(&backup.host) && b.restic != backup.restic)
-        {
+    let mut seen = HashMap::new();
+    for &(chaton, backup) in &backups {
+        let first = first_seen(&mut seen, backup.host.machine_key(), (chaton, backup));
+        if let Some((first_chaton, first)) = first.filter(|(_, b)| b.restic != backup.restic) {
             out.push(
                 Diagnostic::error(
                     "conflicting-restic",
@@ -423,9 +434,10 @@ fn one_restic_per_host(model: &Archipelago, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn zones_cover_replication(model: &Archipelago, island: &Island, out: &mut Vec<Diagnostic>) {
-    let zones: Vec<&str> = model
-        .members(&island.name)
+fn zones_cover_replication(island: &Island, parts: &IslandParts, out: &mut Vec<Diagnostic>) {
+    let zones: Vec<&str> = parts
+        .members
+        .iter()
         .filter(|c| !c.nodes.is_empty())
         .map(|c| c.name.as_str())
         .collect();
@@ -465,12 +477,12 @@ fn zones_cover_replication(model: &Archipelago, island: &Island, out: &mut Vec<D
     }
 }
 
-fn quotas_fit(model: &Archipelago, island: &Island, out: &mut Vec<Diagnostic>) {
-    let capacity = crate::capacity::island_capacity(model, island);
+fn quotas_fit(island: &Island, parts: &IslandParts, out: &mut Vec<Diagnostic>) {
+    let capacity = crate::capacity::island_capacity(island, parts);
     if capacity.zones.len() < usize::from(capacity.replication_factor) {
         return; // too-few-zones says why nothing fits
     }
-    let quotas = crate::capacity::quotas(model, island);
+    let quotas = crate::capacity::quotas(parts);
     let total = capacity.promised;
     if total > capacity.usable {
         let zones = capacity

@@ -22,10 +22,11 @@ pub fn run(path: &Path, output: Output) -> Result<ExitCode, files::LoadError> {
     archipel_planner::diagnostic::sort(&mut problems);
     let valid = !problems.iter().any(|d| d.is_error());
     let model = &checked.archipelago;
+    let by_island = model.by_island();
     let capacities: Vec<Capacity> = model
         .islands
         .iter()
-        .map(|island| capacity::island_capacity(model, island))
+        .map(|island| capacity::island_capacity(island, by_island.of(&island.name)))
         .collect();
     let counts = serde_json::json!({
         "capacity": capacities,
