@@ -42,9 +42,9 @@ pub fn scan(text: &str) -> Vec<Token> {
                     stack.push(Context::Code(0));
                     i += 2;
                 } else {
-                    if c == '"' || c == '\n' {
-                        // A line break ends an unterminated string too, as
-                        // the parser sees it.
+                    // hcl-edit accepts a line break inside a quoted string:
+                    // only `"` ends it.
+                    if c == '"' {
                         stack.pop();
                     }
                     i += c.len_utf8();
