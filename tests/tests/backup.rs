@@ -544,12 +544,28 @@ fn island_locks(lab: &Lab) -> Result<(), Failed> {
             r#"mkdir -p /var/lib/archipel && printf '%s' '{{"id":"deadbeef00000000","island":"lab-b","owner":"alice","host":"laptop","pid":4242,"started":"2026-11-18T10:00:00Z","started_unix":1795000000}}' > {LOCK}"#
         ),
     )?;
+    // A lock never refreshed since 2026-11-18: its holder is gone.
     let output = archipel(lab, &changed, &["apply", "--auto-approve"])?;
     let text = output_text(&output);
     ensure(
         output.status.code() == Some(1)
-            && text.contains("island lab-b is locked: lock deadbeef00000000 held by alice@laptop (pid 4242) since 2026-11-18T10:00:00Z (")
+            && text.contains("island lab-b is locked by a stale lock: lock deadbeef00000000 held by alice@laptop (pid 4242) since 2026-11-18T10:00:00Z (")
+            && text.contains("its holder is gone (not refreshed for")
             && text.contains("archipel unlock lab-b deadbeef00000000")
+            && text.contains("Nothing was changed."),
+        text,
+    )?;
+    // Refreshed a moment ago, by the node's clock: another apply runs.
+    lab.ssh_ok(
+        "node4",
+        &format!(r#"sed -i "s/}}$/,\"refreshed_unix\":$(date +%s)}}/" {LOCK}"#),
+    )?;
+    let output = archipel(lab, &changed, &["apply", "--auto-approve"])?;
+    let text = output_text(&output);
+    ensure(
+        output.status.code() == Some(1)
+            && text.contains("island lab-b is locked: lock deadbeef00000000 held by alice@laptop")
+            && text.contains("Another apply is running")
             && text.contains("Nothing was changed."),
         text,
     )?;

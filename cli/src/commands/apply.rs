@@ -79,7 +79,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
                     // what another apply was changing: observe again.
                     observation.observed =
                         observe::observe_again(&desired, &remotes, &machines).await;
-                    let code = async {
+                    let work = async {
             let plan = match &saved {
                 None => Ok(restrict(
                     archipel_planner::plan::plan(&desired, &observation.observed),
@@ -153,8 +153,12 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
                     }
                 },
             }
-                    }
-                    .await;
+                    };
+                    // The locks say their holder runs for as long as it does.
+                    let code = tokio::select! {
+                        code = work => code,
+                        never = lock::keep_fresh(held.clone()) => match never {},
+                    };
                     release_locks(held).await;
                     code
                 }
@@ -191,20 +195,33 @@ async fn take_locks(
         let holder = lock::Holder {
             id: id.clone(),
             island: island.name.clone(),
-            owner: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-            host: std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_string())
-                .unwrap_or_else(|_| "unknown".into()),
+            owner: lock::this_user(),
+            host: lock::this_host(),
             pid: std::process::id(),
             started: humantime::format_rfc3339_seconds(now).to_string(),
             started_unix,
+            refreshed_unix: started_unix,
         };
         match lock::acquire(remote, &holder).await {
             Ok(Ok(())) => held.push((remote.clone(), id.clone())),
-            Ok(Err(other)) => refused.push(format!(
+            Ok(Err(lock::Held {
+                holder: other,
+                liveness: lock::Liveness::Live,
+            })) => refused.push(format!(
                 "island {} is locked: {}. Another apply is running; if it crashed, break the lock with `archipel unlock {} {}`",
                 island.name,
                 other.describe(),
+                island.name,
+                other.id
+            )),
+            Ok(Err(lock::Held {
+                holder: other,
+                liveness: lock::Liveness::Gone(why),
+            })) => refused.push(format!(
+                "island {} is locked by a stale lock: {}; its holder is gone ({why}). Make sure no apply runs on island {}, then break it with `archipel unlock {} {}`",
+                island.name,
+                other.describe(),
+                island.name,
                 island.name,
                 other.id
             )),
