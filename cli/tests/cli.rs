@@ -616,18 +616,34 @@ fn help_and_docs_agree() {
         every_option.extend(options);
     }
     assert!(undocumented.is_empty(), "not documented: {undocumented:?}");
-    // The other way: options the README's command lines use exist.
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    let command_lines = readme
+    // The other way: options the README's and the CI templates' command
+    // lines use exist.
+    let mut texts = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for entry in std::fs::read_dir(root.join("examples/ci")).unwrap() {
+        texts.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    let command_lines: Vec<String> = texts
         .lines()
-        .map(str::trim_start)
-        .filter(|l| l.starts_with("archipel ") || l.starts_with("cargo run -q -- "));
-    for line in command_lines {
+        // A command line ends where prose or a comment starts.
+        .filter_map(|l| l.find("archipel ").map(|at| &l[at..]))
+        .map(|l| {
+            l.split(['`', '|', '#', '"'])
+                .next()
+                .unwrap_or(l)
+                .to_string()
+        })
+        .filter(|l| {
+            let command = l.split_whitespace().nth(1).unwrap_or("");
+            commands.iter().any(|c| c == command) || command.starts_with('-')
+        })
+        .collect();
+    assert!(command_lines.len() > 10, "{command_lines:?}");
+    for line in &command_lines {
         let line = line.split(" #").next().unwrap_or(line);
         for option in long_options(line) {
             assert!(
                 every_option.contains(&option),
-                "README uses {option}, which no command has: {line}"
+                "{option} is used, and no command has it: {line}"
             );
         }
     }

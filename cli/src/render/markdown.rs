@@ -1,11 +1,95 @@
-//! `--output markdown`: for a pull-request comment. The summary first, then
-//! one collapsible section per island and per chaton, diffs in ```diff
-//! blocks so forges colour them.
+//! `--output markdown`: for a pull-request comment. The summary first (a
+//! table of what changes where), then one collapsible section per island,
+//! chaton and backup host, diffs in ```diff blocks so forges colour them.
+//! It fits in one comment: each section is cut past a bound, and sections
+//! that do not fit are named, with where the full plan is.
 
 use super::{file_diff, group, summary_line, symbol, verb};
 use archipel_planner::plan::{Action, Plan};
 use std::collections::BTreeMap;
 use std::fmt::Write;
+
+/// GitHub refuses a comment over 65,536 characters (GitLab and Forgejo
+/// allow more); the whole document stays under this.
+pub const COMMENT_LIMIT: usize = 65_000;
+
+/// One section's diff is cut past this many characters, so one long file
+/// does not crowd the others out.
+const SECTION_LIMIT: usize = 8_000;
+
+fn characters(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// `text` whole, or its first lines up to `limit` characters and a line
+/// saying how many more there are.
+fn bounded(text: &str, limit: usize) -> String {
+    if characters(text) <= limit {
+        return text.to_string();
+    }
+    let mut kept = String::new();
+    let mut lines = text.lines();
+    for line in lines.by_ref() {
+        if characters(&kept) + characters(line) + 1 > limit {
+            let rest = 1 + lines.count();
+            let _ = writeln!(
+                kept,
+                "… {rest} more line{} not shown: see the full plan",
+                if rest == 1 { "" } else { "s" }
+            );
+            return kept;
+        }
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    kept
+}
+
+/// "**a**, **b** and 3 more sections": a list that stays short.
+fn named(names: &[&str]) -> String {
+    const SHOWN: usize = 10;
+    let shown: Vec<String> = names
+        .iter()
+        .take(SHOWN)
+        .map(|n| format!("**{n}**"))
+        .collect();
+    match names.len().saturating_sub(SHOWN) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more sections", shown.join(", ")),
+    }
+}
+
+/// The changes of one section, as diff lines.
+fn section_body(plan: &Plan, indexes: &[usize]) -> String {
+    let mut out = String::new();
+    for index in indexes {
+        let change = &plan.changes[*index];
+        let _ = writeln!(
+            out,
+            "{} {} ({}: {})",
+            symbol(change.action),
+            change.address,
+            verb(change.action),
+            change.reason
+        );
+        for attribute in &change.attributes {
+            let _ = match (&attribute.before, &attribute.after) {
+                (None, Some(after)) => writeln!(out, "+     {} = {after}", attribute.name),
+                (Some(before), None) => writeln!(out, "-     {} = {before}", attribute.name),
+                (Some(before), Some(after)) => {
+                    writeln!(out, "!     {} = {before} -> {after}", attribute.name)
+                }
+                (None, None) => Ok(()),
+            };
+        }
+        if let Some(file) = &change.file {
+            for line in file_diff(&file.path, file.before.as_deref(), &file.after).lines() {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+    }
+    out
+}
 
 pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
@@ -74,49 +158,54 @@ pub fn render(plan: &Plan) -> String {
         }
         sections.entry(name).or_default().push(index);
     }
-    for name in order {
-        let indexes = &sections[&name];
+    let counts = |indexes: &[usize]| {
         let count = |action: Action| {
             indexes
                 .iter()
                 .filter(|i| plan.changes[**i].action == action)
                 .count()
         };
-        let _ = writeln!(
-            out,
-            "<details><summary><b>{name}</b>: {} to add, {} to change, {} to destroy</summary>\n",
+        (
             count(Action::Create) + count(Action::Replace),
             count(Action::Update),
-            count(Action::Delete) + count(Action::Replace)
-        );
-        let _ = writeln!(out, "```diff");
-        for index in indexes {
-            let change = &plan.changes[*index];
-            let _ = writeln!(
-                out,
-                "{} {} ({}: {})",
-                symbol(change.action),
-                change.address,
-                verb(change.action),
-                change.reason
-            );
-            for attribute in &change.attributes {
-                let _ = match (&attribute.before, &attribute.after) {
-                    (None, Some(after)) => writeln!(out, "+     {} = {after}", attribute.name),
-                    (Some(before), None) => writeln!(out, "-     {} = {before}", attribute.name),
-                    (Some(before), Some(after)) => {
-                        writeln!(out, "!     {} = {before} -> {after}", attribute.name)
-                    }
-                    (None, None) => Ok(()),
-                };
-            }
-            if let Some(file) = &change.file {
-                for line in file_diff(&file.path, file.before.as_deref(), &file.after).lines() {
-                    let _ = writeln!(out, "{line}");
-                }
-            }
+            count(Action::Delete) + count(Action::Replace),
+        )
+    };
+    // What changes where, at a glance, before any detail.
+    if order.len() > 1 {
+        let _ = writeln!(out, "| | add | change | destroy |\n|---|---:|---:|---:|");
+        const ROWS: usize = 200;
+        for name in order.iter().take(ROWS) {
+            let (add, change, destroy) = counts(&sections[name]);
+            let _ = writeln!(out, "| {name} | {add} | {change} | {destroy} |");
         }
-        let _ = writeln!(out, "```\n\n</details>\n");
+        if order.len() > ROWS {
+            let _ = writeln!(out, "| … {} more | | | |", order.len() - ROWS);
+        }
+        out.push('\n');
+    }
+    let mut left_out: Vec<&str> = Vec::new();
+    for name in &order {
+        let indexes = &sections[name];
+        let (add, change, destroy) = counts(indexes);
+        let mut section = format!(
+            "<details><summary><b>{name}</b>: {add} to add, {change} to change, {destroy} to destroy</summary>\n\n```diff\n"
+        );
+        section.push_str(&bounded(&section_body(plan, indexes), SECTION_LIMIT));
+        section.push_str("```\n\n</details>\n\n");
+        // Room is kept for the note that says what was left out.
+        if left_out.is_empty() && characters(&out) + characters(&section) <= COMMENT_LIMIT - 2_000 {
+            out.push_str(&section);
+        } else {
+            left_out.push(name);
+        }
+    }
+    if !left_out.is_empty() {
+        let _ = writeln!(
+            out,
+            "> [!NOTE]\n> This plan is too long for one comment: the details of {} are left out (their counts are in the table above). The full plan is `archipel plan` (or the CI job's plan artifact).\n",
+            named(&left_out)
+        );
     }
     if !plan.unmanaged.is_empty() {
         let _ = writeln!(
@@ -124,10 +213,77 @@ pub fn render(plan: &Plan) -> String {
             "<details><summary>Not managed by archipel ({}), left alone</summary>\n",
             plan.unmanaged.len()
         );
+        let mut list = String::new();
         for unmanaged in &plan.unmanaged {
-            let _ = writeln!(out, "- `{}`: {}", unmanaged.address, unmanaged.description);
+            let _ = writeln!(list, "- `{}`: {}", unmanaged.address, unmanaged.description);
         }
+        out.push_str(&bounded(&list, SECTION_LIMIT));
         let _ = writeln!(out, "\n</details>");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use archipel_planner::plan::{Change, FileChange};
+
+    fn change(address: &str, file_lines: usize) -> Change {
+        Change {
+            address: address.to_string(),
+            action: Action::Create,
+            reason: "not on the host".into(),
+            attributes: Vec::new(),
+            file: Some(FileChange {
+                path: "/etc/archipel/x".into(),
+                before: None,
+                after: (0..file_lines)
+                    .map(|i| format!("line {i} of the file\n"))
+                    .collect(),
+            }),
+            depends_on: Vec::new(),
+            target: None,
+        }
+    }
+
+    #[test]
+    fn a_large_plan_fits_in_one_comment_and_says_what_it_left_out() {
+        let mut plan = Plan::default();
+        for chaton in 0..40 {
+            for job in 0..4 {
+                plan.changes.push(change(
+                    &format!("chaton.c{chaton}.backup.j{job}.settings"),
+                    60,
+                ));
+            }
+        }
+        let text = render(&plan);
+        assert!(
+            characters(&text) <= COMMENT_LIMIT,
+            "{} characters",
+            characters(&text)
+        );
+        // The summary table names every section, before any detail.
+        let table = text
+            .find("| chaton c39 | 4 | 0 | 0 |")
+            .expect("every section in the table");
+        assert!(table < text.find("<details>").unwrap());
+        assert!(text.contains("This plan is too long for one comment"));
+        assert!(text.contains("more sections"));
+    }
+
+    #[test]
+    fn one_long_file_is_cut_and_hosts_with_dots_are_their_own_sections() {
+        let mut plan = Plan::default();
+        plan.changes
+            .push(change("host.203.0.113.5:2201.runner", 2_000));
+        plan.changes.push(change("host.203.0.113.5:2202.runner", 3));
+        let text = render(&plan);
+        assert!(text.contains("<b>host 203.0.113.5:2201</b>"), "{text}");
+        assert!(text.contains("<b>host 203.0.113.5:2202</b>"), "{text}");
+        assert!(text.contains("more lines not shown: see the full plan"));
+        assert!(!text.contains("too long for one comment"));
+        // The short section is whole.
+        assert!(text.contains("+line 2 of the file"));
+    }
 }

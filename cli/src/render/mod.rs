@@ -55,6 +55,13 @@ pub fn summary_line(plan: &Plan) -> String {
 /// The group a change belongs to in grouped output: `island ouest`,
 /// `chaton picasoft`.
 pub fn group(address: &str) -> String {
+    // A backup host's name may hold dots (`host.cloud.example.org.restic`,
+    // `host.203.0.113.5:2201.runner`): it is all but the last part.
+    if let Some(rest) = address.strip_prefix("host.")
+        && let Some((machine, _step)) = rest.rsplit_once('.')
+    {
+        return format!("host {machine}");
+    }
     let mut parts = address.split('.');
     match (parts.next(), parts.next()) {
         (Some(kind), Some(name)) => format!("{kind} {name}"),
