@@ -20,6 +20,10 @@ fn main() {
                 backs_up_to_the_other_island,
             ),
             ("applying_again_changes_nothing", idempotent),
+            (
+                "a_backup_goes_through_another_node_when_its_first_does_not_answer",
+                first_node_down,
+            ),
             ("drift_reports_hand_made_changes", drift),
             ("a_saved_plan_applies_as_saved_or_not_at_all", saved_plans),
             ("an_island_lock_stops_a_second_apply", island_locks),
@@ -312,6 +316,54 @@ fn backs_up_to_the_other_island(lab: &Lab) -> Result<(), Failed> {
         "systemctl is-enabled archipel-backup-chaton-1-data.timer archipel-prune-chaton-1-data.timer archipel-check-chaton-1-data.timer; systemctl is-active archipel-backup-chaton-1-data.timer",
     )?;
     ensure(timers == "enabled\nenabled\nenabled\nactive\n", timers)
+}
+
+/// The job's repository names its island's first node; when the backup
+/// host cannot reach it (a route made unreachable on the host alone, so the
+/// island itself stays healthy), the runner uses the next node, and the
+/// backup succeeds.
+fn first_node_down(lab: &Lab) -> Result<(), Failed> {
+    let job = "chaton-1-data";
+    let settings = lab.ssh_ok("node7", &format!("cat /etc/archipel/restic/{job}.env"))?;
+    let first = settings
+        .lines()
+        .find_map(|l| l.strip_prefix("RESTIC_REPOSITORY='s3:http://"))
+        .and_then(|rest| rest.split(':').next())
+        .ok_or_else(|| format!("no repository in {settings}"))?
+        .to_string();
+    ensure(
+        settings.contains("ARCHIPEL_S3_ENDPOINTS='http://"),
+        format!("the settings list the island's nodes: {settings}"),
+    )?;
+    let before = restic(lab, "node7", job, "snapshots --json")?;
+    lab.ssh_ok("node7", &format!("ip route add unreachable {first}/32"))?;
+    let run = lab.ssh(
+        "node7",
+        &format!("systemctl start archipel-backup-{job}.service"),
+    );
+    let journal = lab.ssh_ok(
+        "node7",
+        &format!("journalctl -u archipel-backup-{job}.service -n 30 --no-pager"),
+    )?;
+    lab.ssh_ok("node7", &format!("ip route del unreachable {first}/32"))?;
+    ensure(
+        run.status.success(),
+        format!("the backup failed: {journal}"),
+    )?;
+    ensure(
+        journal.contains(&format!(
+            "http://{first}:3900 does not answer, using http://"
+        )),
+        journal.clone(),
+    )?;
+    let record = status(lab, "node7", job, "backup")?;
+    ensure(record["exit_code"] == 0, record.to_string())?;
+    let after = restic(lab, "node7", job, "snapshots --json")?;
+    let count = |text: &str| serde_json::from_str::<Vec<serde_json::Value>>(text).map(|v| v.len());
+    ensure(
+        count(&after)? == count(&before)? + 1,
+        format!("one more snapshot: {before} then {after}"),
+    )
 }
 
 fn idempotent(lab: &Lab) -> Result<(), Failed> {
