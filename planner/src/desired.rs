@@ -138,6 +138,10 @@ pub struct DesiredUnit {
     pub timer: String,
 }
 
+/// Every Debian machine's ed25519 host key (public: sshd hands it to
+/// anyone who connects).
+pub const HOST_KEY: &str = "/etc/ssh/ssh_host_ed25519_key.pub";
+
 /// Backup buckets' names start with this (the language reserves it).
 pub const BACKUP_BUCKET_PREFIX: &str = "backup-";
 
@@ -509,6 +513,9 @@ impl Desired {
     /// job's files and units if it is a backup host. Secrets: metadata only.
     pub fn facts_query(&self, machine: &str) -> FactsQuery {
         let mut query = FactsQuery::default();
+        // Its own public host key: two machines with one key are one
+        // machine under two names, or clones of one image.
+        query.files.push(FileQuery::new(HOST_KEY, Read::Content));
         // Jobs installed there, to find those the file no longer has.
         let (name, snippet) = backup::JOBS_PROBE;
         query.probes.push((name.into(), snippet.into()));

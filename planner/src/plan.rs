@@ -299,6 +299,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         plan_backup(backup, desired, observed, &mut hosts_planned, &mut builder);
     }
     plan_backup_removals(desired, observed, &mut builder);
+    machines_are_distinct(observed, &mut builder);
     guard(desired, observed, &mut builder);
     let mut plan = order(builder);
     for island in &desired.islands {
@@ -1645,6 +1646,38 @@ fn order(mut builder: Builder) -> Plan {
         })
         .collect();
     plan
+}
+
+/// Two machines of the file that present one SSH host key are one machine
+/// reached under two names (a NAT address and a direct one, two aliases of
+/// the SSH config), or clones of one image, whose keys let each pose as the
+/// other: either way the plan would treat them as two, and is refused.
+fn machines_are_distinct(observed: &Observed, b: &mut Builder) {
+    let mut by_key: BTreeMap<String, &str> = BTreeMap::new();
+    for (name, machine) in &observed.machines {
+        let MachineObservation::Reached { facts } = machine else {
+            continue;
+        };
+        let Some(key) = facts
+            .files
+            .get(crate::desired::HOST_KEY)
+            .and_then(file_content)
+        else {
+            continue;
+        };
+        // `ssh-ed25519 AAAA… root@host`: the comment is not the key.
+        let key = key.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        if let Some(first) = by_key.get(&key) {
+            b.plan.errors.push(PlanError {
+                address: format!("machine.{name}"),
+                message: format!(
+                    "machines {first} and {name} present the same SSH host key: one machine under two names, or clones of one image (then give each its own keys: rm /etc/ssh/ssh_host_* && dpkg-reconfigure openssh-server)"
+                ),
+            });
+        } else {
+            by_key.insert(key, name);
+        }
+    }
 }
 
 /// A schedule the host's systemd says never comes (a date in the past) or

@@ -1294,3 +1294,38 @@ fn a_schedule_the_host_never_reaches_is_an_error() {
     assert!(errors[1].0.ends_with(".check.timer"), "{errors:?}");
     assert!(errors[1].1.contains("Failed to parse"), "{errors:?}");
 }
+
+/// Two machines of the file with one SSH host key are one machine under
+/// two names, or clones: refused, naming both.
+#[test]
+fn two_machines_with_one_host_key_are_refused() {
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    let key = |comment: &str| FileFacts::File {
+        sha256: None,
+        owner: "root".into(),
+        group: "root".into(),
+        mode: "644".into(),
+        size: 100,
+        content: Some(format!(
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl {comment}\n"
+        )),
+        modified: None,
+    };
+    let path = archipel_planner::desired::HOST_KEY.to_string();
+    facts(&mut observed, "a-1")
+        .files
+        .insert(path.clone(), key("root@a1"));
+    assert!(plan(&desired, &observed).errors.is_empty());
+    facts(&mut observed, "b-1")
+        .files
+        .insert(path, key("root@cloned"));
+    let errors = plan(&desired, &observed).errors;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].address, "machine.b-1");
+    assert!(
+        errors[0]
+            .message
+            .contains("machines a-1 and b-1 present the same SSH host key")
+    );
+}
