@@ -9,7 +9,7 @@
 use crate::diagnostic::Diagnostic;
 use crate::source::{FileId, Sources, Span};
 use hcl_edit::expr::{Array, Expression, Object, ObjectKey, ObjectValueTerminator};
-use hcl_edit::structure::{Attribute, Block, Body, Structure};
+use hcl_edit::structure::{Attribute, Block, BlockLabel, Body, Structure};
 use hcl_edit::{Decor, Decorate};
 
 const INDENT: &str = "  ";
@@ -21,7 +21,7 @@ pub fn format_file(sources: &Sources, file: FileId) -> Result<String, Box<Diagno
     let text = &sources.get(file).text;
     let body = hcl_edit::parser::parse_body(text)
         .map_err(|error| Box::new(crate::language::syntax_error(sources, file, &error)))?;
-    let formatted = format_body_text(&body);
+    let formatted = format_body_text(&body, text);
     if let Err(why) = check_equivalent(text, &formatted) {
         let start = Span::new(file, 0..0);
         return Err(Box::new(
@@ -38,7 +38,7 @@ pub fn format_file(sources: &Sources, file: FileId) -> Result<String, Box<Diagno
 
 /// The canonical form of HCL text (for tests and tools without a file).
 pub fn format_text(text: &str) -> Result<String, hcl_edit::parser::Error> {
-    hcl_edit::parser::parse_body(text).map(|body| format_body_text(&body))
+    hcl_edit::parser::parse_body(text).map(|body| format_body_text(&body, text))
 }
 
 /// Whether `formatted` is a faithful rewrite of `original`: it parses, to the
@@ -109,9 +109,9 @@ fn comments_of(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn format_body_text(body: &Body) -> String {
+fn format_body_text(body: &Body, src: &str) -> String {
     let mut out = Lines::default();
-    body_lines(body, 0, &mut out);
+    body_lines(body, src, 0, &mut out);
     // Comments after the last item of the file.
     if let Some(suffix) = body.decor().suffix() {
         let trivia = Trivia::parse(suffix, true);
@@ -283,7 +283,7 @@ enum Entry {
     Block(Vec<String>),
 }
 
-fn body_lines(body: &Body, depth: usize, out: &mut Lines) {
+fn body_lines(body: &Body, src: &str, depth: usize, out: &mut Lines) {
     let mut index = 0;
     let items: Vec<&Structure> = body.iter().collect();
     while index < items.len() {
@@ -304,8 +304,10 @@ fn body_lines(body: &Body, depth: usize, out: &mut Lines) {
             }
             let suffix = Trivia::comments(structure.decor().suffix());
             let (entry, stray) = match structure {
-                Structure::Attribute(attr) => attribute_entry(attr, depth),
-                Structure::Block(block) => (Entry::Block(block_lines(block, depth)), Vec::new()),
+                Structure::Attribute(attr) => attribute_entry(attr, src, depth),
+                Structure::Block(block) => {
+                    (Entry::Block(block_lines(block, src, depth)), Vec::new())
+                }
             };
             run.push((prefix, entry, suffix, stray));
             index += 1;
@@ -369,9 +371,9 @@ fn opens_block(line: &str) -> bool {
     code.ends_with('{') && !code.contains('=')
 }
 
-fn attribute_entry(attr: &Attribute, depth: usize) -> (Entry, Vec<Piece>) {
+fn attribute_entry(attr: &Attribute, src: &str, depth: usize) -> (Entry, Vec<Piece>) {
     let stray = stray_comments(&[attr.key.decor(), attr.value.decor()]);
-    let value = expression_lines(&attr.value, depth);
+    let value = expression_lines(&attr.value, src, depth);
     (
         Entry::Attribute {
             key: attr.key.as_str().to_string(),
@@ -381,12 +383,18 @@ fn attribute_entry(attr: &Attribute, depth: usize) -> (Entry, Vec<Piece>) {
     )
 }
 
-fn block_lines(block: &Block, depth: usize) -> Vec<String> {
+fn block_lines(block: &Block, src: &str, depth: usize) -> Vec<String> {
     let mut header = block.ident.as_str().to_string();
     for label in &block.labels {
         header.push(' ');
-        // Labels are written quoted, as everywhere in HCL documentation.
-        header.push_str(&Expression::from(label.as_str()).to_string());
+        // Labels are written quoted, as everywhere in HCL documentation:
+        // a quoted one as written, an identifier in quotes.
+        match label {
+            BlockLabel::String(_) => header.push_str(&raw(src, label, || label.to_string())),
+            BlockLabel::Ident(_) => {
+                header.push_str(&Expression::from(label.as_str()).to_string());
+            }
+        }
     }
     let mut out = Lines::default();
     let mut stray = stray_comments(&[block.ident.decor()]);
@@ -410,7 +418,7 @@ fn block_lines(block: &Block, depth: usize) -> Vec<String> {
     }
     out.push(depth, &format!("{header} {{"));
     out.trailing(body_prefix);
-    body_lines(&block.body, depth + 1, &mut out);
+    body_lines(&block.body, src, depth + 1, &mut out);
     out.trailing(body_suffix.same_line);
     let only_blanks = body_suffix.pieces.iter().all(|p| *p == Piece::Blank);
     if !only_blanks {
@@ -423,18 +431,18 @@ fn block_lines(block: &Block, depth: usize) -> Vec<String> {
 /// An expression as lines: the first follows `key = `, the others are full
 /// lines. Lists and objects written over several lines keep one item per
 /// line; everything else is printed as written.
-fn expression_lines(expr: &Expression, depth: usize) -> Vec<String> {
+fn expression_lines(expr: &Expression, src: &str, depth: usize) -> Vec<String> {
     match expr {
-        Expression::Array(array) if is_multiline(expr) => array_lines(array, depth),
+        Expression::Array(array) if is_multiline(expr, src) => array_lines(array, src, depth),
         Expression::Array(array) => vec![format!(
             "[{}]",
             array
                 .iter()
-                .map(|e| expression_lines(e, depth).join("\n"))
+                .map(|e| expression_lines(e, src, depth).join("\n"))
                 .collect::<Vec<_>>()
                 .join(", ")
         )],
-        Expression::Object(object) if is_multiline(expr) => object_lines(object, depth),
+        Expression::Object(object) if is_multiline(expr, src) => object_lines(object, src, depth),
         Expression::Object(object) if object.is_empty() => vec!["{}".to_string()],
         Expression::Object(object) => vec![format!(
             "{{ {} }}",
@@ -442,38 +450,55 @@ fn expression_lines(expr: &Expression, depth: usize) -> Vec<String> {
                 .iter()
                 .map(|(k, v)| format!(
                     "{} = {}",
-                    key_text(k),
-                    expression_lines(v.expr(), depth).join("\n")
+                    key_text(k, src),
+                    expression_lines(v.expr(), src, depth).join("\n")
                 ))
                 .collect::<Vec<_>>()
                 .join(", ")
         )],
-        other => {
+        // As written: hcl-edit's own encoder misses a `%{` or `${` right
+        // after another `%` or `$` ("%%%{"), which would change a string.
+        other => raw(src, other, || {
             let mut bare = other.clone();
             bare.decor_mut().clear();
-            bare.to_string().lines().map(str::to_string).collect()
-        }
+            bare.to_string()
+        })
+        .lines()
+        .map(str::to_string)
+        .collect(),
     }
 }
 
-fn is_multiline(expr: &Expression) -> bool {
-    let mut bare = expr.clone();
-    bare.decor_mut().clear();
-    bare.to_string().contains('\n')
+fn is_multiline(expr: &Expression, src: &str) -> bool {
+    raw(src, expr, || {
+        let mut bare = expr.clone();
+        bare.decor_mut().clear();
+        bare.to_string()
+    })
+    .contains('\n')
 }
 
-fn key_text(key: &ObjectKey) -> String {
+/// An element's source text, as written (without its decor), or `fallback`
+/// for one that has no place in the source.
+fn raw(src: &str, element: &impl hcl_edit::Span, fallback: impl FnOnce() -> String) -> String {
+    element
+        .span()
+        .and_then(|range| src.get(range))
+        .map_or_else(fallback, str::to_string)
+}
+
+fn key_text(key: &ObjectKey, src: &str) -> String {
     match key {
         ObjectKey::Ident(ident) => ident.as_str().to_string(),
-        ObjectKey::Expression(expr) => {
+        ObjectKey::Expression(expr) => raw(src, expr, || {
             let mut bare = expr.clone();
             bare.decor_mut().clear();
             bare.to_string()
-        }
+        }),
     }
 }
 
-fn array_lines(array: &Array, depth: usize) -> Vec<String> {
+fn array_lines(array: &Array, src: &str, depth: usize) -> Vec<String> {
     let mut out = Lines::default();
     out.lines.push("[".to_string());
     for element in array.iter() {
@@ -483,7 +508,7 @@ fn array_lines(array: &Array, depth: usize) -> Vec<String> {
             .map(|p| Trivia::parse(p, false))
             .unwrap_or_default();
         out.element_comments(depth + 1, trivia);
-        let mut lines = expression_lines(element, depth + 1);
+        let mut lines = expression_lines(element, src, depth + 1);
         // The comma goes after the element's last line.
         if let Some(last) = lines.last_mut() {
             last.push(',');
@@ -499,12 +524,12 @@ fn array_lines(array: &Array, depth: usize) -> Vec<String> {
     out.lines
 }
 
-fn object_lines(object: &Object, depth: usize) -> Vec<String> {
+fn object_lines(object: &Object, src: &str, depth: usize) -> Vec<String> {
     let mut out = Lines::default();
     out.lines.push("{".to_string());
     let width = object
         .iter()
-        .map(|(k, _)| key_text(k).chars().count())
+        .map(|(k, _)| key_text(k, src).chars().count())
         .max()
         .unwrap_or(0);
     // An item ended by a line break (not a comma) has consumed that break:
@@ -518,12 +543,12 @@ fn object_lines(object: &Object, depth: usize) -> Vec<String> {
             .unwrap_or_default();
         at_line_start = value.terminator() == ObjectValueTerminator::Newline;
         out.element_comments(depth + 1, trivia);
-        let mut lines = expression_lines(value.expr(), depth + 1).into_iter();
+        let mut lines = expression_lines(value.expr(), src, depth + 1).into_iter();
         out.push(
             depth + 1,
             &format!(
                 "{:width$} = {}",
-                key_text(key),
+                key_text(key, src),
                 lines.next().unwrap_or_default()
             ),
         );

@@ -377,3 +377,17 @@ proptest! {
         prop_assert_eq!(check_equivalent(&text, &formatted), Ok(()), "comments changed:\n{}\n---\n{}", text, formatted);
     }
 }
+
+#[test]
+fn strings_are_written_as_they_were_not_re_encoded() {
+    // hcl-edit's encoder turns the value `%%%%{` back into `%%%%{`, which
+    // reads as `%%%{`: fmt keeps the text as written instead.
+    for text in [
+        "a = \"%%%%%{\"\n",
+        "a = [\"x\", \"$$${y\"]\n",
+        "island \"%%%{\" {}\n",
+    ] {
+        let formatted = format_text(text).unwrap();
+        assert_eq!(check_equivalent(text, &formatted), Ok(()), "{text}");
+    }
+}
