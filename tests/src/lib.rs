@@ -18,7 +18,11 @@ pub use libtest_mimic::Failed;
 
 /// Machine-wide: the lab's bridge and namespaces have fixed names, so only one test
 /// binary may use it at a time, whatever its checkout.
-const LOCK_PATH: &str = "/run/archipel-lab.lock";
+/// The lab's number (`ARCHIPEL_LAB_NET`, 0 by default): labs with
+/// different numbers and state directories run side by side.
+fn lab_net() -> String {
+    std::env::var("ARCHIPEL_LAB_NET").unwrap_or_else(|_| "0".into())
+}
 
 /// Why the lab could not do what was asked; carries the script's stderr.
 #[derive(Debug, Clone)]
@@ -206,13 +210,16 @@ impl Drop for Lab {
     }
 }
 
+/// The lock of one lab (one per `ARCHIPEL_LAB_NET`), held by the test
+/// binary that uses it.
 fn take_lock() -> Result<File, LabError> {
+    let lock_path = format!("/run/archipel-lab.{}.lock", lab_net());
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(LOCK_PATH)
-        .map_err(|e| LabError::new(format!("cannot open {LOCK_PATH}"), e.to_string()))?;
+        .open(&lock_path)
+        .map_err(|e| LabError::new(format!("cannot open {lock_path}"), e.to_string()))?;
     // Called through the trait: std's File::lock is newer than the workspace's MSRV.
     match fs4::FileExt::try_lock(&file) {
         Ok(()) => return Ok(file),
@@ -221,13 +228,13 @@ fn take_lock() -> Result<File, LabError> {
         }
         Err(fs4::TryLockError::Error(e)) => {
             return Err(LabError::new(
-                format!("cannot lock {LOCK_PATH}"),
+                format!("cannot lock {lock_path}"),
                 e.to_string(),
             ));
         }
     }
     fs4::FileExt::lock(&file)
-        .map_err(|e| LabError::new(format!("cannot lock {LOCK_PATH}"), e.to_string()))?;
+        .map_err(|e| LabError::new(format!("cannot lock {lock_path}"), e.to_string()))?;
     Ok(file)
 }
 
