@@ -458,14 +458,17 @@ fn expression_lines(expr: &Expression, src: &str, depth: usize) -> Vec<String> {
         )],
         // As written: hcl-edit's own encoder misses a `%{` or `${` right
         // after another `%` or `$` ("%%%{"), which would change a string.
-        other => raw(src, other, || {
-            let mut bare = other.clone();
-            bare.decor_mut().clear();
-            bare.to_string()
-        })
-        .lines()
-        .map(str::to_string)
-        .collect(),
+        other => {
+            let text = raw(src, other, || {
+                let mut bare = other.clone();
+                bare.decor_mut().clear();
+                bare.to_string()
+            });
+            // Split at line feeds only: a carriage return may be part of a
+            // string (`str::lines` would drop it before a line feed).
+            let text = text.strip_suffix('\n').unwrap_or(&text);
+            text.split('\n').map(str::to_string).collect()
+        }
     }
 }
 
