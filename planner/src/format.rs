@@ -433,6 +433,13 @@ fn block_lines(block: &Block, src: &str, depth: usize) -> Vec<String> {
 /// line; everything else is printed as written.
 fn expression_lines(expr: &Expression, src: &str, depth: usize) -> Vec<String> {
     match expr {
+        // A one-line list or object with a comment inside is kept as
+        // written: its comments have no line of their own to go to.
+        Expression::Array(_) | Expression::Object(_)
+            if !is_multiline(expr, src) && holds_comment(expr, src) =>
+        {
+            verbatim(expr, src)
+        }
         Expression::Array(array) if is_multiline(expr, src) => array_lines(array, src, depth),
         Expression::Array(array) => vec![format!(
             "[{}]",
@@ -456,20 +463,31 @@ fn expression_lines(expr: &Expression, src: &str, depth: usize) -> Vec<String> {
                 .collect::<Vec<_>>()
                 .join(", ")
         )],
-        // As written: hcl-edit's own encoder misses a `%{` or `${` right
-        // after another `%` or `$` ("%%%{"), which would change a string.
-        other => {
-            let text = raw(src, other, || {
-                let mut bare = other.clone();
-                bare.decor_mut().clear();
-                bare.to_string()
-            });
-            // Split at line feeds only: a carriage return may be part of a
-            // string (`str::lines` would drop it before a line feed).
-            let text = text.strip_suffix('\n').unwrap_or(&text);
-            text.split('\n').map(str::to_string).collect()
-        }
+        other => verbatim(other, src),
     }
+}
+
+/// An expression as written, a line at a time. Everything but lists and
+/// objects is printed so: hcl-edit's own encoder misses a `%{` or `${`
+/// right after another `%` or `$` ("%%%{"), which would change a string.
+fn verbatim(expr: &Expression, src: &str) -> Vec<String> {
+    let text = raw(src, expr, || {
+        let mut bare = expr.clone();
+        bare.decor_mut().clear();
+        bare.to_string()
+    });
+    // Split at line feeds only: a carriage return may be part of a string
+    // (`str::lines` would drop it before a line feed).
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    text.split('\n').map(str::to_string).collect()
+}
+
+/// Whether an expression's text holds a comment.
+fn holds_comment(expr: &Expression, src: &str) -> bool {
+    let text = raw(src, expr, String::new);
+    crate::lexer::scan(&text)
+        .iter()
+        .any(|token| matches!(token, crate::lexer::Token::Comment(_)))
 }
 
 fn is_multiline(expr: &Expression, src: &str) -> bool {

@@ -391,3 +391,20 @@ fn strings_are_written_as_they_were_not_re_encoded() {
         assert_eq!(check_equivalent(text, &formatted), Ok(()), "{text}");
     }
 }
+
+#[test]
+fn a_comment_inside_a_one_line_list_or_object_is_kept() {
+    for text in [
+        "a = [/* c */ \"x\"]\n",
+        "s = { /*/**/ }\n",
+        "o = { a = 1 /* why */ }\n",
+    ] {
+        let formatted = format_text(text).unwrap();
+        assert_eq!(
+            check_equivalent(text, &formatted),
+            Ok(()),
+            "{text} -> {formatted}"
+        );
+        assert_eq!(format_text(&formatted).unwrap(), formatted);
+    }
+}
