@@ -349,7 +349,7 @@ fn first_node_down(lab: &Lab) -> Result<(), Failed> {
     );
     let journal = lab.ssh_ok(
         "node7",
-        &format!("journalctl -u archipel-backup-{job}.service -n 30 --no-pager"),
+        &format!("journalctl -u archipel-backup-{job}.service -n 200 --no-pager"),
     )?;
     lab.ssh_ok("node7", "mv -f /etc/hosts.before-test /etc/hosts")?;
     ensure(
