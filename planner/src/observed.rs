@@ -69,6 +69,12 @@ pub struct HostFacts {
     /// Outputs of the probe commands asked for (`garage --version`…).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub probes: BTreeMap<String, ProbeOutput>,
+    /// Where SSH lands for this machine, as OpenSSH resolved it (`ssh -G`):
+    /// host name and port after the SSH config's aliases, and the jump or
+    /// proxy on the way. The login user is not part of it: two users of
+    /// one machine are one machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lands_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1652,12 +1652,28 @@ fn order(mut builder: Builder) -> Plan {
 /// reached under two names (a NAT address and a direct one, two aliases of
 /// the SSH config), or clones of one image, whose keys let each pose as the
 /// other: either way the plan would treat them as two, and is refused.
+///
+/// Two machines that SSH resolves to one address (host name and port after
+/// the SSH config's aliases, and the same jump) are one machine as well.
 fn machines_are_distinct(observed: &Observed, b: &mut Builder) {
     let mut by_key: BTreeMap<String, &str> = BTreeMap::new();
+    let mut by_landing: BTreeMap<&str, &str> = BTreeMap::new();
     for (name, machine) in &observed.machines {
         let MachineObservation::Reached { facts } = machine else {
             continue;
         };
+        if let Some(lands_at) = facts.lands_at.as_deref() {
+            if let Some(first) = by_landing.get(lands_at) {
+                b.plan.errors.push(PlanError {
+                    address: format!("machine.{name}"),
+                    message: format!(
+                        "machines {first} and {name} are one machine: SSH reaches both at {lands_at} (see `ssh -G`); name it once"
+                    ),
+                });
+                continue;
+            }
+            by_landing.insert(lands_at, name);
+        }
         let Some(key) = facts
             .files
             .get(crate::desired::HOST_KEY)

@@ -163,6 +163,7 @@ fn bare() -> HostFacts {
         files: BTreeMap::new(),
         units: BTreeMap::new(),
         probes: BTreeMap::new(),
+        lands_at: None,
     }
 }
 
@@ -1327,5 +1328,27 @@ fn two_machines_with_one_host_key_are_refused() {
         errors[0]
             .message
             .contains("machines a-1 and b-1 present the same SSH host key")
+    );
+}
+
+/// Two names in the file that SSH resolves to one address (an alias of the
+/// SSH config and the address itself) are one machine: refused.
+#[test]
+fn two_machines_ssh_lands_on_as_one_are_refused() {
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    facts(&mut observed, "a-1").lands_at = Some("203.0.113.5:2201".into());
+    facts(&mut observed, "b-1").lands_at = Some("203.0.113.5:2202".into());
+    assert!(plan(&desired, &observed).errors.is_empty());
+    facts(&mut observed, "b-1").lands_at = Some("203.0.113.5:2201".into());
+    let errors = plan(&desired, &observed).errors;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].address, "machine.b-1");
+    assert!(
+        errors[0]
+            .message
+            .contains("machines a-1 and b-1 are one machine: SSH reaches both at 203.0.113.5:2201"),
+        "{}",
+        errors[0].message
     );
 }

@@ -127,11 +127,13 @@ pub async fn gather(remote: &Remote, query: &FactsQuery) -> Result<HostFacts, Ss
     );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let output = remote.run_checked(SCRIPT, &args, None).await?;
-    parse(&output.stdout_text(), query).map_err(|reason| SshError::Transport {
+    let mut facts = parse(&output.stdout_text(), query).map_err(|reason| SshError::Transport {
         host: remote.host().to_string(),
         command: "gather host facts".into(),
         reason,
-    })
+    })?;
+    facts.lands_at = Some(remote.lands_at().to_string());
+    Ok(facts)
 }
 
 /// Gathers the facts of many hosts at once, one round trip each.
@@ -151,6 +153,7 @@ fn parse(text: &str, query: &FactsQuery) -> Result<HostFacts, String> {
         files: BTreeMap::new(),
         units: BTreeMap::new(),
         probes: BTreeMap::new(),
+        lands_at: None,
     };
     let mut hashes: BTreeMap<&str, &str> = BTreeMap::new();
     let mut contents: BTreeMap<&str, String> = BTreeMap::new();

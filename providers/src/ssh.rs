@@ -267,6 +267,7 @@ impl Ssh {
         Ok(Remote {
             inner: Arc::new(RemoteInner {
                 host,
+                lands_at: resolved.lands_at(),
                 session: Some(session),
                 sudo: resolved.user != "root",
                 channels: Semaphore::new(CHANNELS_PER_HOST),
@@ -322,6 +323,11 @@ impl Ssh {
             port: value("port").and_then(|p| p.parse().ok()).unwrap_or(22),
             user: value("user").unwrap_or_else(|| "root".into()),
             host_key_alias: value("hostkeyalias"),
+            // `none` is how ssh -G prints an unset option.
+            proxy: value("proxyjump")
+                .map(|jump| format!("jump {jump}"))
+                .or_else(|| value("proxycommand").map(|command| format!("proxy {command}")))
+                .filter(|proxy| !proxy.ends_with(" none")),
         })
     }
 }
@@ -354,9 +360,20 @@ struct Resolved {
     port: u16,
     user: String,
     host_key_alias: Option<String>,
+    /// `jump HOSTS` or `proxy COMMAND`, when ssh goes through one.
+    proxy: Option<String>,
 }
 
 impl Resolved {
+    /// Where ssh lands: `HOST:PORT`, then ` (jump HOSTS)` or
+    /// ` (proxy COMMAND)` when it goes through one.
+    fn lands_at(&self) -> String {
+        match &self.proxy {
+            Some(proxy) => format!("{}:{} ({proxy})", self.hostname, self.port),
+            None => format!("{}:{}", self.hostname, self.port),
+        }
+    }
+
     /// The name ssh looks a host key up by in known_hosts.
     fn known_hosts_name(&self) -> String {
         match &self.host_key_alias {
@@ -411,6 +428,8 @@ pub struct Remote {
 
 struct RemoteInner {
     host: String,
+    /// Where ssh lands (see [`Resolved::lands_at`]).
+    lands_at: String,
     session: Option<Session>,
     /// Whether commands go through `sudo -n` (the login user is not root).
     sudo: bool,
@@ -442,6 +461,12 @@ impl Remote {
     /// How errors name this machine: `node1 (root@10.0.0.1)`.
     pub fn host(&self) -> &str {
         &self.inner.host
+    }
+
+    /// Where ssh lands for this machine, as `ssh -G` resolved it: host name
+    /// and port, and the jump or proxy on the way.
+    pub fn lands_at(&self) -> &str {
+        &self.inner.lands_at
     }
 
     fn session(&self) -> &Session {

@@ -125,6 +125,23 @@ impl Lab {
         &self.state_dir
     }
 
+    /// The command lines of archipel's ssh master processes that reach this
+    /// lab (through its `ssh_config`). Another lab's masters, running beside
+    /// it in the same test run, are not counted.
+    pub fn ssh_masters(&self) -> Vec<String> {
+        let config = self.ssh_config().display().to_string();
+        let output = Command::new("pgrep")
+            .args(["-fa", "archipel-ssh-"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        output
+            .lines()
+            .filter(|line| line.contains(&config))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// An OpenSSH client configuration with a `Host` entry per node (by name and by
     /// address): root login, the lab's identity, strict host key checking.
     pub fn ssh_config(&self) -> PathBuf {

@@ -664,13 +664,8 @@ fn ctrl_c(lab: &Lab) -> Result<(), Failed> {
             == 2,
         all.clone(),
     )?;
-    let left = Command::new("pgrep")
-        .args(["-fa", "archipel-ssh-"])
-        .output()?;
-    ensure(
-        left.stdout.is_empty(),
-        format!("ssh left behind: {}", String::from_utf8_lossy(&left.stdout)),
-    )?;
+    let left = lab.ssh_masters();
+    ensure(left.is_empty(), format!("ssh left behind: {left:?}"))?;
     // Applying again finishes the job.
     let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
     ensure(output.status.success(), output_text(&output))?;

@@ -728,7 +728,12 @@ fn retention(lab: &Lab) -> Result<(), Failed> {
             .filter_map(|s| s["id"].as_str().map(str::to_string))
             .collect())
     };
-    ensure(count(lab)?.len() == 3, "three snapshots")?;
+    // Earlier cases made some too (the first node down, for one).
+    let before = count(lab)?;
+    ensure(
+        before.len() >= 3,
+        format!("at least three snapshots: {before:?}"),
+    )?;
     lab.ssh_ok(
         "node7",
         "systemctl start archipel-prune-chaton-1-data.service",

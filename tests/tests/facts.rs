@@ -58,7 +58,7 @@ fn archipel(lab: &Lab, file: &Path, ssh_config: Option<&Path>) -> Result<Command
     command
         .arg("-f")
         .arg(file)
-        .args(["-v", "--ssh-config"])
+        .args(["facts", "-v", "--ssh-config"])
         .arg(
             ssh_config
                 .map(Path::to_path_buf)
@@ -128,30 +128,25 @@ fn unreachable_machine(lab: &Lab) -> Result<(), Failed> {
     Ok(())
 }
 
-/// ssh master processes of any archipel run.
-fn masters() -> Result<Vec<String>, Failed> {
-    let output = Command::new("pgrep")
-        .args(["-fa", "archipel-ssh-"])
-        .output()
-        .map(recorded)?;
-    Ok(String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect())
-}
-
 fn ctrl_c(lab: &Lab) -> Result<(), Failed> {
     let dir = tempfile::tempdir()?;
     let file = archipelago(dir.path(), None)?;
     // node3 is cut off: its connection hangs while node1 and node2 are done.
     lab.cut("node3")?;
+    // The run's control directories go to a temporary directory of its own,
+    // where no other test's can be.
+    let tmp = tempfile::tempdir()?;
     let result = (|| {
         let child = archipel(lab, &file, None)?
+            .env("TMPDIR", tmp.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
         std::thread::sleep(Duration::from_millis(1500));
-        ensure(!masters()?.is_empty(), "connections are open before Ctrl-C")?;
+        ensure(
+            !lab.ssh_masters().is_empty(),
+            "connections are open before Ctrl-C",
+        )?;
         let interrupted_at = Instant::now();
         let status = Command::new("kill")
             .args(["-INT", &child.id().to_string()])
@@ -168,12 +163,12 @@ fn ctrl_c(lab: &Lab) -> Result<(), Failed> {
             output_text(&output),
         )?;
         std::thread::sleep(Duration::from_millis(300));
-        let left = masters()?;
+        let left = lab.ssh_masters();
         ensure(
             left.is_empty(),
             format!("ssh processes left after Ctrl-C: {left:?}"),
         )?;
-        let dirs: Vec<_> = std::fs::read_dir("/tmp")?
+        let dirs: Vec<_> = std::fs::read_dir(tmp.path())?
             .flatten()
             .filter(|e| e.file_name().to_string_lossy().starts_with("archipel-ssh-"))
             .collect();

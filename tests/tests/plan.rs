@@ -18,6 +18,10 @@ fn main() {
             ("a_cut_node_never_hangs_the_plan", cut_node),
             ("a_live_island_is_observed_and_no_secret_leaks", live_island),
             ("a_saved_observation_reproduces_the_plan", saved_observation),
+            (
+                "one_machine_under_two_names_is_refused",
+                one_machine_two_names,
+            ),
         ],
     )
 }
@@ -138,9 +142,18 @@ fn bare_nodes(lab: &Lab) -> Result<(), Failed> {
         "chaton chaton-1",
         "chaton chaton-6",
     ] {
+        // Every section is counted in the table, and either shown or named
+        // among those left out of a comment too long for the forge.
         ensure(
-            markdown.contains(&format!("<details><summary><b>{section}</b>")),
-            format!("no section for {section}"),
+            markdown.contains(&format!("| {section} | ")),
+            format!("no table row for {section}:\n{markdown}"),
+        )?;
+        ensure(
+            markdown.contains(&format!("<details><summary><b>{section}</b>"))
+                || markdown
+                    .lines()
+                    .any(|l| l.contains("left out") && l.contains(&format!("**{section}**"))),
+            format!("no section for {section}:\n{markdown}"),
         )?;
     }
     Ok(())
@@ -338,5 +351,38 @@ fn saved_observation(lab: &Lab) -> Result<(), Failed> {
     ensure(
         offline.stdout == live.stdout,
         "the saved observation gives the same plan",
+    )
+}
+
+/// chaton-2's backup host names node1 by its address: SSH lands on one
+/// machine for both names (`ssh -G` resolves `node1` to that address), and
+/// the plan refuses it, naming both.
+fn one_machine_two_names(lab: &Lab) -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let file = archipelago(lab, dir.path())?;
+    let address = lab.node("node1").ok_or("node1")?.address.to_string();
+    let text = std::fs::read_to_string(&file)?;
+    ensure(text.contains("host     = \"root@node2\""), text.clone())?;
+    std::fs::write(
+        &file,
+        text.replace(
+            "host     = \"root@node2\"",
+            &format!("host     = \"root@{address}\""),
+        ),
+    )?;
+    let output = plan(lab, &file, &["--output", "json"])?;
+    ensure(output.status.code() == Some(1), output_text(&output))?;
+    let document = json(&output)?;
+    let errors = document["errors"].to_string();
+    ensure(
+        errors.contains(&format!(
+            "are one machine: SSH reaches both at {address}:22"
+        )) && errors.contains("node1")
+            && errors.contains(&address),
+        errors,
+    )?;
+    ensure(
+        document["applicable"] == false,
+        "a plan with an error cannot be applied",
     )
 }

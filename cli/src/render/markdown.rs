@@ -184,8 +184,12 @@ pub fn render(plan: &Plan) -> String {
         }
         out.push('\n');
     }
+    // Sections that destroy come first, so the comment's limit never leaves
+    // out the details of a destruction.
+    let mut detailed = order.clone();
+    detailed.sort_by_key(|name| counts(&sections[name]).2 == 0);
     let mut left_out: Vec<&str> = Vec::new();
-    for name in &order {
+    for name in &detailed {
         let indexes = &sections[name];
         let (add, change, destroy) = counts(indexes);
         let mut section = format!(
@@ -270,6 +274,24 @@ mod tests {
         assert!(table < text.find("<details>").unwrap());
         assert!(text.contains("This plan is too long for one comment"));
         assert!(text.contains("more sections"));
+    }
+
+    #[test]
+    fn a_destruction_is_detailed_even_when_the_comment_is_full() {
+        let mut plan = Plan::default();
+        for chaton in 0..40 {
+            plan.changes
+                .push(change(&format!("chaton.c{chaton}.backup.j.settings"), 200));
+        }
+        let mut removal = change("island.zz.node.n9", 3);
+        removal.action = Action::Delete;
+        plan.changes.push(removal);
+        let text = render(&plan);
+        assert!(text.contains("This plan is too long for one comment"));
+        let destroyed = text
+            .find("<summary><b>island zz</b>: 0 to add, 0 to change, 1 to destroy")
+            .expect("the destroying section is detailed");
+        assert!(destroyed < text.find("<b>chaton c0</b>").unwrap());
     }
 
     #[test]
