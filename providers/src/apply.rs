@@ -60,8 +60,10 @@ pub struct Context {
     /// Per island, the Garage IDs of the nodes the plan removes.
     removals: BTreeMap<String, Vec<String>>,
     secrets: Mutex<BTreeMap<String, Arc<Secrets>>>,
-    /// Held while a node of the island restarts: one at a time.
-    restarts: BTreeMap<String, Arc<Mutex<()>>>,
+    /// Per island, its turn to restart a node: held while a node of the
+    /// island restarts, one at a time. Holds the restart that failed, once
+    /// one has: the island's roll stops there.
+    restarts: BTreeMap<String, Arc<Mutex<Option<String>>>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -85,7 +87,7 @@ impl Context {
         let restarts = desired
             .islands
             .iter()
-            .map(|i| (i.name.clone(), Arc::new(Mutex::new(()))))
+            .map(|i| (i.name.clone(), Arc::new(Mutex::new(None))))
             .collect();
         let mut removals: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for change in &plan.changes {
@@ -178,7 +180,7 @@ impl Context {
 
     /// A restart of a node of a running island takes the island's turn:
     /// one node at a time. Other changes need no turn.
-    async fn turn(&self, change: &Change) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    async fn turn(&self, change: &Change) -> Option<Turn> {
         match &change.target {
             Some(Target::Node {
                 island,
@@ -211,6 +213,10 @@ impl Context {
         )
     }
 }
+
+/// An island's turn to restart one of its nodes; what it holds is the
+/// restart that failed, if one has.
+type Turn = tokio::sync::OwnedMutexGuard<Option<String>>;
 
 /// What happened to each change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -297,9 +303,21 @@ pub async fn apply(
                         // A rolling restart waits for its island's turn
                         // before it counts as started; interrupted while
                         // waiting, it does not start.
-                        let _turn = context.turn(&change).await;
+                        let mut turn = context.turn(&change).await;
                         if *stop.borrow() {
                             let outcome = Outcome::Skipped(NOT_STARTED.into());
+                            let _ = events
+                                .send(Event::Finished(change.address.clone(), outcome.clone()));
+                            return (i, outcome);
+                        }
+                        // A restart of the island failed (its node did not
+                        // come back healthy): the island's roll stops
+                        // there, no other node of it goes down. Other
+                        // islands roll on.
+                        if let Some(failed) = turn.as_ref().and_then(|turn| turn.as_ref()) {
+                            let outcome = Outcome::Skipped(format!(
+                                "{failed} did not succeed: the island's rolling restart stops there"
+                            ));
                             let _ = events
                                 .send(Event::Finished(change.address.clone(), outcome.clone()));
                             return (i, outcome);
@@ -310,6 +328,10 @@ pub async fn apply(
                             Ok(()) => Outcome::Done(begin.elapsed()),
                             Err(error) => Outcome::Failed(error.to_string()),
                         };
+                        // Recorded before the turn passes on.
+                        if let (Some(turn), Outcome::Failed(_)) = (turn.as_mut(), &outcome) {
+                            **turn = Some(change.address.clone());
+                        }
                         // Reported before the turn passes on, so progress
                         // reads in the order things happened.
                         let _ =

@@ -16,18 +16,40 @@ use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// Runs `garage json-api` calls, one per argument after the binary and the
-/// config (`Endpoint` or `Endpoint=JSON`), eight at a time (each call is a
-/// short RPC session with the local daemon), then prints each answer framed
-/// as base64 on its own line, in the order asked.
-const SCRIPT: &str = r#"bin=$1; cfg=$2; shift 2
+/// How long one `garage json-api` call may take before archipel gives up
+/// on it. Garage answers in well under a second while its members answer.
+/// A member blackholed (its packets dropped, not refused) is another
+/// matter: a read of the key and bucket tables, which every node holds,
+/// needs two nodes of three in the default consistency mode, and Garage asks
+/// the node itself and the peer it pings fastest; when that peer is the
+/// blackholed one, the read waits for Garage's own RPC timeout, five
+/// minutes, even once Garage has given the peer up (after five failed
+/// pings, about 80 s). A write that needs it waits as long. Past this bound
+/// the call is stopped on the node (`timeout`) and abandoned here, and the
+/// error names the node and the call; an observation asks the island's
+/// other running members too, whose Garage may prefer another peer.
+pub const API_CALL_WITHIN: Duration = Duration::from_secs(10);
+
+/// How many calls [`SCRIPT`] runs at once.
+const CALLS_AT_ONCE: usize = 8;
+
+/// The exit status of a call `timeout` stopped.
+const TIMED_OUT: i32 = 124;
+
+/// Runs `garage json-api` calls, one per argument after the binary, the
+/// config and the bound in seconds (`Endpoint` or `Endpoint=JSON`), eight at
+/// a time (each call is a short RPC session with the local daemon), each
+/// stopped after the bound where the node has `timeout`, then prints each
+/// answer framed as base64 on its own line, in the order asked.
+const SCRIPT: &str = r#"bin=$1; cfg=$2; limit=$3; shift 3
+if command -v timeout >/dev/null 2>&1; then bounded() { timeout "$limit" "$@"; }; else bounded() { "$@"; }; fi
 dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
 i=0
 for call; do
   i=$((i+1))
   (
     endpoint=${call%%=*}
-    case $call in *=*) "$bin" -c "$cfg" json-api "$endpoint" "${call#*=}" ;; *) "$bin" -c "$cfg" json-api "$endpoint" ;; esac >"$dir/$i" 2>&1
+    case $call in *=*) bounded "$bin" -c "$cfg" json-api "$endpoint" "${call#*=}" ;; *) bounded "$bin" -c "$cfg" json-api "$endpoint" ;; esac >"$dir/$i" 2>&1
     echo $? >"$dir/$i.rc"
   ) &
   [ $((i % 8)) -eq 0 ] && wait
@@ -40,11 +62,73 @@ for call; do
 done
 "#;
 
-/// Calls the admin API; answers in the order asked.
-async fn call(remote: &Remote, calls: &[String]) -> Result<Vec<(String, String)>, SshError> {
-    let mut args: Vec<&str> = vec![BINARY, CONFIG];
+/// One call's answer, as the node gave it.
+enum Answer {
+    Json(String),
+    /// `garage json-api` failed: its exit status and what it printed.
+    Failed(i32, String),
+    /// Stopped after [`API_CALL_WITHIN`].
+    TimedOut,
+}
+
+impl Answer {
+    /// The JSON text, or the error naming the node and the call.
+    fn json(self, remote: &Remote, endpoint: &str) -> Result<String, SshError> {
+        match self {
+            Answer::Json(text) => Ok(text),
+            Answer::Failed(status, stderr) => Err(SshError::Failed {
+                host: remote.host().to_string(),
+                command: format!("garage json-api {endpoint}"),
+                status,
+                stderr,
+            }),
+            Answer::TimedOut => Err(SshError::Timeout {
+                host: remote.host().to_string(),
+                command: format!("garage json-api {endpoint}"),
+                after: API_CALL_WITHIN,
+            }),
+        }
+    }
+}
+
+/// Calls the admin API; answers in the order asked, each bounded by
+/// [`API_CALL_WITHIN`] (on the node, and here for the whole round trip).
+async fn call(remote: &Remote, calls: &[String]) -> Result<Vec<(String, Answer)>, SshError> {
+    let limit = API_CALL_WITHIN.as_secs().to_string();
+    let mut args: Vec<&str> = vec![BINARY, CONFIG, &limit];
     args.extend(calls.iter().map(String::as_str));
-    let output = remote.run_checked(SCRIPT, &args, None).await?;
+    // The calls run eight at a time; a node without `timeout` is bounded here.
+    let rounds = calls.len().div_ceil(CALLS_AT_ONCE).max(1) as u32;
+    let output = remote
+        .run_within(
+            SCRIPT,
+            &args,
+            None,
+            API_CALL_WITHIN * rounds + Duration::from_secs(5),
+        )
+        .await
+        // Named by its calls rather than by the script's first line.
+        .map_err(|error| match error {
+            SshError::Timeout { host, after, .. } => SshError::Timeout {
+                host,
+                command: format!("garage json-api {}", endpoints(calls)),
+                after,
+            },
+            SshError::Transport { host, reason, .. } => SshError::Transport {
+                host,
+                command: format!("garage json-api {}", endpoints(calls)),
+                reason,
+            },
+            other => other,
+        })?;
+    if output.status != 0 {
+        return Err(SshError::Failed {
+            host: remote.host().to_string(),
+            command: format!("garage json-api {}", endpoints(calls)),
+            status: output.status,
+            stderr: output.stderr_text(),
+        });
+    }
     let failure = |reason: String| SshError::Transport {
         host: remote.host().to_string(),
         command: "garage json-api".into(),
@@ -59,15 +143,12 @@ async fn call(remote: &Remote, calls: &[String]) -> Result<Vec<(String, String)>
         let text =
             String::from_utf8_lossy(&BASE64.decode(encoded).map_err(|e| failure(e.to_string()))?)
                 .into_owned();
-        if *status != "0" {
-            return Err(SshError::Failed {
-                host: remote.host().to_string(),
-                command: format!("garage json-api {endpoint}"),
-                status: status.parse().unwrap_or(1),
-                stderr: text,
-            });
-        }
-        answers.push((endpoint.to_string(), text));
+        let answer = match status.parse().unwrap_or(1) {
+            0 => Answer::Json(text),
+            TIMED_OUT => Answer::TimedOut,
+            status => Answer::Failed(status, text),
+        };
+        answers.push((endpoint.to_string(), answer));
     }
     if answers.len() != calls.len() {
         return Err(failure(format!(
@@ -77,6 +158,104 @@ async fn call(remote: &Remote, calls: &[String]) -> Result<Vec<(String, String)>
         )));
     }
     Ok(answers)
+}
+
+/// The endpoints of some calls, to name them in an error.
+fn endpoints(calls: &[String]) -> String {
+    let mut names: Vec<&str> = calls
+        .iter()
+        .map(|c| c.split('=').next().unwrap_or(c))
+        .collect();
+    names.dedup();
+    names.join(", ")
+}
+
+/// How an island's running members are asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asking {
+    /// One after the other: the next member only for what the previous
+    /// did not answer. What a healthy island needs.
+    InTurn,
+    /// All at once, the first answer to each call kept: when a member of
+    /// the island is out of reach, Garage may make any member wait on it
+    /// (see [`API_CALL_WITHIN`]), and asking in turn would cost that wait
+    /// once per member.
+    AtOnce,
+}
+
+/// Answers every call through the island's running members: each call is
+/// answered by the first member that answers it. A call that fails or
+/// times out on one member (its Garage waiting on a member out of reach)
+/// is asked of the others, whose Garage may hold that data itself; a
+/// member whose connection fails is passed over. Answers come in the order
+/// asked, with the index of the member that answered the first call; when
+/// some call got no answer anywhere, what each member said.
+async fn call_through(
+    members: &[&Remote],
+    calls: &[String],
+    asking: Asking,
+) -> Result<(usize, Vec<String>), Vec<SshError>> {
+    use futures_util::StreamExt;
+    let mut answers: Vec<Option<String>> = vec![None; calls.len()];
+    let mut first = None;
+    let mut problems = Vec::new();
+    let mut keep = |index: usize,
+                    remote: &Remote,
+                    pending: &[usize],
+                    result: Result<Vec<(String, Answer)>, SshError>,
+                    answers: &mut Vec<Option<String>>| match result {
+        Err(error) => problems.push(error),
+        Ok(results) => {
+            for (&i, (endpoint, answer)) in pending.iter().zip(results) {
+                if answers[i].is_some() {
+                    continue;
+                }
+                match answer.json(remote, &endpoint) {
+                    Ok(text) => {
+                        answers[i] = Some(text);
+                        if i == 0 {
+                            first = Some(index);
+                        }
+                    }
+                    Err(error) => problems.push(error),
+                }
+            }
+        }
+    };
+    match asking {
+        Asking::InTurn => {
+            for (index, remote) in members.iter().enumerate() {
+                let pending: Vec<usize> =
+                    (0..calls.len()).filter(|i| answers[*i].is_none()).collect();
+                if pending.is_empty() {
+                    break;
+                }
+                let asked: Vec<String> = pending.iter().map(|i| calls[*i].clone()).collect();
+                let result = call(remote, &asked).await;
+                keep(index, remote, &pending, result, &mut answers);
+            }
+        }
+        Asking::AtOnce => {
+            let all: Vec<usize> = (0..calls.len()).collect();
+            let mut asked: futures_util::stream::FuturesUnordered<_> = members
+                .iter()
+                .enumerate()
+                .map(|(index, remote)| async move { (index, *remote, call(remote, calls).await) })
+                .collect();
+            // The first to answer everything ends it: the others' calls are
+            // abandoned (and stopped on their nodes by their bound).
+            while let Some((index, remote, result)) = asked.next().await {
+                keep(index, remote, &all, result, &mut answers);
+                if answers.iter().all(Option::is_some) {
+                    break;
+                }
+            }
+        }
+    }
+    match answers.into_iter().collect::<Option<Vec<String>>>() {
+        Some(answers) => Ok((first.unwrap_or(0), answers)),
+        None => Err(problems),
+    }
 }
 
 fn parse<T: DeserializeOwned>(remote: &Remote, endpoint: &str, text: &str) -> Result<T, SshError> {
@@ -93,9 +272,16 @@ fn is_identifier(id: &str) -> bool {
     !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
-/// Reads the whole cluster: status, health, layout and its history, every
-/// key (without its secret) and every bucket.
-pub async fn observe_cluster(remote: &Remote) -> Result<Cluster, SshError> {
+/// Reads the whole cluster through its running members (see
+/// [`call_through`]), asked as `asking` says: status, health, layout and
+/// its history, every key (without its secret) and every bucket. Returns
+/// the index of the member whose view of the cluster (status, health,
+/// layout) it gives; when the island could not be read, what each member
+/// said.
+pub async fn observe_cluster(
+    members: &[&Remote],
+    asking: Asking,
+) -> Result<(usize, Cluster), Vec<SshError>> {
     let first: Vec<String> = [
         "GetClusterStatus",
         "GetClusterHealth",
@@ -107,18 +293,25 @@ pub async fn observe_cluster(remote: &Remote) -> Result<Cluster, SshError> {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let answers: BTreeMap<String, String> = call(remote, &first).await?.into_iter().collect();
-    let text = |endpoint: &str| answers.get(endpoint).map(String::as_str).unwrap_or("");
-    let status: ClusterStatus = parse(remote, "GetClusterStatus", text("GetClusterStatus"))?;
-    let health: ClusterHealth = parse(remote, "GetClusterHealth", text("GetClusterHealth"))?;
-    let layout: ClusterLayout = parse(remote, "GetClusterLayout", text("GetClusterLayout"))?;
-    let history: LayoutHistory = parse(
-        remote,
-        "GetClusterLayoutHistory",
-        text("GetClusterLayoutHistory"),
-    )?;
-    let keys: Vec<ListedId> = parse(remote, "ListKeys", text("ListKeys"))?;
-    let buckets: Vec<ListedId> = parse(remote, "ListBuckets", text("ListBuckets"))?;
+    let (through, texts) = call_through(members, &first, asking).await?;
+    let answers: BTreeMap<&str, String> = first.iter().map(String::as_str).zip(texts).collect();
+    let remote = members[through];
+    let read = || -> Result<_, SshError> {
+        let text = |endpoint: &str| answers.get(endpoint).map(String::as_str).unwrap_or("");
+        Ok((
+            parse::<ClusterStatus>(remote, "GetClusterStatus", text("GetClusterStatus"))?,
+            parse::<ClusterHealth>(remote, "GetClusterHealth", text("GetClusterHealth"))?,
+            parse::<ClusterLayout>(remote, "GetClusterLayout", text("GetClusterLayout"))?,
+            parse::<LayoutHistory>(
+                remote,
+                "GetClusterLayoutHistory",
+                text("GetClusterLayoutHistory"),
+            )?,
+            parse::<Vec<ListedId>>(remote, "ListKeys", text("ListKeys"))?,
+            parse::<Vec<ListedId>>(remote, "ListBuckets", text("ListBuckets"))?,
+        ))
+    };
+    let (status, health, layout, history, keys, buckets) = read().map_err(|e| vec![e])?;
 
     let mut second = Vec::new();
     for key in keys.iter().filter(|k| is_identifier(&k.id)) {
@@ -131,22 +324,37 @@ pub async fn observe_cluster(remote: &Remote) -> Result<Cluster, SshError> {
     let mut key_infos = Vec::new();
     let mut bucket_infos = Vec::new();
     if !second.is_empty() {
-        for (endpoint, text) in call(remote, &second).await? {
-            if endpoint == "GetKeyInfo" {
-                key_infos.push(parse::<KeyInfo>(remote, &endpoint, &text)?);
+        // The member that answered first goes first again.
+        let mut order: Vec<&Remote> = vec![remote];
+        order.extend(
+            members
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != through)
+                .map(|(_, m)| *m),
+        );
+        let (_, texts) = call_through(&order, &second, asking).await?;
+        for (call, text) in second.iter().zip(texts) {
+            if call.starts_with("GetKeyInfo=") {
+                key_infos.push(parse::<KeyInfo>(remote, "GetKeyInfo", &text).map_err(|e| vec![e])?);
             } else {
-                bucket_infos.push(parse::<BucketInfo>(remote, &endpoint, &text)?);
+                bucket_infos.push(
+                    parse::<BucketInfo>(remote, "GetBucketInfo", &text).map_err(|e| vec![e])?,
+                );
             }
         }
     }
-    Ok(Cluster {
-        status,
-        health,
-        layout,
-        history,
-        keys: key_infos,
-        buckets: bucket_infos,
-    })
+    Ok((
+        through,
+        Cluster {
+            status,
+            health,
+            layout,
+            history,
+            keys: key_infos,
+            buckets: bucket_infos,
+        },
+    ))
 }
 
 /// One admin API call, its JSON answer. Bodies never hold a secret (they
@@ -162,11 +370,10 @@ pub async fn api(
         None => endpoint.to_string(),
     };
     let answers = call(remote, &[call_text]).await?;
-    let text = answers
-        .into_iter()
-        .next()
-        .map(|(_, text)| text)
-        .unwrap_or_default();
+    let text = match answers.into_iter().next() {
+        Some((_, answer)) => answer.json(remote, endpoint)?,
+        None => String::new(),
+    };
     parse(remote, endpoint, &text)
 }
 
@@ -299,7 +506,15 @@ pub async fn start(remote: &Remote, restart: bool) -> Result<(), SshError> {
         remote,
         "Garage to answer",
         Duration::from_secs(60),
-        |remote| async move { Ok(api(&remote, "GetClusterStatus", None).await.is_ok()) },
+        |remote| async move {
+            match api(&remote, "GetClusterStatus", None).await {
+                Ok(_) => Ok(true),
+                // The machine itself is lost: no use waiting for its Garage.
+                Err(error @ SshError::Transport { .. }) => Err(error),
+                // Not started yet, or not answering yet.
+                Err(_) => Ok(false),
+            }
+        },
     )
     .await
 }

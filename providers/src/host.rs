@@ -11,12 +11,13 @@ use std::collections::BTreeMap;
 /// One line per fact, tab-separated, so parsing is trivial and robust; a
 /// handful of processes whatever the number of files and units (hosts may
 /// be small machines, and many are observed at once).
-/// Arguments: the hash records directory, then `M:`, `H:`, `C:` or `X:`
-/// and a path (see [`Read`]), `--`,
+/// Arguments: the hash records directory, the probes' bound in seconds,
+/// then `M:`, `H:`, `C:` or `X:` and a path (see [`Read`]), `--`,
 /// units, `--`, `NAME=SNIPPET` probes. Contents are capped at 1 MiB (they
-/// are configuration files) and probe outputs at 64 KiB.
+/// are configuration files) and probe outputs at 64 KiB. Probes run at
+/// once, each bounded (see [`PROBE_WITHIN`]).
 const SCRIPT: &str = r#"export LC_ALL=C
-records=$1; shift
+records=$1; limit=$2; shift 2
 . /etc/os-release 2>/dev/null || true
 printf 'os\t%s\t%s\n' "${ID:-unknown}" "${VERSION_ID:-}"
 printf 'arch\t%s\n' "$(uname -m)"
@@ -56,12 +57,43 @@ if [ -n "$units" ] && command -v systemctl >/dev/null 2>&1; then
 fi
 while [ $# -gt 0 ] && [ "$1" != -- ]; do shift; done
 [ $# -gt 0 ] && shift
-for a; do
-  out=$( (eval "${a#*=}") 2>&1 ); rc=$?
-  printf 'probe\t%s\t%s\t' "${a%%=*}" "$rc"; printf '%s' "$out" | head -c 65536 | base64 -w0; echo
-done
+if command -v timeout >/dev/null 2>&1; then
+  probe() { timeout "$limit" sh -c "$1"; }
+else
+  probe() { (eval "$1"); }
+fi
+said() {
+  out=$1
+  if [ "$2" = 124 ]; then out="$out${out:+
+}timed out: no answer within $limit s"; fi
+  printf 'probe\t%s\t%s\t' "$3" "$2"; printf '%s' "$out" | head -c 65536 | base64 -w0; echo
+}
+if [ $# -gt 0 ] && dir=$(mktemp -d 2>/dev/null); then
+  trap 'rm -rf "$dir"' EXIT
+  i=0
+  for a; do i=$((i+1)); ( probe "${a#*=}" >"$dir/$i" 2>&1; echo $? >"$dir/$i.rc" ) & done
+  wait
+  i=0
+  for a; do
+    i=$((i+1))
+    said "$(cat "$dir/$i")" "$(cat "$dir/$i.rc" 2>/dev/null || echo 1)" "${a%%=*}"
+  done
+else
+  for a; do
+    out=$(probe "${a#*=}" 2>&1); rc=$?
+    said "$out" "$rc" "${a%%=*}"
+  done
+fi
 exit 0
 "#;
+
+/// How long one probe may run (they run at once). A probe can wait on
+/// another machine: restic asking a backup job's repository whether it
+/// exists waits on the island node of its S3 address, and when that node
+/// drops every packet restic retries for minutes. Past this bound the
+/// probe is stopped (where the host has `timeout`) and reports so; the
+/// plan then says restic could not tell, and apply checks again.
+pub const PROBE_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Where the hashes of files archipel installed are recorded, with the
 /// identity of the file they were computed for.
@@ -106,7 +138,7 @@ pub async fn gather(remote: &Remote, query: &FactsQuery) -> Result<HostFacts, Ss
             )));
         }
     }
-    let mut args: Vec<String> = vec![HASH_RECORDS.to_string()];
+    let mut args: Vec<String> = vec![HASH_RECORDS.to_string(), PROBE_WITHIN.as_secs().to_string()];
     args.extend(query.files.iter().map(|f| {
         let letter = match f.read {
             Read::Metadata => 'M',

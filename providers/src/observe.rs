@@ -243,22 +243,38 @@ async fn observe_island(
             _ => unknown.push(node.name.as_str()),
         }
     }
+    // Through every running member: a call one of them cannot answer in
+    // time (its Garage waiting on a member out of reach) is asked of the
+    // others. In turn while every member answered archipel; all at once
+    // when one did not, as Garage may then make each of them wait on it.
     let mut problems = Vec::new();
-    for (name, remote) in running {
-        match garage::observe_cluster(remote).await {
-            Ok(cluster) => {
+    if !running.is_empty() {
+        let members: Vec<&Remote> = running.iter().map(|(_, remote)| *remote).collect();
+        let asking = if unknown.is_empty() {
+            garage::Asking::InTurn
+        } else {
+            garage::Asking::AtOnce
+        };
+        match garage::observe_cluster(&members, asking).await {
+            Ok((through, cluster)) => {
                 return IslandObservation::Reached {
-                    through: name.to_string(),
+                    through: running[through].0.to_string(),
                     cluster: Box::new(cluster),
                 };
             }
-            Err(error) => problems.push(error.to_string()),
+            Err(errors) => problems.extend(errors.iter().map(ToString::to_string)),
         }
     }
     if !ever_ran && unknown.is_empty() {
         return IslandObservation::NotRunning;
     }
-    let message = if !problems.is_empty() {
+    let message = if !problems.is_empty() && !unknown.is_empty() {
+        format!(
+            "no running member answered the admin API: {}; {} could not be observed, and Garage waits on a member out of reach before it answers some calls",
+            problems.join("; "),
+            unknown.join(", ")
+        )
+    } else if !problems.is_empty() {
         format!(
             "no running member answered the admin API: {}",
             problems.join("; ")

@@ -40,8 +40,15 @@ pub struct SshSettings {
     /// An ssh_config file used instead of `~/.ssh/config` (`ssh -F`).
     pub config_file: Option<PathBuf>,
     pub host_keys: HostKeyPolicy,
+    /// How long ssh may take to open the TCP connection and read the
+    /// server's greeting (`ConnectTimeout`): what a machine that drops every
+    /// packet costs before archipel moves on.
     pub connect_timeout: Duration,
-    /// Keep-alive probes, so a dead peer is noticed during long commands.
+    /// The interval of ssh's keep-alive probes (`ServerAliveInterval`). A
+    /// machine that stops answering (its link cut, its packets dropped) is
+    /// given up after [`SshSettings::lost_after`]: its commands then fail,
+    /// naming it, instead of hanging. The default keeps that within the
+    /// connect timeout.
     pub keepalive: Duration,
     /// How long an idle master outlives archipel if it could not close it
     /// (a crash): the bound on any leftover process.
@@ -58,10 +65,30 @@ impl Default for SshSettings {
             config_file: None,
             host_keys: HostKeyPolicy::Strict,
             connect_timeout: Duration::from_secs(10),
-            keepalive: Duration::from_secs(15),
+            // Silent for 8 s: lost (see `lost_after`).
+            keepalive: Duration::from_secs(2),
             idle_master_lifetime: Duration::from_secs(60),
             show_commands: false,
         }
+    }
+}
+
+/// ssh gives a connection up when this many keep-alive intervals pass
+/// without a word from the server: `ServerAliveCountMax` (3, OpenSSH's
+/// default) unanswered probes, then the check after them. The key exchange
+/// and authentication are bounded by the probes alone (3 intervals).
+const ALIVE_INTERVALS: u32 = 4;
+
+impl SshSettings {
+    /// How long a connected machine may stay silent before ssh gives it up
+    /// (a command under way then fails): [`SshSettings::keepalive`] × 4.
+    pub fn lost_after(&self) -> Duration {
+        self.keepalive_interval() * ALIVE_INTERVALS
+    }
+
+    /// ssh takes whole seconds.
+    fn keepalive_interval(&self) -> Duration {
+        Duration::from_secs(self.keepalive.as_secs().max(1))
     }
 }
 
@@ -87,6 +114,15 @@ pub enum SshError {
         command: String,
         reason: String,
     },
+    /// A command archipel stopped waiting for (it bounds the commands that
+    /// can hang on something else than the machine itself, such as Garage
+    /// waiting on an unreachable member).
+    #[error("{host}: `{command}` timed out: no answer within {} s", .after.as_secs())]
+    Timeout {
+        host: String,
+        command: String,
+        after: Duration,
+    },
     #[error("{0}")]
     Local(String),
 }
@@ -107,7 +143,8 @@ impl SshError {
             SshError::Connect { host, .. }
             | SshError::HostKey { host, .. }
             | SshError::Failed { host, .. }
-            | SshError::Transport { host, .. } => Some(host),
+            | SshError::Transport { host, .. }
+            | SshError::Timeout { host, .. } => Some(host),
             SshError::Local(_) => None,
         }
     }
@@ -141,14 +178,18 @@ pub async fn close_all(remotes: impl IntoIterator<Item = Remote>) -> Vec<SshErro
         .collect()
 }
 
-/// Keeps connections open while archipel waits on something else for long
-/// (a node draining for minutes): an idle master exits after
-/// `idle_master_lifetime`, which bounds what a crash leaves behind, so each
-/// gets a session more often than that. Runs until dropped.
-pub async fn keep_open(remotes: Vec<Remote>, every: Duration) -> std::convert::Infallible {
+/// Keeps one master from exiting idle while its [`Remote`] lives: an idle
+/// master exits after `idle_master_lifetime` (which bounds what a crash
+/// leaves behind), and a plan or apply can leave a machine idle for longer
+/// than that while it waits on another (a machine out of reach, a node
+/// draining, an island slow to be healthy). A short session every `every`
+/// resets the master's idle clock. Each master has its own keeper, so a
+/// machine that hangs delays no other's. Goes through a handle of its own on
+/// the control socket, which never closes the master.
+async fn keep_master_open(master: Session, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
-        futures_util::future::join_all(remotes.iter().map(Remote::ping)).await;
+        let _ = master.command("true").status().await;
     }
 }
 
@@ -161,16 +202,24 @@ pub struct Ssh {
 }
 
 impl Ssh {
-    /// How often [`keep_open`] must touch a connection to keep it.
-    pub fn keep_open_every(&self) -> Duration {
+    /// How often [`keep_master_open`] touches a connection: well within the
+    /// idle master's lifetime.
+    fn keep_open_every(&self) -> Duration {
         self.settings.idle_master_lifetime / 3
     }
 
     pub fn new(settings: SshSettings) -> Result<Ssh, SshError> {
-        // Unix socket paths are limited to ~108 bytes: keep the directory short.
+        // Unix socket paths are limited to ~108 bytes: keep the directory
+        // short. `$TMPDIR` is honoured when it leaves room for the sockets.
+        let temp = std::env::temp_dir();
+        let parent = if temp.as_os_str().len() <= 48 {
+            temp
+        } else {
+            PathBuf::from("/tmp")
+        };
         let control_dir = tempfile::Builder::new()
             .prefix("archipel-ssh-")
-            .tempdir_in("/tmp")
+            .tempdir_in(parent)
             .map_err(|e| {
                 SshError::Local(format!(
                     "cannot create a directory for SSH control sockets: {e}"
@@ -206,7 +255,7 @@ impl Ssh {
         let mut builder = SessionBuilder::default();
         builder
             .connect_timeout(self.settings.connect_timeout)
-            .server_alive_interval(self.settings.keepalive)
+            .server_alive_interval(self.settings.keepalive_interval())
             .control_directory(self.control_dir.path())
             .control_persist(ControlPersist::IdleFor(
                 NonZeroUsize::new(self.settings.idle_master_lifetime.as_secs().max(1) as usize)
@@ -264,11 +313,19 @@ impl Ssh {
         })?;
         // The master has read the pin: the file can go.
         drop(pin_file);
+        let keeper = tokio::spawn(keep_master_open(
+            Session::resume_mux(session.control_socket().into(), None),
+            self.keep_open_every(),
+        ))
+        .abort_handle();
         Ok(Remote {
             inner: Arc::new(RemoteInner {
                 host,
                 lands_at: resolved.lands_at(),
                 session: Some(session),
+                keeper,
+                lost_after: self.settings.lost_after(),
+                keepalive: self.settings.keepalive_interval(),
                 sudo: resolved.user != "root",
                 channels: Semaphore::new(CHANNELS_PER_HOST),
                 commands: AtomicUsize::new(0),
@@ -431,12 +488,24 @@ struct RemoteInner {
     /// Where ssh lands (see [`Resolved::lands_at`]).
     lands_at: String,
     session: Option<Session>,
+    /// The task that keeps the master from exiting idle; ends with this.
+    keeper: tokio::task::AbortHandle,
+    /// How long ssh waits on a silent machine before it gives it up, and
+    /// the interval of its keep-alives.
+    lost_after: Duration,
+    keepalive: Duration,
     /// Whether commands go through `sudo -n` (the login user is not root).
     sudo: bool,
     channels: Semaphore,
     /// Commands run so far: archipel's unit of SSH round trips.
     commands: AtomicUsize,
     show_commands: bool,
+}
+
+impl Drop for RemoteInner {
+    fn drop(&mut self) {
+        self.keeper.abort();
+    }
 }
 
 impl fmt::Debug for Remote {
@@ -474,10 +543,35 @@ impl Remote {
         self.inner.session.as_ref().expect("session is open")
     }
 
-    /// Runs `true` as the login user: a session, so the master is not idle.
-    async fn ping(&self) {
-        if let Ok(_permit) = self.inner.channels.acquire().await {
-            let _ = self.session().command("true").status().await;
+    /// Why a command's connection failed, `running_for` after it started.
+    /// When the master is gone, the error says the machine was lost rather
+    /// than that a command was "terminated": with the master's last words
+    /// when its log has them (ssh's "Timeout, server … not responding." for
+    /// a machine that went silent, at the default LogLevel), or as a time
+    /// out when the command ran as long as ssh waits on a silent machine.
+    /// Otherwise `reason` as it came.
+    async fn transport_reason(&self, reason: String, running_for: Duration) -> String {
+        if self.session().check().await.is_ok() {
+            return reason;
+        }
+        // The openssh crate keeps the master's log (`ssh -E`) beside its socket.
+        let log = self.session().control_socket().with_file_name("log");
+        let last_words = std::fs::read_to_string(log).ok().and_then(|text| {
+            text.lines()
+                .rev()
+                .map(str::trim)
+                .find(|line| !line.is_empty() && !line.starts_with("Warning: Permanently added"))
+                .map(str::to_string)
+        });
+        match last_words {
+            Some(words) => format!("the connection to the machine was lost: {words}"),
+            // ssh counts its silence from the machine's last word, a little
+            // before the command started.
+            None if running_for + self.inner.keepalive >= self.inner.lost_after => format!(
+                "the connection to the machine was lost: timed out, no answer to ssh's keep-alives for {} s",
+                self.inner.lost_after.as_secs()
+            ),
+            None => format!("the connection to the machine was lost ({reason})"),
         }
     }
 
@@ -511,6 +605,7 @@ impl Remote {
             );
         }
         let session = self.session();
+        let started = std::time::Instant::now();
         // sshd may still be tearing down a finished session when the next
         // one opens and refuse it for a moment (MaxSessions): the command
         // has not started then, so opening it again is safe.
@@ -540,7 +635,9 @@ impl Remote {
                     let reason = error_chain(&error);
                     attempt += 1;
                     if !reason.contains("Session open refused") || attempt >= 20 {
-                        return Err(transport(reason));
+                        return Err(transport(
+                            self.transport_reason(reason, started.elapsed()).await,
+                        ));
                     }
                     tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
                 }
@@ -559,10 +656,15 @@ impl Remote {
                 .map_err(|e| transport(format!("closing stdin: {e}")))?;
             drop(pipe);
         }
-        let output = child
-            .wait_with_output()
-            .await
-            .map_err(|e| transport(error_chain(&e)))?;
+        let output = match child.wait_with_output().await {
+            Ok(output) => output,
+            Err(e) => {
+                return Err(transport(
+                    self.transport_reason(error_chain(&e), started.elapsed())
+                        .await,
+                ));
+            }
+        };
         let Some(status) = output.status.code() else {
             return Err(transport(
                 "the remote command was killed by a signal".into(),
@@ -588,6 +690,28 @@ impl Remote {
             });
         }
         Ok(output)
+    }
+
+    /// Like [`Remote::run`], but gives up after `limit`: for commands that
+    /// may wait on something else than the machine (ssh's keep-alives bound
+    /// a silent machine already). The command is abandoned, not killed;
+    /// bound it on the machine too where it matters.
+    pub async fn run_within(
+        &self,
+        script: &str,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+        limit: Duration,
+    ) -> Result<Output, SshError> {
+        tokio::time::timeout(limit, self.run(script, args, stdin))
+            .await
+            .unwrap_or_else(|_| {
+                Err(SshError::Timeout {
+                    host: self.inner.host.clone(),
+                    command: describe(script),
+                    after: limit,
+                })
+            })
     }
 
     /// Like [`Remote::run`], but a non-zero exit status is an error that
@@ -721,6 +845,7 @@ trap - EXIT"#;
             return Ok(());
         };
         let host = inner.host.clone();
+        inner.keeper.abort();
         match inner.session.take() {
             Some(session) => session.close().await.map_err(|e| SshError::Connect {
                 host,

@@ -392,34 +392,37 @@ pub fn recorded(output: Output) -> Output {
 
 /// Reads every secret on the lab's machines now: islands' rpc secrets and
 /// admin tokens, every Garage key's secret, backup jobs' passwords and S3
-/// secrets. Machines that do not answer (stopped, cut) are skipped.
+/// secrets. Machines that do not answer (stopped, cut) are skipped. One SSH
+/// round trip per machine, all machines at once (it runs after every test).
 fn gather_secrets(lab: &Lab) {
-    const FILES: &str = "for f in /etc/garage/rpc_secret /etc/garage/admin_token /etc/archipel/restic/*.password; do [ -f \"$f\" ] && { cat \"$f\"; echo; }; done; sed -n 's/^AWS_SECRET_ACCESS_KEY=//p' /etc/archipel/restic/*.s3 2>/dev/null; true";
-    let mut found = Vec::new();
-    for node in lab.nodes() {
-        let output = lab.ssh(&node.name, FILES);
-        found.extend(
-            String::from_utf8_lossy(&output.stdout)
-                .lines()
-                .map(str::trim)
-                .filter(|l| l.len() >= 16)
-                .map(str::to_string),
-        );
-        let Ok(keys) = garage_api(lab, &node.name, "ListKeys") else {
-            continue;
-        };
-        for key in keys.as_array().into_iter().flatten() {
-            let Some(id) = key["id"].as_str() else {
-                continue;
-            };
-            let call = format!("GetKeyInfo '{{\"id\":\"{id}\",\"showSecretKey\":true}}'");
-            if let Ok(info) = garage_api(lab, &node.name, &call)
-                && let Some(secret) = info["secretAccessKey"].as_str()
-            {
-                found.push(secret.to_string());
-            }
-        }
-    }
+    const SCRIPT: &str = r#"for f in /etc/garage/rpc_secret /etc/garage/admin_token /etc/archipel/restic/*.password; do [ -f "$f" ] && { cat "$f"; echo; }; done
+sed -n 's/^AWS_SECRET_ACCESS_KEY=//p' /etc/archipel/restic/*.s3 2>/dev/null
+if [ -f /etc/garage/garage.toml ] && command -v garage >/dev/null; then
+  for id in $(garage -c /etc/garage/garage.toml json-api ListKeys 2>/dev/null | sed -n 's/^ *"id": *"\([A-Za-z0-9]*\)".*/\1/p'); do
+    garage -c /etc/garage/garage.toml json-api GetKeyInfo "{\"id\":\"$id\",\"showSecretKey\":true}" 2>/dev/null | sed -n 's/^ *"secretAccessKey": *"\([^"]*\)".*/\1/p' &
+  done
+  wait
+fi
+true"#;
+    let found: Vec<String> = std::thread::scope(|scope| {
+        let readers: Vec<_> = lab
+            .nodes()
+            .iter()
+            .map(|node| scope.spawn(|| lab.ssh(&node.name, SCRIPT)))
+            .collect();
+        readers
+            .into_iter()
+            .filter_map(|reader| reader.join().ok())
+            .flat_map(|output| {
+                String::from_utf8_lossy(&output.stdout)
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| l.len() >= 16)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    });
     SECRETS
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

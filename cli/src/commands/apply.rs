@@ -13,7 +13,7 @@ use archipel_planner::scope::{self, Scope, restrict};
 use archipel_providers::apply::{self, Binaries, Context, Options, Outcome};
 use archipel_providers::lock;
 use archipel_providers::observe;
-use archipel_providers::ssh::{self, Remote, Ssh, SshSettings};
+use archipel_providers::ssh::{Remote, Ssh, SshSettings};
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -141,13 +141,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
                                 drain_within: args.drain_timeout,
                             },
                         ));
-                        let every = ssh.keep_open_every();
-                        let open: Vec<Remote> =
-                            remotes.values().chain(departing.values()).cloned().collect();
-                        let code = tokio::select! {
-                            code = execute(&plan, context, stop, &desired, &scopes, &remotes, &machines, live) => code,
-                            never = ssh::keep_open(open, every) => match never {},
-                        };
+                        let code = execute(&plan, context, stop, &desired, &scopes, &remotes, &machines, live).await;
                         remote::close(departing.into_values()).await;
                         Ok(code)
                     }
