@@ -23,7 +23,10 @@ fn main() {
             ("the_lab_archipelago_converges", converge),
             ("a_node_cut_before_plan_costs_only_itself", cut_before_plan),
             ("a_node_cut_during_plan_costs_only_itself", cut_during_plan),
-            ("a_node_cut_before_apply_stops_it_unchanged", cut_before_apply),
+            (
+                "a_node_cut_before_apply_stops_it_unchanged",
+                cut_before_apply,
+            ),
             (
                 "a_failed_health_gate_stops_its_islands_rolling_restart_only",
                 failed_health_gate,
@@ -425,7 +428,8 @@ fn cut_before_apply(lab: &Lab) -> Result<(), Failed> {
             format!("apply took {:.1} s: {text}", run.elapsed.as_secs_f64()),
         )?;
         ensure(
-            run.stderr.contains(&format!("{node} could not be observed"))
+            run.stderr
+                .contains(&format!("{node} could not be observed"))
                 && run.stderr.contains("nothing was changed"),
             text.clone(),
         )?;
