@@ -174,11 +174,14 @@ pub async fn observe_with(
 }
 
 /// Observes again through connections already open (after apply, to prove
-/// what converged): one facts round trip per machine, then the islands.
+/// what converged): one facts round trip per machine, then the islands. A
+/// machine that has no connection keeps what `previous` said of it (why it
+/// could not be connected).
 pub async fn observe_again(
     desired: &Desired,
     remotes: &BTreeMap<String, Remote>,
     machines: &[Machine],
+    previous: &Observed,
 ) -> Observed {
     let gathered = futures_util::future::join_all(machines.iter().map(|machine| async move {
         let state = match remotes.get(&machine.name) {
@@ -188,10 +191,13 @@ pub async fn observe_again(
                     problem: unreachable(&error),
                 },
             },
-            None => MachineObservation::Unreachable {
-                problem: Unreachable {
-                    kind: UnreachableKind::Other,
-                    message: format!("{} was not connected", machine.name),
+            None => match previous.machines.get(&machine.name) {
+                Some(seen @ MachineObservation::Unreachable { .. }) => seen.clone(),
+                _ => MachineObservation::Unreachable {
+                    problem: Unreachable {
+                        kind: UnreachableKind::Other,
+                        message: format!("{} was not connected", machine.name),
+                    },
                 },
             },
         };

@@ -427,10 +427,12 @@ fn cut_before_apply(lab: &Lab) -> Result<(), Failed> {
             run.elapsed < PLAN_WITHIN,
             format!("apply took {:.1} s: {text}", run.elapsed.as_secs_f64()),
         )?;
+        // Named with why: the connection timed out (not a later "was not
+        // connected" from the second look apply takes under its locks).
         ensure(
-            run.stderr
-                .contains(&format!("{node} could not be observed"))
-                && run.stderr.contains("nothing was changed"),
+            (text.contains(&format!("{node} could not be observed (timeout)"))
+                || text.contains(&format!("{node} could not be observed (unreachable)")))
+                && text.contains("nothing was changed"),
             text.clone(),
         )?;
         ensure(

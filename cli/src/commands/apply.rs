@@ -77,8 +77,13 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
                 Ok(held) => {
                     // What was observed before the locks were taken may be
                     // what another apply was changing: observe again.
-                    observation.observed =
-                        observe::observe_again(&desired, &remotes, &machines).await;
+                    observation.observed = observe::observe_again(
+                        &desired,
+                        &remotes,
+                        &machines,
+                        &observation.observed,
+                    )
+                    .await;
                     let work = async {
             let plan = match &saved {
                 None => Ok(restrict(
@@ -385,7 +390,7 @@ async fn execute(
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
     let interrupt = stop.clone();
     let (outcomes, ()) = tokio::join!(
-        apply::apply(plan, context, stop, sender),
+        apply::apply(plan, context.clone(), stop, sender),
         progress::show(plan, receiver, live)
     );
     let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
@@ -403,7 +408,7 @@ async fn execute(
     }
 
     // Observe again: the proof of what converged.
-    let observed = observe::observe_again(desired, remotes, machines).await;
+    let observed = observe::observe_again(desired, remotes, machines, &context.observed).await;
     let after = restrict(
         archipel_planner::plan::plan(desired, &observed),
         scopes,
