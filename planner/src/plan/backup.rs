@@ -1,0 +1,316 @@
+//! A backup job on its host: its password, key, escrow, settings,
+//! repository and units; restic and the runner once per host; schedules
+//! that never elapse.
+
+use super::files::managed_file;
+use super::island::not_observed;
+use super::machines::machine_facts;
+use super::{
+    Action, BackupStep, Builder, FileChange, HostStep, Incomplete, PlanError, SENSITIVE, Target,
+};
+use crate::backup;
+use crate::desired::{Desired, DesiredBackup};
+use crate::model::ResticSource;
+use crate::observed::{FileFacts, HostFacts, Observed};
+use std::collections::BTreeSet;
+
+pub(super) fn plan_backup(
+    backup: &DesiredBackup,
+    desired: &Desired,
+    observed: &Observed,
+    hosts_planned: &mut BTreeSet<String>,
+    b: &mut Builder,
+) {
+    let address = format!("chaton.{}.backup.{}", backup.chaton, backup.job);
+    let facts = match machine_facts(observed, &backup.machine) {
+        Ok(facts) => facts,
+        Err(problem) => {
+            // A node's unreachability is already reported with its node.
+            let is_node = desired
+                .islands
+                .iter()
+                .any(|i| i.nodes.iter().any(|n| n.name == backup.machine));
+            let problem = problem.cloned().unwrap_or_else(not_observed);
+            match b
+                .plan
+                .incomplete
+                .iter_mut()
+                .find(|i| i.target == backup.machine)
+            {
+                Some(entry) => entry.not_planned.push(address),
+                None if is_node => {}
+                None => b.plan.incomplete.push(Incomplete {
+                    target: backup.machine.clone(),
+                    problem,
+                    not_planned: vec![address],
+                }),
+            }
+            return;
+        }
+    };
+    if hosts_planned.insert(backup.machine.clone()) {
+        plan_backup_host(backup, facts, b);
+    }
+    let kind = |step| Target::Backup {
+        chaton: backup.chaton.clone(),
+        job: backup.job.clone(),
+        machine: backup.machine.clone(),
+        step,
+    };
+    let present = |path: &str| matches!(facts.files.get(path), Some(FileFacts::File { .. }));
+    const ROOT_ONLY: (&str, &str, &str) = ("root", "root", "600");
+    const UNIT_OWNER: (&str, &str, &str) = ("root", "root", "644");
+
+    let password_missing = !present(&backup.password_file);
+    if password_missing {
+        b.add(
+            kind(BackupStep::Password),
+            format!("{address}.password"),
+            Action::Create,
+            "the repository password does not exist: generated once, kept on the host, never shown",
+        )
+        .attribute("password", None, Some(SENSITIVE.into()));
+    }
+    let credentials_missing = !present(&backup.s3_file);
+    if credentials_missing {
+        b.add(
+            kind(BackupStep::Credentials),
+            format!("{address}.credentials"),
+            Action::Create,
+            "the job's S3 key is not on the host",
+        )
+        .attribute(
+            "key",
+            None,
+            Some(format!("{} on island {}", backup.key, backup.island)),
+        )
+        .attribute("secret", None, Some(SENSITIVE.into()));
+    }
+    if let Some(escrow) = &backup.escrow {
+        let recorded = match facts.files.get(&escrow.record_file) {
+            Some(FileFacts::File { content, .. }) => content.as_deref(),
+            _ => None,
+        };
+        if recorded != Some(escrow.record.as_str()) {
+            let reason = match recorded {
+                _ if password_missing => "the new password is escrowed once generated",
+                None => "the password is not escrowed",
+                Some(_) => {
+                    "the escrow's recipients or place changed: the password is encrypted again"
+                }
+            };
+            let object = format!(
+                "s3://{}/{} on island {}",
+                backup.bucket, escrow.object, backup.island
+            );
+            let action = match recorded {
+                Some(_) => Action::Update,
+                None => Action::Create,
+            };
+            let change = b.add(
+                kind(BackupStep::Escrow),
+                format!("{address}.escrow"),
+                action,
+                reason,
+            );
+            // Where it goes, when it is new; a diff of the record says the rest.
+            if recorded.is_none() {
+                change.attribute("object", None, Some(object));
+            }
+            change.file = Some(FileChange {
+                path: escrow.record_file.clone(),
+                before: recorded.map(str::to_string),
+                after: escrow.record.clone(),
+            });
+        }
+    }
+    let settings_changed = managed_file(
+        b,
+        kind(BackupStep::Settings),
+        format!("{address}.settings"),
+        facts,
+        &backup.env_file,
+        &backup.env,
+        ROOT_ONLY,
+    );
+
+    schedules_elapse(b, &address, backup, facts);
+
+    // The repository, as restic sees it with the job's own files.
+    let probe = facts.probes.get(&format!("repository:{}", backup.id));
+    let answer = probe.map(|p| (p.status, p.output.trim()));
+    let repository_reason = match answer {
+        Some((0, _)) => None,
+        _ if password_missing || credentials_missing || settings_changed => Some(
+            "checked once the job's files are in place, and initialised if it does not exist"
+                .to_string(),
+        ),
+        Some((_, output))
+            if output.contains("wrong password") || output.contains("no key found") =>
+        {
+            b.plan.errors.push(PlanError {
+                address: format!("{address}.repository"),
+                message: format!(
+                    "the repository at {} exists but does not open with the job's password: archipel never initialises it again; restore the password (archipel recover) or move the repository aside",
+                    backup.repository
+                ),
+            });
+            None
+        }
+        Some((_, output))
+            if output.contains("does not exist")
+                || output.contains("unable to open config file")
+                || output.contains("Is there a repository") =>
+        {
+            Some("the repository does not exist yet".to_string())
+        }
+        Some((_, output)) => Some(format!(
+            "restic could not tell whether the repository exists ({}): apply checks again before initialising it",
+            output.lines().last().unwrap_or("no answer")
+        )),
+        None => Some("the repository was not checked".to_string()),
+    };
+    if let Some(reason) = repository_reason {
+        b.add(
+            kind(BackupStep::Repository),
+            format!("{address}.repository"),
+            Action::Create,
+            reason,
+        )
+        .attribute("repository", None, Some(backup.repository.clone()));
+    }
+
+    for unit in &backup.units {
+        let task = unit.task.name();
+        managed_file(
+            b,
+            kind(BackupStep::Service(unit.task)),
+            format!("{address}.{task}.service"),
+            facts,
+            &format!("{}/{}", backup::UNITS_DIR, unit.service_name),
+            &unit.service,
+            UNIT_OWNER,
+        );
+        let timer_address = format!("{address}.{task}.timer");
+        let timer_path = format!("{}/{}", backup::UNITS_DIR, unit.timer_name);
+        let changed = managed_file(
+            b,
+            kind(BackupStep::Timer(unit.task)),
+            timer_address.clone(),
+            facts,
+            &timer_path,
+            &unit.timer,
+            UNIT_OWNER,
+        );
+        let running = facts
+            .units
+            .get(&unit.timer_name)
+            .is_some_and(|u| u.installed && u.is_enabled() && u.is_active());
+        if !changed && !running {
+            b.add(
+                kind(BackupStep::Timer(unit.task)),
+                timer_address,
+                Action::Update,
+                format!("{} is not enabled and active", unit.timer_name),
+            );
+        }
+    }
+}
+
+/// restic and the runner, once per backup host.
+fn plan_backup_host(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) {
+    let address = format!("host.{}", backup.machine);
+    let kind = |step| Target::BackupHost {
+        machine: backup.machine.clone(),
+        step,
+    };
+    let probe = facts.probes.get(backup::RESTIC_PROBE.0);
+    let version = probe
+        .filter(|p| p.status == 0)
+        .and_then(|p| p.output.split_whitespace().nth(1))
+        .map(str::to_string);
+    match &backup.restic {
+        ResticSource::Package => {
+            if version.is_none() {
+                b.add(
+                    kind(HostStep::Restic),
+                    format!("{address}.restic"),
+                    Action::Create,
+                    "restic is not installed: Debian's package is",
+                );
+            }
+        }
+        ResticSource::Binary { sha256, .. } => {
+            let live = match facts.files.get(backup::PINNED_RESTIC) {
+                Some(FileFacts::File { sha256, .. }) => sha256.clone(),
+                _ => None,
+            };
+            if live.as_deref() != Some(sha256.as_str()) {
+                b.add(
+                    kind(HostStep::Restic),
+                    format!("{address}.restic"),
+                    if live.is_some() {
+                        Action::Update
+                    } else {
+                        Action::Create
+                    },
+                    format!("{} is not the pinned restic", backup::PINNED_RESTIC),
+                )
+                .attribute("sha256", live, Some(sha256.clone()));
+            }
+        }
+    }
+    let directories_missing = [backup::STATUS_DIR, backup::CACHE_DIR]
+        .iter()
+        .any(|dir| !matches!(facts.files.get(*dir), Some(FileFacts::Directory { .. })));
+    let changed = managed_file(
+        b,
+        kind(HostStep::Runner),
+        format!("{address}.runner"),
+        facts,
+        backup::RUNNER,
+        backup::RUNNER_SCRIPT,
+        ("root", "root", "755"),
+    );
+    if !changed && directories_missing {
+        b.add(
+            kind(HostStep::Runner),
+            format!("{address}.runner"),
+            Action::Create,
+            "the runner's status and cache directories do not exist",
+        );
+    }
+}
+
+/// A schedule the host's systemd says never comes (a date in the past) or
+/// refuses (a time zone the host does not have) is an error: such a timer
+/// would be installed and never run.
+fn schedules_elapse(b: &mut Builder, address: &str, backup: &DesiredBackup, facts: &HostFacts) {
+    let Some(probe) = facts.probes.get(&format!("schedules:{}", backup.id)) else {
+        return;
+    };
+    for line in probe.output.lines() {
+        let mut fields = line.split('\t');
+        let (Some(task), Some(verdict)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        let Some(unit) = backup.units.iter().find(|u| u.task.name() == task) else {
+            continue;
+        };
+        let problem = match verdict {
+            "never" => "is never reached again (a date in the past?)".to_string(),
+            "invalid" => format!(
+                "is refused by the host's systemd: {}",
+                fields.next().unwrap_or("no reason given")
+            ),
+            _ => continue,
+        };
+        b.plan.errors.push(PlanError {
+            address: format!("{address}.{task}.timer"),
+            message: format!(
+                "the {task} schedule \"{}\" {problem}: its timer would never run",
+                unit.schedule
+            ),
+        });
+    }
+}

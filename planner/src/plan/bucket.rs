@@ -1,0 +1,112 @@
+//! A bucket: its quota and the keys' permissions on it.
+
+use super::{Action, Builder, Target};
+use crate::desired::{DesiredBucket, DesiredIsland};
+use crate::observed::{Cluster, Permissions};
+use crate::size::Size;
+
+pub(super) fn plan_bucket(
+    island: &DesiredIsland,
+    bucket: &DesiredBucket,
+    live: Option<(&crate::observed::BucketInfo, &Cluster)>,
+    b: &mut Builder,
+) {
+    let name = &island.name;
+    let address = format!("island.{name}.bucket.{}", bucket.name);
+    let kind = Target::Bucket {
+        island: name.clone(),
+        bucket: bucket.name.clone(),
+    };
+    let quota = |q: Option<u64>| q.map_or("none".to_string(), |q| Size(q).to_string());
+    match live {
+        None => {
+            b.add(
+                kind,
+                address.clone(),
+                Action::Create,
+                "the bucket does not exist",
+            )
+            .attribute("quota", None, Some(quota(bucket.quota)));
+        }
+        Some((live, _)) if live.quotas.max_size != bucket.quota => {
+            b.add(
+                kind,
+                address.clone(),
+                Action::Update,
+                "the bucket's quota differs from the file's",
+            )
+            .attribute(
+                "quota",
+                Some(quota(live.quotas.max_size)),
+                Some(quota(bucket.quota)),
+            );
+        }
+        Some(_) => {}
+    }
+    // Grants: each archipel key's permissions on this bucket.
+    let live_permissions = |key: &str| -> Option<Permissions> {
+        live.and_then(|(l, _)| l.keys.iter().find(|k| k.name == key).map(|k| k.permissions))
+    };
+    let show = |p: Option<Permissions>| match p {
+        None
+        | Some(Permissions {
+            read: false,
+            write: false,
+            owner: false,
+        }) => None,
+        Some(p) => Some(
+            [("read", p.read), ("write", p.write), ("owner", p.owner)]
+                .iter()
+                .filter(|(_, on)| *on)
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join("+"),
+        ),
+    };
+    for (key, wanted) in &bucket.grants {
+        let before = live_permissions(key);
+        if before != Some(*wanted) {
+            b.add(
+                Target::Grant {
+                    island: name.clone(),
+                    bucket: bucket.name.clone(),
+                    key: key.clone(),
+                },
+                format!("{address}.grant.{key}"),
+                if show(before).is_none() {
+                    Action::Create
+                } else {
+                    Action::Update
+                },
+                "the key's permissions on the bucket differ from the file's",
+            )
+            .attribute("permissions", show(before), show(Some(*wanted)));
+        }
+    }
+    // Permissions archipel's keys hold but should not (drift).
+    if let Some((live, cluster)) = live {
+        for key in &live.keys {
+            let archipel_key = island.keys.contains(&key.name)
+                && cluster
+                    .keys
+                    .iter()
+                    .any(|k| k.access_key_id == key.access_key_id);
+            if archipel_key
+                && !bucket.grants.contains_key(&key.name)
+                && show(Some(key.permissions)).is_some()
+            {
+                b.add(
+                    Target::Grant {
+                        island: name.clone(),
+                        bucket: bucket.name.clone(),
+                        key: key.name.clone(),
+                    },
+                    format!("{address}.grant.{}", key.name),
+                    Action::Delete,
+                    "the key holds permissions on this bucket that the file does not give",
+                )
+                .attribute("permissions", show(Some(key.permissions)), None);
+            }
+        }
+    }
+}

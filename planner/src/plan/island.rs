@@ -1,0 +1,461 @@
+//! An island: its nodes, their connections, the layout, keys and buckets.
+
+use super::bucket::plan_bucket;
+use super::files::file_content;
+use super::machines::machine_facts;
+use super::node::plan_node;
+use super::{Action, Builder, Incomplete, NodeStep, PlanError, SENSITIVE, Target, Unmanaged};
+use crate::desired::{DesiredIsland, DesiredNode};
+use crate::garage;
+use crate::observed::{Cluster, HostFacts, IslandObservation, Observed, Unreachable};
+use crate::size::Size;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub(super) fn node_address(island: &str, node: &str) -> String {
+    format!("island.{island}.node.{node}")
+}
+
+pub(super) fn plan_island(island: &DesiredIsland, observed: &Observed, b: &mut Builder) {
+    let mut node_ids: BTreeMap<&str, Option<String>> = BTreeMap::new();
+    let mut other_factor: Vec<(&str, u8)> = Vec::new();
+    for node in &island.nodes {
+        let address = node_address(&island.name, &node.name);
+        match machine_facts(observed, &node.name) {
+            Ok(facts) => {
+                node_ids.insert(&node.name, node_id(facts, node));
+                plan_node(island, node, facts, b);
+                if let Some(live) = facts
+                    .files
+                    .get(garage::CONFIG)
+                    .and_then(file_content)
+                    .and_then(garage::replication_factor_in)
+                    && live != island.replication_factor
+                {
+                    other_factor.push((&node.name, live));
+                }
+            }
+            Err(problem) => {
+                b.plan.incomplete.push(Incomplete {
+                    target: node.name.clone(),
+                    problem: problem.cloned().unwrap_or_else(not_observed),
+                    not_planned: vec![address],
+                });
+            }
+        }
+    }
+    if !other_factor.is_empty() {
+        b.plan.errors.push(PlanError {
+            address: format!("island.{}", island.name),
+            message: format!(
+                "replication_factor cannot change on a live island: the file says {}, but {} run{} with {}",
+                island.replication_factor,
+                other_factor.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+                if other_factor.len() == 1 { "s" } else { "" },
+                other_factor.iter().map(|(_, f)| f.to_string()).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(", "),
+            ),
+        });
+    }
+    // Two desired nodes with one Garage identity: a cloned metadata directory.
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for (node, id) in &node_ids {
+        if let Some(id) = id
+            && let Some(other) = seen.insert(id, node)
+        {
+            b.plan.errors.push(PlanError {
+                address: node_address(&island.name, node),
+                message: format!(
+                    "nodes {other} and {node} have the same Garage node ID {}: a metadata directory was copied between machines",
+                    short_id(id)
+                ),
+            });
+        }
+    }
+
+    match observed.islands.get(&island.name) {
+        Some(IslandObservation::Reached { cluster, .. }) => {
+            plan_live_island(island, cluster, &node_ids, b)
+        }
+        Some(IslandObservation::NotRunning) => plan_new_island(island, b),
+        Some(IslandObservation::Unreachable { problem }) => b.plan.incomplete.push(Incomplete {
+            target: format!("island {}", island.name),
+            problem: problem.clone(),
+            not_planned: vec![
+                format!("island.{}.layout", island.name),
+                format!("island.{}.bucket.*", island.name),
+                format!("island.{}.key.*", island.name),
+            ],
+        }),
+        None => b.plan.incomplete.push(Incomplete {
+            target: format!("island {}", island.name),
+            problem: not_observed(),
+            not_planned: vec![format!("island.{}", island.name)],
+        }),
+    }
+}
+
+pub(super) fn not_observed() -> Unreachable {
+    Unreachable {
+        kind: crate::observed::UnreachableKind::Other,
+        message: "not observed".into(),
+    }
+}
+
+fn short_id(id: &str) -> &str {
+    &id[..id.len().min(16)]
+}
+
+/// The node's Garage ID (hex public key), once the daemon has run.
+fn node_id(facts: &HostFacts, node: &DesiredNode) -> Option<String> {
+    facts
+        .files
+        .get(&garage::node_key_path(&node.meta_dir))
+        .and_then(file_content)
+        .filter(|hex| hex.len() == 64)
+        .map(str::to_string)
+}
+
+/// A new island: every node connected, the first layout, every bucket and key.
+fn plan_new_island(island: &DesiredIsland, b: &mut Builder) {
+    let name = &island.name;
+    b.add(
+        Target::Connect {
+            island: name.clone(),
+        },
+        format!("island.{name}.connect"),
+        Action::Create,
+        "the island's nodes have never met",
+    )
+    .attribute(
+        "nodes",
+        None,
+        Some(
+            island
+                .nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+    );
+    let change = b.add(
+        Target::Layout {
+            island: name.clone(),
+        },
+        format!("island.{name}.layout"),
+        Action::Create,
+        "the island has no layout yet",
+    );
+    change.attribute("version", Some("0".into()), Some("1".into()));
+    for node in &island.nodes {
+        change.attribute(
+            &format!("role {}", node.name),
+            None,
+            Some(role_text(&node.zone, node.capacity, &node.tags)),
+        );
+    }
+    for bucket in &island.buckets {
+        plan_bucket(island, bucket, None, b);
+    }
+    for key in &island.keys {
+        add_key(name, key, b);
+    }
+}
+
+/// A layout role as the plan shows it; the SSH address (the role's third
+/// tag) shows too, since changing it changes the role.
+fn role_text(zone: &str, capacity: u64, tags: &[String]) -> String {
+    let mut text = format!("zone {zone}, capacity {}", Size(capacity));
+    if let Some(ssh) = tags.get(2) {
+        text.push_str(&format!(", ssh {ssh}"));
+    }
+    text
+}
+
+fn add_key(island: &str, key: &str, b: &mut Builder) {
+    b.add(
+        Target::Key {
+            island: island.to_string(),
+            key: key.to_string(),
+        },
+        format!("island.{island}.key.{key}"),
+        Action::Create,
+        "the key does not exist",
+    )
+    .attribute("secret", None, Some(SENSITIVE.into()));
+}
+
+fn plan_live_island(
+    island: &DesiredIsland,
+    cluster: &Cluster,
+    node_ids: &BTreeMap<&str, Option<String>>,
+    b: &mut Builder,
+) {
+    let name = &island.name;
+    // A node this plan starts (not restarts) rejoins the island by Connect,
+    // which waits until it is up: the cluster may not have noticed yet
+    // that it was down.
+    let starting = |node: &str| {
+        b.planned.iter().any(|p| {
+            p.change.action == Action::Create
+                && matches!(&p.kind, Target::Node { island: i, node: n, step: NodeStep::Service } if i == name && n == node)
+        })
+    };
+    // Connections: every node known to the cluster and up.
+    let not_connected: Vec<&str> = island
+        .nodes
+        .iter()
+        .filter(|node| match node_ids.get(node.name.as_str()) {
+            Some(Some(id)) => {
+                starting(&node.name) || !cluster.status.nodes.iter().any(|n| &n.id == id && n.is_up)
+            }
+            // Never started, or not observed: connected once running.
+            Some(None) => true,
+            None => false,
+        })
+        .map(|node| node.name.as_str())
+        .collect();
+    if !not_connected.is_empty() {
+        b.add(
+            Target::Connect {
+                island: name.clone(),
+            },
+            format!("island.{name}.connect"),
+            Action::Update,
+            "some nodes are not connected to the island",
+        )
+        .attribute("nodes", None, Some(not_connected.join(", ")));
+    }
+
+    // The layout.
+    let layout = &cluster.layout;
+    let mut role_changes: Vec<(String, Option<String>, Option<String>)> = Vec::new();
+    let mut desired_ids = BTreeSet::new();
+    for node in &island.nodes {
+        let Some(Some(id)) = node_ids.get(node.name.as_str()) else {
+            if node_ids.contains_key(node.name.as_str()) {
+                role_changes.push((
+                    format!("role {}", node.name),
+                    None,
+                    Some(role_text(&node.zone, node.capacity, &node.tags)),
+                ));
+            }
+            continue;
+        };
+        desired_ids.insert(id.clone());
+        let live = layout.roles.iter().find(|r| &r.id == id);
+        let wanted = (node.zone.as_str(), Some(node.capacity), &node.tags);
+        match live {
+            Some(role) if (role.zone.as_str(), role.capacity, &role.tags) == wanted => {}
+            Some(role) => role_changes.push((
+                format!("role {}", node.name),
+                Some(role_text(
+                    &role.zone,
+                    role.capacity.unwrap_or(0),
+                    &role.tags,
+                )),
+                Some(role_text(&node.zone, node.capacity, &node.tags)),
+            )),
+            None => role_changes.push((
+                format!("role {}", node.name),
+                None,
+                Some(role_text(&node.zone, node.capacity, &node.tags)),
+            )),
+        }
+    }
+    for role in &layout.roles {
+        if desired_ids.contains(&role.id) {
+            continue;
+        }
+        let managed = role.tags.first().map(String::as_str) == Some(garage::ROLE_TAG);
+        let node_name = role
+            .tags
+            .get(1)
+            .cloned()
+            .unwrap_or_else(|| short_id(&role.id).to_string());
+        // A node of the file whose ID could not be read (unreachable): its
+        // role is unknown ground, never a removal.
+        let in_file = island.nodes.iter().any(|n| n.name == node_name);
+        if managed && in_file {
+            continue;
+        }
+        if managed {
+            let Some(ssh) = role.tags.get(2) else {
+                b.plan.errors.push(PlanError {
+                    address: node_address(name, &node_name),
+                    message: format!(
+                        "node {node_name} is out of the file, but its layout role does not say how to reach it over SSH, so archipel could not stop it once drained; put its block back and apply once, then remove it"
+                    ),
+                });
+                continue;
+            };
+            role_changes.push((
+                format!("role {node_name}"),
+                Some(role_text(
+                    &role.zone,
+                    role.capacity.unwrap_or(0),
+                    &role.tags,
+                )),
+                None,
+            ));
+            b.add(
+                Target::NodeRemoval {
+                    island: name.clone(),
+                    node: node_name.clone(),
+                    id: role.id.clone(),
+                    ssh: ssh.clone(),
+                },
+                node_address(name, &node_name),
+                Action::Delete,
+                "the node is no longer in the file: its data moves to the island's other nodes, then its Garage is stopped (its data directory is kept)",
+            )
+            .attribute("ssh", Some(ssh.clone()), None);
+        } else {
+            b.plan.unmanaged.push(Unmanaged {
+                address: format!("island.{name}.layout.role.{}", short_id(&role.id)),
+                description: format!(
+                    "a layout role archipel did not create (zone {}, capacity {})",
+                    role.zone,
+                    role.capacity
+                        .map_or("gateway".to_string(), |c| Size(c).to_string())
+                ),
+            });
+        }
+    }
+    // Running nodes with no role that the file does not know: a node a
+    // removal left draining (an interrupted apply), or one connected by
+    // hand. archipel cannot reach them (nothing says where they are).
+    let file_ids: BTreeSet<&str> = node_ids.values().flatten().map(String::as_str).collect();
+    for node in &cluster.status.nodes {
+        if node.role.is_none() && node.is_up && !file_ids.contains(node.id.as_str()) {
+            b.plan.unmanaged.push(Unmanaged {
+                address: format!("island.{name}.node.{}", short_id(&node.id)),
+                description: format!(
+                    "a node connected to the island with no role in its layout (host {}, address {}): one a removal left draining, or one connected by hand; once its data directory is empty, stop its Garage (systemctl disable --now garage)",
+                    node.hostname.as_deref().unwrap_or("unknown"),
+                    node.addr.as_deref().unwrap_or("unknown"),
+                ),
+            });
+        }
+    }
+    if !layout.staged_role_changes.is_empty() {
+        b.plan.warnings.push(format!(
+            "island {name} has {} staged layout change(s) that archipel did not make: apply clears them only with your consent",
+            layout.staged_role_changes.len()
+        ));
+    }
+    if !role_changes.is_empty() {
+        let change = b.add(
+            Target::Layout {
+                island: name.clone(),
+            },
+            format!("island.{name}.layout"),
+            Action::Update,
+            "the layout's roles differ from the file's nodes",
+        );
+        change.attribute(
+            "version",
+            Some(layout.version.to_string()),
+            Some((layout.version + 1).to_string()),
+        );
+        for (role, before, after) in role_changes {
+            change.attribute(&role, before, after);
+        }
+    }
+
+    // Keys, by the name archipel gives them.
+    for key in &island.keys {
+        match cluster.keys.iter().filter(|k| &k.name == key).count() {
+            0 => add_key(name, key, b),
+            1 => {}
+            n => b.plan.errors.push(PlanError {
+                address: format!("island.{name}.key.{key}"),
+                message: format!("{n} live keys are named {key}: archipel will not guess which one is its own; delete the extra ones"),
+            }),
+        }
+    }
+    for key in &cluster.keys {
+        if island.keys.contains(&key.name) {
+            continue;
+        }
+        if key.name.starts_with(crate::desired::KEY_PREFIX) {
+            b.plan.warnings.push(format!(
+                "key {} of island {name} is deleted: a backup host of its chaton that is no longer in the file keeps its archipel timers, which fail from now on: archipel only sees the machines of the file, so name such a host in a `removed \"JOB\" {{ host = … }}` block of the chaton, or disable them there by hand (systemctl disable --now 'archipel-*.timer')",
+                key.name
+            ));
+            b.add(
+                Target::Key {
+                    island: name.clone(),
+                    key: key.name.clone(),
+                },
+                format!("island.{name}.key.{}", key.name),
+                Action::Delete,
+                "no chaton of the file uses this island through this key any more: it is deleted, and its permissions with it",
+            )
+            .attribute("access key", Some(key.access_key_id.clone()), None);
+        } else {
+            b.plan.unmanaged.push(Unmanaged {
+                address: format!("island.{name}.key.{}", key.access_key_id),
+                description: format!("a key archipel does not manage (named \"{}\")", key.name),
+            });
+        }
+    }
+
+    // Buckets, by global alias.
+    for bucket in &island.buckets {
+        let live = cluster
+            .buckets
+            .iter()
+            .find(|l| l.global_aliases.contains(&bucket.name));
+        plan_bucket(island, bucket, live.map(|l| (l, cluster)), b);
+    }
+    for live in &cluster.buckets {
+        if island
+            .buckets
+            .iter()
+            .any(|d| live.global_aliases.contains(&d.name))
+        {
+            continue;
+        }
+        let label = live
+            .global_aliases
+            .first()
+            .cloned()
+            .unwrap_or_else(|| short_id(&live.id).to_string());
+        let backup = live
+            .global_aliases
+            .iter()
+            .find(|a| a.starts_with(crate::desired::BACKUP_BUCKET_PREFIX));
+        match backup {
+            // An emptied backup bucket nobody backs up to any more.
+            Some(alias) if live.objects == 0 && live.unfinished_uploads == 0 => {
+                b.add(
+                    Target::Bucket {
+                        island: name.clone(),
+                        bucket: alias.clone(),
+                    },
+                    format!("island.{name}.bucket.{alias}"),
+                    Action::Delete,
+                    "no backup of the file goes to this bucket any more, and it is empty: it is deleted",
+                );
+            }
+            // Backups are never deleted by archipel: the bucket stays,
+            // shown, until someone empties it.
+            Some(_) => b.plan.unmanaged.push(Unmanaged {
+                address: format!("island.{name}.bucket.{label}"),
+                description: format!(
+                    "a backup bucket no backup of the file goes to any more; it holds {} objects ({}), and archipel deletes a bucket only once it is empty",
+                    live.objects,
+                    Size(live.bytes).rounded()
+                ),
+            }),
+            None => b.plan.unmanaged.push(Unmanaged {
+                address: format!("island.{name}.bucket.{label}"),
+                description: format!(
+                    "a bucket archipel does not manage ({} objects, {})",
+                    live.objects,
+                    Size(live.bytes).rounded()
+                ),
+            }),
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The plan's types: the changes, what they are about, and what the plan
+//! leaves out or refuses.
+
+use crate::backup::Task;
+use crate::observed::Unreachable;
+use serde::{Deserialize, Serialize};
+
+pub const SENSITIVE: &str = "(sensitive)";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub address: String,
+    pub action: Action,
+    /// Why: what was seen that differs from the file.
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<AttributeChange>,
+    /// A text file's content before and after, for a diff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileChange>,
+    /// Addresses of the changes that must succeed first.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// What the change is about, for apply. Not part of the JSON output:
+    /// the address says the same to people and scripts.
+    #[serde(skip)]
+    pub target: Option<Target>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttributeChange {
+    pub name: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileChange {
+    pub path: String,
+    pub before: Option<String>,
+    pub after: String,
+}
+
+/// Something live that the file does not declare: shown, left alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unmanaged {
+    pub address: String,
+    pub description: String,
+}
+
+/// A part of the world that could not be observed, and what the plan
+/// therefore leaves out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incomplete {
+    /// A machine or an island.
+    pub target: String,
+    pub problem: Unreachable,
+    /// The addresses not planned because of it.
+    pub not_planned: Vec<String>,
+}
+
+/// Something apply must not attempt: the file asks for the impossible or
+/// the dangerous. A plan with errors is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanError {
+    pub address: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// In an order that respects every dependency.
+    pub changes: Vec<Change>,
+    pub unmanaged: Vec<Unmanaged>,
+    pub incomplete: Vec<Incomplete>,
+    pub errors: Vec<PlanError>,
+    pub warnings: Vec<String>,
+    /// Each island's usable capacity and the quotas promised on it.
+    #[serde(default)]
+    pub capacity: Vec<crate::capacity::Capacity>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary::default();
+        for change in &self.changes {
+            match change.action {
+                Action::Create => summary.add += 1,
+                Action::Update => summary.change += 1,
+                Action::Replace => {
+                    summary.add += 1;
+                    summary.destroy += 1;
+                }
+                Action::Delete => summary.destroy += 1,
+            }
+        }
+        summary
+    }
+
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    /// The plan cannot be applied as it is: errors, or parts not observed.
+    pub fn is_blocked(&self) -> bool {
+        !self.errors.is_empty() || !self.incomplete.is_empty()
+    }
+}
+
+/// What a change is about, typed: what apply dispatches on, and what fixes
+/// its place in the dependency order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Target {
+    Node {
+        island: String,
+        node: String,
+        step: NodeStep,
+    },
+    /// A node out of the file but still in the island's layout: drained,
+    /// then stopped.
+    NodeRemoval {
+        island: String,
+        node: String,
+        /// Its Garage ID.
+        id: String,
+        /// How to reach it (from its role's tags).
+        ssh: String,
+    },
+    Connect {
+        island: String,
+    },
+    Layout {
+        island: String,
+    },
+    Bucket {
+        island: String,
+        bucket: String,
+    },
+    Key {
+        island: String,
+        key: String,
+    },
+    Grant {
+        island: String,
+        bucket: String,
+        key: String,
+    },
+    /// A job found on a machine where the file no longer runs it: its
+    /// timers stopped, its units and files removed; its repository stays.
+    BackupRemoval {
+        chaton: String,
+        job: String,
+        machine: String,
+        /// How the job is named on the machine.
+        id: String,
+        /// Its password was escrowed, so it goes too; otherwise it stays.
+        escrowed: bool,
+    },
+    /// What a backup host needs once, whatever its jobs.
+    BackupHost {
+        machine: String,
+        step: HostStep,
+    },
+    Backup {
+        chaton: String,
+        job: String,
+        /// The host it runs on.
+        machine: String,
+        step: BackupStep,
+    },
+}
+
+/// Garage on a node: binary → config and secrets → unit → running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeStep {
+    Binary = 0,
+    Directories = 1,
+    Config = 2,
+    Secrets = 3,
+    Unit = 4,
+    Service = 5,
+}
+
+/// A backup host: restic, then archipel's runner and its directories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostStep {
+    Restic,
+    Runner,
+}
+
+/// A backup job on its host: its password, key and settings → its
+/// repository → each task's service → each task's timer; the password's
+/// escrow once the password and the key exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupStep {
+    Password,
+    Credentials,
+    Escrow,
+    Settings,
+    Repository,
+    Service(Task),
+    Timer(Task),
+}
