@@ -19,7 +19,7 @@ const INDENT: &str = "  ";
 /// or would lose a comment, which is never written.
 pub fn format_file(sources: &Sources, file: FileId) -> Result<String, Box<Diagnostic>> {
     let text = &sources.get(file).text;
-    let body = hcl_edit::parser::parse_body(text)
+    let body = crate::language::parse_body(text)
         .map_err(|error| Box::new(crate::language::syntax_error(sources, file, &error)))?;
     let formatted = format_body_text(&body, text);
     if let Err(why) = check_equivalent(text, &formatted) {
@@ -37,8 +37,8 @@ pub fn format_file(sources: &Sources, file: FileId) -> Result<String, Box<Diagno
 }
 
 /// The canonical form of HCL text (for tests and tools without a file).
-pub fn format_text(text: &str) -> Result<String, hcl_edit::parser::Error> {
-    hcl_edit::parser::parse_body(text).map(|body| format_body_text(&body, text))
+pub fn format_text(text: &str) -> Result<String, crate::language::SyntaxFailure> {
+    crate::language::parse_body(text).map(|body| format_body_text(&body, text))
 }
 
 /// Whether `formatted` is a faithful rewrite of `original`: it parses, to the
@@ -46,6 +46,12 @@ pub fn format_text(text: &str) -> Result<String, hcl_edit::parser::Error> {
 /// its indentation, since fmt re-indents them and may move a stray comment
 /// onto its own line).
 pub fn check_equivalent(original: &str, formatted: &str) -> Result<(), String> {
+    if let Some(offset) = crate::lexer::too_deeply_nested(original) {
+        return Err(format!(
+            "cannot be compared: {}",
+            crate::language::SyntaxFailure::TooDeep(offset)
+        ));
+    }
     let before = hcl::parse(original).map_err(|e| format!("cannot be compared: {e}"))?;
     let after = match hcl::parse(formatted) {
         Ok(after) => after,

@@ -146,11 +146,44 @@ pub struct Reference {
     pub span: Span,
 }
 
+/// Why a text is not HCL archipel reads.
+#[derive(Debug)]
+pub enum SyntaxFailure {
+    /// The parser's own error.
+    Parser(hcl_edit::parser::Error),
+    /// Strings nested too deep in interpolations at this offset (see
+    /// [`crate::lexer::MAX_STRING_NESTING`]): refused before the parser,
+    /// whose time doubles with each level.
+    TooDeep(usize),
+}
+
+impl std::fmt::Display for SyntaxFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SyntaxFailure::Parser(error) => write!(f, "{error}"),
+            SyntaxFailure::TooDeep(offset) => write!(
+                f,
+                "strings nested more than {} deep in `${{…}}` at byte {offset}",
+                crate::lexer::MAX_STRING_NESTING
+            ),
+        }
+    }
+}
+
+/// Parses HCL text. Every parse of a user's text goes through here, so
+/// that what would take the parser for ever is refused first.
+pub(crate) fn parse_body(text: &str) -> Result<Body, SyntaxFailure> {
+    if let Some(offset) = crate::lexer::too_deeply_nested(text) {
+        return Err(SyntaxFailure::TooDeep(offset));
+    }
+    hcl_edit::parser::parse_body(text).map_err(SyntaxFailure::Parser)
+}
+
 pub fn parse(sources: &Sources) -> Parsed {
     let mut parsed = Parsed::default();
     parsed.declared.every_file_parsed = true;
     for (file, source) in sources.files() {
-        match hcl_edit::parser::parse_body(&source.text) {
+        match parse_body(&source.text) {
             Ok(body) => {
                 let mut decoder = Decoder {
                     file,
@@ -168,11 +201,21 @@ pub fn parse(sources: &Sources) -> Parsed {
     parsed
 }
 
-pub(crate) fn syntax_error(
-    sources: &Sources,
-    file: FileId,
-    error: &hcl_edit::parser::Error,
-) -> Diagnostic {
+pub(crate) fn syntax_error(sources: &Sources, file: FileId, failure: &SyntaxFailure) -> Diagnostic {
+    let error = match failure {
+        SyntaxFailure::Parser(error) => error,
+        SyntaxFailure::TooDeep(offset) => {
+            return Diagnostic::error(
+                "syntax",
+                Span::new(file, *offset..*offset + 1),
+                format!(
+                    "invalid HCL syntax: strings nested more than {} deep inside `${{…}}`",
+                    crate::lexer::MAX_STRING_NESTING
+                ),
+            )
+            .with_help("a quote is probably missing or extra before this: archipel's values are plain strings");
+        }
+    };
     let location = error.location();
     let text = &sources.get(file).text;
     // The parser works on bytes and may stop inside a multi-byte character.

@@ -15,8 +15,25 @@ pub enum Token {
     Close(usize),
 }
 
+/// How many strings deep `${…}` interpolations may nest (`"${ "${ "…" }" }"`
+/// is two). HCL's parser (hcl-edit) backtracks over every level of an
+/// unclosed nesting, doubling its time with each: 20 levels take seconds,
+/// 30 would take hours. Nothing an archipelago says needs more than one.
+pub const MAX_STRING_NESTING: usize = 8;
+
 /// The comments and structural braces of `text`, in order.
 pub fn scan(text: &str) -> Vec<Token> {
+    scan_nesting(text).0
+}
+
+/// Where a string opens nested deeper than [`MAX_STRING_NESTING`] inside
+/// `${…}` interpolations, if one does: text the parser must not be given.
+pub fn too_deeply_nested(text: &str) -> Option<usize> {
+    scan_nesting(text).1
+}
+
+/// The tokens, and the offset of the first string nested too deep.
+fn scan_nesting(text: &str) -> (Vec<Token>, Option<usize>) {
     enum Context {
         /// Code, with the depth of braces opened in it: a `}` at depth 0
         /// ends the template interpolation this code is in.
@@ -24,6 +41,7 @@ pub fn scan(text: &str) -> Vec<Token> {
         String,
     }
     let mut tokens = Vec::new();
+    let mut too_deep = None;
     let mut stack = vec![Context::Code(0)];
     let mut i = 0;
     while i < text.len() {
@@ -58,6 +76,11 @@ pub fn scan(text: &str) -> Vec<Token> {
                     i += comment;
                 } else if c == '"' {
                     stack.push(Context::String);
+                    // The stack alternates code and strings from the file's
+                    // own code: every other entry is a string.
+                    if too_deep.is_none() && stack.len() / 2 > MAX_STRING_NESTING {
+                        too_deep = Some(i);
+                    }
                     i += 1;
                 } else if rest.starts_with("<<") {
                     i += heredoc_len(rest);
@@ -86,7 +109,7 @@ pub fn scan(text: &str) -> Vec<Token> {
             None => break,
         }
     }
-    tokens
+    (tokens, too_deep)
 }
 
 /// The length of the comment `rest` starts with (`#` or `//` to the end
@@ -169,6 +192,16 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn strings_nested_too_deep_are_found_where_the_first_opens() {
+        let nested = |depth: usize| format!("a = {}\n", "\"${".repeat(depth));
+        assert_eq!(too_deeply_nested(&nested(MAX_STRING_NESTING)), None);
+        let text = nested(MAX_STRING_NESTING + 3);
+        assert_eq!(too_deeply_nested(&text), Some(4 + 3 * MAX_STRING_NESTING));
+        // Closed strings one after the other are not nested.
+        assert_eq!(too_deeply_nested(&"a = \"${b}\"\n".repeat(50)), None);
     }
 
     #[test]

@@ -701,6 +701,28 @@ fn syntax_error_inside_a_multibyte_character() {
     assert_eq!(codes(&text), vec!["syntax"]);
 }
 
+/// Found by fuzzing: strings nested in `${…}` line after line, none closed.
+/// The parser's time doubles with each level (forty would take days): the
+/// file is refused before it reaches the parser, where the nesting goes too
+/// deep, and `fmt` refuses it the same way.
+#[test]
+fn strings_nested_too_deep_are_refused_before_the_parser() {
+    let text = format!("x = \"\n{}", "\"/e/\"${e/\"\n".repeat(40));
+    let found = diagnostics(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "syntax");
+    // The ninth level opens on line 9.
+    assert_eq!(found[0].2, 9);
+    let mut sources = Sources::new();
+    let file = sources.add("test.hcl", text.as_str());
+    let error = archipel_planner::format::format_file(&sources, file).unwrap_err();
+    assert!(
+        error.message.contains("nested more than 8 deep"),
+        "{}",
+        error.message
+    );
+}
+
 #[test]
 fn restic_comes_from_the_package_or_a_pinned_binary() {
     let pinned = "    restic   = { binary = \"https://example.org/restic\", sha256 = \"0f9ea4a2b5d0b7e4c8a1c6d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3\" }\n    quota    = \"100G\"";
