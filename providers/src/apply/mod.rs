@@ -2,6 +2,10 @@
 //! at once (each host bounds its own concurrency), stopping the dependants
 //! of a failed change while independent branches go on, and restarting the
 //! nodes of an island one at a time.
+//!
+//! The walk is `walk.rs`, apart from machines; this module is what carries
+//! out a change for it: the `Context` and the dispatch to the module of the
+//! change's kind.
 
 use crate::backup;
 use crate::garage::{self, Secrets};
@@ -12,13 +16,13 @@ use archipel_planner::garage as files;
 use archipel_planner::model::ResticSource;
 use archipel_planner::observed::{FileFacts, MachineObservation, Observed};
 use archipel_planner::plan::{Action, BackupStep, Change, HostStep, NodeStep, Plan, Target};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{Mutex, mpsc, watch};
-use tokio::task::JoinSet;
+use walk::Executor;
 
-const NOT_STARTED: &str = "interrupted before it started";
+mod walk;
 
 /// How long an island may take to be healthy again after a change.
 const HEALTHY_WITHIN: Duration = Duration::from_secs(120);
@@ -60,10 +64,6 @@ pub struct Context {
     /// Per island, the Garage IDs of the nodes the plan removes.
     removals: BTreeMap<String, Vec<String>>,
     secrets: Mutex<BTreeMap<String, Arc<Secrets>>>,
-    /// Per island, its turn to restart a node: held while a node of the
-    /// island restarts, one at a time. Holds the restart that failed, once
-    /// one has: the island's roll stops there.
-    restarts: BTreeMap<String, Arc<Mutex<Option<String>>>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -84,11 +84,6 @@ impl Context {
         binaries: Binaries,
         options: Options,
     ) -> Context {
-        let restarts = desired
-            .islands
-            .iter()
-            .map(|i| (i.name.clone(), Arc::new(Mutex::new(None))))
-            .collect();
         let mut removals: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for change in &plan.changes {
             if let Some(Target::NodeRemoval { island, id, .. }) = &change.target {
@@ -104,7 +99,6 @@ impl Context {
             options,
             removals,
             secrets: Mutex::new(BTreeMap::new()),
-            restarts,
         }
     }
 
@@ -178,22 +172,6 @@ impl Context {
         Ok(ids)
     }
 
-    /// A restart of a node of a running island takes the island's turn:
-    /// one node at a time. Other changes need no turn.
-    async fn turn(&self, change: &Change) -> Option<Turn> {
-        match &change.target {
-            Some(Target::Node {
-                island,
-                step: NodeStep::Service,
-                ..
-            }) if change.action == Action::Update && self.island_was_running(island) => {
-                let lock = self.restarts.get(island)?.clone();
-                Some(lock.lock_owned().await)
-            }
-            _ => None,
-        }
-    }
-
     /// Whether the node was part of the running island before this apply
     /// (it has run Garage, and the island has a layout).
     fn was_member(&self, island: &str, node: &DesiredNode) -> bool {
@@ -213,10 +191,6 @@ impl Context {
         )
     }
 }
-
-/// An island's turn to restart one of its nodes; what it holds is the
-/// restart that failed, if one has.
-type Turn = tokio::sync::OwnedMutexGuard<Option<String>>;
 
 /// What happened to each change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,134 +215,41 @@ pub enum Event {
 pub async fn apply(
     plan: &Plan,
     context: Arc<Context>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     events: mpsc::UnboundedSender<Event>,
 ) -> Vec<(String, Outcome)> {
-    let changes = &plan.changes;
-    let index: BTreeMap<&str, usize> = changes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.address.as_str(), i))
-        .collect();
-    let dependencies: Vec<BTreeSet<usize>> = changes
-        .iter()
-        .map(|c| {
-            c.depends_on
-                .iter()
-                .filter_map(|d| index.get(d.as_str()).copied())
-                .collect()
-        })
-        .collect();
-    let mut outcomes: Vec<Option<Outcome>> = vec![None; changes.len()];
-    let mut started = vec![false; changes.len()];
-    let mut tasks: JoinSet<(usize, Outcome)> = JoinSet::new();
-    let mut interrupted = false;
+    walk::walk(plan, context, stop, events).await
+}
 
-    loop {
-        // Mark the dependants of failures as skipped, start what is ready.
-        let mut progress = true;
-        while progress {
-            progress = false;
-            for i in 0..changes.len() {
-                if started[i] || outcomes[i].is_some() {
-                    continue;
-                }
-                if let Some(blocker) = dependencies[i].iter().find(|d| {
-                    matches!(
-                        outcomes[**d],
-                        Some(Outcome::Failed(_)) | Some(Outcome::Skipped(_))
-                    )
-                }) {
-                    let outcome =
-                        Outcome::Skipped(format!("{} did not succeed", changes[*blocker].address));
-                    let _ =
-                        events.send(Event::Finished(changes[i].address.clone(), outcome.clone()));
-                    outcomes[i] = Some(outcome);
-                    progress = true;
-                }
+impl Executor for Context {
+    /// A restart of a node of a running island takes the island's turn:
+    /// one node at a time. Other changes need no turn.
+    fn turn(&self, change: &Change) -> Option<String> {
+        match &change.target {
+            Some(Target::Node {
+                island,
+                step: NodeStep::Service,
+                ..
+            }) if change.action == Action::Update
+                && self.island_was_running(island)
+                && self.island(island).is_ok() =>
+            {
+                Some(island.clone())
             }
-        }
-        if !interrupted {
-            for i in 0..changes.len() {
-                let ready = dependencies[i]
-                    .iter()
-                    .all(|d| matches!(outcomes[*d], Some(Outcome::Done(_))));
-                if !started[i] && outcomes[i].is_none() && ready {
-                    started[i] = true;
-                    let change = changes[i].clone();
-                    let context = Arc::clone(&context);
-                    let events = events.clone();
-                    let stop = stop.clone();
-                    tasks.spawn(async move {
-                        // A rolling restart waits for its island's turn
-                        // before it counts as started; interrupted while
-                        // waiting, it does not start.
-                        let mut turn = context.turn(&change).await;
-                        if *stop.borrow() {
-                            let outcome = Outcome::Skipped(NOT_STARTED.into());
-                            let _ = events
-                                .send(Event::Finished(change.address.clone(), outcome.clone()));
-                            return (i, outcome);
-                        }
-                        // A restart of the island failed (its node did not
-                        // come back healthy): the island's roll stops
-                        // there, no other node of it goes down. Other
-                        // islands roll on.
-                        if let Some(failed) = turn.as_ref().and_then(|turn| turn.as_ref()) {
-                            let outcome = Outcome::Skipped(format!(
-                                "{failed} did not succeed: the island's rolling restart stops there"
-                            ));
-                            let _ = events
-                                .send(Event::Finished(change.address.clone(), outcome.clone()));
-                            return (i, outcome);
-                        }
-                        let _ = events.send(Event::Started(change.address.clone()));
-                        let begin = Instant::now();
-                        let outcome = match run(&change, &context, &events, stop).await {
-                            Ok(()) => Outcome::Done(begin.elapsed()),
-                            Err(error) => Outcome::Failed(error.to_string()),
-                        };
-                        // Recorded before the turn passes on.
-                        if let (Some(turn), Outcome::Failed(_)) = (turn.as_mut(), &outcome) {
-                            **turn = Some(change.address.clone());
-                        }
-                        // Reported before the turn passes on, so progress
-                        // reads in the order things happened.
-                        let _ =
-                            events.send(Event::Finished(change.address.clone(), outcome.clone()));
-                        (i, outcome)
-                    });
-                }
-            }
-        }
-        if tasks.is_empty() {
-            break;
-        }
-        tokio::select! {
-            joined = tasks.join_next() => {
-                if let Some(Ok((i, outcome))) = joined {
-                    outcomes[i] = Some(outcome);
-                }
-            }
-            changed = stop.changed(), if !interrupted => {
-                if changed.is_err() || *stop.borrow() {
-                    interrupted = true;
-                }
-            }
+            _ => None,
         }
     }
-    changes
-        .iter()
-        .zip(outcomes)
-        .map(|(change, outcome)| {
-            let outcome = outcome.unwrap_or_else(|| {
-                let outcome = Outcome::Skipped(NOT_STARTED.into());
-                let _ = events.send(Event::Finished(change.address.clone(), outcome.clone()));
-                outcome
-            });
-            (change.address.clone(), outcome)
-        })
-        .collect()
+
+    async fn run(
+        &self,
+        change: &Change,
+        events: &mpsc::UnboundedSender<Event>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<(), String> {
+        run(change, self, events, stop)
+            .await
+            .map_err(|error| error.to_string())
+    }
 }
 
 /// Makes one change.
