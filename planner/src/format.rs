@@ -46,10 +46,10 @@ pub fn format_text(text: &str) -> Result<String, crate::language::SyntaxFailure>
 /// its indentation, since fmt re-indents them and may move a stray comment
 /// onto its own line).
 pub fn check_equivalent(original: &str, formatted: &str) -> Result<(), String> {
-    if let Some(offset) = crate::lexer::too_deeply_nested(original) {
+    if let Some(refusal) = crate::lexer::refusal(original) {
         return Err(format!(
             "cannot be compared: {}",
-            crate::language::SyntaxFailure::TooDeep(offset)
+            crate::language::SyntaxFailure::Refused(refusal)
         ));
     }
     let before = hcl::parse(original).map_err(|e| format!("cannot be compared: {e}"))?;

@@ -151,30 +151,44 @@ pub struct Reference {
 pub enum SyntaxFailure {
     /// The parser's own error.
     Parser(hcl_edit::parser::Error),
-    /// Strings nested too deep in interpolations at this offset (see
-    /// [`crate::lexer::MAX_STRING_NESTING`]): refused before the parser,
-    /// whose time doubles with each level.
-    TooDeep(usize),
+    /// Refused before the parser (see [`crate::lexer::Refusal`]).
+    Refused(crate::lexer::Refusal),
 }
 
-impl std::fmt::Display for SyntaxFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl SyntaxFailure {
+    /// What is wrong, in one line.
+    fn message(&self) -> String {
+        use crate::lexer::Refusal;
         match self {
-            SyntaxFailure::Parser(error) => write!(f, "{error}"),
-            SyntaxFailure::TooDeep(offset) => write!(
-                f,
-                "strings nested more than {} deep in `${{…}}` at byte {offset}",
+            SyntaxFailure::Parser(error) => error.message().trim().to_string(),
+            SyntaxFailure::Refused(Refusal::LineBreakInString(_)) => {
+                "a quoted string may not be split over several lines".to_string()
+            }
+            SyntaxFailure::Refused(Refusal::TooDeep(_)) => format!(
+                "strings nested more than {} deep inside `${{…}}`",
                 crate::lexer::MAX_STRING_NESTING
             ),
         }
     }
 }
 
+impl std::fmt::Display for SyntaxFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SyntaxFailure::Parser(error) => write!(f, "{error}"),
+            SyntaxFailure::Refused(refusal) => {
+                write!(f, "{} (at byte {})", self.message(), refusal.offset())
+            }
+        }
+    }
+}
+
 /// Parses HCL text. Every parse of a user's text goes through here, so
-/// that what would take the parser for ever is refused first.
+/// that what HCL refuses and the parser would take for ever on is refused
+/// first, in one linear pass.
 pub(crate) fn parse_body(text: &str) -> Result<Body, SyntaxFailure> {
-    if let Some(offset) = crate::lexer::too_deeply_nested(text) {
-        return Err(SyntaxFailure::TooDeep(offset));
+    if let Some(refusal) = crate::lexer::refusal(text) {
+        return Err(SyntaxFailure::Refused(refusal));
     }
     hcl_edit::parser::parse_body(text).map_err(SyntaxFailure::Parser)
 }
@@ -204,16 +218,22 @@ pub fn parse(sources: &Sources) -> Parsed {
 pub(crate) fn syntax_error(sources: &Sources, file: FileId, failure: &SyntaxFailure) -> Diagnostic {
     let error = match failure {
         SyntaxFailure::Parser(error) => error,
-        SyntaxFailure::TooDeep(offset) => {
+        SyntaxFailure::Refused(refusal) => {
+            let at = refusal.offset();
+            let help = match refusal {
+                crate::lexer::Refusal::LineBreakInString(_) => {
+                    "close the string on its line (a quote is probably missing), or write a text on several lines as a heredoc: <<EOT … EOT"
+                }
+                crate::lexer::Refusal::TooDeep(_) => {
+                    "a quote is probably missing or extra before this: archipel's values are plain strings"
+                }
+            };
             return Diagnostic::error(
                 "syntax",
-                Span::new(file, *offset..*offset + 1),
-                format!(
-                    "invalid HCL syntax: strings nested more than {} deep inside `${{…}}`",
-                    crate::lexer::MAX_STRING_NESTING
-                ),
+                Span::new(file, at..at + 1),
+                format!("invalid HCL syntax: {}", failure.message()),
             )
-            .with_help("a quote is probably missing or extra before this: archipel's values are plain strings");
+            .with_help(help);
         }
     };
     let location = error.location();

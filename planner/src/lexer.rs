@@ -26,29 +26,52 @@ pub fn scan(text: &str) -> Vec<Token> {
     scan_nesting(text).0
 }
 
-/// Where a string opens nested deeper than [`MAX_STRING_NESTING`] inside
-/// `${…}` interpolations, if one does: text the parser must not be given.
-pub fn too_deeply_nested(text: &str) -> Option<usize> {
+/// What is refused before the parser sees it: HCL does not allow it, and
+/// the parser (hcl-edit) accepts it or backtracks over it in a time that
+/// doubles with each occurrence (fuzzing found 5 KB files that take
+/// seconds to minutes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A quoted string that holds a line break, at its opening quote. HCL
+    /// (and Terraform) refuse it: a text on several lines is a heredoc.
+    LineBreakInString(usize),
+    /// A string nested deeper than [`MAX_STRING_NESTING`] inside `${…}`
+    /// interpolations, at its opening quote.
+    TooDeep(usize),
+}
+
+impl Refusal {
+    /// Where it is, as a byte offset.
+    pub fn offset(self) -> usize {
+        match self {
+            Refusal::LineBreakInString(at) | Refusal::TooDeep(at) => at,
+        }
+    }
+}
+
+/// The first thing in `text` the parser must not be given, if any.
+pub fn refusal(text: &str) -> Option<Refusal> {
     scan_nesting(text).1
 }
 
-/// The tokens, and the offset of the first string nested too deep.
-fn scan_nesting(text: &str) -> (Vec<Token>, Option<usize>) {
+/// The tokens, and the first refusal.
+fn scan_nesting(text: &str) -> (Vec<Token>, Option<Refusal>) {
     enum Context {
         /// Code, with the depth of braces opened in it: a `}` at depth 0
         /// ends the template interpolation this code is in.
         Code(usize),
-        String,
+        /// A quoted string, with where its opening quote is.
+        String(usize),
     }
     let mut tokens = Vec::new();
-    let mut too_deep = None;
+    let mut refused = None;
     let mut stack = vec![Context::Code(0)];
     let mut i = 0;
     while i < text.len() {
         let rest = &text[i..];
         let outermost = stack.len() == 1;
         match stack.last_mut() {
-            Some(Context::String) => {
+            Some(Context::String(start)) => {
                 let mut chars = rest.chars();
                 let c = chars.next().unwrap_or(' ');
                 if c == '\\' {
@@ -60,8 +83,11 @@ fn scan_nesting(text: &str) -> (Vec<Token>, Option<usize>) {
                     stack.push(Context::Code(0));
                     i += 2;
                 } else {
-                    // hcl-edit accepts a line break inside a quoted string:
-                    // only `"` ends it.
+                    // hcl-edit accepts a line break inside a quoted string
+                    // (only `"` ends it); HCL does not.
+                    if c == '\n' && refused.is_none() {
+                        refused = Some(Refusal::LineBreakInString(*start));
+                    }
                     if c == '"' {
                         stack.pop();
                     }
@@ -75,11 +101,11 @@ fn scan_nesting(text: &str) -> (Vec<Token>, Option<usize>) {
                     tokens.push(Token::Comment(i..i + comment));
                     i += comment;
                 } else if c == '"' {
-                    stack.push(Context::String);
+                    stack.push(Context::String(i));
                     // The stack alternates code and strings from the file's
                     // own code: every other entry is a string.
-                    if too_deep.is_none() && stack.len() / 2 > MAX_STRING_NESTING {
-                        too_deep = Some(i);
+                    if refused.is_none() && stack.len() / 2 > MAX_STRING_NESTING {
+                        refused = Some(Refusal::TooDeep(i));
                     }
                     i += 1;
                 } else if rest.starts_with("<<") {
@@ -109,7 +135,7 @@ fn scan_nesting(text: &str) -> (Vec<Token>, Option<usize>) {
             None => break,
         }
     }
-    (tokens, too_deep)
+    (tokens, refused)
 }
 
 /// The length of the comment `rest` starts with (`#` or `//` to the end
@@ -196,12 +222,32 @@ mod tests {
 
     #[test]
     fn strings_nested_too_deep_are_found_where_the_first_opens() {
-        let nested = |depth: usize| format!("a = {}\n", "\"${".repeat(depth));
-        assert_eq!(too_deeply_nested(&nested(MAX_STRING_NESTING)), None);
-        let text = nested(MAX_STRING_NESTING + 3);
-        assert_eq!(too_deeply_nested(&text), Some(4 + 3 * MAX_STRING_NESTING));
+        // Each level closed on the line, so that no string holds a break.
+        let nested =
+            |depth: usize| format!("a = {}{}\n", "\"${".repeat(depth), "}\"".repeat(depth));
+        assert_eq!(refusal(&nested(MAX_STRING_NESTING)), None);
+        assert_eq!(
+            refusal(&nested(MAX_STRING_NESTING + 3)),
+            Some(Refusal::TooDeep(4 + 3 * MAX_STRING_NESTING))
+        );
         // Closed strings one after the other are not nested.
-        assert_eq!(too_deeply_nested(&"a = \"${b}\"\n".repeat(50)), None);
+        assert_eq!(refusal(&"a = \"${b}\"\n".repeat(50)), None);
+    }
+
+    #[test]
+    fn a_line_break_in_a_quoted_string_is_refused_at_its_quote() {
+        assert_eq!(
+            refusal("a = \"x\"\nb = \"one\ntwo\"\n"),
+            Some(Refusal::LineBreakInString(12))
+        );
+        // In an interpolation, in a heredoc, in a comment, escaped: fine.
+        for text in [
+            "a = \"${\n  b\n}\"\n",
+            "a = <<EOF\none \"\ntwo\nEOF\n",
+            "# \"\na = \"x\\n\"\n",
+        ] {
+            assert_eq!(refusal(text), None, "{text:?}");
+        }
     }
 
     #[test]
