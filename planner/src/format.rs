@@ -151,22 +151,23 @@ impl Lines {
         }
     }
 
-    /// Appends comments to the last line (`x = 1 # why`).
+    /// Appends comments to the last line (`x = 1 # why`). A line that
+    /// already ends in a `#` or `//` comment takes no more: what followed
+    /// would become part of that comment, so the next one gets a line of
+    /// its own, at the same indentation.
     fn trailing(&mut self, comments: Vec<String>) {
-        if comments.is_empty() {
-            return;
-        }
-        match self.lines.last_mut() {
-            Some(last) if !last.is_empty() => {
-                for comment in comments {
+        for comment in comments {
+            match self.lines.last_mut() {
+                Some(last) if !last.is_empty() && !ends_in_line_comment(last) => {
                     last.push(' ');
                     last.push_str(&comment);
                 }
-            }
-            _ => {
-                for comment in comments {
-                    self.lines.push(comment);
+                Some(last) if !last.is_empty() => {
+                    let indent = last.len() - last.trim_start().len();
+                    let line = format!("{}{comment}", &last[..indent]);
+                    self.lines.push(line);
                 }
+                _ => self.lines.push(comment),
             }
         }
     }
@@ -206,6 +207,14 @@ impl Lines {
             }
         }
     }
+}
+
+/// Whether a line of output ends in a `#` or `//` comment.
+fn ends_in_line_comment(line: &str) -> bool {
+    crate::lexer::scan(line).iter().any(|token| {
+        matches!(token, crate::lexer::Token::Comment(range)
+            if range.end == line.len() && !line[range.clone()].starts_with("/*"))
+    })
 }
 
 #[derive(Debug, Clone, PartialEq)]
