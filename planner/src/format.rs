@@ -138,6 +138,9 @@ fn format_body_text(body: &Body, src: &str) -> String {
 #[derive(Default)]
 struct Lines {
     lines: Vec<String>,
+    /// The line this formatter ended with a `#` or `//` comment, if it is
+    /// still the last: it can take no more on it.
+    line_comment_ends: Option<usize>,
 }
 
 impl Lines {
@@ -157,8 +160,11 @@ impl Lines {
     /// its own, at the same indentation.
     fn trailing(&mut self, comments: Vec<String>) {
         for comment in comments {
+            let line_comment = is_line_comment(&comment);
+            let ends_in_comment = self.line_comment_ends.is_some()
+                && self.line_comment_ends == self.lines.len().checked_sub(1);
             match self.lines.last_mut() {
-                Some(last) if !last.is_empty() && !ends_in_line_comment(last) => {
+                Some(last) if !last.is_empty() && !ends_in_comment => {
                     last.push(' ');
                     last.push_str(&comment);
                 }
@@ -168,6 +174,9 @@ impl Lines {
                     self.lines.push(line);
                 }
                 _ => self.lines.push(comment),
+            }
+            if line_comment {
+                self.line_comment_ends = Some(self.lines.len() - 1);
             }
         }
     }
@@ -194,6 +203,9 @@ impl Lines {
                 Piece::Blank if emitted || allow_leading_blank => self.blank(),
                 Piece::Blank => {}
                 Piece::Comment(text) => {
+                    if is_line_comment(text) {
+                        self.line_comment_ends = Some(self.lines.len());
+                    }
                     for (i, line) in text.lines().enumerate() {
                         // Continuation lines of a /* */ comment keep their own indentation.
                         if i == 0 {
@@ -209,12 +221,9 @@ impl Lines {
     }
 }
 
-/// Whether a line of output ends in a `#` or `//` comment.
-fn ends_in_line_comment(line: &str) -> bool {
-    crate::lexer::scan(line).iter().any(|token| {
-        matches!(token, crate::lexer::Token::Comment(range)
-            if range.end == line.len() && !line[range.clone()].starts_with("/*"))
-    })
+/// Whether a comment runs to the end of its line (`#`, `//`).
+fn is_line_comment(comment: &str) -> bool {
+    !comment.starts_with("/*")
 }
 
 #[derive(Debug, Clone, PartialEq)]
