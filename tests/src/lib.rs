@@ -125,6 +125,20 @@ impl Lab {
         &self.state_dir
     }
 
+    /// Writes the lab's archipelago as `tests/lab/archipelago OPTION` makes it
+    /// (`--backups`, `--backup-hosts`) to `dir/archipelago.hcl`.
+    pub fn write_archipelago(&self, dir: &Path, option: &str) -> Result<PathBuf, Failed> {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/archipelago");
+        let output = Command::new(script)
+            .arg(option)
+            .env("ARCHIPEL_LAB_DIR", self.state_dir())
+            .output()?;
+        ensure(output.status.success(), output_text(&output))?;
+        let path = dir.join("archipelago.hcl");
+        std::fs::write(&path, &output.stdout)?;
+        Ok(path)
+    }
+
     /// The command lines of archipel's ssh master processes that reach this
     /// lab (through its `ssh_config`). Another lab's masters, running beside
     /// it in the same test run, are not counted.

@@ -50,15 +50,7 @@ const GIVE_UP_AFTER: Duration = Duration::from_secs(150);
 /// The lab's archipelago, as the README's quickstart makes it: islands
 /// lab-a (node1..3) and lab-b (node4..6), backup hosts node7 and node8.
 fn archipelago(lab: &Lab, dir: &Path) -> Result<PathBuf, Failed> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/archipelago");
-    let output = Command::new(script)
-        .arg("--backup-hosts")
-        .env("ARCHIPEL_LAB_DIR", lab.state_dir())
-        .output()?;
-    ensure(output.status.success(), output_text(&output))?;
-    let path = dir.join("archipelago.hcl");
-    std::fs::write(&path, &output.stdout)?;
-    Ok(path)
+    lab.write_archipelago(dir, "--backup-hosts")
 }
 
 /// Two busy loops, one per core, for as long as it lives.

@@ -29,15 +29,7 @@ fn main() {
 /// The lab's archipelago (two islands of three chatons, each backing up to
 /// the other island), written by tests/lab/archipelago.
 fn archipelago(lab: &Lab, dir: &Path) -> Result<PathBuf, Failed> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/archipelago");
-    let output = Command::new(script)
-        .arg("--backups")
-        .env("ARCHIPEL_LAB_DIR", lab.state_dir())
-        .output()?;
-    ensure(output.status.success(), output_text(&output))?;
-    let path = dir.join("archipelago.hcl");
-    std::fs::write(&path, &output.stdout)?;
-    Ok(path)
+    lab.write_archipelago(dir, "--backups")
 }
 
 fn plan(lab: &Lab, file: &Path, args: &[&str]) -> Result<Output, Failed> {
