@@ -382,9 +382,21 @@ impl Ssh {
             host_key_alias: value("hostkeyalias"),
             // `none` is how ssh -G prints an unset option.
             proxy: value("proxyjump")
+                .filter(|jump| jump != "none")
                 .map(|jump| format!("jump {jump}"))
-                .or_else(|| value("proxycommand").map(|command| format!("proxy {command}")))
-                .filter(|proxy| !proxy.ends_with(" none")),
+                .or_else(|| {
+                    // A proxy command may hold anything, a token included:
+                    // it is told apart by its digest, never shown.
+                    value("proxycommand")
+                        .filter(|command| command != "none")
+                        .map(|command| {
+                            use sha2::Digest;
+                            let digest = sha2::Sha256::digest(command.as_bytes());
+                            let short: String =
+                                digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+                            format!("proxy command {short}")
+                        })
+                }),
         })
     }
 }
@@ -417,13 +429,13 @@ struct Resolved {
     port: u16,
     user: String,
     host_key_alias: Option<String>,
-    /// `jump HOSTS` or `proxy COMMAND`, when ssh goes through one.
+    /// `jump HOSTS`, or `proxy command DIGEST`, when ssh goes through one.
     proxy: Option<String>,
 }
 
 impl Resolved {
     /// Where ssh lands: `HOST:PORT`, then ` (jump HOSTS)` or
-    /// ` (proxy COMMAND)` when it goes through one.
+    /// ` (proxy command DIGEST)` when it goes through one.
     fn lands_at(&self) -> String {
         match &self.proxy {
             Some(proxy) => format!("{}:{} ({proxy})", self.hostname, self.port),
