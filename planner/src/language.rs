@@ -165,8 +165,8 @@ impl SyntaxFailure {
                 "a quoted string may not be split over several lines".to_string()
             }
             SyntaxFailure::Refused(Refusal::TooDeep(_)) => format!(
-                "strings nested more than {} deep inside `${{…}}`",
-                crate::lexer::MAX_STRING_NESTING
+                "nested more than {} deep (blocks, objects, lists, parentheses, strings and `${{…}}` all count)",
+                crate::lexer::MAX_NESTING
             ),
         }
     }
@@ -225,7 +225,7 @@ pub(crate) fn syntax_error(sources: &Sources, file: FileId, failure: &SyntaxFail
                     "close the string on its line (a quote is probably missing), or write a text on several lines as a heredoc: <<EOT … EOT"
                 }
                 crate::lexer::Refusal::TooDeep(_) => {
-                    "a quote is probably missing or extra before this: archipel's values are plain strings"
+                    "a closing bracket or a quote is probably missing before this: an archipelago nests five or six levels at most"
                 }
             };
             return Diagnostic::error(

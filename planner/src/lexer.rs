@@ -15,11 +15,13 @@ pub enum Token {
     Close(usize),
 }
 
-/// How many strings deep `${…}` interpolations may nest (`"${ "${ "…" }" }"`
-/// is two). HCL's parser (hcl-edit) backtracks over every level of an
-/// unclosed nesting, doubling its time with each: 20 levels take seconds,
-/// 30 would take hours. Nothing an archipelago says needs more than one.
-pub const MAX_STRING_NESTING: usize = 8;
+/// How deep a file may nest: blocks, objects, lists, parentheses, quoted
+/// strings and `${…}` interpolations all count, one level each (a string
+/// in an object in a block is three deep; `"${ "${ "…" }" }"` is five).
+/// HCL's parser (hcl-edit) backtracks over nestings it cannot close, and
+/// its time doubles with each level: 20 levels took seconds, 30 would
+/// take hours. Nothing an archipelago says goes past five or six.
+pub const MAX_NESTING: usize = 16;
 
 /// The comments and structural braces of `text`, in order.
 pub fn scan(text: &str) -> Vec<Token> {
@@ -35,8 +37,8 @@ pub enum Refusal {
     /// A quoted string that holds a line break, at its opening quote. HCL
     /// (and Terraform) refuse it: a text on several lines is a heredoc.
     LineBreakInString(usize),
-    /// A string nested deeper than [`MAX_STRING_NESTING`] inside `${…}`
-    /// interpolations, at its opening quote.
+    /// A bracket, brace, parenthesis, quote or `${` that opens a level
+    /// deeper than [`MAX_NESTING`], where it is.
     TooDeep(usize),
 }
 
@@ -57,15 +59,28 @@ pub fn refusal(text: &str) -> Option<Refusal> {
 /// The tokens, and the first refusal.
 fn scan_nesting(text: &str) -> (Vec<Token>, Option<Refusal>) {
     enum Context {
-        /// Code, with the depth of braces opened in it: a `}` at depth 0
-        /// ends the template interpolation this code is in.
-        Code(usize),
+        /// Code, with the braces and the brackets or parentheses opened in
+        /// it: a `}` with no brace open ends the template interpolation
+        /// this code is in.
+        Code { braces: usize, brackets: usize },
         /// A quoted string, with where its opening quote is.
         String(usize),
     }
     let mut tokens = Vec::new();
     let mut refused = None;
-    let mut stack = vec![Context::Code(0)];
+    let mut stack = vec![Context::Code {
+        braces: 0,
+        brackets: 0,
+    }];
+    // Every level open: strings and interpolations (the stack past the
+    // file's own code) and the braces and brackets of each code.
+    let mut nesting = 0;
+    fn deeper(nesting: &mut usize, at: usize, refused: &mut Option<Refusal>) {
+        *nesting += 1;
+        if *nesting > MAX_NESTING && refused.is_none() {
+            *refused = Some(Refusal::TooDeep(at));
+        }
+    }
     let mut i = 0;
     while i < text.len() {
         let rest = &text[i..];
@@ -80,7 +95,11 @@ fn scan_nesting(text: &str) -> (Vec<Token>, Option<Refusal>) {
                 } else if rest.starts_with("$${") || rest.starts_with("%%{") {
                     i += 3;
                 } else if rest.starts_with("${") || rest.starts_with("%{") {
-                    stack.push(Context::Code(0));
+                    stack.push(Context::Code {
+                        braces: 0,
+                        brackets: 0,
+                    });
+                    deeper(&mut nesting, i, &mut refused);
                     i += 2;
                 } else {
                     // hcl-edit accepts a line break inside a quoted string
@@ -90,11 +109,12 @@ fn scan_nesting(text: &str) -> (Vec<Token>, Option<Refusal>) {
                     }
                     if c == '"' {
                         stack.pop();
+                        nesting -= 1;
                     }
                     i += c.len_utf8();
                 }
             }
-            Some(Context::Code(depth)) => {
+            Some(Context::Code { braces, brackets }) => {
                 let c = rest.chars().next().unwrap_or(' ');
                 let comment = comment_len(rest);
                 if comment > 0 {
@@ -102,27 +122,38 @@ fn scan_nesting(text: &str) -> (Vec<Token>, Option<Refusal>) {
                     i += comment;
                 } else if c == '"' {
                     stack.push(Context::String(i));
-                    // The stack alternates code and strings from the file's
-                    // own code: every other entry is a string.
-                    if refused.is_none() && stack.len() / 2 > MAX_STRING_NESTING {
-                        refused = Some(Refusal::TooDeep(i));
-                    }
+                    deeper(&mut nesting, i, &mut refused);
                     i += 1;
                 } else if rest.starts_with("<<") {
                     i += heredoc_len(rest);
                 } else if c == '{' {
-                    *depth += 1;
+                    *braces += 1;
                     if outermost {
                         tokens.push(Token::Open(i));
                     }
+                    deeper(&mut nesting, i, &mut refused);
+                    i += 1;
+                } else if c == '[' || c == '(' {
+                    *brackets += 1;
+                    deeper(&mut nesting, i, &mut refused);
+                    i += 1;
+                } else if c == ']' || c == ')' {
+                    // One that closes nothing is the parser's to report.
+                    if *brackets > 0 {
+                        *brackets -= 1;
+                        nesting -= 1;
+                    }
                     i += 1;
                 } else if c == '}' {
-                    if *depth > 0 {
-                        *depth -= 1;
+                    if *braces > 0 {
+                        *braces -= 1;
+                        nesting -= 1;
                         if outermost {
                             tokens.push(Token::Close(i));
                         }
-                    } else if stack.len() > 1 {
+                    } else if !outermost {
+                        // The interpolation ends; what it left open with it.
+                        nesting -= 1 + *brackets;
                         stack.pop();
                     } else {
                         tokens.push(Token::Close(i));
@@ -221,15 +252,34 @@ mod tests {
     }
 
     #[test]
-    fn strings_nested_too_deep_are_found_where_the_first_opens() {
-        // Each level closed on the line, so that no string holds a break.
-        let nested =
+    fn nesting_too_deep_is_found_where_the_first_level_too_many_opens() {
+        // Each level closed on the line, so that no string holds a break:
+        // a string and its interpolation are two levels.
+        let strings =
             |depth: usize| format!("a = {}{}\n", "\"${".repeat(depth), "}\"".repeat(depth));
-        assert_eq!(refusal(&nested(MAX_STRING_NESTING)), None);
+        assert_eq!(refusal(&strings(MAX_NESTING / 2)), None);
         assert_eq!(
-            refusal(&nested(MAX_STRING_NESTING + 3)),
-            Some(Refusal::TooDeep(4 + 3 * MAX_STRING_NESTING))
+            refusal(&strings(MAX_NESTING / 2 + 3)),
+            Some(Refusal::TooDeep(4 + 3 * MAX_NESTING / 2))
         );
+        // Blocks, objects, lists and parentheses count alike, left open or
+        // closed.
+        let mixed = |depth: usize| {
+            let opening: String = (0..depth)
+                .map(|n| ["b {\n", "{ a = ", "[", "("][n % 4])
+                .collect();
+            format!("{opening}1\n")
+        };
+        assert_eq!(refusal(&mixed(MAX_NESTING)), None);
+        let too_deep = mixed(MAX_NESTING + 1);
+        assert_eq!(
+            refusal(&too_deep),
+            Some(Refusal::TooDeep(too_deep.len() - 4))
+        );
+        let closed = format!("x = {}1{}\n", "[".repeat(40), "]".repeat(40));
+        assert_eq!(refusal(&closed), Some(Refusal::TooDeep(4 + MAX_NESTING)));
+        // What an interpolation leaves open ends with it.
+        assert_eq!(refusal(&"a = \"${ [[[ }\"\n".repeat(20)), None);
         // Closed strings one after the other are not nested.
         assert_eq!(refusal(&"a = \"${b}\"\n".repeat(50)), None);
     }
