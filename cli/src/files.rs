@@ -164,3 +164,15 @@ pub fn load_valid(
     }
     Ok(model)
 }
+
+/// A plan saved by `archipel plan -out`.
+pub fn read_saved(path: &Path) -> Result<archipel_planner::saved::SavedPlan, LoadError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| LoadError::new(format!("cannot read {}: {e}", path.display())))?;
+    archipel_planner::saved::SavedPlan::from_json(&text).map_err(|e| {
+        LoadError::new(format!(
+            "{} is not a plan this archipel can apply: {e}",
+            path.display()
+        ))
+    })
+}

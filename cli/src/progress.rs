@@ -4,6 +4,7 @@
 //! else (CI logs, `-v`): one plain line per change start, report and end,
 //! with its duration.
 
+use archipel_planner::address::Address;
 use archipel_planner::plan::{Plan, Target};
 use archipel_providers::apply::{Event, Outcome};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -13,10 +14,10 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 /// Prints the events until the sender is dropped.
 pub async fn show(plan: &Plan, mut events: UnboundedReceiver<Event>, live: bool) {
-    let lanes: BTreeMap<&str, String> = plan
+    let lanes: BTreeMap<&Address, String> = plan
         .changes
         .iter()
-        .filter_map(|c| Some((c.address.as_str(), lane(c.target.as_ref()?))))
+        .map(|c| (&c.address, lane(&c.target)))
         .collect();
     let mut screen = live.then(Screen::new);
     while let Some(event) = events.recv().await {
@@ -39,11 +40,11 @@ pub async fn show(plan: &Plan, mut events: UnboundedReceiver<Event>, live: bool)
         };
         match event {
             Event::Started(address) => {
-                let lane = lanes.get(address.as_str()).cloned().unwrap_or_default();
-                screen.start(lane, address);
+                let lane = lanes.get(&address).cloned().unwrap_or_default();
+                screen.start(lane, address.to_string());
             }
-            Event::Progress(address, _) => screen.print(&line, &address, false),
-            Event::Finished(address, _) => screen.print(&line, &address, true),
+            Event::Progress(address, _) => screen.print(&line, &address.to_string(), false),
+            Event::Finished(address, _) => screen.print(&line, &address.to_string(), true),
         }
     }
     if let Some(screen) = screen {

@@ -88,6 +88,8 @@ pub enum Task {
 }
 
 impl Task {
+    pub const ALL: [Task; 4] = [Task::Backup, Task::Prune, Task::Check, Task::Drill];
+
     pub fn name(self) -> &'static str {
         match self {
             Task::Backup => "backup",

@@ -37,6 +37,8 @@ pub enum Verdict {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DriftItem {
+    /// An address, or for what could not be observed, the machine or
+    /// island.
     pub address: String,
     /// What was seen.
     pub detail: String,
@@ -68,21 +70,21 @@ pub fn drift(plan: &Plan) -> Drift {
     let mut drift = Drift::default();
     for change in &plan.changes {
         let item = DriftItem {
-            address: change.address.clone(),
+            address: change.address.to_string(),
             detail: change.reason.clone(),
         };
         match (change.action, &change.target) {
             (Action::Create, _) => drift.missing.push(item),
             (Action::Update | Action::Replace, _) => drift.changed.push(item),
             // A permission the file does not give is a change of the key.
-            (Action::Delete, Some(Target::Grant { .. })) => drift.changed.push(item),
+            (Action::Delete, Target::Grant { .. }) => drift.changed.push(item),
             (Action::Delete, _) => drift.unmanaged.push(item),
         }
     }
     drift
         .unmanaged
         .extend(plan.unmanaged.iter().map(|u| DriftItem {
-            address: u.address.clone(),
+            address: u.address.to_string(),
             detail: u.description.clone(),
         }));
     drift.unknown = plan

@@ -5,6 +5,7 @@
 //! the files (and, later, the observed state), so every behaviour is testable
 //! offline.
 
+pub mod address;
 pub mod backup;
 pub mod capacity;
 pub mod desired;

@@ -11,15 +11,18 @@
 //!
 //! No secret is in it: plans and observations never hold one.
 
+use crate::address::Address;
 use crate::model::Archipelago;
 use crate::observed::{IslandObservation, MachineObservation, Observed};
-use crate::plan::{Plan, Target};
+use crate::plan::Plan;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 
-pub const FORMAT_VERSION: &str = "1";
+/// 2: each change carries its target (format 1 had them in a list beside
+/// the plan).
+pub const FORMAT_VERSION: &str = "2";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedPlan {
@@ -32,8 +35,6 @@ pub struct SavedPlan {
     /// was computed from.
     pub fingerprint: BTreeMap<String, String>,
     pub plan: Plan,
-    /// Each change's target, in the order of `plan.changes`.
-    pub targets: Vec<Option<Target>>,
 }
 
 impl SavedPlan {
@@ -48,9 +49,29 @@ impl SavedPlan {
             archipel_version: archipel_version.into(),
             archipelago_sha256: archipelago_digest(model),
             fingerprint: fingerprint(observed),
-            targets: plan.changes.iter().map(|c| c.target.clone()).collect(),
             plan: plan.clone(),
         }
+    }
+
+    /// A saved plan's text, read back. Its format is checked first, so
+    /// that a plan from another archipel says so rather than fail on a
+    /// field.
+    pub fn from_json(text: &str) -> Result<SavedPlan, String> {
+        let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        match value.get("format_version").and_then(Value::as_str) {
+            Some(FORMAT_VERSION) => {}
+            Some(other) => {
+                let by = value
+                    .get("archipel_version")
+                    .and_then(Value::as_str)
+                    .unwrap_or("another version");
+                return Err(format!(
+                    "it is in format {other} (archipel {by}), this archipel reads format {FORMAT_VERSION}: make the plan again with archipel plan -out"
+                ));
+            }
+            None => return Err("it has no format_version".into()),
+        }
+        serde_json::from_value(value).map_err(|e| e.to_string())
     }
 
     /// Why this plan may not be applied to `model` and `observed` any
@@ -78,13 +99,9 @@ impl SavedPlan {
         reasons
     }
 
-    /// The plan, with its changes' targets, ready for apply.
+    /// The plan, ready for apply.
     pub fn into_plan(self) -> Plan {
-        let mut plan = self.plan;
-        for (change, target) in plan.changes.iter_mut().zip(self.targets) {
-            change.target = target;
-        }
-        plan
+        self.plan
     }
 }
 
@@ -112,7 +129,10 @@ pub fn fingerprint(observed: &Observed) -> BTreeMap<String, String> {
             }),
             other => serde_json::to_value(other).unwrap_or(Value::Null),
         };
-        parts.insert(format!("island.{name}"), digest(&stable));
+        let part = Address::Island {
+            island: name.clone(),
+        };
+        parts.insert(part.to_string(), digest(&stable));
     }
     for (name, machine) in &observed.machines {
         let stable = match machine {
@@ -135,7 +155,10 @@ pub fn fingerprint(observed: &Observed) -> BTreeMap<String, String> {
             }
             other => serde_json::to_value(other).unwrap_or(Value::Null),
         };
-        parts.insert(format!("machine.{name}"), digest(&stable));
+        let part = Address::Machine {
+            machine: name.clone(),
+        };
+        parts.insert(part.to_string(), digest(&stable));
     }
     parts
 }
@@ -145,4 +168,61 @@ fn digest(value: &Value) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Action, Change, NodeStep, Target};
+
+    fn saved() -> SavedPlan {
+        let target = Target::Node {
+            island: "ouest".into(),
+            node: "a-1".into(),
+            step: NodeStep::Config,
+        };
+        let change = Change {
+            address: target.address(),
+            action: Action::Update,
+            reason: "/etc/garage.toml differs from the file's".into(),
+            attributes: Vec::new(),
+            file: None,
+            depends_on: vec!["island.ouest.node.a-1.binary".parse().unwrap()],
+            target,
+        };
+        SavedPlan {
+            format_version: FORMAT_VERSION.into(),
+            archipel_version: "0.1.0".into(),
+            archipelago_sha256: "00".repeat(32),
+            fingerprint: BTreeMap::new(),
+            plan: Plan {
+                changes: vec![change],
+                ..Plan::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_saved_plan_reads_back_with_every_change_s_target() {
+        let saved = saved();
+        let text = serde_json::to_string_pretty(&saved).unwrap();
+        assert!(text.contains("\"address\": \"island.ouest.node.a-1.config\""));
+        assert_eq!(SavedPlan::from_json(&text), Ok(saved));
+    }
+
+    #[test]
+    fn a_plan_saved_in_another_format_is_refused_by_its_version() {
+        let mut old = serde_json::to_value(saved()).unwrap();
+        old["format_version"] = json!("1");
+        old["targets"] = json!([]);
+        let error = SavedPlan::from_json(&old.to_string()).unwrap_err();
+        assert_eq!(
+            error,
+            "it is in format 1 (archipel 0.1.0), this archipel reads format 2: make the plan again with archipel plan -out"
+        );
+        assert_eq!(
+            SavedPlan::from_json("{\"plan\": {}}").unwrap_err(),
+            "it has no format_version"
+        );
+    }
 }

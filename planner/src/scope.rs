@@ -11,6 +11,7 @@
 //! What lies outside is neither shown nor applied; a part that could not be
 //! observed or a plan error outside the scope does not block it.
 
+use crate::address::Address;
 use crate::desired::{BACKUP_BUCKET_PREFIX, Desired, KEY_PREFIX};
 use crate::plan::{Change, Plan, Target};
 use std::collections::BTreeSet;
@@ -58,19 +59,17 @@ impl Scope {
     }
 
     /// The address is this island's, chaton's or node's, or under it.
-    /// Names never hold a dot, so addresses split into their parts.
-    fn holds(&self, address: &str) -> bool {
-        let parts: Vec<&str> = address.split('.').collect();
-        match (self, parts.as_slice()) {
-            (Scope::Island(name), ["island", island, ..]) => island == name,
-            (Scope::Chaton(name), ["chaton", chaton, ..]) => chaton == name,
-            (Scope::Node(name), ["island", _, "node", node, ..]) => node == name,
-            _ => false,
-        }
+    fn holds(&self, address: &Address) -> bool {
+        let (part, name) = match self {
+            Scope::Island(name) => (address.island(), name),
+            Scope::Chaton(name) => (address.chaton(), name),
+            Scope::Node(name) => (address.node(), name),
+        };
+        part == Some(name.as_str())
     }
 
     fn covers(&self, change: &Change, desired: &Desired) -> bool {
-        let address = change.address.as_str();
+        let address = &change.address;
         match self {
             Scope::Island(_) => self.holds(address),
             Scope::Chaton(name) => {
@@ -78,23 +77,21 @@ impl Scope {
                     return true;
                 }
                 match &change.target {
-                    Some(Target::Node { island, node, .. }) => desired
+                    Target::Node { island, node, .. } => desired
                         .islands
                         .iter()
                         .filter(|i| &i.name == island)
                         .flat_map(|i| &i.nodes)
                         .any(|n| &n.name == node && &n.zone == name),
-                    Some(Target::Key { key, .. }) => {
-                        key.strip_prefix(KEY_PREFIX) == Some(name.as_str())
-                    }
-                    Some(Target::Bucket { bucket, .. }) => {
+                    Target::Key { key, .. } => key.strip_prefix(KEY_PREFIX) == Some(name.as_str()),
+                    Target::Bucket { bucket, .. } => {
                         bucket.strip_prefix(BACKUP_BUCKET_PREFIX) == Some(name.as_str())
                     }
                     _ => false,
                 }
             }
             Scope::Node(name) => match &change.target {
-                Some(Target::Node { node, .. } | Target::NodeRemoval { node, .. }) => node == name,
+                Target::Node { node, .. } | Target::NodeRemoval { node, .. } => node == name,
                 _ => false,
             },
         }
@@ -112,7 +109,7 @@ pub fn restrict(plan: Plan, scopes: &[Scope], desired: &Desired) -> Plan {
     if scopes.is_empty() {
         return plan;
     }
-    let mut kept: BTreeSet<String> = plan
+    let mut kept: BTreeSet<Address> = plan
         .changes
         .iter()
         .filter(|c| scopes.iter().any(|s| s.covers(c, desired)))
@@ -126,7 +123,7 @@ pub fn restrict(plan: Plan, scopes: &[Scope], desired: &Desired) -> Plan {
         }
     }
     let in_scope =
-        |address: &str| kept.contains(address) || scopes.iter().any(|s| s.holds(address));
+        |address: &Address| kept.contains(address) || scopes.iter().any(|s| s.holds(address));
     Plan {
         changes: plan
             .changes
@@ -141,7 +138,7 @@ pub fn restrict(plan: Plan, scopes: &[Scope], desired: &Desired) -> Plan {
         incomplete: plan
             .incomplete
             .into_iter()
-            .filter(|i| i.not_planned.iter().any(|a| in_scope(a)))
+            .filter(|i| i.not_planned.iter().any(&in_scope))
             .collect(),
         errors: plan
             .errors
@@ -152,7 +149,11 @@ pub fn restrict(plan: Plan, scopes: &[Scope], desired: &Desired) -> Plan {
         capacity: plan
             .capacity
             .into_iter()
-            .filter(|c| in_scope(&format!("island.{}", c.island)))
+            .filter(|c| {
+                in_scope(&Address::Island {
+                    island: c.island.clone(),
+                })
+            })
             .collect(),
     }
 }
@@ -163,16 +164,17 @@ mod tests {
 
     #[test]
     fn a_scope_holds_its_own_addresses_not_a_longer_name_s() {
+        let at = |text: &str| text.parse::<Address>().unwrap();
         let island = Scope::Island("est".into());
-        assert!(island.holds("island.est"));
-        assert!(island.holds("island.est.bucket.shared"));
-        assert!(!island.holds("island.est-2.bucket.shared"));
+        assert!(island.holds(&at("island.est")));
+        assert!(island.holds(&at("island.est.bucket.shared")));
+        assert!(!island.holds(&at("island.est-2.bucket.shared")));
         let chaton = Scope::Chaton("pica".into());
-        assert!(chaton.holds("chaton.pica.backup.mail.timer"));
-        assert!(!chaton.holds("chaton.picasoft.backup.mail"));
+        assert!(chaton.holds(&at("chaton.pica.backup.mail.backup.timer")));
+        assert!(!chaton.holds(&at("chaton.picasoft.backup.mail")));
         let node = Scope::Node("a-1".into());
-        assert!(node.holds("island.est.node.a-1"));
-        assert!(node.holds("island.est.node.a-1.config"));
-        assert!(!node.holds("island.est.node.a-10.config"));
+        assert!(node.holds(&at("island.est.node.a-1")));
+        assert!(node.holds(&at("island.est.node.a-1.config")));
+        assert!(!node.holds(&at("island.est.node.a-10.config")));
     }
 }

@@ -8,7 +8,6 @@ use archipel_planner::desired::desired;
 use archipel_planner::model::ResticSource;
 use archipel_planner::model::{Archipelago, SshTarget};
 use archipel_planner::plan::{Action, HostStep, NodeStep, Plan, Target};
-use archipel_planner::saved::SavedPlan;
 use archipel_planner::scope::{self, Scope, restrict};
 use archipel_providers::apply::{self, Binaries, Context, Options, Outcome};
 use archipel_providers::lock;
@@ -53,7 +52,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         return Ok(ExitCode::FAILURE);
     };
     let desired = desired(&model);
-    let saved = args.saved.as_deref().map(read_saved).transpose()?;
+    let saved = args.saved.as_deref().map(files::read_saved).transpose()?;
     let scopes = scope::parse_all(&args.only, &desired).map_err(LoadError::new)?;
     let machines = model.machines();
     let runtime = remote::runtime()?;
@@ -248,27 +247,16 @@ async fn release_locks(held: Vec<(Remote, String)>) {
     }
 }
 
-fn read_saved(path: &Path) -> Result<SavedPlan, LoadError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| LoadError::new(format!("cannot read {}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| {
-        LoadError::new(format!(
-            "{} is not a plan saved by archipel plan -out: {e}",
-            path.display()
-        ))
-    })
-}
-
 /// Reasons to refuse before touching anything.
 fn refusal(plan: &Plan, args: &Args) -> Result<(), String> {
     if plan.is_blocked() {
         return Err("the plan is incomplete or has errors: nothing was changed".into());
     }
-    let destroys: Vec<&str> = plan
+    let destroys: Vec<String> = plan
         .changes
         .iter()
         .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
-        .map(|c| c.address.as_str())
+        .map(|c| c.address.to_string())
         .collect();
     if !destroys.is_empty() && !args.allow_destroy {
         return Err(format!(
@@ -288,7 +276,7 @@ async fn departing(ssh: &Ssh, plan: &Plan) -> Result<BTreeMap<String, Remote>, S
         .changes
         .iter()
         .filter_map(|c| match &c.target {
-            Some(Target::NodeRemoval { node, ssh, .. }) => Some((node.as_str(), ssh.as_str())),
+            Target::NodeRemoval { node, ssh, .. } => Some((node.as_str(), ssh.as_str())),
             _ => None,
         })
         .collect();
@@ -327,20 +315,20 @@ fn binaries(model: &Archipelago, desired: &Desired, plan: &Plan) -> Result<Binar
     let mut fetched: BTreeMap<String, Arc<Vec<u8>>> = BTreeMap::new();
     for change in &plan.changes {
         match &change.target {
-            Some(Target::Node {
+            Target::Node {
                 island,
                 step: NodeStep::Binary,
                 ..
-            }) if !binaries.garage.contains_key(island) => {
+            } if !binaries.garage.contains_key(island) => {
                 let garage = &model.island(island).ok_or("unknown island")?.garage;
                 let bytes = crate::binaries::checked(&garage.binary, &garage.sha256, &mut fetched)
                     .map_err(|e| format!("island {island}: the Garage binary {e}"))?;
                 binaries.garage.insert(island.clone(), bytes);
             }
-            Some(Target::BackupHost {
+            Target::BackupHost {
                 machine,
                 step: HostStep::Restic,
-            }) => {
+            } => {
                 let pinned = desired
                     .backups
                     .iter()

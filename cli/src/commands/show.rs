@@ -5,7 +5,6 @@
 use crate::commands::plan::PlanOutput;
 use crate::files::LoadError;
 use crate::render;
-use archipel_planner::saved::SavedPlan;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,15 +27,7 @@ impl Args {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, LoadError> {
-    let text = std::fs::read_to_string(&args.saved)
-        .map_err(|e| LoadError::new(format!("cannot read {}: {e}", args.saved.display())))?;
-    let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| {
-        LoadError::new(format!(
-            "{} is not a plan saved by archipel plan -out: {e}",
-            args.saved.display()
-        ))
-    })?;
-    let plan = saved.into_plan();
+    let plan = crate::files::read_saved(&args.saved)?.into_plan();
     let colour = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let text = match args.output {

@@ -2,7 +2,7 @@
 //! symbol, reason, changed attributes and file diffs, then what is left
 //! alone, what could not be observed, errors, and the summary line.
 
-use super::{file_diff, summary_line, symbol, verb};
+use super::{file_diff, summary_line, symbol, texts, verb};
 use archipel_planner::plan::{Action, Plan};
 use std::fmt::Write;
 
@@ -52,7 +52,7 @@ pub fn render(plan: &Plan, colour: bool) -> String {
             out,
             "  {} {} will be {}",
             paint.dim("#"),
-            paint.bold(&change.address),
+            paint.bold(&change.address.to_string()),
             paint.action(change.action, verb(change.action))
         );
         let _ = writeln!(out, "  {}", paint.dim(&format!("# {}", change.reason)));
@@ -101,7 +101,7 @@ pub fn render(plan: &Plan, colour: bool) -> String {
             let _ = writeln!(
                 out,
                 "      {}",
-                paint.dim(&format!("after {}", change.depends_on.join(", ")))
+                paint.dim(&format!("after {}", texts(&change.depends_on)))
             );
         }
         out.push('\n');
@@ -131,7 +131,7 @@ pub fn render(plan: &Plan, colour: bool) -> String {
                 .unwrap_or_default()
                 .replace('_', " "),
             incomplete.problem.message,
-            incomplete.not_planned.join(", ")
+            texts(&incomplete.not_planned)
         );
     }
     for error in &plan.errors {

@@ -101,11 +101,11 @@ pub fn render(plan: &Plan) -> String {
         format!("**{}**", summary_line(plan))
     };
     let _ = writeln!(out, "### archipel plan\n\n{headline}\n");
-    let destroyed: Vec<&str> = plan
+    let destroyed: Vec<String> = plan
         .changes
         .iter()
         .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
-        .map(|c| c.address.as_str())
+        .map(|c| c.address.to_string())
         .collect();
     if !destroyed.is_empty() {
         let _ = writeln!(
@@ -230,11 +230,11 @@ pub fn render(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use archipel_planner::plan::{Change, FileChange};
+    use archipel_planner::plan::{BackupStep, Change, FileChange, HostStep, Target};
 
-    fn change(address: &str, file_lines: usize) -> Change {
+    fn change(target: Target, file_lines: usize) -> Change {
         Change {
-            address: address.to_string(),
+            address: target.address(),
             action: Action::Create,
             reason: "not on the host".into(),
             attributes: Vec::new(),
@@ -246,7 +246,23 @@ mod tests {
                     .collect(),
             }),
             depends_on: Vec::new(),
-            target: None,
+            target,
+        }
+    }
+
+    fn settings(chaton: &str, job: &str) -> Target {
+        Target::Backup {
+            chaton: chaton.into(),
+            job: job.into(),
+            machine: "bk".into(),
+            step: BackupStep::Settings,
+        }
+    }
+
+    fn runner(machine: &str) -> Target {
+        Target::BackupHost {
+            machine: machine.into(),
+            step: HostStep::Runner,
         }
     }
 
@@ -256,7 +272,7 @@ mod tests {
         for chaton in 0..40 {
             for job in 0..4 {
                 plan.changes.push(change(
-                    &format!("chaton.c{chaton}.backup.j{job}.settings"),
+                    settings(&format!("c{chaton}"), &format!("j{job}")),
                     60,
                 ));
             }
@@ -281,9 +297,17 @@ mod tests {
         let mut plan = Plan::default();
         for chaton in 0..40 {
             plan.changes
-                .push(change(&format!("chaton.c{chaton}.backup.j.settings"), 200));
+                .push(change(settings(&format!("c{chaton}"), "j"), 200));
         }
-        let mut removal = change("island.zz.node.n9", 3);
+        let mut removal = change(
+            Target::NodeRemoval {
+                island: "zz".into(),
+                node: "n9".into(),
+                id: "ab".repeat(32),
+                ssh: "root@n9".into(),
+            },
+            3,
+        );
         removal.action = Action::Delete;
         plan.changes.push(removal);
         let text = render(&plan);
@@ -297,9 +321,8 @@ mod tests {
     #[test]
     fn one_long_file_is_cut_and_hosts_with_dots_are_their_own_sections() {
         let mut plan = Plan::default();
-        plan.changes
-            .push(change("host.203.0.113.5:2201.runner", 2_000));
-        plan.changes.push(change("host.203.0.113.5:2202.runner", 3));
+        plan.changes.push(change(runner("203.0.113.5:2201"), 2_000));
+        plan.changes.push(change(runner("203.0.113.5:2202"), 3));
         let text = render(&plan);
         assert!(text.contains("<b>host 203.0.113.5:2201</b>"), "{text}");
         assert!(text.contains("<b>host 203.0.113.5:2202</b>"), "{text}");

@@ -5,6 +5,7 @@ pub mod human;
 pub mod json;
 pub mod markdown;
 
+use archipel_planner::address::Address;
 use archipel_planner::plan::{Action, Plan};
 
 /// Terraform's symbols.
@@ -54,18 +55,17 @@ pub fn summary_line(plan: &Plan) -> String {
 
 /// The group a change belongs to in grouped output: `island ouest`,
 /// `chaton picasoft`.
-pub fn group(address: &str) -> String {
-    // A backup host's name may hold dots (`host.cloud.example.org.restic`,
-    // `host.203.0.113.5:2201.runner`): it is all but the last part.
-    if let Some(rest) = address.strip_prefix("host.")
-        && let Some((machine, _step)) = rest.rsplit_once('.')
-    {
-        return format!("host {machine}");
-    }
-    let mut parts = address.split('.');
-    match (parts.next(), parts.next()) {
-        (Some(kind), Some(name)) => format!("{kind} {name}"),
-        _ => address.to_string(),
+pub fn group(address: &Address) -> String {
+    if let Some(island) = address.island() {
+        format!("island {island}")
+    } else if let Some(chaton) = address.chaton() {
+        format!("chaton {chaton}")
+    } else {
+        match address {
+            Address::Host { machine, .. } => format!("host {machine}"),
+            Address::Machine { machine } => format!("machine {machine}"),
+            other => other.to_string(),
+        }
     }
 }
 
@@ -99,4 +99,13 @@ pub fn capacity_line(capacity: &archipel_planner::capacity::Capacity) -> String 
         capacity.zones.len(),
         Size(capacity.raw).rounded(),
     )
+}
+
+/// Addresses as one line: `island.a.layout, island.a.connect`.
+pub fn texts(addresses: &[Address]) -> String {
+    addresses
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

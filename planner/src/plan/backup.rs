@@ -8,6 +8,7 @@ use super::machines::machine_facts;
 use super::{
     Action, BackupStep, Builder, FileChange, HostStep, Incomplete, PlanError, SENSITIVE, Target,
 };
+use crate::address::Address;
 use crate::backup;
 use crate::desired::{Desired, DesiredBackup};
 use crate::model::ResticSource;
@@ -21,7 +22,10 @@ pub(super) fn plan_backup(
     hosts_planned: &mut BTreeSet<String>,
     b: &mut Builder,
 ) {
-    let address = format!("chaton.{}.backup.{}", backup.chaton, backup.job);
+    let address = Address::Job {
+        chaton: backup.chaton.clone(),
+        job: backup.job.clone(),
+    };
     let facts = match machine_facts(observed, &backup.machine) {
         Ok(facts) => facts,
         Err(problem) => {
@@ -65,7 +69,6 @@ pub(super) fn plan_backup(
     if password_missing {
         b.add(
             kind(BackupStep::Password),
-            format!("{address}.password"),
             Action::Create,
             "the repository password does not exist: generated once, kept on the host, never shown",
         )
@@ -75,7 +78,6 @@ pub(super) fn plan_backup(
     if credentials_missing {
         b.add(
             kind(BackupStep::Credentials),
-            format!("{address}.credentials"),
             Action::Create,
             "the job's S3 key is not on the host",
         )
@@ -107,12 +109,7 @@ pub(super) fn plan_backup(
                 Some(_) => Action::Update,
                 None => Action::Create,
             };
-            let change = b.add(
-                kind(BackupStep::Escrow),
-                format!("{address}.escrow"),
-                action,
-                reason,
-            );
+            let change = b.add(kind(BackupStep::Escrow), action, reason);
             // Where it goes, when it is new; a diff of the record says the rest.
             if recorded.is_none() {
                 change.attribute("object", None, Some(object));
@@ -127,14 +124,13 @@ pub(super) fn plan_backup(
     let settings_changed = managed_file(
         b,
         kind(BackupStep::Settings),
-        format!("{address}.settings"),
         facts,
         &backup.env_file,
         &backup.env,
         ROOT_ONLY,
     );
 
-    schedules_elapse(b, &address, backup, facts);
+    schedules_elapse(b, backup, facts);
 
     // The repository, as restic sees it with the job's own files.
     let probe = facts.probes.get(&format!("repository:{}", backup.id));
@@ -149,7 +145,7 @@ pub(super) fn plan_backup(
             if output.contains("wrong password") || output.contains("no key found") =>
         {
             b.plan.errors.push(PlanError {
-                address: format!("{address}.repository"),
+                address: kind(BackupStep::Repository).address(),
                 message: format!(
                     "the repository at {} exists but does not open with the job's password: archipel never initialises it again; restore the password (archipel recover) or move the repository aside",
                     backup.repository
@@ -171,32 +167,23 @@ pub(super) fn plan_backup(
         None => Some("the repository was not checked".to_string()),
     };
     if let Some(reason) = repository_reason {
-        b.add(
-            kind(BackupStep::Repository),
-            format!("{address}.repository"),
-            Action::Create,
-            reason,
-        )
-        .attribute("repository", None, Some(backup.repository.clone()));
+        b.add(kind(BackupStep::Repository), Action::Create, reason)
+            .attribute("repository", None, Some(backup.repository.clone()));
     }
 
     for unit in &backup.units {
-        let task = unit.task.name();
         managed_file(
             b,
             kind(BackupStep::Service(unit.task)),
-            format!("{address}.{task}.service"),
             facts,
             &format!("{}/{}", backup::UNITS_DIR, unit.service_name),
             &unit.service,
             UNIT_OWNER,
         );
-        let timer_address = format!("{address}.{task}.timer");
         let timer_path = format!("{}/{}", backup::UNITS_DIR, unit.timer_name);
         let changed = managed_file(
             b,
             kind(BackupStep::Timer(unit.task)),
-            timer_address.clone(),
             facts,
             &timer_path,
             &unit.timer,
@@ -209,7 +196,6 @@ pub(super) fn plan_backup(
         if !changed && !running {
             b.add(
                 kind(BackupStep::Timer(unit.task)),
-                timer_address,
                 Action::Update,
                 format!("{} is not enabled and active", unit.timer_name),
             );
@@ -219,7 +205,6 @@ pub(super) fn plan_backup(
 
 /// restic and the runner, once per backup host.
 fn plan_backup_host(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) {
-    let address = format!("host.{}", backup.machine);
     let kind = |step| Target::BackupHost {
         machine: backup.machine.clone(),
         step,
@@ -234,7 +219,6 @@ fn plan_backup_host(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) 
             if version.is_none() {
                 b.add(
                     kind(HostStep::Restic),
-                    format!("{address}.restic"),
                     Action::Create,
                     "restic is not installed: Debian's package is",
                 );
@@ -248,7 +232,6 @@ fn plan_backup_host(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) 
             if live.as_deref() != Some(sha256.as_str()) {
                 b.add(
                     kind(HostStep::Restic),
-                    format!("{address}.restic"),
                     if live.is_some() {
                         Action::Update
                     } else {
@@ -266,7 +249,6 @@ fn plan_backup_host(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) 
     let changed = managed_file(
         b,
         kind(HostStep::Runner),
-        format!("{address}.runner"),
         facts,
         backup::RUNNER,
         backup::RUNNER_SCRIPT,
@@ -275,7 +257,6 @@ fn plan_backup_host(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) 
     if !changed && directories_missing {
         b.add(
             kind(HostStep::Runner),
-            format!("{address}.runner"),
             Action::Create,
             "the runner's status and cache directories do not exist",
         );
@@ -285,7 +266,7 @@ fn plan_backup_host(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) 
 /// A schedule the host's systemd says never comes (a date in the past) or
 /// refuses (a time zone the host does not have) is an error: such a timer
 /// would be installed and never run.
-fn schedules_elapse(b: &mut Builder, address: &str, backup: &DesiredBackup, facts: &HostFacts) {
+fn schedules_elapse(b: &mut Builder, backup: &DesiredBackup, facts: &HostFacts) {
     let Some(probe) = facts.probes.get(&format!("schedules:{}", backup.id)) else {
         return;
     };
@@ -306,7 +287,11 @@ fn schedules_elapse(b: &mut Builder, address: &str, backup: &DesiredBackup, fact
             _ => continue,
         };
         b.plan.errors.push(PlanError {
-            address: format!("{address}.{task}.timer"),
+            address: Address::JobStep {
+                chaton: backup.chaton.clone(),
+                job: backup.job.clone(),
+                step: BackupStep::Timer(unit.task),
+            },
             message: format!(
                 "the {task} schedule \"{}\" {problem}: its timer would never run",
                 unit.schedule

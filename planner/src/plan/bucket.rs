@@ -12,7 +12,6 @@ pub(super) fn plan_bucket(
     b: &mut Builder,
 ) {
     let name = &island.name;
-    let address = format!("island.{name}.bucket.{}", bucket.name);
     let kind = Target::Bucket {
         island: name.clone(),
         bucket: bucket.name.clone(),
@@ -20,18 +19,12 @@ pub(super) fn plan_bucket(
     let quota = |q: Option<u64>| q.map_or("none".to_string(), |q| Size(q).to_string());
     match live {
         None => {
-            b.add(
-                kind,
-                address.clone(),
-                Action::Create,
-                "the bucket does not exist",
-            )
-            .attribute("quota", None, Some(quota(bucket.quota)));
+            b.add(kind, Action::Create, "the bucket does not exist")
+                .attribute("quota", None, Some(quota(bucket.quota)));
         }
         Some((live, _)) if live.quotas.max_size != bucket.quota => {
             b.add(
                 kind,
-                address.clone(),
                 Action::Update,
                 "the bucket's quota differs from the file's",
             )
@@ -72,7 +65,6 @@ pub(super) fn plan_bucket(
                     bucket: bucket.name.clone(),
                     key: key.clone(),
                 },
-                format!("{address}.grant.{key}"),
                 if show(before).is_none() {
                     Action::Create
                 } else {
@@ -101,7 +93,6 @@ pub(super) fn plan_bucket(
                         bucket: bucket.name.clone(),
                         key: key.name.clone(),
                     },
-                    format!("{address}.grant.{}", key.name),
                     Action::Delete,
                     "the key holds permissions on this bucket that the file does not give",
                 )

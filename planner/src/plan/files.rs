@@ -32,7 +32,6 @@ pub(super) fn show_ownership((owner, group, mode): (&str, &str, &str)) -> String
 pub(super) fn managed_file(
     b: &mut Builder,
     kind: Target,
-    address: String,
     facts: &HostFacts,
     path: &str,
     wanted: &str,
@@ -55,7 +54,7 @@ pub(super) fn managed_file(
         _ => (Action::Create, format!("{path} does not exist"), None),
     };
     let same_text = before.as_deref() == Some(wanted);
-    let change = b.add(kind, address, action, reason);
+    let change = b.add(kind, action, reason);
     if !same_text {
         change.file = Some(FileChange {
             path: path.to_string(),

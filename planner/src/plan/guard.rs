@@ -18,12 +18,11 @@ pub(super) fn guard(desired: &Desired, observed: &Observed, b: &mut Builder) {
             .map(str::to_string)
     };
     let mut errors = Vec::new();
-    for planned in &b.planned {
-        let change = &planned.change;
+    for change in &b.changes {
         if !matches!(change.action, Action::Delete | Action::Replace) {
             continue;
         }
-        let why = match &planned.kind {
+        let why = match &change.target {
             Target::NodeRemoval {
                 island, node, id, ..
             } => {

@@ -5,14 +5,24 @@ use super::files::file_content;
 use super::machines::machine_facts;
 use super::node::plan_node;
 use super::{Action, Builder, Incomplete, NodeStep, PlanError, SENSITIVE, Target, Unmanaged};
+use crate::address::Address;
 use crate::desired::{DesiredIsland, DesiredNode};
 use crate::garage;
 use crate::observed::{Cluster, HostFacts, IslandObservation, Observed, Unreachable};
 use crate::size::Size;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub(super) fn node_address(island: &str, node: &str) -> String {
-    format!("island.{island}.node.{node}")
+pub(super) fn node_address(island: &str, node: &str) -> Address {
+    Address::Node {
+        island: island.to_string(),
+        node: node.to_string(),
+    }
+}
+
+fn island_address(island: &str) -> Address {
+    Address::Island {
+        island: island.to_string(),
+    }
 }
 
 pub(super) fn plan_island(island: &DesiredIsland, observed: &Observed, b: &mut Builder) {
@@ -45,7 +55,7 @@ pub(super) fn plan_island(island: &DesiredIsland, observed: &Observed, b: &mut B
     }
     if !other_factor.is_empty() {
         b.plan.errors.push(PlanError {
-            address: format!("island.{}", island.name),
+            address: island_address(&island.name),
             message: format!(
                 "replication_factor cannot change on a live island: the file says {}, but {} run{} with {}",
                 island.replication_factor,
@@ -80,15 +90,21 @@ pub(super) fn plan_island(island: &DesiredIsland, observed: &Observed, b: &mut B
             target: format!("island {}", island.name),
             problem: problem.clone(),
             not_planned: vec![
-                format!("island.{}.layout", island.name),
-                format!("island.{}.bucket.*", island.name),
-                format!("island.{}.key.*", island.name),
+                Address::Layout {
+                    island: island.name.clone(),
+                },
+                Address::Buckets {
+                    island: island.name.clone(),
+                },
+                Address::Keys {
+                    island: island.name.clone(),
+                },
             ],
         }),
         None => b.plan.incomplete.push(Incomplete {
             target: format!("island {}", island.name),
             problem: not_observed(),
-            not_planned: vec![format!("island.{}", island.name)],
+            not_planned: vec![island_address(&island.name)],
         }),
     }
 }
@@ -121,7 +137,6 @@ fn plan_new_island(island: &DesiredIsland, b: &mut Builder) {
         Target::Connect {
             island: name.clone(),
         },
-        format!("island.{name}.connect"),
         Action::Create,
         "the island's nodes have never met",
     )
@@ -141,7 +156,6 @@ fn plan_new_island(island: &DesiredIsland, b: &mut Builder) {
         Target::Layout {
             island: name.clone(),
         },
-        format!("island.{name}.layout"),
         Action::Create,
         "the island has no layout yet",
     );
@@ -177,7 +191,6 @@ fn add_key(island: &str, key: &str, b: &mut Builder) {
             island: island.to_string(),
             key: key.to_string(),
         },
-        format!("island.{island}.key.{key}"),
         Action::Create,
         "the key does not exist",
     )
@@ -195,9 +208,9 @@ fn plan_live_island(
     // which waits until it is up: the cluster may not have noticed yet
     // that it was down.
     let starting = |node: &str| {
-        b.planned.iter().any(|p| {
-            p.change.action == Action::Create
-                && matches!(&p.kind, Target::Node { island: i, node: n, step: NodeStep::Service } if i == name && n == node)
+        b.changes.iter().any(|c| {
+            c.action == Action::Create
+                && matches!(&c.target, Target::Node { island: i, node: n, step: NodeStep::Service } if i == name && n == node)
         })
     };
     // Connections: every node known to the cluster and up.
@@ -219,7 +232,6 @@ fn plan_live_island(
             Target::Connect {
                 island: name.clone(),
             },
-            format!("island.{name}.connect"),
             Action::Update,
             "some nodes are not connected to the island",
         )
@@ -304,14 +316,16 @@ fn plan_live_island(
                     id: role.id.clone(),
                     ssh: ssh.clone(),
                 },
-                node_address(name, &node_name),
                 Action::Delete,
                 "the node is no longer in the file: its data moves to the island's other nodes, then its Garage is stopped (its data directory is kept)",
             )
             .attribute("ssh", Some(ssh.clone()), None);
         } else {
             b.plan.unmanaged.push(Unmanaged {
-                address: format!("island.{name}.layout.role.{}", short_id(&role.id)),
+                address: Address::LayoutRole {
+                    island: name.clone(),
+                    id: short_id(&role.id).to_string(),
+                },
                 description: format!(
                     "a layout role archipel did not create (zone {}, capacity {})",
                     role.zone,
@@ -328,7 +342,7 @@ fn plan_live_island(
     for node in &cluster.status.nodes {
         if node.role.is_none() && node.is_up && !file_ids.contains(node.id.as_str()) {
             b.plan.unmanaged.push(Unmanaged {
-                address: format!("island.{name}.node.{}", short_id(&node.id)),
+                address: node_address(name, short_id(&node.id)),
                 description: format!(
                     "a node connected to the island with no role in its layout (host {}, address {}): one a removal left draining, or one connected by hand; once its data directory is empty, stop its Garage (systemctl disable --now garage)",
                     node.hostname.as_deref().unwrap_or("unknown"),
@@ -348,7 +362,6 @@ fn plan_live_island(
             Target::Layout {
                 island: name.clone(),
             },
-            format!("island.{name}.layout"),
             Action::Update,
             "the layout's roles differ from the file's nodes",
         );
@@ -368,7 +381,10 @@ fn plan_live_island(
             0 => add_key(name, key, b),
             1 => {}
             n => b.plan.errors.push(PlanError {
-                address: format!("island.{name}.key.{key}"),
+                address: Address::Key {
+                    island: name.clone(),
+                    key: key.clone(),
+                },
                 message: format!("{n} live keys are named {key}: archipel will not guess which one is its own; delete the extra ones"),
             }),
         }
@@ -387,14 +403,16 @@ fn plan_live_island(
                     island: name.clone(),
                     key: key.name.clone(),
                 },
-                format!("island.{name}.key.{}", key.name),
                 Action::Delete,
                 "no chaton of the file uses this island through this key any more: it is deleted, and its permissions with it",
             )
             .attribute("access key", Some(key.access_key_id.clone()), None);
         } else {
             b.plan.unmanaged.push(Unmanaged {
-                address: format!("island.{name}.key.{}", key.access_key_id),
+                address: Address::Key {
+                    island: name.clone(),
+                    key: key.access_key_id.clone(),
+                },
                 description: format!("a key archipel does not manage (named \"{}\")", key.name),
             });
         }
@@ -433,7 +451,6 @@ fn plan_live_island(
                         island: name.clone(),
                         bucket: alias.clone(),
                     },
-                    format!("island.{name}.bucket.{alias}"),
                     Action::Delete,
                     "no backup of the file goes to this bucket any more, and it is empty: it is deleted",
                 );
@@ -441,7 +458,10 @@ fn plan_live_island(
             // Backups are never deleted by archipel: the bucket stays,
             // shown, until someone empties it.
             Some(_) => b.plan.unmanaged.push(Unmanaged {
-                address: format!("island.{name}.bucket.{label}"),
+                address: Address::Bucket {
+                    island: name.clone(),
+                    bucket: label.clone(),
+                },
                 description: format!(
                     "a backup bucket no backup of the file goes to any more; it holds {} objects ({}), and archipel deletes a bucket only once it is empty",
                     live.objects,
@@ -449,7 +469,10 @@ fn plan_live_island(
                 ),
             }),
             None => b.plan.unmanaged.push(Unmanaged {
-                address: format!("island.{name}.bucket.{label}"),
+                address: Address::Bucket {
+                    island: name.clone(),
+                    bucket: label.clone(),
+                },
                 description: format!(
                     "a bucket archipel does not manage ({} objects, {})",
                     live.objects,

@@ -3,6 +3,7 @@
 
 use super::files::file_content;
 use super::{Builder, PlanError};
+use crate::address::Address;
 use crate::observed::{HostFacts, MachineObservation, Observed, Unreachable};
 use std::collections::BTreeMap;
 
@@ -34,7 +35,9 @@ pub(super) fn machines_are_distinct(observed: &Observed, b: &mut Builder) {
         if let Some(lands_at) = facts.lands_at.as_deref() {
             if let Some(first) = by_landing.get(lands_at) {
                 b.plan.errors.push(PlanError {
-                    address: format!("machine.{name}"),
+                    address: Address::Machine {
+                        machine: name.clone(),
+                    },
                     message: format!(
                         "machines {first} and {name} are one machine: SSH reaches both at {lands_at} (see `ssh -G`); name it once"
                     ),
@@ -54,7 +57,9 @@ pub(super) fn machines_are_distinct(observed: &Observed, b: &mut Builder) {
         let key = key.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
         if let Some(first) = by_key.get(&key) {
             b.plan.errors.push(PlanError {
-                address: format!("machine.{name}"),
+                address: Address::Machine {
+                        machine: name.clone(),
+                    },
                 message: format!(
                     "machines {first} and {name} present the same SSH host key: one machine under two names, or clones of one image (then give each its own keys: rm /etc/ssh/ssh_host_* && dpkg-reconfigure openssh-server)"
                 ),

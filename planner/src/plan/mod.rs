@@ -2,7 +2,8 @@
 //! with stable addresses, ordered by a dependency graph.
 //!
 //! Addresses read like the archipelago: `island.ouest.node.pica-1.config`,
-//! `island.est.bucket.backup-picasoft`, `chaton.picasoft.backup.nextcloud.timer`.
+//! `island.est.bucket.backup-picasoft`, `chaton.picasoft.backup.nextcloud.backup.timer`
+//! (see `crate::address`).
 //! Secrets never enter a plan: their changes say `(sensitive)`.
 //!
 //! One file per concern: the plan's types (`types.rs`); what is planned for
@@ -61,38 +62,26 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     plan
 }
 
-struct Planned {
-    change: Change,
-    kind: Target,
-}
-
 #[derive(Default)]
 struct Builder {
-    planned: Vec<Planned>,
+    /// The changes, unordered, their dependencies not yet found.
+    changes: Vec<Change>,
     plan: Plan,
 }
 
 impl Builder {
-    fn add(
-        &mut self,
-        kind: Target,
-        address: String,
-        action: Action,
-        reason: impl Into<String>,
-    ) -> &mut Change {
-        self.planned.push(Planned {
-            change: Change {
-                address,
-                action,
-                reason: reason.into(),
-                attributes: Vec::new(),
-                file: None,
-                depends_on: Vec::new(),
-                target: Some(kind.clone()),
-            },
-            kind,
+    /// A change to `target`, at its address.
+    fn add(&mut self, target: Target, action: Action, reason: impl Into<String>) -> &mut Change {
+        self.changes.push(Change {
+            address: target.address(),
+            action,
+            reason: reason.into(),
+            attributes: Vec::new(),
+            file: None,
+            depends_on: Vec::new(),
+            target,
         });
-        &mut self.planned.last_mut().expect("just pushed").change
+        self.changes.last_mut().expect("just pushed")
     }
 }
 

@@ -2,7 +2,6 @@
 //! unit and service.
 
 use super::files::{ownership, show_ownership};
-use super::island::node_address;
 use super::{Action, Builder, FileChange, NodeStep, SENSITIVE, Target};
 use crate::desired::{DesiredIsland, DesiredNode};
 use crate::garage;
@@ -14,7 +13,6 @@ pub(super) fn plan_node(
     facts: &HostFacts,
     b: &mut Builder,
 ) {
-    let address = node_address(&island.name, &node.name);
     let kind = |step| Target::Node {
         island: island.name.clone(),
         node: node.name.clone(),
@@ -37,7 +35,6 @@ pub(super) fn plan_node(
             restart_for.push("binary");
             b.add(
                 kind(NodeStep::Binary),
-                format!("{address}.binary"),
                 Action::Update,
                 "the installed Garage is not the pinned binary",
             )
@@ -47,7 +44,6 @@ pub(super) fn plan_node(
         _ => {
             b.add(
                 kind(NodeStep::Binary),
-                format!("{address}.binary"),
                 Action::Create,
                 "Garage is not installed",
             )
@@ -73,7 +69,6 @@ pub(super) fn plan_node(
         let creating = !user_exists;
         let change = b.add(
             kind(NodeStep::Directories),
-            format!("{address}.directories"),
             if creating {
                 Action::Create
             } else {
@@ -94,15 +89,9 @@ pub(super) fn plan_node(
     }
 
     // Text files: config and unit.
-    for (path, desired_text, step, name, why) in [
-        (
-            garage::CONFIG,
-            &node.config,
-            NodeStep::Config,
-            "config",
-            "config",
-        ),
-        (garage::UNIT, &node.unit, NodeStep::Unit, "unit", "unit"),
+    for (path, desired_text, step, why) in [
+        (garage::CONFIG, &node.config, NodeStep::Config, "config"),
+        (garage::UNIT, &node.unit, NodeStep::Unit, "unit"),
     ] {
         let wanted_owner = if step == NodeStep::Config {
             garage::CONFIG_OWNER
@@ -120,7 +109,6 @@ pub(super) fn plan_node(
                     }
                     let change = b.add(
                         kind(step),
-                        format!("{address}.{name}"),
                         Action::Update,
                         if text_differs {
                             format!("{path} differs from the file's")
@@ -145,13 +133,8 @@ pub(super) fn plan_node(
                 }
             }
             _ => {
-                b.add(
-                    kind(step),
-                    format!("{address}.{name}"),
-                    Action::Create,
-                    format!("{path} does not exist"),
-                )
-                .file = Some(FileChange {
+                b.add(kind(step), Action::Create, format!("{path} does not exist"))
+                    .file = Some(FileChange {
                     path: path.to_string(),
                     before: None,
                     after: desired_text.clone(),
@@ -187,7 +170,6 @@ pub(super) fn plan_node(
     if !secret_attributes.is_empty() {
         let change = b.add(
             kind(NodeStep::Secrets),
-            format!("{address}.secrets"),
             if secrets_missing { Action::Create } else { Action::Update },
             if secrets_missing {
                 "Garage's secrets are not on the node (generated for a new island, copied from the island's nodes otherwise)"
@@ -222,7 +204,6 @@ pub(super) fn plan_node(
     if !running {
         let change = b.add(
             kind(NodeStep::Service),
-            format!("{address}.service"),
             Action::Create,
             "garage.service is not enabled and running",
         );
@@ -235,7 +216,6 @@ pub(super) fn plan_node(
     } else if !restart_for.is_empty() {
         b.add(
             kind(NodeStep::Service),
-            format!("{address}.service"),
             Action::Update,
             format!(
                 "restart to load the new {} (one node of the island at a time)",

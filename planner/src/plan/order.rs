@@ -1,6 +1,7 @@
 //! The dependency order of the changes.
 
-use super::{Action, BackupStep, Builder, HostStep, NodeStep, Plan, PlanError, Planned, Target};
+use super::{Action, BackupStep, Builder, Change, HostStep, NodeStep, Plan, PlanError, Target};
+use crate::address::Address;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::BTreeSet;
@@ -9,24 +10,24 @@ use std::collections::BTreeSet;
 /// respects them; a cycle (a bug) is reported as a plan error.
 pub(super) fn order(mut builder: Builder) -> Plan {
     builder
-        .planned
-        .sort_by(|a, b| a.change.address.cmp(&b.change.address));
-    let planned = &builder.planned;
-    let dependencies: Vec<BTreeSet<usize>> = planned
+        .changes
+        .sort_by_cached_key(|change| change.address.to_string());
+    let changes = &builder.changes;
+    let dependencies: Vec<BTreeSet<usize>> = changes
         .iter()
-        .map(|item| depends_on(item, planned))
+        .map(|change| depends_on(change, changes))
         .collect();
-    let addresses: Vec<&str> = planned.iter().map(|p| p.change.address.as_str()).collect();
+    let addresses: Vec<&Address> = changes.iter().map(|c| &c.address).collect();
     let (sequence, cycles) = sequence(&addresses, &dependencies);
     let mut plan = std::mem::take(&mut builder.plan);
     plan.errors.extend(cycles);
     plan.changes = sequence
         .into_iter()
         .map(|index| {
-            let mut change = planned[index].change.clone();
+            let mut change = changes[index].clone();
             change.depends_on = dependencies[index]
                 .iter()
-                .map(|d| planned[*d].change.address.clone())
+                .map(|d| changes[*d].address.clone())
                 .collect();
             change
         })
@@ -37,7 +38,10 @@ pub(super) fn order(mut builder: Builder) -> Plan {
 /// A topological order of the changes (by index), taking the first ready
 /// change by address at each step so the order is stable; and the cycles,
 /// named by their members. Changes caught in a cycle come last.
-fn sequence(addresses: &[&str], dependencies: &[BTreeSet<usize>]) -> (Vec<usize>, Vec<PlanError>) {
+fn sequence(
+    addresses: &[&Address],
+    dependencies: &[BTreeSet<usize>],
+) -> (Vec<usize>, Vec<PlanError>) {
     let mut graph: DiGraph<usize, ()> = DiGraph::new();
     let nodes: Vec<NodeIndex> = (0..addresses.len()).map(|i| graph.add_node(i)).collect();
     for (index, deps) in dependencies.iter().enumerate() {
@@ -52,11 +56,13 @@ fn sequence(addresses: &[&str], dependencies: &[BTreeSet<usize>]) -> (Vec<usize>
                 .first()
                 .is_some_and(|n| graph.contains_edge(*n, *n));
         if is_cycle {
-            let mut members: Vec<&str> = component.iter().map(|n| addresses[graph[*n]]).collect();
+            let mut members: Vec<&Address> =
+                component.iter().map(|n| addresses[graph[*n]]).collect();
             members.sort();
+            let names: Vec<String> = members.iter().map(ToString::to_string).collect();
             cycles.push(PlanError {
-                address: members[0].to_string(),
-                message: format!("dependency cycle between {}", members.join(", ")),
+                address: members[0].clone(),
+                message: format!("dependency cycle between {}", names.join(", ")),
             });
         }
     }
@@ -85,11 +91,11 @@ fn sequence(addresses: &[&str], dependencies: &[BTreeSet<usize>]) -> (Vec<usize>
 /// the chain binary → config and secrets → unit → running → connected →
 /// layout → buckets and keys → permissions → backup credentials →
 /// repository → timer.
-fn depends_on(item: &Planned, all: &[Planned]) -> BTreeSet<usize> {
+fn depends_on(item: &Change, all: &[Change]) -> BTreeSet<usize> {
     let find = |pred: &dyn Fn(&Target) -> bool| -> BTreeSet<usize> {
         all.iter()
             .enumerate()
-            .filter(|(_, p)| pred(&p.kind))
+            .filter(|(_, c)| pred(&c.target))
             .map(|(i, _)| i)
             .collect()
     };
@@ -114,7 +120,7 @@ fn depends_on(item: &Planned, all: &[Planned]) -> BTreeSet<usize> {
             services(island),
         ])
     };
-    match &item.kind {
+    match &item.target {
         Target::Node { island, node, step } => {
             let same = |steps: &[NodeStep]| {
                 let (island, node, steps) = (island.clone(), node.clone(), steps.to_vec());
@@ -152,7 +158,7 @@ fn depends_on(item: &Planned, all: &[Planned]) -> BTreeSet<usize> {
             find(&move |k| matches!(k, Target::Layout { island: x } if *x == i))
         }
         // A chaton's key goes once no host of its jobs still uses it.
-        Target::Key { island, key } if item.change.action == Action::Delete => {
+        Target::Key { island, key } if item.action == Action::Delete => {
             let mut deps = island_ready(island);
             let key = key.clone();
             deps.extend(find(
@@ -280,9 +286,14 @@ fn depends_on(item: &Planned, all: &[Planned]) -> BTreeSet<usize> {
 mod tests {
     use super::*;
 
+    fn addresses(texts: &[&str]) -> Vec<Address> {
+        texts.iter().map(|t| t.parse().unwrap()).collect()
+    }
+
     #[test]
     fn order_respects_dependencies_and_is_stable() {
-        let addresses = ["a", "b", "c", "d"];
+        let addresses = addresses(&["island.a", "island.b", "island.c", "island.d"]);
+        let addresses: Vec<&Address> = addresses.iter().collect();
         // d needs a; b needs d; c needs nothing.
         let deps = vec![
             BTreeSet::new(),
@@ -297,7 +308,13 @@ mod tests {
 
     #[test]
     fn cycles_are_reported_with_their_members() {
-        let addresses = ["x.binary", "x.config", "x.service", "y"];
+        let addresses = addresses(&[
+            "island.i.node.x.binary",
+            "island.i.node.x.config",
+            "island.i.node.x.service",
+            "island.y",
+        ]);
+        let addresses: Vec<&Address> = addresses.iter().collect();
         // binary -> config -> service -> binary, and y alone.
         let deps = vec![
             BTreeSet::from([2]),
@@ -311,7 +328,7 @@ mod tests {
         assert_eq!(cycles.len(), 1);
         assert_eq!(
             cycles[0].message,
-            "dependency cycle between x.binary, x.config, x.service"
+            "dependency cycle between island.i.node.x.binary, island.i.node.x.config, island.i.node.x.service"
         );
     }
 }

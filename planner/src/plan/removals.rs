@@ -2,6 +2,7 @@
 //! them.
 
 use super::{Action, Builder, Incomplete, Target};
+use crate::address::Address;
 use crate::backup;
 use crate::desired::Desired;
 use crate::observed::{MachineObservation, Observed};
@@ -18,7 +19,10 @@ pub(super) fn plan_backup_removals(desired: &Desired, observed: &Observed, b: &m
         machine,
     } in &desired.removed
     {
-        let address = format!("chaton.{chaton}.backup.{job}");
+        let address = Address::Job {
+            chaton: chaton.clone(),
+            job: job.clone(),
+        };
         match observed.machines.get(machine) {
             Some(MachineObservation::Reached { facts }) => {
                 let left = facts.probes.get(backup::JOBS_PROBE.0).is_some_and(|p| {
@@ -57,17 +61,17 @@ pub(super) fn plan_backup_removals(desired: &Desired, observed: &Observed, b: &m
                 .backups
                 .iter()
                 .find(|d| d.chaton == found.chaton && d.job == found.job);
-            let (address, reason) = match wanted {
+            let (moved_to, reason) = match wanted {
                 Some(d) if &d.machine == machine => continue,
                 Some(d) => (
-                    format!("chaton.{}.backup.{}.previous-host", found.chaton, found.job),
+                    Some(d.machine.clone()),
                     format!(
                         "backup \"{}\" of chaton \"{}\" now runs on {}: its timers on {machine} are stopped and its units and files removed",
                         found.job, found.chaton, d.machine
                     ),
                 ),
                 None => (
-                    format!("chaton.{}.backup.{}", found.chaton, found.job),
+                    None,
                     format!(
                         "backup \"{}\" of chaton \"{}\" is no longer in the file: its timers on {machine} are stopped and its units and files removed",
                         found.job, found.chaton
@@ -86,8 +90,8 @@ pub(super) fn plan_backup_removals(desired: &Desired, observed: &Observed, b: &m
                     machine: machine.clone(),
                     id: found.id.clone(),
                     escrowed: found.escrowed,
+                    moved_to,
                 },
-                address,
                 Action::Delete,
                 reason,
             )

@@ -1,13 +1,14 @@
 //! The plan's types: the changes, what they are about, and what the plan
 //! leaves out or refuses.
 
+use crate::address::Address;
 use crate::backup::Task;
 use crate::observed::Unreachable;
 use serde::{Deserialize, Serialize};
 
 pub const SENSITIVE: &str = "(sensitive)";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Create,
@@ -18,7 +19,8 @@ pub enum Action {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
-    pub address: String,
+    /// Its target's address.
+    pub address: Address,
     pub action: Action,
     /// Why: what was seen that differs from the file.
     pub reason: String,
@@ -29,11 +31,11 @@ pub struct Change {
     pub file: Option<FileChange>,
     /// Addresses of the changes that must succeed first.
     #[serde(default)]
-    pub depends_on: Vec<String>,
-    /// What the change is about, for apply. Not part of the JSON output:
-    /// the address says the same to people and scripts.
-    #[serde(skip)]
-    pub target: Option<Target>,
+    pub depends_on: Vec<Address>,
+    /// What the change is about, for apply (saved plans carry it). Not
+    /// part of the JSON output: the address says the same to people and
+    /// scripts.
+    pub target: Target,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +55,7 @@ pub struct FileChange {
 /// Something live that the file does not declare: shown, left alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unmanaged {
-    pub address: String,
+    pub address: Address,
     pub description: String,
 }
 
@@ -65,14 +67,14 @@ pub struct Incomplete {
     pub target: String,
     pub problem: Unreachable,
     /// The addresses not planned because of it.
-    pub not_planned: Vec<String>,
+    pub not_planned: Vec<Address>,
 }
 
 /// Something apply must not attempt: the file asks for the impossible or
 /// the dangerous. A plan with errors is refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanError {
-    pub address: String,
+    pub address: Address,
     pub message: String,
 }
 
@@ -172,6 +174,8 @@ pub enum Target {
         id: String,
         /// Its password was escrowed, so it goes too; otherwise it stays.
         escrowed: bool,
+        /// The host it runs on now, when it moved.
+        moved_to: Option<String>,
     },
     /// What a backup host needs once, whatever its jobs.
     BackupHost {
@@ -187,8 +191,42 @@ pub enum Target {
     },
 }
 
+impl Target {
+    /// Where the change to it is, in a plan.
+    pub fn address(&self) -> Address {
+        match self.clone() {
+            Target::Node { island, node, step } => Address::NodeStep { island, node, step },
+            Target::NodeRemoval { island, node, .. } => Address::Node { island, node },
+            Target::Connect { island } => Address::Connect { island },
+            Target::Layout { island } => Address::Layout { island },
+            Target::Bucket { island, bucket } => Address::Bucket { island, bucket },
+            Target::Key { island, key } => Address::Key { island, key },
+            Target::Grant {
+                island,
+                bucket,
+                key,
+            } => Address::Grant {
+                island,
+                bucket,
+                key,
+            },
+            Target::BackupRemoval {
+                chaton,
+                job,
+                moved_to: Some(_),
+                ..
+            } => Address::JobPreviousHost { chaton, job },
+            Target::BackupRemoval { chaton, job, .. } => Address::Job { chaton, job },
+            Target::BackupHost { machine, step } => Address::Host { machine, step },
+            Target::Backup {
+                chaton, job, step, ..
+            } => Address::JobStep { chaton, job, step },
+        }
+    }
+}
+
 /// Garage on a node: binary → config and secrets → unit → running.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeStep {
     Binary = 0,
@@ -200,7 +238,7 @@ pub enum NodeStep {
 }
 
 /// A backup host: restic, then archipel's runner and its directories.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HostStep {
     Restic,
@@ -210,7 +248,7 @@ pub enum HostStep {
 /// A backup job on its host: its password, key and settings → its
 /// repository → each task's service → each task's timer; the password's
 /// escrow once the password and the key exist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BackupStep {
     Password,

@@ -10,6 +10,7 @@
 use crate::backup;
 use crate::garage::{self, Secrets};
 use crate::ssh::{Remote, SshError};
+use archipel_planner::address::Address;
 use archipel_planner::backup::Task;
 use archipel_planner::desired::{Desired, DesiredIsland, DesiredNode};
 use archipel_planner::garage as files;
@@ -86,7 +87,7 @@ impl Context {
     ) -> Context {
         let mut removals: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for change in &plan.changes {
-            if let Some(Target::NodeRemoval { island, id, .. }) = &change.target {
+            if let Target::NodeRemoval { island, id, .. } = &change.target {
                 removals.entry(island.clone()).or_default().push(id.clone());
             }
         }
@@ -204,10 +205,10 @@ pub enum Outcome {
 /// Progress, as it happens.
 #[derive(Debug, Clone)]
 pub enum Event {
-    Started(String),
+    Started(Address),
     /// How a long change is getting on.
-    Progress(String, String),
-    Finished(String, Outcome),
+    Progress(Address, String),
+    Finished(Address, Outcome),
 }
 
 /// Applies the plan's changes in dependency order. Returns each change's
@@ -217,7 +218,7 @@ pub async fn apply(
     context: Arc<Context>,
     stop: watch::Receiver<bool>,
     events: mpsc::UnboundedSender<Event>,
-) -> Vec<(String, Outcome)> {
+) -> Vec<(Address, Outcome)> {
     walk::walk(plan, context, stop, events).await
 }
 
@@ -226,11 +227,11 @@ impl Executor for Context {
     /// one node at a time. Other changes need no turn.
     fn turn(&self, change: &Change) -> Option<String> {
         match &change.target {
-            Some(Target::Node {
+            Target::Node {
                 island,
                 step: NodeStep::Service,
                 ..
-            }) if change.action == Action::Update
+            } if change.action == Action::Update
                 && self.island_was_running(island)
                 && self.island(island).is_ok() =>
             {
@@ -259,13 +260,7 @@ async fn run(
     events: &mpsc::UnboundedSender<Event>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), SshError> {
-    let Some(target) = &change.target else {
-        return Err(SshError::Local(format!(
-            "{}: the change has no target",
-            change.address
-        )));
-    };
-    match target {
+    match &change.target {
         Target::Node { island, node, step } => {
             let (island, node) = context.node(island, node)?;
             let remote = context.remote(&node.name)?;

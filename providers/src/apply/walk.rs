@@ -5,6 +5,7 @@
 //! signal lets running changes finish and starts no other.
 
 use super::{Event, Outcome};
+use archipel_planner::address::Address;
 use archipel_planner::plan::{Change, Plan};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -33,7 +34,7 @@ pub(crate) trait Executor: Send + Sync + 'static {
 
 /// A turn, shared by the changes that need it; what it holds is the change
 /// that failed holding it, if one has.
-type Turn = Arc<Mutex<Option<String>>>;
+type Turn = Arc<Mutex<Option<Address>>>;
 
 /// Walks the plan's changes in dependency order, each carried out by the
 /// executor. Returns each change's outcome, in plan order; every change
@@ -43,7 +44,7 @@ pub(crate) async fn walk<E: Executor>(
     executor: Arc<E>,
     mut stop: watch::Receiver<bool>,
     events: mpsc::UnboundedSender<Event>,
-) -> Vec<(String, Outcome)> {
+) -> Vec<(Address, Outcome)> {
     let mut walk = Walk::new(&plan.changes, events);
     let mut turns: BTreeMap<String, Turn> = BTreeMap::new();
     let mut tasks: JoinSet<Outcome> = JoinSet::new();
@@ -110,17 +111,17 @@ struct Walk<'p> {
 
 impl<'p> Walk<'p> {
     fn new(changes: &'p [Change], events: mpsc::UnboundedSender<Event>) -> Walk<'p> {
-        let index: BTreeMap<&str, usize> = changes
+        let index: BTreeMap<&Address, usize> = changes
             .iter()
             .enumerate()
-            .map(|(i, c)| (c.address.as_str(), i))
+            .map(|(i, c)| (&c.address, i))
             .collect();
         let dependencies = changes
             .iter()
             .map(|c| {
                 c.depends_on
                     .iter()
-                    .filter_map(|d| index.get(d.as_str()).copied())
+                    .filter_map(|d| index.get(d).copied())
                     .collect()
             })
             .collect();
@@ -200,7 +201,7 @@ impl<'p> Walk<'p> {
 
     /// Each change's outcome, in plan order: one never started was
     /// interrupted before it could.
-    fn finish(mut self) -> Vec<(String, Outcome)> {
+    fn finish(mut self) -> Vec<(Address, Outcome)> {
         for i in 0..self.changes.len() {
             if self.outcomes[i].is_none() {
                 self.finished(i, Outcome::Skipped(NOT_STARTED.into()));

@@ -11,6 +11,28 @@ use tokio::time::{Instant as Clock, sleep};
 const ONE: &str = "island.one.node";
 const TWO: &str = "island.two.node";
 
+/// How the tests name a change: a plain change by its bucket's name
+/// (`a`, `slow`), a restart by its node's address (`island.one.node.a`).
+fn short(address: &Address) -> String {
+    match address {
+        Address::Bucket { bucket, .. } => bucket.clone(),
+        Address::NodeStep { island, node, .. } => format!("island.{island}.node.{node}"),
+        other => other.to_string(),
+    }
+}
+
+/// The address of the plain change the tests call `name`.
+fn at(name: &str) -> Address {
+    bucket(name).address()
+}
+
+fn bucket(name: &str) -> Target {
+    Target::Bucket {
+        island: "t".into(),
+        bucket: name.into(),
+    }
+}
+
 /// Carries out changes by waiting, and remembers when each ran.
 #[derive(Default)]
 struct Fake {
@@ -62,11 +84,11 @@ impl Fake {
 impl Executor for Fake {
     fn turn(&self, change: &Change) -> Option<String> {
         match &change.target {
-            Some(Target::Node {
+            Target::Node {
                 island,
                 step: NodeStep::Service,
                 ..
-            }) if change.action == Action::Update => Some(island.clone()),
+            } if change.action == Action::Update => Some(island.clone()),
             _ => None,
         }
     }
@@ -80,46 +102,46 @@ impl Executor for Fake {
         let begin = Clock::now();
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.most_at_once.fetch_max(now, Ordering::SeqCst);
-        let takes = self.takes.get(&change.address).copied();
+        let name = short(&change.address);
+        let takes = self.takes.get(&name).copied();
         sleep(takes.unwrap_or(Duration::from_secs(1))).await;
         self.running.fetch_sub(1, Ordering::SeqCst);
         let span = (begin, Clock::now());
-        self.ran
-            .lock()
-            .unwrap()
-            .insert(change.address.clone(), span);
-        if self.panics.contains(&change.address) {
+        self.ran.lock().unwrap().insert(name.clone(), span);
+        if self.panics.contains(&name) {
             panic!("the fake was told to");
         }
-        if self.fails.contains(&change.address) {
+        if self.fails.contains(&name) {
             return Err("the fake was told to fail".into());
         }
         Ok(())
     }
 }
 
-fn change(address: &str, depends_on: &[&str]) -> Change {
+fn change(name: &str, depends_on: &[&str]) -> Change {
     Change {
-        address: address.into(),
+        address: at(name),
         action: Action::Create,
         reason: String::new(),
         attributes: Vec::new(),
         file: None,
-        depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
-        target: None,
+        depends_on: depends_on.iter().map(|d| at(d)).collect(),
+        target: bucket(name),
     }
 }
 
 /// A rolling restart: needs its island's turn.
 fn restart(island: &str, node: &str) -> Change {
+    let target = Target::Node {
+        island: island.into(),
+        node: node.into(),
+        step: NodeStep::Service,
+    };
     Change {
         action: Action::Update,
-        target: Some(Target::Node {
-            island: island.into(),
-            node: node.into(),
-            step: NodeStep::Service,
-        }),
-        ..change(&format!("island.{island}.node.{node}"), &[])
+        address: target.address(),
+        target,
+        ..change("unused", &[])
     }
 }
 
@@ -149,8 +171,8 @@ async fn walk_with(changes: Vec<Change>, fake: &Arc<Fake>, stop_after: Option<u6
         events.push(event);
     }
     Walked {
-        in_order: outcomes.iter().map(|(a, _)| a.clone()).collect(),
-        outcomes: outcomes.into_iter().collect(),
+        in_order: outcomes.iter().map(|(a, _)| short(a)).collect(),
+        outcomes: outcomes.into_iter().map(|(a, o)| (short(&a), o)).collect(),
         events,
     }
 }
@@ -205,9 +227,18 @@ async fn a_failure_skips_its_dependants_transitively_while_an_independent_branch
         outcomes["a"],
         Outcome::Failed("the fake was told to fail".into())
     );
-    assert_eq!(outcomes["b"], skipped("a did not succeed"));
-    assert_eq!(outcomes["c"], skipped("b did not succeed"));
-    assert_eq!(outcomes["d"], skipped("c did not succeed"));
+    assert_eq!(
+        outcomes["b"],
+        skipped(&format!("{} did not succeed", at("a")))
+    );
+    assert_eq!(
+        outcomes["c"],
+        skipped(&format!("{} did not succeed", at("b")))
+    );
+    assert_eq!(
+        outcomes["d"],
+        skipped(&format!("{} did not succeed", at("c")))
+    );
     assert!(done(&outcomes["x"]) && done(&outcomes["y"]), "{outcomes:?}");
     for never in ["b", "c", "d"] {
         assert!(!fake.has_run(never), "{never} ran");
@@ -232,7 +263,7 @@ async fn an_islands_restarts_run_one_at_a_time_and_stop_after_one_fails_while_an
     let (a, b) = (format!("{ONE}.a"), format!("{ONE}.b"));
     assert!(done(&outcomes[&a]), "{outcomes:?}");
     assert!(matches!(outcomes[&b], Outcome::Failed(_)), "{outcomes:?}");
-    let stops = format!("{b} did not succeed: the island's rolling restart stops there");
+    let stops = format!("{b}.service did not succeed: the island's rolling restart stops there");
     for later in ["c", "d"] {
         let later = format!("{ONE}.{later}");
         assert_eq!(outcomes[&later], Outcome::Skipped(stops.clone()));
@@ -280,7 +311,7 @@ async fn a_restart_waiting_for_its_turn_when_stop_comes_does_not_start() {
     let started_b = walked
         .events
         .iter()
-        .any(|e| matches!(e, Event::Started(x) if *x == b));
+        .any(|e| matches!(e, Event::Started(x) if short(x) == b));
     assert!(!started_b, "{:?}", walked.events);
 }
 
@@ -292,9 +323,12 @@ async fn a_panicking_change_is_failed_and_its_dependants_skipped() {
     let outcomes = &walked.outcomes;
     assert_eq!(
         outcomes["p"],
-        Outcome::Failed("p panicked: the fake was told to".into())
+        Outcome::Failed(format!("{} panicked: the fake was told to", at("p")))
     );
-    assert_eq!(outcomes["q"], skipped("p did not succeed"));
+    assert_eq!(
+        outcomes["q"],
+        skipped(&format!("{} did not succeed", at("p")))
+    );
     assert!(done(&outcomes["x"]), "{outcomes:?}");
     assert!(!fake.has_run("q"));
 }
@@ -306,7 +340,7 @@ async fn a_panicking_restart_stops_its_islands_roll() {
     let changes = vec![restart("one", "a"), restart("one", "b")];
     let walked = walked(changes, &fake).await;
     assert!(matches!(walked.outcomes[&a], Outcome::Failed(_)));
-    let stops = format!("{a} did not succeed: the island's rolling restart stops there");
+    let stops = format!("{a}.service did not succeed: the island's rolling restart stops there");
     assert_eq!(walked.outcomes[&b], Outcome::Skipped(stops));
 }
 
@@ -330,7 +364,7 @@ async fn outcomes_come_in_plan_order_and_every_change_finishes_exactly_once() {
         change("quick", &[]),
         change("last", &["quick", "slow"]),
     ];
-    let addresses: Vec<String> = changes.iter().map(|c| c.address.clone()).collect();
+    let addresses: Vec<String> = changes.iter().map(|c| short(&c.address)).collect();
     let walked = walked(changes, &fake).await;
     assert_eq!(walked.in_order, addresses);
     for address in &addresses {
@@ -338,7 +372,7 @@ async fn outcomes_come_in_plan_order_and_every_change_finishes_exactly_once() {
             .events
             .iter()
             .filter_map(|e| match e {
-                Event::Finished(a, outcome) if a == address => Some(outcome),
+                Event::Finished(a, outcome) if short(a) == *address => Some(outcome),
                 _ => None,
             })
             .collect();
