@@ -1,0 +1,71 @@
+//! A `chaton` block: who runs the machines, where their data goes, and
+//! the node, backup and removed blocks it holds.
+
+use super::decoder::Decoder;
+use super::schema::CHATON;
+use crate::model::Chaton;
+use hcl_edit::structure::{Attribute, Block};
+
+impl Decoder<'_> {
+    pub(super) fn chaton(&mut self, block: &Block) -> Option<Chaton> {
+        let name = self.label(block, "chaton", "picasoft");
+        if let Some(name) = &name {
+            self.declared.chatons.insert(name.clone());
+        }
+        let what = format!("chaton \"{}\"", name.as_deref().unwrap_or("?"));
+        let fields = self.fields(block, &CHATON, what);
+        let island = self.required(&fields, "island", "\"ouest\"", Self::island_reference);
+        // An invalid contact is reported but does not drop the chaton: its
+        // name, island, nodes and backups still serve the other rules.
+        let contact = self.required(&fields, "contact", "\"admin@example.org\"", |d, attr| {
+            d.non_empty(attr, "a contact", "\"admin@example.org\"")
+        });
+        let escrow = self.optional(&fields, "escrow", |d, attr| {
+            d.list(attr, Self::escrow_recipient)
+        });
+        let prevent_destroy = self.optional(&fields, "prevent_destroy", Self::boolean);
+        // A node or backup with an error is left out (and reported), the
+        // chaton kept: its name and island still serve the other rules.
+        let mut nodes = Vec::new();
+        let mut backups = Vec::new();
+        let mut removed = Vec::new();
+        for inner in &fields.blocks {
+            match inner.ident.as_str() {
+                "node" => nodes.extend(self.node(inner)),
+                "removed" => removed.extend(self.removed(inner)),
+                _ => backups.extend(self.backup(inner)),
+            }
+        }
+        Some(Chaton {
+            name: name?,
+            island: island?,
+            contact: contact.unwrap_or_default(),
+            // An invalid recipient is reported; the chaton still counts as
+            // having said whom to escrow to.
+            escrow: escrow.unwrap_or(Some(Vec::new())),
+            // An invalid value is reported; the chaton is guarded meanwhile.
+            prevent_destroy: prevent_destroy.unwrap_or(Some(true)).unwrap_or(false),
+            nodes,
+            backups,
+            removed,
+            origin: fields.origin,
+        })
+    }
+
+    /// A public key the chaton's passwords are encrypted to: what `age`
+    /// itself accepts as a recipient.
+    fn escrow_recipient(&mut self, attr: &Attribute) -> Option<String> {
+        let text = self.string(attr)?;
+        let text = text.trim().to_string();
+        if crate::escrow::parse_recipient(&text).is_err() {
+            let span = self.span(&attr.value);
+            self.error(
+                "invalid-recipient",
+                span,
+                "not an age public key (age1…) nor an SSH public key (ssh-ed25519 AAAA…)",
+            );
+            return None;
+        }
+        Some(text)
+    }
+}

@@ -1,0 +1,90 @@
+//! What each kind of block may hold, and what an attribute left out means.
+
+/// Default Garage ports and paths, as in Garage's documentation.
+pub const DEFAULT_RPC_PORT: u16 = 3901;
+pub const DEFAULT_S3_PORT: u16 = 3900;
+pub const DEFAULT_ADMIN_PORT: u16 = 3903;
+pub const DEFAULT_S3_REGION: &str = "garage";
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/garage/data";
+/// `forget --prune` once a week: pruning rewrites packs, more often costs
+/// more than it saves.
+pub const DEFAULT_PRUNE: &str = "Sun 04:00";
+/// `check` reads a tenth of the data each month: all of it within a year.
+pub const DEFAULT_CHECK: &str = "*-*-01 05:00";
+pub const DEFAULT_META_DIR: &str = "/var/lib/garage/meta";
+
+/// What may appear in each kind of block. The single source for unknown-name
+/// checks, "did you mean" suggestions and the language reference's tests.
+#[derive(Debug)]
+pub struct Schema {
+    pub block: &'static str,
+    pub attributes: &'static [&'static str],
+    pub blocks: &'static [&'static str],
+}
+
+pub const TOP_LEVEL: Schema = Schema {
+    block: "archipelago",
+    attributes: &[],
+    blocks: &["island", "chaton", "bucket"],
+};
+pub const ISLAND: Schema = Schema {
+    block: "island",
+    attributes: &["s3_endpoint"],
+    blocks: &["garage"],
+};
+pub const GARAGE: Schema = Schema {
+    block: "garage",
+    attributes: &[
+        "version",
+        "binary",
+        "sha256",
+        "replication_factor",
+        "db_engine",
+        "consistency_mode",
+        "rpc_port",
+        "s3_port",
+        "admin_port",
+        "s3_region",
+    ],
+    blocks: &[],
+};
+pub const CHATON: Schema = Schema {
+    block: "chaton",
+    attributes: &["island", "contact", "escrow", "prevent_destroy"],
+    blocks: &["node", "backup", "removed"],
+};
+pub const REMOVED: Schema = Schema {
+    block: "removed",
+    attributes: &["host"],
+    blocks: &[],
+};
+pub const NODE: Schema = Schema {
+    block: "node",
+    attributes: &[
+        "ssh",
+        "host_key",
+        "capacity",
+        "data_dir",
+        "meta_dir",
+        "rpc_public_addr",
+        "prevent_destroy",
+    ],
+    blocks: &[],
+};
+pub const BACKUP: Schema = Schema {
+    block: "backup",
+    attributes: &[
+        "host", "to", "paths", "exclude", "schedule", "keep", "quota", "restic", "prune", "check",
+        "drill",
+    ],
+    blocks: &[],
+};
+pub const BUCKET: Schema = Schema {
+    block: "bucket",
+    attributes: &["island", "quota", "readers", "writers", "prevent_destroy"],
+    blocks: &[],
+};
+
+pub const SCHEMAS: &[&Schema] = &[
+    &TOP_LEVEL, &ISLAND, &GARAGE, &CHATON, &NODE, &BACKUP, &REMOVED, &BUCKET,
+];
