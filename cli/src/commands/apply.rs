@@ -3,11 +3,12 @@
 
 use crate::files::{self, LoadError};
 use crate::{progress, remote, render};
-use archipel_planner::desired::Desired;
-use archipel_planner::desired::desired;
-use archipel_planner::model::ResticSource;
-use archipel_planner::model::{Archipelago, SshTarget};
+use archipel_planner::address::Address;
+use archipel_planner::desired::{Desired, desired};
+use archipel_planner::model::{Archipelago, Machine, ResticSource, SshTarget};
+use archipel_planner::observed::Observed;
 use archipel_planner::plan::{Action, HostStep, NodeStep, Plan, Target};
+use archipel_planner::saved::SavedPlan;
 use archipel_planner::scope::{self, Scope, restrict};
 use archipel_providers::apply::{self, Binaries, Context, Options, Outcome};
 use archipel_providers::lock;
@@ -18,6 +19,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use tokio::sync::watch;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -54,119 +56,253 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
     let desired = desired(&model);
     let saved = args.saved.as_deref().map(files::read_saved).transpose()?;
     let scopes = scope::parse_all(&args.only, &desired).map_err(LoadError::new)?;
-    let machines = model.machines();
     let runtime = remote::runtime()?;
     let grace = remote::grace(settings.connect_timeout);
     // Live lines would garble the commands -v prints.
     let live = std::io::stderr().is_terminal() && !settings.show_commands;
     let ssh = Arc::new(Ssh::new(settings).map_err(|e| LoadError::new(e.to_string()))?);
+    let apply = Apply {
+        args,
+        model: &model,
+        desired: &desired,
+        scopes: &scopes,
+        machines: model.machines(),
+        saved: saved.as_ref(),
+        live,
+    };
     let code = runtime.block_on(async {
         let mut stop = remote::ctrl_c();
-        let mut observation = observe::observe(&ssh, &desired, &machines, &mut stop, grace).await;
+        let mut observation =
+            observe::observe(&ssh, &desired, &apply.machines, &mut stop, grace).await;
         let remotes = std::mem::take(&mut observation.remotes);
         let code = if observation.interrupted {
             eprintln!("Interrupted: nothing changed.");
-            Ok(ExitCode::from(remote::INTERRUPTED))
+            ExitCode::from(remote::INTERRUPTED)
         } else {
-            match take_locks(&desired, &remotes).await {
-                Err(reason) => {
-                    eprintln!("Error: {reason}");
-                    Ok(ExitCode::FAILURE)
-                }
-                Ok(held) => {
-                    // What was observed before the locks were taken may be
-                    // what another apply was changing: observe again.
-                    observation.observed = observe::observe_again(
-                        &desired,
-                        &remotes,
-                        &machines,
-                        &observation.observed,
-                    )
-                    .await;
-                    let work = async {
-            let plan = match &saved {
-                None => Ok(restrict(
-                    archipel_planner::plan::plan(&desired, &observation.observed),
-                    &scopes,
-                    &desired,
-                )),
-                Some(saved) => {
-                    let stale = saved.staleness(&model, &observation.observed);
-                    if stale.is_empty() {
-                        Ok(saved.clone().into_plan())
-                    } else {
-                        Err(stale)
-                    }
-                }
-            };
-            let plan = match plan {
-                Ok(plan) => plan,
-                Err(stale) => {
-                    eprintln!(
-                        "Error: saved plan is stale: {}. Nothing was changed; run archipel plan again.",
-                        stale.join("; ")
-                    );
-                    return Ok(ExitCode::FAILURE);
-                }
-            };
-            out!("{}", render::human::render(&plan, colour()));
-            let ready = match refusal(&plan, args).and_then(|()| binaries(&model, &desired, &plan)) {
-                Ok(binaries) => departing(&ssh, &plan)
-                    .await
-                    .map(|departing| (binaries, departing)),
-                Err(reason) => Err(reason),
-            };
-            match ready {
-                Err(reason) => {
-                    eprintln!("Error: {reason}");
-                    Ok(ExitCode::FAILURE)
-                }
-                Ok(_) if !plan.has_changes() => Ok(ExitCode::SUCCESS),
-                Ok((binaries, departing)) => match confirm(args, saved.is_some()) {
-                    Err(reason) => {
-                        eprintln!("Error: {reason}");
-                        Ok(ExitCode::FAILURE)
-                    }
-                    Ok(false) => {
-                        eprintln!("Apply cancelled: nothing changed.");
-                        remote::close(departing.into_values()).await;
-                        Ok(ExitCode::FAILURE)
-                    }
-                    Ok(true) => {
-                        let context = Arc::new(Context::new(
-                            &plan,
-                            desired.clone(),
-                            observation.observed.clone(),
-                            remotes.clone(),
-                            departing.clone(),
-                            binaries,
-                            Options {
-                                clear_staged: args.clear_staged,
-                                drain_within: args.drain_timeout,
-                            },
-                        ));
-                        let code = execute(&plan, context, stop, &desired, &scopes, &remotes, &machines, live).await;
-                        remote::close(departing.into_values()).await;
-                        Ok(code)
-                    }
-                },
-            }
-                    };
-                    // The locks say their holder runs for as long as it does.
-                    let code = tokio::select! {
-                        code = work => code,
-                        never = lock::keep_fresh(held.clone()) => match never {},
-                    };
-                    release_locks(held).await;
-                    code
-                }
-            }
+            apply
+                .locked(&ssh, &remotes, &observation.observed, stop)
+                .await
         };
+        // The connections opened by observing, closed on every way out.
         remote::close(remotes.into_values()).await;
         code
     });
     drop(ssh);
-    code
+    Ok(code)
+}
+
+/// What every phase of an apply reads: the file, what was asked, and the
+/// machines.
+struct Apply<'a> {
+    args: &'a Args,
+    model: &'a Archipelago,
+    desired: &'a Desired,
+    scopes: &'a [Scope],
+    machines: Vec<Machine>,
+    saved: Option<&'a SavedPlan>,
+    /// Progress as live lines (a terminal), or one line per event.
+    live: bool,
+}
+
+impl Apply<'_> {
+    /// Lock every island, apply under the locks, unlock: the locks are
+    /// released on every way out of what runs under them.
+    async fn locked(
+        &self,
+        ssh: &Ssh,
+        remotes: &BTreeMap<String, Remote>,
+        observed: &Observed,
+        stop: watch::Receiver<bool>,
+    ) -> ExitCode {
+        let held = match take_locks(self.desired, remotes).await {
+            Ok(held) => held,
+            Err(reason) => {
+                eprintln!("Error: {reason}");
+                return ExitCode::FAILURE;
+            }
+        };
+        // The locks say their holder runs for as long as it does.
+        let code = tokio::select! {
+            code = self.under_lock(ssh, remotes, observed, stop) => code,
+            never = lock::keep_fresh(held.clone()) => match never {},
+        };
+        release_locks(held).await;
+        code
+    }
+
+    /// Observe again, plan (or check the saved plan), refuse what must
+    /// not run, fetch the binaries, reach the departing nodes, confirm,
+    /// execute and verify.
+    async fn under_lock(
+        &self,
+        ssh: &Ssh,
+        remotes: &BTreeMap<String, Remote>,
+        observed_before: &Observed,
+        stop: watch::Receiver<bool>,
+    ) -> ExitCode {
+        // What was observed before the locks were taken may be what another
+        // apply was changing: observe again.
+        let observed =
+            observe::observe_again(self.desired, remotes, &self.machines, observed_before).await;
+        let plan = match self.plan(&observed) {
+            Ok(plan) => plan,
+            Err(stale) => {
+                eprintln!(
+                    "Error: saved plan is stale: {}. Nothing was changed; run archipel plan again.",
+                    stale.join("; ")
+                );
+                return ExitCode::FAILURE;
+            }
+        };
+        out!("{}", render::human::render(&plan, colour()));
+        let binaries = match refusal(&plan, self.args)
+            .and_then(|()| binaries(self.model, self.desired, &plan))
+        {
+            Ok(binaries) => binaries,
+            Err(reason) => {
+                eprintln!("Error: {reason}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let departing = match departing(ssh, &plan).await {
+            Ok(departing) => departing,
+            Err(reason) => {
+                eprintln!("Error: {reason}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let code = self
+            .confirm_and_execute(&plan, &observed, remotes, &departing, binaries, stop)
+            .await;
+        // The departing nodes' connections, closed on every way out.
+        remote::close(departing.into_values()).await;
+        code
+    }
+
+    /// The plan to apply: computed now, or the saved one if nothing it was
+    /// computed from changed since (else why it is stale).
+    fn plan(&self, observed: &Observed) -> Result<Plan, Vec<String>> {
+        match self.saved {
+            None => Ok(restrict(
+                archipel_planner::plan::plan(self.desired, observed),
+                self.scopes,
+                self.desired,
+            )),
+            Some(saved) => {
+                let stale = saved.staleness(self.model, observed);
+                if stale.is_empty() {
+                    Ok(saved.clone().into_plan())
+                } else {
+                    Err(stale)
+                }
+            }
+        }
+    }
+
+    async fn confirm_and_execute(
+        &self,
+        plan: &Plan,
+        observed: &Observed,
+        remotes: &BTreeMap<String, Remote>,
+        departing: &BTreeMap<String, Remote>,
+        binaries: Binaries,
+        stop: watch::Receiver<bool>,
+    ) -> ExitCode {
+        if !plan.has_changes() {
+            return ExitCode::SUCCESS;
+        }
+        match confirm(self.args, self.saved.is_some()) {
+            Err(reason) => {
+                eprintln!("Error: {reason}");
+                return ExitCode::FAILURE;
+            }
+            Ok(false) => {
+                eprintln!("Apply cancelled: nothing changed.");
+                return ExitCode::FAILURE;
+            }
+            Ok(true) => {}
+        }
+        let context = Arc::new(Context::new(
+            plan,
+            self.desired.clone(),
+            observed.clone(),
+            remotes.clone(),
+            departing.clone(),
+            binaries,
+            Options {
+                clear_staged: self.args.clear_staged,
+                drain_within: self.args.drain_timeout,
+            },
+        ));
+        let interrupt = stop.clone();
+        let outcomes = self.execute(plan, Arc::clone(&context), stop).await;
+        if *interrupt.borrow() {
+            outln!(
+                "Interrupted: the changes in progress finished, no other one started. Run apply again to go on."
+            );
+            return ExitCode::from(remote::INTERRUPTED);
+        }
+        let converged = self.verify(remotes, &context.observed).await;
+        let all_done = outcomes.iter().all(|(_, o)| matches!(o, Outcome::Done(_)));
+        if converged && all_done {
+            outln!("The archipelago matches the file.");
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    }
+
+    /// Makes the changes, showing their progress, and sums them up.
+    async fn execute(
+        &self,
+        plan: &Plan,
+        context: Arc<Context>,
+        stop: watch::Receiver<bool>,
+    ) -> Vec<(Address, Outcome)> {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let (outcomes, ()) = tokio::join!(
+            apply::apply(plan, context, stop, sender),
+            progress::show(plan, receiver, self.live)
+        );
+        let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
+        let (done, failed, skipped) = (
+            count(|o| matches!(o, Outcome::Done(_))),
+            count(|o| matches!(o, Outcome::Failed(_))),
+            count(|o| matches!(o, Outcome::Skipped(_))),
+        );
+        outln!("\nApply: {done} done, {failed} failed, {skipped} skipped.");
+        outcomes
+    }
+
+    /// Observes again, the proof of what converged: whether nothing is left
+    /// to do (and if not, what is, said).
+    async fn verify(&self, remotes: &BTreeMap<String, Remote>, before: &Observed) -> bool {
+        let observed = observe::observe_again(self.desired, remotes, &self.machines, before).await;
+        let after = restrict(
+            archipel_planner::plan::plan(self.desired, &observed),
+            self.scopes,
+            self.desired,
+        );
+        if !after.has_changes() && !after.is_blocked() {
+            return true;
+        }
+        outln!("Not converged yet: {}", render::summary_line(&after));
+        for change in &after.changes {
+            outln!(
+                "  {} {}: {}",
+                render::symbol(change.action),
+                change.address,
+                change.reason
+            );
+        }
+        for part in &after.incomplete {
+            outln!("  ! {} not observed: {}", part.target, part.problem.message);
+        }
+        for error in &after.errors {
+            outln!("  ! {}: {}", error.address, error.message);
+        }
+        false
+    }
 }
 
 /// Takes every island's lock (on its first node) before anything changes;
@@ -362,69 +498,6 @@ fn confirm(args: &Args, saved: bool) -> Result<bool, String> {
         .read_line(&mut answer)
         .map_err(|e| e.to_string())?;
     Ok(answer.trim() == "yes")
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn execute(
-    plan: &Plan,
-    context: Arc<Context>,
-    stop: tokio::sync::watch::Receiver<bool>,
-    desired: &Desired,
-    scopes: &[Scope],
-    remotes: &BTreeMap<String, Remote>,
-    machines: &[archipel_planner::model::Machine],
-    live: bool,
-) -> ExitCode {
-    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    let interrupt = stop.clone();
-    let (outcomes, ()) = tokio::join!(
-        apply::apply(plan, context.clone(), stop, sender),
-        progress::show(plan, receiver, live)
-    );
-    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
-    let (done, failed, skipped) = (
-        count(|o| matches!(o, Outcome::Done(_))),
-        count(|o| matches!(o, Outcome::Failed(_))),
-        count(|o| matches!(o, Outcome::Skipped(_))),
-    );
-    outln!("\nApply: {done} done, {failed} failed, {skipped} skipped.");
-    if *interrupt.borrow() {
-        outln!(
-            "Interrupted: the changes in progress finished, no other one started. Run apply again to go on."
-        );
-        return ExitCode::from(remote::INTERRUPTED);
-    }
-
-    // Observe again: the proof of what converged.
-    let observed = observe::observe_again(desired, remotes, machines, &context.observed).await;
-    let after = restrict(
-        archipel_planner::plan::plan(desired, &observed),
-        scopes,
-        desired,
-    );
-    if after.has_changes() || after.is_blocked() {
-        outln!("Not converged yet: {}", render::summary_line(&after));
-        for change in &after.changes {
-            outln!(
-                "  {} {}: {}",
-                render::symbol(change.action),
-                change.address,
-                change.reason
-            );
-        }
-        for part in &after.incomplete {
-            outln!("  ! {} not observed: {}", part.target, part.problem.message);
-        }
-        for error in &after.errors {
-            outln!("  ! {}: {}", error.address, error.message);
-        }
-        ExitCode::FAILURE
-    } else if failed > 0 || skipped > 0 {
-        ExitCode::FAILURE
-    } else {
-        outln!("The archipelago matches the file.");
-        ExitCode::SUCCESS
-    }
 }
 
 fn colour() -> bool {

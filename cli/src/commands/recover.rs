@@ -17,6 +17,7 @@ use archipel_providers::ssh::{Remote, Ssh, SshError, SshSettings};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -62,22 +63,20 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         ),
     };
 
+    let recovery = Recovery {
+        model: &model,
+        island,
+        job,
+        args,
+        to,
+        host_key,
+        restic,
+    };
     let runtime = remote::runtime()?;
     let ssh = Ssh::new(settings).map_err(|e| LoadError::new(e.to_string()))?;
     let outcome = runtime.block_on(async {
         let mut opened = Vec::new();
-        let result = recover(
-            &ssh,
-            &model,
-            island,
-            job,
-            args,
-            &to,
-            host_key,
-            restic.as_deref().map(Vec::as_slice),
-            &mut opened,
-        )
-        .await;
+        let result = recovery.run(&ssh, &mut opened).await;
         remote::close(opened).await;
         result
     });
@@ -107,88 +106,113 @@ fn target(model: &Archipelago, to: &str) -> Result<(SshTarget, Option<String>), 
         .map_err(|reason| LoadError::new(format!("--to {to}: {reason}")))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn recover(
-    ssh: &Ssh,
-    model: &Archipelago,
-    island: &DesiredIsland,
-    job: &DesiredBackup,
-    args: &Args,
-    to: &SshTarget,
+/// What a recovery reads: the job, where its escrow is, and the machine
+/// to set up.
+struct Recovery<'a> {
+    model: &'a Archipelago,
+    island: &'a DesiredIsland,
+    job: &'a DesiredBackup,
+    args: &'a Args,
+    to: SshTarget,
     host_key: Option<String>,
-    restic: Option<&[u8]>,
-    opened: &mut Vec<Remote>,
-) -> Result<String, SshError> {
-    let escrow = job.escrow.as_ref().expect("checked by the caller");
-    // 1. The escrow, from the destination island, through the first node
-    //    that answers.
-    let coordinator = connect_island(ssh, model, island, opened).await?;
-    eprintln!(
-        "Reading s3://{}/{} on island {}…",
-        job.bucket, escrow.object, island.name
-    );
-    let key = garage::key_secret(&coordinator, &island.name, &job.key).await?;
-    let objects = Objects::open(&coordinator, island, &job.bucket, &key).await?;
-    let sealed = objects.get(&escrow.object).await;
-    objects.close().await?;
-    let sealed = sealed?.ok_or_else(|| {
-        SshError::Local(format!(
-            "s3://{}/{} does not exist on island {}: the password was never escrowed",
-            job.bucket, escrow.object, island.name
-        ))
-    })?;
-    let password = escrow::open(&sealed, &args.identity)?;
+    /// The pinned restic, read and checked; none for Debian's package.
+    restic: Option<Arc<Vec<u8>>>,
+}
 
-    // 2. The new host, set up like apply would, without timers.
-    let remote = ssh.connect(&args.to, to, host_key.as_deref()).await?;
-    opened.push(remote.clone());
-    eprintln!("Setting up {} on {}…", args.job, args.to);
-    match restic {
-        Some(binary) => {
-            let ResticSource::Binary { sha256, .. } = &job.restic else {
-                unreachable!("a binary only for a pinned restic")
-            };
-            backup::install_binary(&remote, binary, sha256).await?;
-        }
-        None => backup::install_package(&remote).await?,
+impl Recovery<'_> {
+    /// Reads the escrow, sets the host up, and proves the repository opens.
+    async fn run(&self, ssh: &Ssh, opened: &mut Vec<Remote>) -> Result<String, SshError> {
+        // 1. The escrow, from the destination island, through the first
+        //    node that answers.
+        let coordinator = connect_island(ssh, self.model, self.island, opened).await?;
+        let password = self.open_escrow(&coordinator).await?;
+        // 2. The new host, set up like apply would, without timers.
+        let remote = ssh
+            .connect(&self.args.to, &self.to, self.host_key.as_deref())
+            .await?;
+        opened.push(remote.clone());
+        self.set_up(&remote, &coordinator, &password).await?;
+        drop(password);
+        // 3. Proof: the repository opens and lists its snapshots.
+        self.prove(&remote).await
     }
-    backup::install_runner(&remote).await?;
-    backup::restore_password(&remote, job, &password).await?;
-    drop(password);
-    backup::write_credentials(&remote, &coordinator, job).await?;
-    backup::write_settings(&remote, job).await?;
 
-    // 3. Proof: the repository opens and lists its snapshots.
-    let listed = backup::snapshots(&remote, job).await?;
-    let snapshots: Vec<Snapshot> = serde_json::from_str(listed.trim()).map_err(|e| {
-        SshError::Local(format!("restic listed snapshots archipel cannot read: {e}"))
-    })?;
-    let latest = snapshots
-        .iter()
-        .max_by(|a, b| a.time.cmp(&b.time))
-        .map(|s| {
-            format!(
-                ", the latest {} taken {} on {}",
-                s.short_id,
-                s.time.get(..16).unwrap_or(&s.time).replace('T', " "),
-                s.hostname
-            )
-        })
-        .unwrap_or_default();
-    Ok(format!(
-        "Recovered {job_name} on {host}: the repository {repository} opens with the escrowed password ({count} snapshot{s}{latest}).\n\n\
-         Restore from it there, e.g.:\n  \
-         sh -c 'set -a; . {env}; . {s3}; exec \"$ARCHIPEL_RESTIC\" restore latest --target /srv/restore'\n\n\
-         No timer was started. To run the job from this host from now on, set its `host` to \"{to_arg}\" in the file and run archipel apply: it keeps this password.",
-        job_name = args.job,
-        host = args.to,
-        repository = job.repository,
-        count = snapshots.len(),
-        s = if snapshots.len() == 1 { "" } else { "s" },
-        env = job.env_file,
-        s3 = job.s3_file,
-        to_arg = args.to,
-    ))
+    async fn open_escrow(&self, coordinator: &Remote) -> Result<Vec<u8>, SshError> {
+        let (job, island) = (self.job, self.island);
+        let escrow = job.escrow.as_ref().expect("checked by the caller");
+        eprintln!(
+            "Reading s3://{}/{} on island {}…",
+            job.bucket, escrow.object, island.name
+        );
+        let key = garage::key_secret(coordinator, &island.name, &job.key).await?;
+        let objects = Objects::open(coordinator, island, &job.bucket, &key).await?;
+        let sealed = objects.get(&escrow.object).await;
+        objects.close().await?;
+        let sealed = sealed?.ok_or_else(|| {
+            SshError::Local(format!(
+                "s3://{}/{} does not exist on island {}: the password was never escrowed",
+                job.bucket, escrow.object, island.name
+            ))
+        })?;
+        escrow::open(&sealed, &self.args.identity)
+    }
+
+    async fn set_up(
+        &self,
+        remote: &Remote,
+        coordinator: &Remote,
+        password: &[u8],
+    ) -> Result<(), SshError> {
+        let job = self.job;
+        eprintln!("Setting up {} on {}…", self.args.job, self.args.to);
+        match &self.restic {
+            Some(binary) => {
+                let ResticSource::Binary { sha256, .. } = &job.restic else {
+                    unreachable!("a binary only for a pinned restic")
+                };
+                backup::install_binary(remote, binary, sha256).await?;
+            }
+            None => backup::install_package(remote).await?,
+        }
+        backup::install_runner(remote).await?;
+        backup::restore_password(remote, job, password).await?;
+        backup::write_credentials(remote, coordinator, job).await?;
+        backup::write_settings(remote, job).await
+    }
+
+    async fn prove(&self, remote: &Remote) -> Result<String, SshError> {
+        let (job, args) = (self.job, self.args);
+        let listed = backup::snapshots(remote, job).await?;
+        let snapshots: Vec<Snapshot> = serde_json::from_str(listed.trim()).map_err(|e| {
+            SshError::Local(format!("restic listed snapshots archipel cannot read: {e}"))
+        })?;
+        let latest = snapshots
+            .iter()
+            .max_by(|a, b| a.time.cmp(&b.time))
+            .map(|s| {
+                format!(
+                    ", the latest {} taken {} on {}",
+                    s.short_id,
+                    s.time.get(..16).unwrap_or(&s.time).replace('T', " "),
+                    s.hostname
+                )
+            })
+            .unwrap_or_default();
+        Ok(format!(
+            "Recovered {job_name} on {host}: the repository {repository} opens with the escrowed password ({count} snapshot{s}{latest}).\n\n\
+             Restore from it there, e.g.:\n  \
+             sh -c 'set -a; . {env}; . {s3}; exec \"$ARCHIPEL_RESTIC\" restore latest --target /srv/restore'\n\n\
+             No timer was started. To run the job from this host from now on, set its `host` to \"{to_arg}\" in the file and run archipel apply: it keeps this password.",
+            job_name = args.job,
+            host = args.to,
+            repository = job.repository,
+            count = snapshots.len(),
+            s = if snapshots.len() == 1 { "" } else { "s" },
+            env = job.env_file,
+            s3 = job.s3_file,
+            to_arg = args.to,
+        ))
+    }
 }
 
 /// What recover shows of a snapshot.
