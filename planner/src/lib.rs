@@ -19,6 +19,7 @@ pub mod lexer;
 pub mod model;
 pub mod observed;
 pub mod plan;
+pub mod restic;
 pub mod saved;
 pub mod schedule;
 pub mod scope;

@@ -11,6 +11,7 @@ use archipel_planner::backup::{
     self as files, CACHE_DIR, JOBS_DIR, PINNED_RESTIC, RUNNER, RUNNER_SCRIPT, STATUS_DIR, UNITS_DIR,
 };
 use archipel_planner::desired::{DesiredBackup, DesiredIsland};
+use archipel_planner::restic::RepositoryAnswer;
 
 /// Debian's restic, installed with apt when it is missing (another restic
 /// elsewhere on the PATH does not count: the jobs run /usr/bin/restic).
@@ -62,15 +63,16 @@ pub async fn install_runner(remote: &Remote) -> Result<(), SshError> {
 pub async fn write_password(remote: &Remote, job: &DesiredBackup) -> Result<(), SshError> {
     const EXISTS: i32 = 20;
     const UNKNOWN: i32 = 21;
-    const SCRIPT: &str = r#"set -eu
+    let script = format!(
+        r#"set -eu
 [ -e "$1" ] && exit 0
 set -a; . "$2"; . "$3"; set +a
 unset RESTIC_PASSWORD_FILE RESTIC_PASSWORD_COMMAND
 RESTIC_PASSWORD=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n') && export RESTIC_PASSWORD
 if answer=$("$ARCHIPEL_RESTIC" cat config --no-lock 2>&1 >/dev/null); then exit 20; fi
 case $answer in
-    *"wrong password"*|*"no key found"*) exit 20 ;;
-    *"does not exist"*|*"unable to open config file"*|*"Is there a repository"*) ;;
+    {wrong}) exit 20 ;;
+    {missing}) ;;
     *) printf '%s\n' "$answer" | tail -n 3 >&2; exit 21 ;;
 esac
 unset RESTIC_PASSWORD
@@ -81,13 +83,16 @@ tmp=$(mktemp "$dir/.archipel.XXXXXXXX")
 trap 'rm -f -- "$tmp"' EXIT
 cat > "$tmp"
 # A password that appeared meanwhile wins: no clobbering.
-ln -- "$tmp" "$1" 2>/dev/null || true"#;
+ln -- "$tmp" "$1" 2>/dev/null || true"#,
+        wrong = RepositoryAnswer::WrongPassword.shell_pattern(),
+        missing = RepositoryAnswer::Missing.shell_pattern(),
+    );
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| SshError::Local(format!("no randomness: {e}")))?;
     let password = hex::encode(bytes);
     let output = remote
         .run(
-            SCRIPT,
+            &script,
             &[&job.password_file, &job.env_file, &job.s3_file],
             Some(password.as_bytes()),
         )
@@ -138,20 +143,24 @@ pub async fn write_settings(remote: &Remote, job: &DesiredBackup) -> Result<(), 
 /// when restic says there is none, never when it exists with another
 /// password.
 pub async fn ensure_repository(remote: &Remote, job: &DesiredBackup) -> Result<(), SshError> {
-    const SCRIPT: &str = r#"set -a; . "$1"; . "$2"; set +a
+    let script = format!(
+        r#"set -a; . "$1"; . "$2"; set +a
 answer=$("$ARCHIPEL_RESTIC" cat config --no-lock 2>&1 >/dev/null) && exit 0
 case $answer in
-    *"wrong password"*|*"no key found"*)
+    {wrong})
         echo "the repository exists but does not open with the job's password: not initialised again" >&2
         exit 4 ;;
-    *"does not exist"*|*"unable to open config file"*|*"Is there a repository"*)
+    {missing})
         "$ARCHIPEL_RESTIC" init ;;
     *)
         printf '%s\n' "$answer" >&2
         exit 5 ;;
-esac"#;
+esac"#,
+        wrong = RepositoryAnswer::WrongPassword.shell_pattern(),
+        missing = RepositoryAnswer::Missing.shell_pattern(),
+    );
     remote
-        .run_checked(SCRIPT, &[&job.env_file, &job.s3_file], None)
+        .run_checked(&script, &[&job.env_file, &job.s3_file], None)
         .await
         .map(drop)
 }

@@ -13,6 +13,7 @@ use crate::backup;
 use crate::desired::{Desired, DesiredBackup};
 use crate::model::ResticSource;
 use crate::observed::{FileFacts, HostFacts, Observed};
+use crate::restic::RepositoryAnswer;
 use std::collections::BTreeSet;
 
 pub(super) fn plan_backup(
@@ -134,16 +135,17 @@ pub(super) fn plan_backup(
 
     // The repository, as restic sees it with the job's own files.
     let probe = facts.probes.get(&format!("repository:{}", backup.id));
-    let answer = probe.map(|p| (p.status, p.output.trim()));
+    let answer = probe.map(|p| {
+        let output = p.output.trim();
+        (RepositoryAnswer::of(p.status, output), output)
+    });
     let repository_reason = match answer {
-        Some((0, _)) => None,
+        Some((RepositoryAnswer::Opens, _)) => None,
         _ if password_missing || credentials_missing || settings_changed => Some(
             "checked once the job's files are in place, and initialised if it does not exist"
                 .to_string(),
         ),
-        Some((_, output))
-            if output.contains("wrong password") || output.contains("no key found") =>
-        {
+        Some((RepositoryAnswer::WrongPassword, _)) => {
             b.plan.errors.push(PlanError {
                 address: kind(BackupStep::Repository).address(),
                 message: format!(
@@ -153,14 +155,10 @@ pub(super) fn plan_backup(
             });
             None
         }
-        Some((_, output))
-            if output.contains("does not exist")
-                || output.contains("unable to open config file")
-                || output.contains("Is there a repository") =>
-        {
+        Some((RepositoryAnswer::Missing, _)) => {
             Some("the repository does not exist yet".to_string())
         }
-        Some((_, output)) => Some(format!(
+        Some((RepositoryAnswer::Unknown, output)) => Some(format!(
             "restic could not tell whether the repository exists ({}): apply checks again before initialising it",
             output.lines().last().unwrap_or("no answer")
         )),
