@@ -25,19 +25,7 @@ apt-get install -y -q restic >/dev/null 2>&1 || { apt-get update -q >/dev/null &
 /// A pinned restic (its sha256 already checked by the caller), installed
 /// atomically; what landed is checked again.
 pub async fn install_binary(remote: &Remote, binary: &[u8], sha256: &str) -> Result<(), SshError> {
-    remote
-        .upload(PINNED_RESTIC, binary, "root", "root", 0o755)
-        .await?;
-    let landed = crate::host::record_hash(remote, PINNED_RESTIC).await?;
-    if landed != sha256 {
-        return Err(SshError::Failed {
-            host: remote.host().to_string(),
-            command: format!("install {PINNED_RESTIC}"),
-            status: 1,
-            stderr: format!("the installed restic's sha256 is {landed}, not the pinned {sha256}"),
-        });
-    }
-    Ok(())
+    crate::host::install_pinned(remote, PINNED_RESTIC, None, binary, sha256).await
 }
 
 /// The runner and the directories its units write to.

@@ -116,6 +116,40 @@ printf '%s\n' "$h""#;
     Ok(output.stdout_text().trim().to_string())
 }
 
+/// Installs a pinned binary (already verified against its pin) at `path`,
+/// keeping the one it replaces at `previous` when given (for a rollback
+/// by hand), then hashes what landed, records the hash (so that plans need
+/// not read 50 MB again to know it is the pin) and checks it. Garage's and
+/// restic's binaries both go through here.
+pub async fn install_pinned(
+    remote: &Remote,
+    path: &str,
+    previous: Option<&str>,
+    binary: &[u8],
+    sha256: &str,
+) -> Result<(), SshError> {
+    if let Some(previous) = previous {
+        remote
+            .run_checked(
+                "if [ -f \"$1\" ]; then cp -p -- \"$1\" \"$2\"; fi",
+                &[path, previous],
+                None,
+            )
+            .await?;
+    }
+    remote.upload(path, binary, "root", "root", 0o755).await?;
+    let landed = record_hash(remote, path).await?;
+    if landed != sha256 {
+        return Err(SshError::Failed {
+            host: remote.host().to_string(),
+            command: format!("install {path}"),
+            status: 1,
+            stderr: format!("the installed binary's sha256 is {landed}, not the pinned {sha256}"),
+        });
+    }
+    Ok(())
+}
+
 /// Gathers the facts of one host in one round trip.
 pub async fn gather(remote: &Remote, query: &FactsQuery) -> Result<HostFacts, SshError> {
     for path in query.files.iter().map(|f| &f.path) {
