@@ -5,7 +5,6 @@ use archipel_planner::diagnostic::{Diagnostic, Severity};
 use archipel_planner::source::{Sources, Span};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
 use std::fmt;
-use std::io::IsTerminal;
 
 /// A diagnostic in miette's terms: its file, marked places and related notes.
 #[derive(Debug)]
@@ -103,11 +102,6 @@ fn to_miette(sources: &Sources, diagnostic: &Diagnostic) -> Rendered {
         labels,
         related,
     }
-}
-
-/// Colour only on a terminal, and never when NO_COLOR is set.
-pub fn use_colour() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Renders diagnostics for people, as one string.

@@ -138,7 +138,7 @@ pub fn load_valid(
 ) -> Result<Option<archipel_planner::model::Archipelago>, LoadError> {
     let paths = find(path)?;
     let (sources, problems) = read(&paths)?;
-    let colour = crate::diagnostics::use_colour();
+    let colour = crate::stdout::colour_on_stderr();
     let (model, diagnostics) = if problems.is_empty() {
         let checked = archipel_planner::check(&sources);
         let valid = !checked.has_errors();

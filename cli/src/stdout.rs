@@ -7,11 +7,26 @@
 //! dropped, later ones too, and the command ends with the exit status it
 //! would have had: `fmt --check` still says whether a file needs formatting.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static CLOSED: AtomicBool = AtomicBool::new(false);
 static WRITTEN: AtomicBool = AtomicBool::new(false);
+
+/// Whether what goes to stdout is coloured: only on a terminal, and never
+/// when NO_COLOR is set (<https://no-color.org>).
+pub fn colour() -> bool {
+    std::io::stdout().is_terminal() && no_color_unset()
+}
+
+/// The same for stderr, where diagnostics go.
+pub fn colour_on_stderr() -> bool {
+    std::io::stderr().is_terminal() && no_color_unset()
+}
+
+fn no_color_unset() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
 
 /// Whether anything was printed on stdout: a command asked for JSON that
 /// printed nothing still owes its caller a JSON document.

@@ -154,7 +154,7 @@ impl Apply<'_> {
                 return ExitCode::FAILURE;
             }
         };
-        out!("{}", render::human::render(&plan, colour()));
+        out!("{}", render::human::render(&plan, crate::stdout::colour()));
         let binaries = match refusal(&plan, self.args)
             .and_then(|()| binaries(self.model, self.desired, &plan))
         {
@@ -498,8 +498,4 @@ fn confirm(args: &Args, saved: bool) -> Result<bool, String> {
         .read_line(&mut answer)
         .map_err(|e| e.to_string())?;
     Ok(answer.trim() == "yes")
-}
-
-fn colour() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

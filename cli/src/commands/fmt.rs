@@ -12,7 +12,7 @@ pub fn run(path: &Path, check: bool, diff: bool) -> Result<ExitCode, files::Load
     if !problems.is_empty() {
         eprint!(
             "{}",
-            diagnostics::render_human(&sources, &problems, diagnostics::use_colour())
+            diagnostics::render_human(&sources, &problems, crate::stdout::colour_on_stderr())
         );
         return Ok(ExitCode::FAILURE);
     }
@@ -24,7 +24,11 @@ pub fn run(path: &Path, check: bool, diff: bool) -> Result<ExitCode, files::Load
             Err(diagnostic) => {
                 eprint!(
                     "{}",
-                    diagnostics::render_human(&sources, &[*diagnostic], diagnostics::use_colour())
+                    diagnostics::render_human(
+                        &sources,
+                        &[*diagnostic],
+                        crate::stdout::colour_on_stderr()
+                    )
                 );
                 failed = true;
                 continue;

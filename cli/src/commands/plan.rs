@@ -8,7 +8,6 @@ use archipel_planner::observed::Observed;
 use archipel_planner::saved::SavedPlan;
 use archipel_planner::scope::{self, restrict};
 use archipel_providers::ssh::SshSettings;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -95,7 +94,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         &desired,
     );
     let text = match args.output {
-        PlanOutput::Human => render::human::render(&plan, colour()),
+        PlanOutput::Human => render::human::render(&plan, crate::stdout::colour()),
         PlanOutput::Json => render::json::render(&plan),
         PlanOutput::Markdown => render::markdown::render(&plan),
     };
@@ -129,9 +128,4 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// The plan goes to stdout: colour when stdout is a terminal, unless NO_COLOR.
-fn colour() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

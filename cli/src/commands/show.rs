@@ -5,7 +5,6 @@
 use crate::commands::plan::PlanOutput;
 use crate::files::LoadError;
 use crate::render;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -28,8 +27,7 @@ impl Args {
 
 pub fn run(args: &Args) -> Result<ExitCode, LoadError> {
     let plan = crate::files::read_saved(&args.saved)?.into_plan();
-    let colour = std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let colour = crate::stdout::colour();
     let text = match args.output {
         PlanOutput::Human => render::human::render(&plan, colour),
         PlanOutput::Json => render::json::render(&plan),

@@ -46,7 +46,7 @@ pub fn run(path: &Path, output: Output) -> Result<ExitCode, files::LoadError> {
         Output::Human => {
             eprint!(
                 "{}",
-                diagnostics::render_human(&sources, &problems, diagnostics::use_colour())
+                diagnostics::render_human(&sources, &problems, crate::stdout::colour_on_stderr())
             );
             if valid {
                 let plural = |key: &str, word: &str| {
