@@ -44,15 +44,15 @@ impl RepositoryAnswer {
 
     /// The same answer as a shell `case` pattern (`*"wrong password"*|…`),
     /// for the scripts apply runs on the host. Only the two answers told
-    /// by restic's words have one.
-    pub fn shell_pattern(self) -> &'static str {
-        match self {
-            RepositoryAnswer::WrongPassword => r#"*"wrong password"*|*"no key found"*"#,
-            RepositoryAnswer::Missing => {
-                r#"*"does not exist"*|*"unable to open config file"*|*"Is there a repository"*"#
-            }
-            RepositoryAnswer::Opens | RepositoryAnswer::Unknown => "",
-        }
+    /// by restic's words have one. (The words hold no quote, `*` or `?`.)
+    pub fn shell_pattern(self) -> String {
+        let words = match self {
+            RepositoryAnswer::WrongPassword => WRONG_PASSWORD,
+            RepositoryAnswer::Missing => MISSING,
+            RepositoryAnswer::Opens | RepositoryAnswer::Unknown => &[],
+        };
+        let patterns: Vec<String> = words.iter().map(|w| format!("*\"{w}\"*")).collect();
+        patterns.join("|")
     }
 }
 
@@ -86,15 +86,17 @@ mod tests {
         }
     }
 
-    /// The shell patterns say what the Rust lists say.
+    /// The patterns the host's scripts match restic's words with.
     #[test]
     fn the_shell_patterns_hold_the_same_words() {
-        for (answer, words) in [
-            (RepositoryAnswer::WrongPassword, WRONG_PASSWORD),
-            (RepositoryAnswer::Missing, MISSING),
-        ] {
-            let pattern: Vec<String> = words.iter().map(|w| format!("*\"{w}\"*")).collect();
-            assert_eq!(answer.shell_pattern(), pattern.join("|"));
-        }
+        assert_eq!(
+            RepositoryAnswer::WrongPassword.shell_pattern(),
+            r#"*"wrong password"*|*"no key found"*"#
+        );
+        assert_eq!(
+            RepositoryAnswer::Missing.shell_pattern(),
+            r#"*"does not exist"*|*"unable to open config file"*|*"Is there a repository"*"#
+        );
+        assert_eq!(RepositoryAnswer::Unknown.shell_pattern(), "");
     }
 }

@@ -38,15 +38,7 @@ pub fn check_bucket_name(name: &str) -> Result<(), String> {
     if name.len() < 3 || name.len() > 63 {
         return Err("a bucket name has 3 to 63 characters".into());
     }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
-        return Err("use lowercase letters, digits and '-'".into());
-    }
-    if name.starts_with('-') || name.ends_with('-') {
-        return Err("a name starts and ends with a letter or digit".into());
-    }
+    super::names::check_characters(name)?;
     if name.starts_with("backup-") {
         return Err("names starting with \"backup-\" are reserved for backup buckets".into());
     }

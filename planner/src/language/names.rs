@@ -48,6 +48,12 @@ pub fn check_name(name: &str) -> Result<(), String> {
     if name.len() > 48 {
         return Err("a name has at most 48 characters".into());
     }
+    check_characters(name)
+}
+
+/// What names and bucket names share: lowercase letters, digits and '-',
+/// starting and ending with a letter or digit.
+pub(super) fn check_characters(name: &str) -> Result<(), String> {
     if !name
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
