@@ -30,8 +30,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a request may take, and the connection it starts with: the
-/// forward answers at once, the node within seconds, and a request that
-/// fails is not tried again (the caller says what failed, when it failed).
+/// forward answers at once, the node within seconds. A request that fails
+/// is not tried again: its error says what failed.
 #[derive(Clone, Copy, Debug)]
 struct Limits {
     connect: Duration,
@@ -124,7 +124,6 @@ struct Endpoint<'a> {
 }
 
 /// The SDK's client for one bucket, and what its errors are told with.
-#[derive(Debug)]
 struct Bucket {
     host: String,
     name: String,
