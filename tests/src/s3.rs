@@ -57,6 +57,7 @@ impl S3 {
     pub fn new(endpoint: &str, region: &str, key_id: &str, secret: &str) -> S3 {
         let config = aws_sdk_s3::config::Builder::new()
             .behavior_version(BehaviorVersion::latest())
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
             .endpoint_url(endpoint)
             .region(Region::new(region.to_string()))
             .credentials_provider(Credentials::new(
