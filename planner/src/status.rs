@@ -10,17 +10,13 @@
 use crate::backup::{Task, status_file};
 use crate::desired::{Desired, DesiredBackup};
 use crate::observed::{
-    FactsQuery, FileFacts, FileQuery, IslandObservation, MachineObservation, Observed, Read,
+    FactsQuery, FileFacts, FileQuery, IslandObservation, MachineObservation, Observed, Probe, Read,
 };
 use serde::{Deserialize, Serialize};
 
 /// The host's clock and the backup schedule's period, from systemd itself:
 /// the next two times the schedule elapses, in seconds since the epoch.
 const NOW_PROBE: (&str, &str) = ("now", "date +%s");
-
-fn period_probe_name(id: &str) -> String {
-    format!("period:{id}")
-}
 
 /// What `status` reads on a machine, beyond what a plan reads: each job's
 /// status files, the host's clock, each backup schedule's period.
@@ -44,7 +40,7 @@ pub fn query(desired: &Desired, machine: &str) -> FactsQuery {
             }
         }
         query.probes.push((
-            period_probe_name(&job.id),
+            Probe::Period(job.id.clone()).to_string(),
             format!(
                 "systemd-analyze calendar --iterations=2 '{}' | sed -n 's/^.*\\(Next elapse\\|#2\\): //p' | while read -r at; do date -d \"$at\" +%s; done",
                 job.schedule.replace('\'', "")
@@ -250,7 +246,7 @@ fn job_status(job: &DesiredBackup, observed: &Observed) -> JobStatus {
             .unwrap_or_default()
     };
     let now = number(NOW_PROBE.0).first().copied();
-    status.period_seconds = match number(&period_probe_name(&job.id))[..] {
+    status.period_seconds = match number(&Probe::Period(job.id.clone()).to_string())[..] {
         [next, after, ..] if after > next => Some(after - next),
         _ => None,
     };

@@ -12,7 +12,7 @@ use crate::address::Address;
 use crate::backup;
 use crate::desired::{Desired, DesiredBackup};
 use crate::model::ResticSource;
-use crate::observed::{FileFacts, HostFacts, Observed};
+use crate::observed::{FileFacts, HostFacts, Observed, Probe};
 use crate::restic::RepositoryAnswer;
 use std::collections::BTreeSet;
 
@@ -134,7 +134,7 @@ pub(super) fn plan_backup(
     schedules_elapse(b, backup, facts);
 
     // The repository, as restic sees it with the job's own files.
-    let probe = facts.probes.get(&format!("repository:{}", backup.id));
+    let probe = facts.probe(&Probe::Repository(backup.id.clone()));
     let answer = probe.map(|p| {
         let output = p.output.trim();
         (RepositoryAnswer::of(p.status, output), output)
@@ -265,7 +265,7 @@ fn plan_backup_host(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) 
 /// refuses (a time zone the host does not have) is an error: such a timer
 /// would be installed and never run.
 fn schedules_elapse(b: &mut Builder, backup: &DesiredBackup, facts: &HostFacts) {
-    let Some(probe) = facts.probes.get(&format!("schedules:{}", backup.id)) else {
+    let Some(probe) = facts.probe(&Probe::Schedules(backup.id.clone())) else {
         return;
     };
     for line in probe.output.lines() {
