@@ -10,7 +10,8 @@
 use crate::backup::{Task, status_file};
 use crate::desired::{Desired, DesiredBackup};
 use crate::observed::{
-    FactsQuery, FileFacts, FileQuery, IslandObservation, MachineObservation, Observed, Probe, Read,
+    FactsQuery, FileFacts, FileQuery, HostFacts, IslandObservation, MachineObservation, Observed,
+    Probe, Read,
 };
 use serde::{Deserialize, Serialize};
 
@@ -183,6 +184,43 @@ pub fn status(desired: &Desired, observed: &Observed) -> Status {
 }
 
 fn job_status(job: &DesiredBackup, observed: &Observed) -> JobStatus {
+    let mut status = unread_status(job, observed);
+    let facts = match observed.machines.get(&job.machine) {
+        Some(MachineObservation::Reached { facts }) => facts,
+        Some(MachineObservation::Unreachable { problem }) => {
+            status.problem = Some(problem.message.clone());
+            return status;
+        }
+        None => {
+            status.problem = Some("not observed".into());
+            return status;
+        }
+    };
+    read_runs(&mut status, job, facts);
+    read_clock(&mut status, job, facts);
+    status.stale = match (status.success_age_seconds, status.period_seconds) {
+        (Some(age), Some(period)) => age > 2 * period,
+        // Never succeeded, or the schedule could not be read.
+        _ => true,
+    };
+    status.failing = status
+        .last_run
+        .as_ref()
+        .is_some_and(|run| run.exit_code != 0)
+        || status
+            .last_check
+            .as_ref()
+            .is_some_and(|run| run.exit_code != 0)
+        || status
+            .last_drill
+            .as_ref()
+            .is_some_and(|run| run.exit_code != 0);
+    status
+}
+
+/// A job's status before its host is read: what it is, and its bucket as
+/// its island reports it.
+fn unread_status(job: &DesiredBackup, observed: &Observed) -> JobStatus {
     let bucket = match observed.islands.get(&job.island) {
         Some(IslandObservation::Reached { cluster, .. }) => cluster
             .buckets
@@ -190,7 +228,7 @@ fn job_status(job: &DesiredBackup, observed: &Observed) -> JobStatus {
             .find(|b| b.global_aliases.contains(&job.bucket)),
         _ => None,
     };
-    let mut status = JobStatus {
+    JobStatus {
         chaton: job.chaton.clone(),
         job: job.job.clone(),
         host: job.machine.clone(),
@@ -207,18 +245,11 @@ fn job_status(job: &DesiredBackup, observed: &Observed) -> JobStatus {
         stale: true,
         failing: false,
         problem: None,
-    };
-    let facts = match observed.machines.get(&job.machine) {
-        Some(MachineObservation::Reached { facts }) => facts,
-        Some(MachineObservation::Unreachable { problem }) => {
-            status.problem = Some(problem.message.clone());
-            return status;
-        }
-        None => {
-            status.problem = Some("not observed".into());
-            return status;
-        }
-    };
+    }
+}
+
+/// Each task's last run and last success, as the runner recorded them.
+fn read_runs(status: &mut JobStatus, job: &DesiredBackup, facts: &HostFacts) {
     let run = |task: Task, success: bool| -> Option<Run> {
         match facts.files.get(&status_file(&job.id, task, success)) {
             Some(FileFacts::File {
@@ -232,6 +263,10 @@ fn job_status(job: &DesiredBackup, observed: &Observed) -> JobStatus {
     status.last_success = run(Task::Backup, true);
     status.last_check = run(Task::Check, false);
     status.last_drill = run(Task::Drill, false);
+}
+
+/// The schedule's period and the last success's age, by the host's clock.
+fn read_clock(status: &mut JobStatus, job: &DesiredBackup, facts: &HostFacts) {
     let number = |name: &str| {
         facts
             .probes
@@ -254,22 +289,4 @@ fn job_status(job: &DesiredBackup, observed: &Observed) -> JobStatus {
         (Some(run), Some(now)) => Some(now.saturating_sub(run.start_unix + run.duration_seconds)),
         _ => None,
     };
-    status.stale = match (status.success_age_seconds, status.period_seconds) {
-        (Some(age), Some(period)) => age > 2 * period,
-        // Never succeeded, or the schedule could not be read.
-        _ => true,
-    };
-    status.failing = status
-        .last_run
-        .as_ref()
-        .is_some_and(|run| run.exit_code != 0)
-        || status
-            .last_check
-            .as_ref()
-            .is_some_and(|run| run.exit_code != 0)
-        || status
-            .last_drill
-            .as_ref()
-            .is_some_and(|run| run.exit_code != 0);
-    status
 }
