@@ -11,7 +11,7 @@ use crate::backup::{self, Task};
 use crate::escrow;
 use crate::garage;
 use crate::model::{Archipelago, Backup, Chaton, Island, IslandParts, Node, ResticSource};
-use crate::observed::{FactsQuery, FileQuery, Permissions, Read};
+use crate::observed::{FactsQuery, FileQuery, Permissions, Probe, Read};
 use crate::templates::shell_word;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -585,14 +585,16 @@ impl Desired {
             }
             // When each timer would next run, by the host's own systemd (its
             // time zones, its clock): a date in the past never runs.
-            query
-                .probes
-                .push((format!("schedules:{}", job.id), schedules_probe(job)));
+            query.probes.push((
+                Probe::Schedules(job.id.clone()).to_string(),
+                schedules_probe(job),
+            ));
             // Whether the repository answers to the job's password: the
             // one probe that reaches the island. Secrets stay on the host.
-            query
-                .probes
-                .push((format!("repository:{}", job.id), repository_probe(job)));
+            query.probes.push((
+                Probe::Repository(job.id.clone()).to_string(),
+                repository_probe(job),
+            ));
         }
         query
     }

@@ -56,117 +56,166 @@ pub fn refusal(text: &str) -> Option<Refusal> {
     scan_nesting(text).1
 }
 
+/// Where the scan is: in code or in a quoted string.
+enum Context {
+    /// Code, with the braces and the brackets or parentheses opened in
+    /// it: a `}` with no brace open ends the template interpolation this
+    /// code is in.
+    Code { braces: usize, brackets: usize },
+    /// A quoted string, with where its opening quote is.
+    String(usize),
+}
+
+/// What a step of the scan does to the stack of contexts.
+enum Then {
+    Stay,
+    Enter(Context),
+    Leave,
+}
+
+/// What the scan found so far.
+#[derive(Default)]
+struct Found {
+    tokens: Vec<Token>,
+    refused: Option<Refusal>,
+    /// Every level open: strings and interpolations (the stack past the
+    /// file's own code) and the braces and brackets of each code.
+    nesting: usize,
+}
+
+impl Found {
+    fn refuse(&mut self, refusal: Refusal) {
+        self.refused.get_or_insert(refusal);
+    }
+
+    /// A level opens at `at`.
+    fn deeper(&mut self, at: usize) {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            self.refuse(Refusal::TooDeep(at));
+        }
+    }
+}
+
 /// The tokens, and the first refusal.
 fn scan_nesting(text: &str) -> (Vec<Token>, Option<Refusal>) {
-    enum Context {
-        /// Code, with the braces and the brackets or parentheses opened in
-        /// it: a `}` with no brace open ends the template interpolation
-        /// this code is in.
-        Code { braces: usize, brackets: usize },
-        /// A quoted string, with where its opening quote is.
-        String(usize),
-    }
-    let mut tokens = Vec::new();
-    let mut refused = None;
+    let mut found = Found::default();
     let mut stack = vec![Context::Code {
         braces: 0,
         brackets: 0,
     }];
-    // Every level open: strings and interpolations (the stack past the
-    // file's own code) and the braces and brackets of each code.
-    let mut nesting = 0;
-    fn deeper(nesting: &mut usize, at: usize, refused: &mut Option<Refusal>) {
-        *nesting += 1;
-        if *nesting > MAX_NESTING && refused.is_none() {
-            *refused = Some(Refusal::TooDeep(at));
-        }
-    }
     let mut i = 0;
     while i < text.len() {
         let rest = &text[i..];
         let outermost = stack.len() == 1;
-        match stack.last_mut() {
-            Some(Context::String(start)) => {
-                let mut chars = rest.chars();
-                let c = chars.next().unwrap_or(' ');
-                if c == '\\' {
-                    // An escape: the next character is text, whatever it is.
-                    i += 1 + chars.next().map_or(0, char::len_utf8);
-                } else if rest.starts_with("$${") || rest.starts_with("%%{") {
-                    i += 3;
-                } else if rest.starts_with("${") || rest.starts_with("%{") {
-                    stack.push(Context::Code {
-                        braces: 0,
-                        brackets: 0,
-                    });
-                    deeper(&mut nesting, i, &mut refused);
-                    i += 2;
-                } else {
-                    // hcl-edit accepts a line break inside a quoted string
-                    // (only `"` ends it); HCL does not.
-                    if c == '\n' && refused.is_none() {
-                        refused = Some(Refusal::LineBreakInString(*start));
-                    }
-                    if c == '"' {
-                        stack.pop();
-                        nesting -= 1;
-                    }
-                    i += c.len_utf8();
-                }
-            }
+        let (advance, then) = match stack.last_mut() {
+            Some(Context::String(start)) => in_string(rest, i, *start, &mut found),
             Some(Context::Code { braces, brackets }) => {
-                let c = rest.chars().next().unwrap_or(' ');
-                let comment = comment_len(rest);
-                if comment > 0 {
-                    tokens.push(Token::Comment(i..i + comment));
-                    i += comment;
-                } else if c == '"' {
-                    stack.push(Context::String(i));
-                    deeper(&mut nesting, i, &mut refused);
-                    i += 1;
-                } else if rest.starts_with("<<") {
-                    i += heredoc_len(rest);
-                } else if c == '{' {
-                    *braces += 1;
-                    if outermost {
-                        tokens.push(Token::Open(i));
-                    }
-                    deeper(&mut nesting, i, &mut refused);
-                    i += 1;
-                } else if c == '[' || c == '(' {
-                    *brackets += 1;
-                    deeper(&mut nesting, i, &mut refused);
-                    i += 1;
-                } else if c == ']' || c == ')' {
-                    // One that closes nothing is the parser's to report.
-                    if *brackets > 0 {
-                        *brackets -= 1;
-                        nesting -= 1;
-                    }
-                    i += 1;
-                } else if c == '}' {
-                    if *braces > 0 {
-                        *braces -= 1;
-                        nesting -= 1;
-                        if outermost {
-                            tokens.push(Token::Close(i));
-                        }
-                    } else if !outermost {
-                        // The interpolation ends; what it left open with it.
-                        nesting -= 1 + *brackets;
-                        stack.pop();
-                    } else {
-                        tokens.push(Token::Close(i));
-                    }
-                    i += 1;
-                } else {
-                    i += c.len_utf8();
-                }
+                in_code(rest, i, outermost, (braces, brackets), &mut found)
             }
             None => break,
+        };
+        i += advance;
+        match then {
+            Then::Stay => {}
+            Then::Enter(context) => stack.push(context),
+            Then::Leave => {
+                stack.pop();
+            }
         }
     }
-    (tokens, refused)
+    (found.tokens, found.refused)
+}
+
+/// One step in a quoted string opened at `start`, at `i` (`rest`): how
+/// far it goes, and whether it opens an interpolation or ends the string.
+fn in_string(rest: &str, i: usize, start: usize, found: &mut Found) -> (usize, Then) {
+    let mut chars = rest.chars();
+    let c = chars.next().unwrap_or(' ');
+    if c == '\\' {
+        // An escape: the next character is text, whatever it is.
+        (1 + chars.next().map_or(0, char::len_utf8), Then::Stay)
+    } else if rest.starts_with("$${") || rest.starts_with("%%{") {
+        (3, Then::Stay)
+    } else if rest.starts_with("${") || rest.starts_with("%{") {
+        found.deeper(i);
+        let code = Context::Code {
+            braces: 0,
+            brackets: 0,
+        };
+        (2, Then::Enter(code))
+    } else {
+        // hcl-edit accepts a line break inside a quoted string (only `"`
+        // ends it); HCL does not.
+        if c == '\n' {
+            found.refuse(Refusal::LineBreakInString(start));
+        }
+        if c == '"' {
+            found.nesting -= 1;
+            (c.len_utf8(), Then::Leave)
+        } else {
+            (c.len_utf8(), Then::Stay)
+        }
+    }
+}
+
+/// One step in code, at `i` (`rest`), with the braces and brackets it has
+/// open: how far it goes, and whether it opens a string or ends the
+/// interpolation it is in. Only the file's own code (`outermost`) has
+/// structural braces.
+fn in_code(
+    rest: &str,
+    i: usize,
+    outermost: bool,
+    (braces, brackets): (&mut usize, &mut usize),
+    found: &mut Found,
+) -> (usize, Then) {
+    let c = rest.chars().next().unwrap_or(' ');
+    let comment = comment_len(rest);
+    if comment > 0 {
+        found.tokens.push(Token::Comment(i..i + comment));
+        return (comment, Then::Stay);
+    }
+    if rest.starts_with("<<") {
+        return (heredoc_len(rest), Then::Stay);
+    }
+    match c {
+        '"' => {
+            found.deeper(i);
+            return (1, Then::Enter(Context::String(i)));
+        }
+        '{' => {
+            *braces += 1;
+            if outermost {
+                found.tokens.push(Token::Open(i));
+            }
+            found.deeper(i);
+        }
+        '[' | '(' => {
+            *brackets += 1;
+            found.deeper(i);
+        }
+        // One that closes nothing is the parser's to report.
+        ']' | ')' if *brackets > 0 => {
+            *brackets -= 1;
+            found.nesting -= 1;
+        }
+        '}' if *braces > 0 => {
+            *braces -= 1;
+            found.nesting -= 1;
+            if outermost {
+                found.tokens.push(Token::Close(i));
+            }
+        }
+        '}' if !outermost => {
+            // The interpolation ends; what it left open with it.
+            found.nesting -= 1 + *brackets;
+            return (1, Then::Leave);
+        }
+        '}' => found.tokens.push(Token::Close(i)),
+        _ => {}
+    }
+    (c.len_utf8(), Then::Stay)
 }
 
 /// The length of the comment `rest` starts with (`#` or `//` to the end

@@ -77,6 +77,37 @@ pub struct HostFacts {
     pub lands_at: Option<String>,
 }
 
+/// The name of a probe asked for one backup job (by its id on the host,
+/// `CHATON-JOB`): the key of its output in `HostFacts::probes`. Its text
+/// (`repository:CHATON-JOB`) is what travels to the host and back, so it
+/// is built here only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// restic's answer about the job's repository.
+    Repository(String),
+    /// Whether each of the job's schedules ever elapses.
+    Schedules(String),
+    /// The period of the job's backup schedule, for `status`.
+    Period(String),
+}
+
+impl std::fmt::Display for Probe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Probe::Repository(job) => write!(f, "repository:{job}"),
+            Probe::Schedules(job) => write!(f, "schedules:{job}"),
+            Probe::Period(job) => write!(f, "period:{job}"),
+        }
+    }
+}
+
+impl HostFacts {
+    /// The output of a job's probe, if it ran.
+    pub fn probe(&self, probe: &Probe) -> Option<&ProbeOutput> {
+        self.probes.get(&probe.to_string())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeOutput {
     pub status: i32,

@@ -10,17 +10,14 @@
 use crate::backup::{Task, status_file};
 use crate::desired::{Desired, DesiredBackup};
 use crate::observed::{
-    FactsQuery, FileFacts, FileQuery, IslandObservation, MachineObservation, Observed, Read,
+    FactsQuery, FileFacts, FileQuery, HostFacts, IslandObservation, MachineObservation, Observed,
+    Probe, Read,
 };
 use serde::{Deserialize, Serialize};
 
 /// The host's clock and the backup schedule's period, from systemd itself:
 /// the next two times the schedule elapses, in seconds since the epoch.
 const NOW_PROBE: (&str, &str) = ("now", "date +%s");
-
-fn period_probe_name(id: &str) -> String {
-    format!("period:{id}")
-}
 
 /// What `status` reads on a machine, beyond what a plan reads: each job's
 /// status files, the host's clock, each backup schedule's period.
@@ -44,7 +41,7 @@ pub fn query(desired: &Desired, machine: &str) -> FactsQuery {
             }
         }
         query.probes.push((
-            period_probe_name(&job.id),
+            Probe::Period(job.id.clone()).to_string(),
             format!(
                 "systemd-analyze calendar --iterations=2 '{}' | sed -n 's/^.*\\(Next elapse\\|#2\\): //p' | while read -r at; do date -d \"$at\" +%s; done",
                 job.schedule.replace('\'', "")
@@ -187,31 +184,7 @@ pub fn status(desired: &Desired, observed: &Observed) -> Status {
 }
 
 fn job_status(job: &DesiredBackup, observed: &Observed) -> JobStatus {
-    let bucket = match observed.islands.get(&job.island) {
-        Some(IslandObservation::Reached { cluster, .. }) => cluster
-            .buckets
-            .iter()
-            .find(|b| b.global_aliases.contains(&job.bucket)),
-        _ => None,
-    };
-    let mut status = JobStatus {
-        chaton: job.chaton.clone(),
-        job: job.job.clone(),
-        host: job.machine.clone(),
-        island: job.island.clone(),
-        schedule: job.schedule.clone(),
-        period_seconds: None,
-        last_run: None,
-        last_success: None,
-        success_age_seconds: None,
-        last_check: None,
-        last_drill: None,
-        bucket_bytes: bucket.map(|b| b.bytes),
-        bucket_quota: bucket.and_then(|b| b.quotas.max_size),
-        stale: true,
-        failing: false,
-        problem: None,
-    };
+    let mut status = unread_status(job, observed);
     let facts = match observed.machines.get(&job.machine) {
         Some(MachineObservation::Reached { facts }) => facts,
         Some(MachineObservation::Unreachable { problem }) => {
@@ -223,41 +196,8 @@ fn job_status(job: &DesiredBackup, observed: &Observed) -> JobStatus {
             return status;
         }
     };
-    let run = |task: Task, success: bool| -> Option<Run> {
-        match facts.files.get(&status_file(&job.id, task, success)) {
-            Some(FileFacts::File {
-                content: Some(text),
-                ..
-            }) => serde_json::from_str(text).ok(),
-            _ => None,
-        }
-    };
-    status.last_run = run(Task::Backup, false);
-    status.last_success = run(Task::Backup, true);
-    status.last_check = run(Task::Check, false);
-    status.last_drill = run(Task::Drill, false);
-    let number = |name: &str| {
-        facts
-            .probes
-            .get(name)
-            .filter(|p| p.status == 0)
-            .map(|p| {
-                p.output
-                    .lines()
-                    .filter_map(|l| l.trim().parse::<u64>().ok())
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default()
-    };
-    let now = number(NOW_PROBE.0).first().copied();
-    status.period_seconds = match number(&period_probe_name(&job.id))[..] {
-        [next, after, ..] if after > next => Some(after - next),
-        _ => None,
-    };
-    status.success_age_seconds = match (&status.last_success, now) {
-        (Some(run), Some(now)) => Some(now.saturating_sub(run.start_unix + run.duration_seconds)),
-        _ => None,
-    };
+    read_runs(&mut status, job, facts);
+    read_clock(&mut status, job, facts);
     status.stale = match (status.success_age_seconds, status.period_seconds) {
         (Some(age), Some(period)) => age > 2 * period,
         // Never succeeded, or the schedule could not be read.
@@ -276,4 +216,77 @@ fn job_status(job: &DesiredBackup, observed: &Observed) -> JobStatus {
             .as_ref()
             .is_some_and(|run| run.exit_code != 0);
     status
+}
+
+/// A job's status before its host is read: what it is, and its bucket as
+/// its island reports it.
+fn unread_status(job: &DesiredBackup, observed: &Observed) -> JobStatus {
+    let bucket = match observed.islands.get(&job.island) {
+        Some(IslandObservation::Reached { cluster, .. }) => cluster
+            .buckets
+            .iter()
+            .find(|b| b.global_aliases.contains(&job.bucket)),
+        _ => None,
+    };
+    JobStatus {
+        chaton: job.chaton.clone(),
+        job: job.job.clone(),
+        host: job.machine.clone(),
+        island: job.island.clone(),
+        schedule: job.schedule.clone(),
+        period_seconds: None,
+        last_run: None,
+        last_success: None,
+        success_age_seconds: None,
+        last_check: None,
+        last_drill: None,
+        bucket_bytes: bucket.map(|b| b.bytes),
+        bucket_quota: bucket.and_then(|b| b.quotas.max_size),
+        stale: true,
+        failing: false,
+        problem: None,
+    }
+}
+
+/// Each task's last run and last success, as the runner recorded them.
+fn read_runs(status: &mut JobStatus, job: &DesiredBackup, facts: &HostFacts) {
+    let run = |task: Task, success: bool| -> Option<Run> {
+        match facts.files.get(&status_file(&job.id, task, success)) {
+            Some(FileFacts::File {
+                content: Some(text),
+                ..
+            }) => serde_json::from_str(text).ok(),
+            _ => None,
+        }
+    };
+    status.last_run = run(Task::Backup, false);
+    status.last_success = run(Task::Backup, true);
+    status.last_check = run(Task::Check, false);
+    status.last_drill = run(Task::Drill, false);
+}
+
+/// The schedule's period and the last success's age, by the host's clock.
+fn read_clock(status: &mut JobStatus, job: &DesiredBackup, facts: &HostFacts) {
+    let number = |name: &str| {
+        facts
+            .probes
+            .get(name)
+            .filter(|p| p.status == 0)
+            .map(|p| {
+                p.output
+                    .lines()
+                    .filter_map(|l| l.trim().parse::<u64>().ok())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let now = number(NOW_PROBE.0).first().copied();
+    status.period_seconds = match number(&Probe::Period(job.id.clone()).to_string())[..] {
+        [next, after, ..] if after > next => Some(after - next),
+        _ => None,
+    };
+    status.success_age_seconds = match (&status.last_success, now) {
+        (Some(run), Some(now)) => Some(now.saturating_sub(run.start_unix + run.duration_seconds)),
+        _ => None,
+    };
 }

@@ -376,7 +376,8 @@ fn converged(desired: &Desired) -> Observed {
             "restic_version".into(),
             ok("restic 0.14.0 compiled with go1.19.8 on linux/amd64"),
         );
-        f.probes.insert(format!("repository:{}", job.id), ok(""));
+        f.probes
+            .insert(Probe::Repository(job.id.clone()).to_string(), ok(""));
         let listed = f
             .probes
             .entry(backup::JOBS_PROBE.0.into())
@@ -818,7 +819,7 @@ fn a_repository_that_refuses_the_password_is_an_error_never_a_new_one() {
     let job = &desired.backups[0];
     let host = facts(&mut observed, &job.machine);
     host.probes.insert(
-        format!("repository:{}", job.id),
+        Probe::Repository(job.id.clone()).to_string(),
         ProbeOutput {
             status: 1,
             output: "Fatal: wrong password or no key found".into(),
@@ -836,7 +837,7 @@ fn a_repository_that_refuses_the_password_is_an_error_never_a_new_one() {
     // A repository that does not exist yet is created.
     let host = facts(&mut observed, &job.machine);
     host.probes.insert(
-        format!("repository:{}", job.id),
+        Probe::Repository(job.id.clone()).to_string(),
         ProbeOutput {
             status: 1,
             output: "Fatal: unable to open config file: Stat: The specified key does not exist.\nIs there a repository at the following location?".into(),
@@ -1296,7 +1297,7 @@ fn a_schedule_the_host_never_reaches_is_an_error() {
     let job = &desired.backups[0];
     let host = facts(&mut observed, &job.machine);
     host.probes.insert(
-        format!("schedules:{}", job.id),
+        Probe::Schedules(job.id.clone()).to_string(),
         ProbeOutput {
             status: 0,
             output: "backup\tnever\ncheck\tinvalid\tFailed to parse calendar specification: Invalid argument\nprune\tnext\n".into(),

@@ -10,9 +10,9 @@ use super::{
 };
 use crate::address::Address;
 use crate::backup;
-use crate::desired::{Desired, DesiredBackup};
+use crate::desired::{Desired, DesiredBackup, DesiredEscrow};
 use crate::model::ResticSource;
-use crate::observed::{FileFacts, HostFacts, Observed};
+use crate::observed::{FileFacts, HostFacts, Observed, Probe, Unreachable};
 use crate::restic::RepositoryAnswer;
 use std::collections::BTreeSet;
 
@@ -23,62 +23,101 @@ pub(super) fn plan_backup(
     hosts_planned: &mut BTreeSet<String>,
     b: &mut Builder,
 ) {
-    let address = Address::Job {
-        chaton: backup.chaton.clone(),
-        job: backup.job.clone(),
-    };
     let facts = match machine_facts(observed, &backup.machine) {
         Ok(facts) => facts,
-        Err(problem) => {
-            // A node's unreachability is already reported with its node.
-            let is_node = desired
-                .islands
-                .iter()
-                .any(|i| i.nodes.iter().any(|n| n.name == backup.machine));
-            let problem = problem.cloned().unwrap_or_else(not_observed);
-            match b
-                .plan
-                .incomplete
-                .iter_mut()
-                .find(|i| i.target == backup.machine)
-            {
-                Some(entry) => entry.not_planned.push(address),
-                None if is_node => {}
-                None => b.plan.incomplete.push(Incomplete {
-                    target: backup.machine.clone(),
-                    problem,
-                    not_planned: vec![address],
-                }),
-            }
-            return;
-        }
+        Err(problem) => return not_planned(backup, desired, problem, b),
     };
     if hosts_planned.insert(backup.machine.clone()) {
         plan_backup_host(backup, facts, b);
     }
-    let kind = |step| Target::Backup {
+    let password_missing = plan_password(backup, facts, b);
+    let credentials_missing = plan_credentials(backup, facts, b);
+    if let Some(escrow) = &backup.escrow {
+        plan_escrow(backup, escrow, facts, password_missing, b);
+    }
+    let settings_changed = managed_file(
+        b,
+        job_step(backup, BackupStep::Settings),
+        facts,
+        &backup.env_file,
+        &backup.env,
+        ROOT_ONLY,
+    );
+    schedules_elapse(b, backup, facts);
+    let files_change = password_missing || credentials_missing || settings_changed;
+    plan_repository(backup, facts, files_change, b);
+    plan_units(backup, facts, b);
+}
+
+const ROOT_ONLY: (&str, &str, &str) = ("root", "root", "600");
+const UNIT_OWNER: (&str, &str, &str) = ("root", "root", "644");
+
+fn job_step(backup: &DesiredBackup, step: BackupStep) -> Target {
+    Target::Backup {
         chaton: backup.chaton.clone(),
         job: backup.job.clone(),
         machine: backup.machine.clone(),
         step,
-    };
-    let present = |path: &str| matches!(facts.files.get(path), Some(FileFacts::File { .. }));
-    const ROOT_ONLY: (&str, &str, &str) = ("root", "root", "600");
-    const UNIT_OWNER: (&str, &str, &str) = ("root", "root", "644");
+    }
+}
 
-    let password_missing = !present(&backup.password_file);
+fn is_present(facts: &HostFacts, path: &str) -> bool {
+    matches!(facts.files.get(path), Some(FileFacts::File { .. }))
+}
+
+/// A job whose host was not observed: listed with what is incomplete.
+fn not_planned(
+    backup: &DesiredBackup,
+    desired: &Desired,
+    problem: Option<&Unreachable>,
+    b: &mut Builder,
+) {
+    let address = Address::Job {
+        chaton: backup.chaton.clone(),
+        job: backup.job.clone(),
+    };
+    // A node's unreachability is already reported with its node.
+    let is_node = desired
+        .islands
+        .iter()
+        .any(|i| i.nodes.iter().any(|n| n.name == backup.machine));
+    let problem = problem.cloned().unwrap_or_else(not_observed);
+    match b
+        .plan
+        .incomplete
+        .iter_mut()
+        .find(|i| i.target == backup.machine)
+    {
+        Some(entry) => entry.not_planned.push(address),
+        None if is_node => {}
+        None => b.plan.incomplete.push(Incomplete {
+            target: backup.machine.clone(),
+            problem,
+            not_planned: vec![address],
+        }),
+    }
+}
+
+/// The repository password, made on the host; whether it is missing.
+fn plan_password(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) -> bool {
+    let password_missing = !is_present(facts, &backup.password_file);
     if password_missing {
         b.add(
-            kind(BackupStep::Password),
+            job_step(backup, BackupStep::Password),
             Action::Create,
             "the repository password does not exist: generated once, kept on the host, never shown",
         )
         .attribute("password", None, Some(SENSITIVE.into()));
     }
-    let credentials_missing = !present(&backup.s3_file);
+    password_missing
+}
+
+/// The job's S3 key on the host; whether it is missing.
+fn plan_credentials(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) -> bool {
+    let credentials_missing = !is_present(facts, &backup.s3_file);
     if credentials_missing {
         b.add(
-            kind(BackupStep::Credentials),
+            job_step(backup, BackupStep::Credentials),
             Action::Create,
             "the job's S3 key is not on the host",
         )
@@ -89,65 +128,66 @@ pub(super) fn plan_backup(
         )
         .attribute("secret", None, Some(SENSITIVE.into()));
     }
-    if let Some(escrow) = &backup.escrow {
-        let recorded = match facts.files.get(&escrow.record_file) {
-            Some(FileFacts::File { content, .. }) => content.as_deref(),
-            _ => None,
+    credentials_missing
+}
+
+/// The password sealed to the chaton's admins, as the record on the host
+/// says it was.
+fn plan_escrow(
+    backup: &DesiredBackup,
+    escrow: &DesiredEscrow,
+    facts: &HostFacts,
+    password_missing: bool,
+    b: &mut Builder,
+) {
+    let recorded = match facts.files.get(&escrow.record_file) {
+        Some(FileFacts::File { content, .. }) => content.as_deref(),
+        _ => None,
+    };
+    if recorded != Some(escrow.record.as_str()) {
+        let reason = match recorded {
+            _ if password_missing => "the new password is escrowed once generated",
+            None => "the password is not escrowed",
+            Some(_) => "the escrow's recipients or place changed: the password is encrypted again",
         };
-        if recorded != Some(escrow.record.as_str()) {
-            let reason = match recorded {
-                _ if password_missing => "the new password is escrowed once generated",
-                None => "the password is not escrowed",
-                Some(_) => {
-                    "the escrow's recipients or place changed: the password is encrypted again"
-                }
-            };
-            let object = format!(
-                "s3://{}/{} on island {}",
-                backup.bucket, escrow.object, backup.island
-            );
-            let action = match recorded {
-                Some(_) => Action::Update,
-                None => Action::Create,
-            };
-            let change = b.add(kind(BackupStep::Escrow), action, reason);
-            // Where it goes, when it is new; a diff of the record says the rest.
-            if recorded.is_none() {
-                change.attribute("object", None, Some(object));
-            }
-            change.file = Some(FileChange {
-                path: escrow.record_file.clone(),
-                before: recorded.map(str::to_string),
-                after: escrow.record.clone(),
-            });
+        let object = format!(
+            "s3://{}/{} on island {}",
+            backup.bucket, escrow.object, backup.island
+        );
+        let action = match recorded {
+            Some(_) => Action::Update,
+            None => Action::Create,
+        };
+        let change = b.add(job_step(backup, BackupStep::Escrow), action, reason);
+        // Where it goes, when it is new; a diff of the record says the rest.
+        if recorded.is_none() {
+            change.attribute("object", None, Some(object));
         }
+        change.file = Some(FileChange {
+            path: escrow.record_file.clone(),
+            before: recorded.map(str::to_string),
+            after: escrow.record.clone(),
+        });
     }
-    let settings_changed = managed_file(
-        b,
-        kind(BackupStep::Settings),
-        facts,
-        &backup.env_file,
-        &backup.env,
-        ROOT_ONLY,
-    );
+}
 
-    schedules_elapse(b, backup, facts);
-
-    // The repository, as restic sees it with the job's own files.
-    let probe = facts.probes.get(&format!("repository:{}", backup.id));
+/// The repository, as restic sees it with the job's own files
+/// (`files_change`: some of them are about to be written).
+fn plan_repository(backup: &DesiredBackup, facts: &HostFacts, files_change: bool, b: &mut Builder) {
+    let probe = facts.probe(&Probe::Repository(backup.id.clone()));
     let answer = probe.map(|p| {
         let output = p.output.trim();
         (RepositoryAnswer::of(p.status, output), output)
     });
     let repository_reason = match answer {
         Some((RepositoryAnswer::Opens, _)) => None,
-        _ if password_missing || credentials_missing || settings_changed => Some(
+        _ if files_change => Some(
             "checked once the job's files are in place, and initialised if it does not exist"
                 .to_string(),
         ),
         Some((RepositoryAnswer::WrongPassword, _)) => {
             b.plan.errors.push(PlanError {
-                address: kind(BackupStep::Repository).address(),
+                address: job_step(backup, BackupStep::Repository).address(),
                 message: format!(
                     "the repository at {} exists but does not open with the job's password: archipel never initialises it again; restore the password (archipel recover) or move the repository aside",
                     backup.repository
@@ -165,14 +205,21 @@ pub(super) fn plan_backup(
         None => Some("the repository was not checked".to_string()),
     };
     if let Some(reason) = repository_reason {
-        b.add(kind(BackupStep::Repository), Action::Create, reason)
-            .attribute("repository", None, Some(backup.repository.clone()));
+        b.add(
+            job_step(backup, BackupStep::Repository),
+            Action::Create,
+            reason,
+        )
+        .attribute("repository", None, Some(backup.repository.clone()));
     }
+}
 
+/// Each task's service and timer, the timer enabled and active.
+fn plan_units(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) {
     for unit in &backup.units {
         managed_file(
             b,
-            kind(BackupStep::Service(unit.task)),
+            job_step(backup, BackupStep::Service(unit.task)),
             facts,
             &format!("{}/{}", backup::UNITS_DIR, unit.service_name),
             &unit.service,
@@ -181,7 +228,7 @@ pub(super) fn plan_backup(
         let timer_path = format!("{}/{}", backup::UNITS_DIR, unit.timer_name);
         let changed = managed_file(
             b,
-            kind(BackupStep::Timer(unit.task)),
+            job_step(backup, BackupStep::Timer(unit.task)),
             facts,
             &timer_path,
             &unit.timer,
@@ -193,7 +240,7 @@ pub(super) fn plan_backup(
             .is_some_and(|u| u.installed && u.is_enabled() && u.is_active());
         if !changed && !running {
             b.add(
-                kind(BackupStep::Timer(unit.task)),
+                job_step(backup, BackupStep::Timer(unit.task)),
                 Action::Update,
                 format!("{} is not enabled and active", unit.timer_name),
             );
@@ -265,7 +312,7 @@ fn plan_backup_host(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) 
 /// refuses (a time zone the host does not have) is an error: such a timer
 /// would be installed and never run.
 fn schedules_elapse(b: &mut Builder, backup: &DesiredBackup, facts: &HostFacts) {
-    let Some(probe) = facts.probes.get(&format!("schedules:{}", backup.id)) else {
+    let Some(probe) = facts.probe(&Probe::Schedules(backup.id.clone())) else {
         return;
     };
     for line in probe.output.lines() {

@@ -2,18 +2,31 @@
 
 use super::{Action, Builder, Target};
 use crate::desired::{DesiredBucket, DesiredIsland};
-use crate::observed::{Cluster, Permissions};
+use crate::observed::{BucketInfo, Cluster, Permissions};
 use crate::size::Size;
 
 pub(super) fn plan_bucket(
     island: &DesiredIsland,
     bucket: &DesiredBucket,
-    live: Option<(&crate::observed::BucketInfo, &Cluster)>,
+    live: Option<(&BucketInfo, &Cluster)>,
     b: &mut Builder,
 ) {
-    let name = &island.name;
+    plan_quota(island, bucket, live.map(|(l, _)| l), b);
+    plan_grants(island, bucket, live.map(|(l, _)| l), b);
+    if let Some((live, cluster)) = live {
+        plan_drifted_grants(island, bucket, live, cluster, b);
+    }
+}
+
+/// The bucket, with its quota.
+fn plan_quota(
+    island: &DesiredIsland,
+    bucket: &DesiredBucket,
+    live: Option<&BucketInfo>,
+    b: &mut Builder,
+) {
     let kind = Target::Bucket {
-        island: name.clone(),
+        island: island.name.clone(),
         bucket: bucket.name.clone(),
     };
     let quota = |q: Option<u64>| q.map_or("none".to_string(), |q| Size(q).to_string());
@@ -22,7 +35,7 @@ pub(super) fn plan_bucket(
             b.add(kind, Action::Create, "the bucket does not exist")
                 .attribute("quota", None, Some(quota(bucket.quota)));
         }
-        Some((live, _)) if live.quotas.max_size != bucket.quota => {
+        Some(live) if live.quotas.max_size != bucket.quota => {
             b.add(
                 kind,
                 Action::Update,
@@ -36,11 +49,80 @@ pub(super) fn plan_bucket(
         }
         Some(_) => {}
     }
-    // Grants: each archipel key's permissions on this bucket.
+}
+
+/// Grants: each archipel key's permissions on this bucket.
+fn plan_grants(
+    island: &DesiredIsland,
+    bucket: &DesiredBucket,
+    live: Option<&BucketInfo>,
+    b: &mut Builder,
+) {
+    let name = &island.name;
     let live_permissions = |key: &str| -> Option<Permissions> {
-        live.and_then(|(l, _)| l.keys.iter().find(|k| k.name == key).map(|k| k.permissions))
+        live.and_then(|l| l.keys.iter().find(|k| k.name == key).map(|k| k.permissions))
     };
-    let show = |p: Option<Permissions>| match p {
+    for (key, wanted) in &bucket.grants {
+        let before = live_permissions(key);
+        if before != Some(*wanted) {
+            b.add(
+                Target::Grant {
+                    island: name.clone(),
+                    bucket: bucket.name.clone(),
+                    key: key.clone(),
+                },
+                if show_permissions(before).is_none() {
+                    Action::Create
+                } else {
+                    Action::Update
+                },
+                "the key's permissions on the bucket differ from the file's",
+            )
+            .attribute(
+                "permissions",
+                show_permissions(before),
+                show_permissions(Some(*wanted)),
+            );
+        }
+    }
+}
+
+/// Permissions archipel's keys hold but should not (drift).
+fn plan_drifted_grants(
+    island: &DesiredIsland,
+    bucket: &DesiredBucket,
+    live: &BucketInfo,
+    cluster: &Cluster,
+    b: &mut Builder,
+) {
+    let name = &island.name;
+    for key in &live.keys {
+        let archipel_key = island.keys.contains(&key.name)
+            && cluster
+                .keys
+                .iter()
+                .any(|k| k.access_key_id == key.access_key_id);
+        if archipel_key
+            && !bucket.grants.contains_key(&key.name)
+            && show_permissions(Some(key.permissions)).is_some()
+        {
+            b.add(
+                Target::Grant {
+                    island: name.clone(),
+                    bucket: bucket.name.clone(),
+                    key: key.name.clone(),
+                },
+                Action::Delete,
+                "the key holds permissions on this bucket that the file does not give",
+            )
+            .attribute("permissions", show_permissions(Some(key.permissions)), None);
+        }
+    }
+}
+
+/// Permissions as the plan shows them (`read+write`), none as nothing.
+fn show_permissions(p: Option<Permissions>) -> Option<String> {
+    match p {
         None
         | Some(Permissions {
             read: false,
@@ -55,49 +137,5 @@ pub(super) fn plan_bucket(
                 .collect::<Vec<_>>()
                 .join("+"),
         ),
-    };
-    for (key, wanted) in &bucket.grants {
-        let before = live_permissions(key);
-        if before != Some(*wanted) {
-            b.add(
-                Target::Grant {
-                    island: name.clone(),
-                    bucket: bucket.name.clone(),
-                    key: key.clone(),
-                },
-                if show(before).is_none() {
-                    Action::Create
-                } else {
-                    Action::Update
-                },
-                "the key's permissions on the bucket differ from the file's",
-            )
-            .attribute("permissions", show(before), show(Some(*wanted)));
-        }
-    }
-    // Permissions archipel's keys hold but should not (drift).
-    if let Some((live, cluster)) = live {
-        for key in &live.keys {
-            let archipel_key = island.keys.contains(&key.name)
-                && cluster
-                    .keys
-                    .iter()
-                    .any(|k| k.access_key_id == key.access_key_id);
-            if archipel_key
-                && !bucket.grants.contains_key(&key.name)
-                && show(Some(key.permissions)).is_some()
-            {
-                b.add(
-                    Target::Grant {
-                        island: name.clone(),
-                        bucket: bucket.name.clone(),
-                        key: key.name.clone(),
-                    },
-                    Action::Delete,
-                    "the key holds permissions on this bucket that the file does not give",
-                )
-                .attribute("permissions", show(Some(key.permissions)), None);
-            }
-        }
     }
 }

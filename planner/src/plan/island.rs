@@ -8,7 +8,9 @@ use super::{Action, Builder, Incomplete, NodeStep, PlanError, SENSITIVE, Target,
 use crate::address::Address;
 use crate::desired::{DesiredIsland, DesiredNode};
 use crate::garage;
-use crate::observed::{Cluster, HostFacts, IslandObservation, Observed, Unreachable};
+use crate::observed::{
+    Cluster, ClusterLayout, HostFacts, IslandObservation, LayoutRole, Observed, Unreachable,
+};
 use crate::size::Size;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -197,7 +199,22 @@ fn add_key(island: &str, key: &str, b: &mut Builder) {
     .attribute("secret", None, Some(SENSITIVE.into()));
 }
 
+/// What a running island needs: its nodes connected, its layout, its keys
+/// and its buckets as the file has them.
 fn plan_live_island(
+    island: &DesiredIsland,
+    cluster: &Cluster,
+    node_ids: &BTreeMap<&str, Option<String>>,
+    b: &mut Builder,
+) {
+    plan_connections(island, cluster, node_ids, b);
+    plan_layout(island, cluster, node_ids, b);
+    plan_keys(island, cluster, b);
+    plan_buckets(island, cluster, b);
+}
+
+/// Connections: every node known to the cluster and up.
+fn plan_connections(
     island: &DesiredIsland,
     cluster: &Cluster,
     node_ids: &BTreeMap<&str, Option<String>>,
@@ -213,7 +230,6 @@ fn plan_live_island(
                 && matches!(&c.target, Target::Node { island: i, node: n, step: NodeStep::Service } if i == name && n == node)
         })
     };
-    // Connections: every node known to the cluster and up.
     let not_connected: Vec<&str> = island
         .nodes
         .iter()
@@ -237,102 +253,25 @@ fn plan_live_island(
         )
         .attribute("nodes", None, Some(not_connected.join(", ")));
     }
+}
 
-    // The layout.
+/// A role change of the layout: its attribute name, before and after.
+type RoleChange = (String, Option<String>, Option<String>);
+
+/// The layout: each node's role as the file has it; the roles of nodes
+/// gone from the file removed, with their nodes.
+fn plan_layout(
+    island: &DesiredIsland,
+    cluster: &Cluster,
+    node_ids: &BTreeMap<&str, Option<String>>,
+    b: &mut Builder,
+) {
+    let name = &island.name;
     let layout = &cluster.layout;
-    let mut role_changes: Vec<(String, Option<String>, Option<String>)> = Vec::new();
-    let mut desired_ids = BTreeSet::new();
-    for node in &island.nodes {
-        let Some(Some(id)) = node_ids.get(node.name.as_str()) else {
-            if node_ids.contains_key(node.name.as_str()) {
-                role_changes.push((
-                    format!("role {}", node.name),
-                    None,
-                    Some(role_text(&node.zone, node.capacity, &node.tags)),
-                ));
-            }
-            continue;
-        };
-        desired_ids.insert(id.clone());
-        let live = layout.roles.iter().find(|r| &r.id == id);
-        let wanted = (node.zone.as_str(), Some(node.capacity), &node.tags);
-        match live {
-            Some(role) if (role.zone.as_str(), role.capacity, &role.tags) == wanted => {}
-            Some(role) => role_changes.push((
-                format!("role {}", node.name),
-                Some(role_text(
-                    &role.zone,
-                    role.capacity.unwrap_or(0),
-                    &role.tags,
-                )),
-                Some(role_text(&node.zone, node.capacity, &node.tags)),
-            )),
-            None => role_changes.push((
-                format!("role {}", node.name),
-                None,
-                Some(role_text(&node.zone, node.capacity, &node.tags)),
-            )),
-        }
-    }
+    let (mut role_changes, desired_ids) = roles_of_the_file(island, layout, node_ids);
     for role in &layout.roles {
-        if desired_ids.contains(&role.id) {
-            continue;
-        }
-        let managed = role.tags.first().map(String::as_str) == Some(garage::ROLE_TAG);
-        let node_name = role
-            .tags
-            .get(1)
-            .cloned()
-            .unwrap_or_else(|| short_id(&role.id).to_string());
-        // A node of the file whose ID could not be read (unreachable): its
-        // role is unknown ground, never a removal.
-        let in_file = island.nodes.iter().any(|n| n.name == node_name);
-        if managed && in_file {
-            continue;
-        }
-        if managed {
-            let Some(ssh) = role.tags.get(2) else {
-                b.plan.errors.push(PlanError {
-                    address: node_address(name, &node_name),
-                    message: format!(
-                        "node {node_name} is out of the file, but its layout role does not say how to reach it over SSH, so archipel could not stop it once drained; put its block back and apply once, then remove it"
-                    ),
-                });
-                continue;
-            };
-            role_changes.push((
-                format!("role {node_name}"),
-                Some(role_text(
-                    &role.zone,
-                    role.capacity.unwrap_or(0),
-                    &role.tags,
-                )),
-                None,
-            ));
-            b.add(
-                Target::NodeRemoval {
-                    island: name.clone(),
-                    node: node_name.clone(),
-                    id: role.id.clone(),
-                    ssh: ssh.clone(),
-                },
-                Action::Delete,
-                "the node is no longer in the file: its data moves to the island's other nodes, then its Garage is stopped (its data directory is kept)",
-            )
-            .attribute("ssh", Some(ssh.clone()), None);
-        } else {
-            b.plan.unmanaged.push(Unmanaged {
-                address: Address::LayoutRole {
-                    island: name.clone(),
-                    id: short_id(&role.id).to_string(),
-                },
-                description: format!(
-                    "a layout role archipel did not create (zone {}, capacity {})",
-                    role.zone,
-                    role.capacity
-                        .map_or("gateway".to_string(), |c| Size(c).to_string())
-                ),
-            });
+        if !desired_ids.contains(&role.id) {
+            plan_role_out_of_file(island, role, &mut role_changes, b);
         }
     }
     // Running nodes with no role that the file does not know: a node a
@@ -374,8 +313,123 @@ fn plan_live_island(
             change.attribute(&role, before, after);
         }
     }
+}
 
-    // Keys, by the name archipel gives them.
+/// The role changes the file's nodes need, and the IDs of those whose ID
+/// is known.
+fn roles_of_the_file(
+    island: &DesiredIsland,
+    layout: &ClusterLayout,
+    node_ids: &BTreeMap<&str, Option<String>>,
+) -> (Vec<RoleChange>, BTreeSet<String>) {
+    let mut role_changes: Vec<RoleChange> = Vec::new();
+    let mut desired_ids = BTreeSet::new();
+    for node in &island.nodes {
+        let Some(Some(id)) = node_ids.get(node.name.as_str()) else {
+            if node_ids.contains_key(node.name.as_str()) {
+                role_changes.push((
+                    format!("role {}", node.name),
+                    None,
+                    Some(role_text(&node.zone, node.capacity, &node.tags)),
+                ));
+            }
+            continue;
+        };
+        desired_ids.insert(id.clone());
+        let live = layout.roles.iter().find(|r| &r.id == id);
+        let wanted = (node.zone.as_str(), Some(node.capacity), &node.tags);
+        match live {
+            Some(role) if (role.zone.as_str(), role.capacity, &role.tags) == wanted => {}
+            Some(role) => role_changes.push((
+                format!("role {}", node.name),
+                Some(role_text(
+                    &role.zone,
+                    role.capacity.unwrap_or(0),
+                    &role.tags,
+                )),
+                Some(role_text(&node.zone, node.capacity, &node.tags)),
+            )),
+            None => role_changes.push((
+                format!("role {}", node.name),
+                None,
+                Some(role_text(&node.zone, node.capacity, &node.tags)),
+            )),
+        }
+    }
+    (role_changes, desired_ids)
+}
+
+/// A role no node of the file has: archipel's own is a node removed from
+/// the file, drained then stopped; any other is shown, left alone.
+fn plan_role_out_of_file(
+    island: &DesiredIsland,
+    role: &LayoutRole,
+    role_changes: &mut Vec<RoleChange>,
+    b: &mut Builder,
+) {
+    let name = &island.name;
+    let managed = role.tags.first().map(String::as_str) == Some(garage::ROLE_TAG);
+    let node_name = role
+        .tags
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| short_id(&role.id).to_string());
+    // A node of the file whose ID could not be read (unreachable): its
+    // role is unknown ground, never a removal.
+    let in_file = island.nodes.iter().any(|n| n.name == node_name);
+    if managed && in_file {
+        return;
+    }
+    if managed {
+        let Some(ssh) = role.tags.get(2) else {
+            b.plan.errors.push(PlanError {
+                address: node_address(name, &node_name),
+                message: format!(
+                    "node {node_name} is out of the file, but its layout role does not say how to reach it over SSH, so archipel could not stop it once drained; put its block back and apply once, then remove it"
+                ),
+            });
+            return;
+        };
+        role_changes.push((
+            format!("role {node_name}"),
+            Some(role_text(
+                &role.zone,
+                role.capacity.unwrap_or(0),
+                &role.tags,
+            )),
+            None,
+        ));
+        b.add(
+            Target::NodeRemoval {
+                island: name.clone(),
+                node: node_name.clone(),
+                id: role.id.clone(),
+                ssh: ssh.clone(),
+            },
+            Action::Delete,
+            "the node is no longer in the file: its data moves to the island's other nodes, then its Garage is stopped (its data directory is kept)",
+        )
+        .attribute("ssh", Some(ssh.clone()), None);
+    } else {
+        b.plan.unmanaged.push(Unmanaged {
+            address: Address::LayoutRole {
+                island: name.clone(),
+                id: short_id(&role.id).to_string(),
+            },
+            description: format!(
+                "a layout role archipel did not create (zone {}, capacity {})",
+                role.zone,
+                role.capacity
+                    .map_or("gateway".to_string(), |c| Size(c).to_string())
+            ),
+        });
+    }
+}
+
+/// Keys, by the name archipel gives them: the file's created, archipel's
+/// own that no chaton uses any more deleted, the others shown.
+fn plan_keys(island: &DesiredIsland, cluster: &Cluster, b: &mut Builder) {
+    let name = &island.name;
     for key in &island.keys {
         match cluster.keys.iter().filter(|k| &k.name == key).count() {
             0 => add_key(name, key, b),
@@ -417,8 +471,12 @@ fn plan_live_island(
             });
         }
     }
+}
 
-    // Buckets, by global alias.
+/// Buckets, by global alias: the file's planned, an emptied backup bucket
+/// nobody backs up to deleted, the others shown.
+fn plan_buckets(island: &DesiredIsland, cluster: &Cluster, b: &mut Builder) {
+    let name = &island.name;
     for bucket in &island.buckets {
         let live = cluster
             .buckets

@@ -13,54 +13,91 @@ pub(super) fn plan_node(
     facts: &HostFacts,
     b: &mut Builder,
 ) {
-    let kind = |step| Target::Node {
-        island: island.name.clone(),
-        node: node.name.clone(),
-        step,
+    let on = OnNode {
+        island,
+        node,
+        facts,
     };
-    let missing = FileFacts::Missing;
-    let file = |path: &str| facts.files.get(path).unwrap_or(&missing);
+    // What changed that the running daemon has not loaded.
     let mut restart_for: Vec<&str> = Vec::new();
+    plan_binary(&on, &mut restart_for, b);
+    plan_directories(&on, b);
+    plan_text_files(&on, &mut restart_for, b);
+    plan_secrets(&on, b);
+    plan_service(&on, restart_for, b);
+}
 
-    // The binary.
-    let live_version = facts
+static MISSING: FileFacts = FileFacts::Missing;
+
+/// A node of an island, and what was seen on it.
+struct OnNode<'a> {
+    island: &'a DesiredIsland,
+    node: &'a DesiredNode,
+    facts: &'a HostFacts,
+}
+
+impl OnNode<'_> {
+    fn target(&self, step: NodeStep) -> Target {
+        Target::Node {
+            island: self.island.name.clone(),
+            node: self.node.name.clone(),
+            step,
+        }
+    }
+
+    fn file(&self, path: &str) -> &FileFacts {
+        self.facts.files.get(path).unwrap_or(&MISSING)
+    }
+}
+
+/// The binary: the pinned one.
+fn plan_binary(on: &OnNode, restart_for: &mut Vec<&str>, b: &mut Builder) {
+    let live_version = on
+        .facts
         .probes
         .get(garage::VERSION_PROBE.0)
         .filter(|p| p.status == 0)
         .map(|p| p.output.clone());
-    match file(garage::BINARY) {
+    match on.file(garage::BINARY) {
         FileFacts::File { sha256, .. }
-            if sha256.as_deref() == Some(island.binary_sha256.as_str()) => {}
+            if sha256.as_deref() == Some(on.island.binary_sha256.as_str()) => {}
         FileFacts::File { sha256, .. } => {
             restart_for.push("binary");
             b.add(
-                kind(NodeStep::Binary),
+                on.target(NodeStep::Binary),
                 Action::Update,
                 "the installed Garage is not the pinned binary",
             )
-            .attribute("version", live_version, Some(island.version.clone()))
-            .attribute("sha256", sha256.clone(), Some(island.binary_sha256.clone()));
+            .attribute("version", live_version, Some(on.island.version.clone()))
+            .attribute(
+                "sha256",
+                sha256.clone(),
+                Some(on.island.binary_sha256.clone()),
+            );
         }
         _ => {
             b.add(
-                kind(NodeStep::Binary),
+                on.target(NodeStep::Binary),
                 Action::Create,
                 "Garage is not installed",
             )
-            .attribute("version", None, Some(island.version.clone()))
-            .attribute("sha256", None, Some(island.binary_sha256.clone()));
+            .attribute("version", None, Some(on.island.version.clone()))
+            .attribute("sha256", None, Some(on.island.binary_sha256.clone()));
         }
     }
+}
 
-    // The garage user and its directories.
-    let user_exists = facts
+/// The garage user and its directories.
+fn plan_directories(on: &OnNode, b: &mut Builder) {
+    let user_exists = on
+        .facts
         .probes
         .get(garage::USER_PROBE.0)
         .is_some_and(|p| p.status == 0);
     let mut directories = Vec::new();
-    for dir in [&node.meta_dir, &node.data_dir] {
+    for dir in [&on.node.meta_dir, &on.node.data_dir] {
         let live =
-            ownership(file(dir)).filter(|_| matches!(file(dir), FileFacts::Directory { .. }));
+            ownership(on.file(dir)).filter(|_| matches!(on.file(dir), FileFacts::Directory { .. }));
         if live != Some(garage::DIRECTORY_OWNER) {
             directories.push((dir.clone(), live.map(show_ownership)));
         }
@@ -68,7 +105,7 @@ pub(super) fn plan_node(
     if !user_exists || !directories.is_empty() {
         let creating = !user_exists;
         let change = b.add(
-            kind(NodeStep::Directories),
+            on.target(NodeStep::Directories),
             if creating {
                 Action::Create
             } else {
@@ -87,20 +124,22 @@ pub(super) fn plan_node(
             change.attribute(&dir, live, Some(show_ownership(garage::DIRECTORY_OWNER)));
         }
     }
+}
 
-    // Text files: config and unit.
+/// Text files: config and unit.
+fn plan_text_files(on: &OnNode, restart_for: &mut Vec<&str>, b: &mut Builder) {
     for (path, desired_text, step, why) in [
-        (garage::CONFIG, &node.config, NodeStep::Config, "config"),
-        (garage::UNIT, &node.unit, NodeStep::Unit, "unit"),
+        (garage::CONFIG, &on.node.config, NodeStep::Config, "config"),
+        (garage::UNIT, &on.node.unit, NodeStep::Unit, "unit"),
     ] {
         let wanted_owner = if step == NodeStep::Config {
             garage::CONFIG_OWNER
         } else {
             ("root", "root", "644")
         };
-        match file(path) {
+        match on.file(path) {
             FileFacts::File { content, .. } => {
-                let live = ownership(file(path));
+                let live = ownership(on.file(path));
                 let text_differs = content.as_deref() != Some(desired_text.as_str());
                 let owner_differs = live != Some(wanted_owner);
                 if text_differs || owner_differs {
@@ -108,7 +147,7 @@ pub(super) fn plan_node(
                         restart_for.push(why);
                     }
                     let change = b.add(
-                        kind(step),
+                        on.target(step),
                         Action::Update,
                         if text_differs {
                             format!("{path} differs from the file's")
@@ -133,8 +172,12 @@ pub(super) fn plan_node(
                 }
             }
             _ => {
-                b.add(kind(step), Action::Create, format!("{path} does not exist"))
-                    .file = Some(FileChange {
+                b.add(
+                    on.target(step),
+                    Action::Create,
+                    format!("{path} does not exist"),
+                )
+                .file = Some(FileChange {
                     path: path.to_string(),
                     before: None,
                     after: desired_text.clone(),
@@ -142,17 +185,19 @@ pub(super) fn plan_node(
             }
         }
     }
+}
 
-    // Secrets: present, private; never read.
+/// Secrets: present, private; never read.
+fn plan_secrets(on: &OnNode, b: &mut Builder) {
     let mut secret_attributes = Vec::new();
     let mut secrets_missing = false;
     for (path, name) in [
         (garage::RPC_SECRET, "rpc_secret"),
         (garage::ADMIN_TOKEN, "admin_token"),
     ] {
-        match file(path) {
+        match on.file(path) {
             FileFacts::File { .. } => {
-                let live = ownership(file(path));
+                let live = ownership(on.file(path));
                 if live != Some(garage::SECRET_OWNER) {
                     secret_attributes.push((
                         format!("{name} owner"),
@@ -169,7 +214,7 @@ pub(super) fn plan_node(
     }
     if !secret_attributes.is_empty() {
         let change = b.add(
-            kind(NodeStep::Secrets),
+            on.target(NodeStep::Secrets),
             if secrets_missing { Action::Create } else { Action::Update },
             if secrets_missing {
                 "Garage's secrets are not on the node (generated for a new island, copied from the island's nodes otherwise)"
@@ -181,9 +226,11 @@ pub(super) fn plan_node(
             change.attribute(&name, before, after);
         }
     }
+}
 
-    // The service.
-    let unit = facts.units.get(garage::SERVICE);
+/// The service: enabled and running, restarted for what it has not loaded.
+fn plan_service(on: &OnNode, mut restart_for: Vec<&str>, b: &mut Builder) {
+    let unit = on.facts.units.get(garage::SERVICE);
     let running = unit.is_some_and(|u| u.installed && u.is_enabled() && u.is_active());
     // A file changed after Garage started (an apply interrupted between
     // writing it and restarting, or a hand edit since reverted to the
@@ -195,7 +242,7 @@ pub(super) fn plan_node(
             (garage::UNIT, "unit"),
         ] {
             let changed_later =
-                matches!(file(path), FileFacts::File { modified: Some(m), .. } if *m > since);
+                matches!(on.file(path), FileFacts::File { modified: Some(m), .. } if *m > since);
             if changed_later && !restart_for.contains(&what) {
                 restart_for.push(what);
             }
@@ -203,7 +250,7 @@ pub(super) fn plan_node(
     }
     if !running {
         let change = b.add(
-            kind(NodeStep::Service),
+            on.target(NodeStep::Service),
             Action::Create,
             "garage.service is not enabled and running",
         );
@@ -215,7 +262,7 @@ pub(super) fn plan_node(
         );
     } else if !restart_for.is_empty() {
         b.add(
-            kind(NodeStep::Service),
+            on.target(NodeStep::Service),
             Action::Update,
             format!(
                 "restart to load the new {} (one node of the island at a time)",

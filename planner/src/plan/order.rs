@@ -2,6 +2,7 @@
 
 use super::{Action, BackupStep, Builder, Change, HostStep, NodeStep, Plan, PlanError, Target};
 use crate::address::Address;
+use crate::desired::{backup_bucket, chaton_key};
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::BTreeSet;
@@ -87,199 +88,255 @@ fn sequence(
     (order, cycles)
 }
 
-/// The changes a change waits for: the nearest present ones before it in
-/// the chain binary → config and secrets → unit → running → connected →
-/// layout → buckets and keys → permissions → backup credentials →
-/// repository → timer.
-fn depends_on(item: &Change, all: &[Change]) -> BTreeSet<usize> {
-    let find = |pred: &dyn Fn(&Target) -> bool| -> BTreeSet<usize> {
-        all.iter()
-            .enumerate()
-            .filter(|(_, c)| pred(&c.target))
-            .map(|(i, _)| i)
-            .collect()
-    };
-    // The first non-empty group, in order of preference.
-    let first = |groups: Vec<BTreeSet<usize>>| {
-        groups
-            .into_iter()
-            .find(|g| !g.is_empty())
-            .unwrap_or_default()
-    };
-    let services = |island: &str| {
-        let island = island.to_string();
-        find(
-            &move |k| matches!(k, Target::Node { island: i, step: NodeStep::Service, .. } if *i == island),
-        )
-    };
-    let island_ready = |island: &str| {
-        let (a, b) = (island.to_string(), island.to_string());
-        first(vec![
-            find(&move |k| matches!(k, Target::Layout { island: i } if *i == a)),
-            find(&move |k| matches!(k, Target::Connect { island: i } if *i == b)),
-            services(island),
-        ])
-    };
-    match &item.target {
-        Target::Node { island, node, step } => {
-            let same = |steps: &[NodeStep]| {
-                let (island, node, steps) = (island.clone(), node.clone(), steps.to_vec());
-                find(
-                    &move |k| matches!(k, Target::Node { island: i, node: n, step: s } if *i == island && *n == node && steps.contains(s)),
-                )
-            };
-            let installed = || same(&[NodeStep::Binary, NodeStep::Directories]);
-            match step {
-                NodeStep::Binary | NodeStep::Directories => BTreeSet::new(),
-                NodeStep::Config => installed(),
-                // Secret files belong to the garage user.
-                NodeStep::Secrets => same(&[NodeStep::Directories]),
-                NodeStep::Unit => first(vec![
-                    same(&[NodeStep::Config, NodeStep::Secrets]),
-                    installed(),
-                ]),
-                NodeStep::Service => first(vec![
-                    same(&[NodeStep::Unit]),
-                    same(&[NodeStep::Config, NodeStep::Secrets]),
-                    installed(),
-                ]),
-            }
-        }
-        Target::Connect { island } => services(island),
-        Target::Layout { island } => {
-            let i = island.clone();
-            first(vec![
-                find(&move |k| matches!(k, Target::Connect { island: x } if *x == i)),
-                services(island),
-            ])
-        }
-        Target::NodeRemoval { island, .. } => {
-            let i = island.clone();
-            find(&move |k| matches!(k, Target::Layout { island: x } if *x == i))
-        }
+/// A kind of step a change can wait for, named from the waiting change:
+/// `Node(Config)` is the config of the same node, `Layout` the layout of
+/// the same island, `Job(Password)` the password of the same backup job.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Node(NodeStep),
+    /// Every node's service in the island.
+    Services,
+    Connect,
+    Layout,
+    /// The bucket a grant is on, and the key it is for.
+    GrantedBucket,
+    GrantedKey,
+    /// The backup job's chaton's bucket, key and grant, on any island.
+    ChatonBucket,
+    ChatonKey,
+    ChatonGrant,
+    /// The jobs leaving hosts that use the chaton key being deleted.
+    JobsUsingKey,
+    Job(BackupStep),
+    /// The service of a timer's task.
+    TaskService,
+    /// What the backup job's host needs once.
+    Host(HostStep),
+}
+
+/// Steps that are waited for together.
+type Group = &'static [Step];
+/// Groups in order of preference: the nearest step first.
+type Preference = &'static [Group];
+
+const INSTALLED: Group = &[
+    Step::Node(NodeStep::Binary),
+    Step::Node(NodeStep::Directories),
+];
+const CONFIGURED: Group = &[Step::Node(NodeStep::Config), Step::Node(NodeStep::Secrets)];
+const JOB_FILES: Group = &[
+    Step::Job(BackupStep::Password),
+    Step::Job(BackupStep::Credentials),
+    Step::Job(BackupStep::Settings),
+];
+const RESTIC: Group = &[Step::Host(HostStep::Restic)];
+/// The island's Garage runs as one cluster with its layout.
+const ISLAND_READY: Preference = &[&[Step::Layout], &[Step::Connect], &[Step::Services]];
+/// The chaton's key and its permission on the destination island's bucket.
+const ISLAND_ACCESS: Preference = &[&[Step::ChatonGrant], &[Step::ChatonBucket, Step::ChatonKey]];
+
+/// What each kind of change waits for: one or more preferences, each
+/// followed on its own, whose results add up.
+///
+/// The rule for steps absent from the plan (nothing to do there): a
+/// change waits for the first group of a preference with at least one of
+/// its steps planned, all of that group's planned steps; a group with none
+/// planned hands the wait to the next; no group planned, nothing to wait
+/// for. Why the nearest only: each present step itself waits for those
+/// before it, so the chain binary → config and secrets → unit → running
+/// → connected → layout → buckets and keys → permissions → backup
+/// credentials → repository → timer still holds through it, while each
+/// change lists only what it directly follows.
+fn waits_for(change: &Change) -> &'static [Preference] {
+    use BackupStep as B;
+    match &change.target {
+        Target::Node { step, .. } => match step {
+            NodeStep::Binary | NodeStep::Directories => &[],
+            NodeStep::Config => &[&[INSTALLED]],
+            // Secret files belong to the garage user.
+            NodeStep::Secrets => &[&[&[Step::Node(NodeStep::Directories)]]],
+            NodeStep::Unit => &[&[CONFIGURED, INSTALLED]],
+            NodeStep::Service => &[&[&[Step::Node(NodeStep::Unit)], CONFIGURED, INSTALLED]],
+        },
+        Target::Connect { .. } => &[&[&[Step::Services]]],
+        Target::Layout { .. } => &[&[&[Step::Connect], &[Step::Services]]],
+        Target::NodeRemoval { .. } => &[&[&[Step::Layout]]],
         // A chaton's key goes once no host of its jobs still uses it.
-        Target::Key { island, key } if item.action == Action::Delete => {
-            let mut deps = island_ready(island);
-            let key = key.clone();
-            deps.extend(find(
-                &move |k| matches!(k, Target::BackupRemoval { chaton, .. } if crate::desired::chaton_key(chaton) == key),
-            ));
-            deps
+        Target::Key { .. } if change.action == Action::Delete => {
+            &[ISLAND_READY, &[&[Step::JobsUsingKey]]]
         }
-        Target::Bucket { island, .. } | Target::Key { island, .. } => island_ready(island),
+        Target::Bucket { .. } | Target::Key { .. } => &[ISLAND_READY],
+        Target::Grant { .. } => &[&[
+            &[Step::GrantedBucket, Step::GrantedKey],
+            &[Step::Layout],
+            &[Step::Connect],
+            &[Step::Services],
+        ]],
         // A job moving hosts leaves the old one only once the new one has
         // its password (apply never makes a new one for a repository that
         // exists: until `archipel recover` brings it, the old host runs on).
-        Target::BackupRemoval { chaton, job, .. } => {
-            let (c, j) = (chaton.clone(), job.clone());
-            find(
-                &move |k| matches!(k, Target::Backup { chaton: x, job: y, step: BackupStep::Password, .. } if *x == c && *y == j),
+        Target::BackupRemoval { .. } => &[&[&[Step::Job(B::Password)]]],
+        Target::BackupHost { .. } => &[],
+        Target::Backup { step, .. } => match step {
+            B::Settings => &[],
+            B::Credentials => &[ISLAND_ACCESS],
+            // restic, with the job's key and settings, first says that no
+            // repository exists without this password.
+            B::Password => &[
+                &[&[Step::Job(B::Credentials), Step::Job(B::Settings)]],
+                &[RESTIC],
+            ],
+            // Only a password the repository opens with is escrowed (an
+            // escrow is never replaced by a wrong one), with the job's key.
+            B::Escrow => &[
+                ISLAND_ACCESS,
+                &[&[Step::Job(B::Password), Step::Job(B::Repository)]],
+            ],
+            B::Repository => &[&[JOB_FILES], &[RESTIC]],
+            B::Service(_) => &[
+                &[&[Step::Job(B::Settings)]],
+                &[&[Step::Host(HostStep::Runner)]],
+            ],
+            // A schedule starts once its service and the repository are
+            // there.
+            B::Timer(_) => &[&[
+                &[Step::TaskService, Step::Job(B::Repository)],
+                JOB_FILES,
+                RESTIC,
+            ]],
+        },
+    }
+}
+
+/// The changes a change waits for, by the table above and its rule for
+/// absent steps.
+fn depends_on(change: &Change, all: &[Change]) -> BTreeSet<usize> {
+    waits_for(change)
+        .iter()
+        .flat_map(|preference| nearest_planned(preference, &change.target, all))
+        .collect()
+}
+
+/// The planned changes of the first group with any planned.
+fn nearest_planned(preference: Preference, waiting: &Target, all: &[Change]) -> BTreeSet<usize> {
+    preference
+        .iter()
+        .map(|group| {
+            all.iter()
+                .enumerate()
+                .filter(|(_, c)| group.iter().any(|step| step.is(waiting, &c.target)))
+                .map(|(i, _)| i)
+                .collect::<BTreeSet<usize>>()
+        })
+        .find(|found| !found.is_empty())
+        .unwrap_or_default()
+}
+
+impl Step {
+    /// Whether `other` is this step of the change to `waiting`.
+    fn is(self, waiting: &Target, other: &Target) -> bool {
+        match (self, other) {
+            (Step::Node(wanted), Target::Node { island, node, step }) => {
+                wanted == *step && node_of(waiting) == Some((island, node))
+            }
+            (
+                Step::Services,
+                Target::Node {
+                    island,
+                    step: NodeStep::Service,
+                    ..
+                },
             )
+            | (Step::Connect, Target::Connect { island })
+            | (Step::Layout, Target::Layout { island }) => island_of(waiting) == Some(island),
+            (Step::GrantedBucket, Target::Bucket { island, bucket }) => {
+                grant_of(waiting).is_some_and(|(i, b, _)| i == island && b == bucket)
+            }
+            (Step::GrantedKey, Target::Key { island, key }) => {
+                grant_of(waiting).is_some_and(|(i, _, k)| i == island && k == key)
+            }
+            (Step::ChatonGrant, Target::Grant { bucket, key, .. }) => chaton_of(waiting)
+                .is_some_and(|c| *bucket == backup_bucket(c) && *key == chaton_key(c)),
+            (Step::ChatonBucket, Target::Bucket { bucket, .. }) => {
+                chaton_of(waiting).is_some_and(|c| *bucket == backup_bucket(c))
+            }
+            (Step::ChatonKey, Target::Key { key, .. }) => {
+                chaton_of(waiting).is_some_and(|c| *key == chaton_key(c))
+            }
+            (Step::JobsUsingKey, Target::BackupRemoval { chaton, .. }) => {
+                matches!(waiting, Target::Key { key, .. } if chaton_key(chaton) == *key)
+            }
+            (Step::Job(wanted), Target::Backup { step, .. }) => {
+                wanted == *step && same_job(waiting, other)
+            }
+            (
+                Step::TaskService,
+                Target::Backup {
+                    step: BackupStep::Service(task),
+                    ..
+                },
+            ) => {
+                matches!(waiting, Target::Backup { step: BackupStep::Timer(t), .. } if t == task)
+                    && same_job(waiting, other)
+            }
+            (Step::Host(wanted), Target::BackupHost { machine, step }) => {
+                wanted == *step
+                    && matches!(waiting, Target::Backup { machine: m, .. } if m == machine)
+            }
+            _ => false,
         }
+    }
+}
+
+fn island_of(target: &Target) -> Option<&String> {
+    match target {
+        Target::Node { island, .. }
+        | Target::NodeRemoval { island, .. }
+        | Target::Connect { island }
+        | Target::Layout { island }
+        | Target::Bucket { island, .. }
+        | Target::Key { island, .. }
+        | Target::Grant { island, .. } => Some(island),
+        Target::BackupRemoval { .. } | Target::BackupHost { .. } | Target::Backup { .. } => None,
+    }
+}
+
+fn node_of(target: &Target) -> Option<(&String, &String)> {
+    match target {
+        Target::Node { island, node, .. } => Some((island, node)),
+        _ => None,
+    }
+}
+
+/// A grant's island, bucket and key.
+fn grant_of(target: &Target) -> Option<(&String, &String, &String)> {
+    match target {
         Target::Grant {
             island,
             bucket,
             key,
-        } => {
-            let (i1, b1, i2, k2) = (island.clone(), bucket.clone(), island.clone(), key.clone());
-            let mut deps = find(
-                &move |k| matches!(k, Target::Bucket { island: i, bucket: b } if *i == i1 && *b == b1),
-            );
-            deps.extend(find(
-                &move |k| matches!(k, Target::Key { island: i, key: x } if *i == i2 && *x == k2),
-            ));
-            if deps.is_empty() {
-                island_ready(island)
-            } else {
-                deps
-            }
-        }
-        Target::BackupHost { .. } => BTreeSet::new(),
-        Target::Backup {
-            chaton,
-            job,
-            machine,
-            step,
-        } => {
-            let same_job = |steps: &[BackupStep]| {
-                let (c, j, steps) = (chaton.clone(), job.clone(), steps.to_vec());
-                find(
-                    &move |k| matches!(k, Target::Backup { chaton: x, job: y, step: z, .. } if *x == c && *y == j && steps.contains(z)),
-                )
-            };
-            // The chaton's key and its permission on the destination
-            // island's bucket.
-            let island_access = |chaton: &str| {
-                let bucket = crate::desired::backup_bucket(chaton);
-                let key = crate::desired::chaton_key(chaton);
-                let (b1, k1, b2, k2) = (bucket.clone(), key.clone(), bucket, key);
-                first(vec![
-                    find(
-                        &move |k| matches!(k, Target::Grant { bucket: b, key: x, .. } if *b == b1 && *x == k1),
-                    ),
-                    find(&move |k| {
-                        matches!(k, Target::Bucket { bucket: b, .. } if *b == b2)
-                            || matches!(k, Target::Key { key: x, .. } if *x == k2)
-                    }),
-                ])
-            };
-            let host = |step: HostStep| {
-                let m = machine.clone();
-                find(
-                    &move |k| matches!(k, Target::BackupHost { machine: x, step: s } if *x == m && *s == step),
-                )
-            };
-            match step {
-                BackupStep::Settings => BTreeSet::new(),
-                BackupStep::Credentials => island_access(chaton),
-                // restic, with the job's key and settings, first says that
-                // no repository exists without this password.
-                BackupStep::Password => {
-                    let mut deps = same_job(&[BackupStep::Credentials, BackupStep::Settings]);
-                    deps.extend(host(HostStep::Restic));
-                    deps
-                }
-                // Only a password the repository opens with is escrowed
-                // (an escrow is never replaced by a wrong one), with the
-                // job's key.
-                BackupStep::Escrow => {
-                    let mut deps = island_access(chaton);
-                    deps.extend(same_job(&[BackupStep::Password, BackupStep::Repository]));
-                    deps
-                }
-                BackupStep::Repository => {
-                    let mut deps = same_job(&[
-                        BackupStep::Password,
-                        BackupStep::Credentials,
-                        BackupStep::Settings,
-                    ]);
-                    deps.extend(host(HostStep::Restic));
-                    deps
-                }
-                BackupStep::Service(_) => {
-                    let mut deps = same_job(&[BackupStep::Settings]);
-                    deps.extend(host(HostStep::Runner));
-                    deps
-                }
-                // A schedule starts once its service and the repository
-                // are there.
-                BackupStep::Timer(task) => {
-                    let mut deps = same_job(&[BackupStep::Service(*task), BackupStep::Repository]);
-                    if deps.is_empty() {
-                        deps = first(vec![
-                            same_job(&[
-                                BackupStep::Password,
-                                BackupStep::Credentials,
-                                BackupStep::Settings,
-                            ]),
-                            host(HostStep::Restic),
-                        ]);
-                    }
-                    deps
-                }
-            }
-        }
+        } => Some((island, bucket, key)),
+        _ => None,
     }
+}
+
+/// The chaton of a backup job's step.
+fn chaton_of(target: &Target) -> Option<&str> {
+    match target {
+        Target::Backup { chaton, .. } => Some(chaton),
+        _ => None,
+    }
+}
+
+/// Whether two changes are about one backup job (on whichever host).
+fn same_job(a: &Target, b: &Target) -> bool {
+    let job = |t: &Target| match t {
+        Target::Backup { chaton, job, .. } | Target::BackupRemoval { chaton, job, .. } => {
+            Some((chaton.clone(), job.clone()))
+        }
+        _ => None,
+    };
+    job(a).is_some() && job(a) == job(b)
 }
 
 #[cfg(test)]
@@ -288,6 +345,42 @@ mod tests {
 
     fn addresses(texts: &[&str]) -> Vec<Address> {
         texts.iter().map(|t| t.parse().unwrap()).collect()
+    }
+
+    fn change(target: Target) -> Change {
+        Change {
+            address: target.address(),
+            action: Action::Create,
+            reason: String::new(),
+            attributes: Vec::new(),
+            file: None,
+            depends_on: Vec::new(),
+            target,
+        }
+    }
+
+    #[test]
+    fn an_absent_step_hands_the_wait_to_the_nearest_one_before_it() {
+        let node = |step| {
+            change(Target::Node {
+                island: "i".into(),
+                node: "n".into(),
+                step,
+            })
+        };
+        // No directories, secrets or unit to change.
+        let all = vec![
+            node(NodeStep::Binary),
+            node(NodeStep::Config),
+            node(NodeStep::Service),
+        ];
+        assert_eq!(depends_on(&all[0], &all), BTreeSet::new());
+        assert_eq!(depends_on(&all[1], &all), BTreeSet::from([0]));
+        assert_eq!(
+            depends_on(&all[2], &all),
+            BTreeSet::from([1]),
+            "the service waits for the config, not for the binary before it"
+        );
     }
 
     #[test]

@@ -11,8 +11,20 @@ use crate::observed::{MachineObservation, Observed};
 /// there (removed, or moved to another host). Machines that left the file
 /// are not observed: their jobs are out of archipel's sight.
 pub(super) fn plan_backup_removals(desired: &Desired, observed: &Observed, b: &mut Builder) {
-    // `removed` blocks: their hosts must be reached, and say when they are
-    // done.
+    check_removed_blocks(desired, observed, b);
+    for (machine, observation) in &observed.machines {
+        let MachineObservation::Reached { facts } = observation else {
+            continue;
+        };
+        if let Some(probe) = facts.probes.get(backup::JOBS_PROBE.0) {
+            plan_jobs_left_on(machine, &probe.output, desired, b);
+        }
+    }
+}
+
+/// `removed` blocks: their hosts must be reached, and say when they are
+/// done.
+fn check_removed_blocks(desired: &Desired, observed: &Observed, b: &mut Builder) {
     for crate::desired::RemovedJob {
         chaton,
         job,
@@ -49,54 +61,51 @@ pub(super) fn plan_backup_removals(desired: &Desired, observed: &Observed, b: &m
             None => {}
         }
     }
-    for (machine, observation) in &observed.machines {
-        let MachineObservation::Reached { facts } = observation else {
-            continue;
-        };
-        let Some(probe) = facts.probes.get(backup::JOBS_PROBE.0) else {
-            continue;
-        };
-        for found in backup::installed_jobs(&probe.output) {
-            let wanted = desired
-                .backups
-                .iter()
-                .find(|d| d.chaton == found.chaton && d.job == found.job);
-            let (moved_to, reason) = match wanted {
-                Some(d) if &d.machine == machine => continue,
-                Some(d) => (
-                    Some(d.machine.clone()),
-                    format!(
-                        "backup \"{}\" of chaton \"{}\" now runs on {}: its timers on {machine} are stopped and its units and files removed",
-                        found.job, found.chaton, d.machine
-                    ),
+}
+
+/// The jobs found on `machine` (the jobs probe's `output`) that the file
+/// does not run there.
+fn plan_jobs_left_on(machine: &str, output: &str, desired: &Desired, b: &mut Builder) {
+    for found in backup::installed_jobs(output) {
+        let wanted = desired
+            .backups
+            .iter()
+            .find(|d| d.chaton == found.chaton && d.job == found.job);
+        let (moved_to, reason) = match wanted {
+            Some(d) if d.machine == machine => continue,
+            Some(d) => (
+                Some(d.machine.clone()),
+                format!(
+                    "backup \"{}\" of chaton \"{}\" now runs on {}: its timers on {machine} are stopped and its units and files removed",
+                    found.job, found.chaton, d.machine
                 ),
-                None => (
-                    None,
-                    format!(
-                        "backup \"{}\" of chaton \"{}\" is no longer in the file: its timers on {machine} are stopped and its units and files removed",
-                        found.job, found.chaton
-                    ),
+            ),
+            None => (
+                None,
+                format!(
+                    "backup \"{}\" of chaton \"{}\" is no longer in the file: its timers on {machine} are stopped and its units and files removed",
+                    found.job, found.chaton
                 ),
-            };
-            let password = if found.escrowed {
-                "removed from the host (it is escrowed)"
-            } else {
-                "kept on the host: it was never escrowed, and the repository only opens with it"
-            };
-            b.add(
-                Target::BackupRemoval {
-                    chaton: found.chaton.clone(),
-                    job: found.job.clone(),
-                    machine: machine.clone(),
-                    id: found.id.clone(),
-                    escrowed: found.escrowed,
-                    moved_to,
-                },
-                Action::Delete,
-                reason,
-            )
-            .attribute("repository", None, Some("kept, with its snapshots".into()))
-            .attribute("password", None, Some(password.into()));
-        }
+            ),
+        };
+        let password = if found.escrowed {
+            "removed from the host (it is escrowed)"
+        } else {
+            "kept on the host: it was never escrowed, and the repository only opens with it"
+        };
+        b.add(
+            Target::BackupRemoval {
+                chaton: found.chaton.clone(),
+                job: found.job.clone(),
+                machine: machine.to_string(),
+                id: found.id.clone(),
+                escrowed: found.escrowed,
+                moved_to,
+            },
+            Action::Delete,
+            reason,
+        )
+        .attribute("repository", None, Some("kept, with its snapshots".into()))
+        .attribute("password", None, Some(password.into()));
     }
 }
