@@ -1,12 +1,13 @@
 //! `archipel plan`: observe the islands and machines, compare them with the
 //! file, and show the changes apply would make, in order.
 
+use crate::args::{self, Format, OutputArgs, ScopeArgs};
 use crate::files::{self, LoadError};
 use crate::{remote, render};
 use archipel_planner::desired::desired;
 use archipel_planner::observed::Observed;
 use archipel_planner::saved::SavedPlan;
-use archipel_planner::scope::{self, restrict};
+use archipel_planner::scope::restrict;
 use archipel_providers::ssh::SshSettings;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,20 +22,22 @@ pub enum PlanOutput {
     Markdown,
 }
 
+impl Format for PlanOutput {
+    const JSON: Self = PlanOutput::Json;
+}
+
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("output", args::help("How to print the plan")))]
 pub struct Args {
-    /// How to print the plan.
-    #[arg(long, value_enum, default_value_t = PlanOutput::Human)]
-    output: PlanOutput,
+    #[command(flatten)]
+    pub output: OutputArgs<PlanOutput>,
     /// Also save the plan to FILE (as Terraform's -out; `-out FILE` works
     /// too), with what it was computed from, for `archipel apply FILE` and
     /// `archipel show FILE`. It holds no secret.
     #[arg(long = "out", value_name = "FILE", conflicts_with = "observed")]
     out: Option<PathBuf>,
-    /// Plan only for these islands, chatons or nodes (island.NAME,
-    /// chaton.NAME, node.NAME; repeatable), and what their changes need.
-    #[arg(long = "only", value_name = "ADDRESS")]
-    only: Vec<String>,
+    #[command(flatten)]
+    only: ScopeArgs,
     /// Exit 2 when there are changes, 0 when there are none (1 on error),
     /// as `terraform plan -detailed-exitcode`: for drift checks on a timer.
     #[arg(long)]
@@ -49,19 +52,12 @@ pub struct Args {
     observed: Option<PathBuf>,
 }
 
-impl Args {
-    /// Whether every outcome, errors included, is to be printed as JSON.
-    pub fn json(&self) -> bool {
-        self.output == PlanOutput::Json
-    }
-}
-
 pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, LoadError> {
-    let Some(model) = files::load_valid(path, args.json())? else {
+    let Some(model) = files::load_valid(path, args.output.json())? else {
         return Ok(ExitCode::FAILURE);
     };
     let desired = desired(&model);
-    let scopes = scope::parse_all(&args.only, &desired).map_err(LoadError::new)?;
+    let scopes = args.only.scopes(&desired)?;
     let observed = match &args.observed {
         Some(file) => {
             let text = std::fs::read_to_string(file)
@@ -93,7 +89,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         &scopes,
         &desired,
     );
-    let text = match args.output {
+    let text = match args.output.format() {
         PlanOutput::Human => render::human::render(&plan, crate::stdout::colour()),
         PlanOutput::Json => render::json::render(&plan),
         PlanOutput::Markdown => render::markdown::render(&plan),
