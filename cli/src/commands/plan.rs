@@ -6,6 +6,7 @@ use crate::files::{self, LoadError};
 use crate::{remote, render};
 use archipel_planner::desired::desired;
 use archipel_planner::observed::Observed;
+use archipel_planner::plan::Plan;
 use archipel_planner::saved::SavedPlan;
 use archipel_planner::scope::restrict;
 use archipel_providers::ssh::SshSettings;
@@ -59,16 +60,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
     let desired = desired(&model);
     let scopes = args.only.scopes(&desired)?;
     let observed = match &args.observed {
-        Some(file) => {
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| LoadError::new(format!("cannot read {}: {e}", file.display())))?;
-            serde_json::from_str::<Observed>(&text).map_err(|e| {
-                LoadError::new(format!(
-                    "{} is not a saved observation: {e}",
-                    file.display()
-                ))
-            })?
-        }
+        Some(file) => read_observation(file)?,
         None => match remote::observe_all(&model, &desired, settings)? {
             Some(observed) => observed,
             None => {
@@ -78,26 +70,14 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         },
     };
     if let Some(file) = &args.save_observed {
-        let json =
-            serde_json::to_string_pretty(&observed).map_err(|e| LoadError::new(e.to_string()))?;
-        std::fs::write(file, json + "\n")
-            .map_err(|e| LoadError::new(format!("cannot write {}: {e}", file.display())))?;
+        write_json(file, &observed)?;
     }
-
     let plan = restrict(
         archipel_planner::plan::plan(&desired, &observed),
         &scopes,
         &desired,
     );
-    let text = match args.output.format() {
-        PlanOutput::Human => render::human::render(&plan, crate::stdout::colour()),
-        PlanOutput::Json => render::json::render(&plan),
-        PlanOutput::Markdown => render::markdown::render(&plan),
-    };
-    out!("{text}");
-    if !text.ends_with('\n') {
-        outln!();
-    }
+    print(&plan, args.output.format());
     if let Some(out) = &args.out {
         if plan.is_blocked() {
             eprintln!(
@@ -107,10 +87,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
             return Ok(ExitCode::FAILURE);
         }
         let saved = SavedPlan::new(&plan, &model, &observed, env!("CARGO_PKG_VERSION"));
-        let json =
-            serde_json::to_string_pretty(&saved).map_err(|e| LoadError::new(e.to_string()))?;
-        std::fs::write(out, json + "\n")
-            .map_err(|e| LoadError::new(format!("cannot write {}: {e}", out.display())))?;
+        write_json(out, &saved)?;
         eprintln!(
             "Saved the plan to {}: `archipel apply {}` makes exactly these changes, or none if the archipelago changed meanwhile.",
             out.display(),
@@ -124,4 +101,37 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// An observation saved with --save-observed.
+fn read_observation(file: &Path) -> Result<Observed, LoadError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| LoadError::new(format!("cannot read {}: {e}", file.display())))?;
+    serde_json::from_str::<Observed>(&text).map_err(|e| {
+        LoadError::new(format!(
+            "{} is not a saved observation: {e}",
+            file.display()
+        ))
+    })
+}
+
+/// Writes `value` to `file` as pretty JSON, with a final newline.
+fn write_json(file: &Path, value: &impl serde::Serialize) -> Result<(), LoadError> {
+    let json = serde_json::to_string_pretty(value).map_err(|e| LoadError::new(e.to_string()))?;
+    std::fs::write(file, json + "\n")
+        .map_err(|e| LoadError::new(format!("cannot write {}: {e}", file.display())))
+}
+
+/// The plan on stdout, in the format asked for, ending with a newline
+/// (`show` prints a saved plan so too).
+pub fn print(plan: &Plan, format: PlanOutput) {
+    let text = match format {
+        PlanOutput::Human => render::human::render(plan, crate::stdout::colour()),
+        PlanOutput::Json => render::json::render(plan),
+        PlanOutput::Markdown => render::markdown::render(plan),
+    };
+    out!("{text}");
+    if !text.ends_with('\n') {
+        outln!();
+    }
 }

@@ -3,9 +3,8 @@
 //! exact plan that `archipel apply PLANFILE` will make. Needs no machine.
 
 use crate::args::{self, OutputArgs};
-use crate::commands::plan::PlanOutput;
+use crate::commands::plan::{self, PlanOutput};
 use crate::files::LoadError;
-use crate::render;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,15 +20,6 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<ExitCode, LoadError> {
     let plan = crate::files::read_saved(&args.saved)?.into_plan();
-    let colour = crate::stdout::colour();
-    let text = match args.output.format() {
-        PlanOutput::Human => render::human::render(&plan, colour),
-        PlanOutput::Json => render::json::render(&plan),
-        PlanOutput::Markdown => render::markdown::render(&plan),
-    };
-    out!("{text}");
-    if !text.ends_with('\n') {
-        outln!();
-    }
+    plan::print(&plan, args.output.format());
     Ok(ExitCode::SUCCESS)
 }
