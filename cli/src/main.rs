@@ -8,6 +8,7 @@
 #[macro_use]
 mod stdout;
 
+mod args;
 mod binaries;
 mod commands;
 mod diagnostics;
@@ -16,7 +17,7 @@ mod progress;
 mod remote;
 mod render;
 
-use archipel_providers::ssh::{HostKeyPolicy, SshSettings};
+use args::{OutputArgs, SshArgs};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,68 +50,26 @@ struct Cli {
     command: Command,
 }
 
-/// How to reach machines: for the commands that do.
-#[derive(Debug, clap::Args)]
-struct SshArgs {
-    /// An ssh_config file to use instead of ~/.ssh/config (as `ssh -F`).
-    #[arg(long, env = "ARCHIPEL_SSH_CONFIG", value_name = "FILE")]
-    ssh_config: Option<PathBuf>,
-
-    /// Trust the host key of machines seen for the first time (OpenSSH's
-    /// accept-new) and record it in known_hosts. A changed key is still
-    /// refused, and a key pinned with `host_key` always wins.
-    #[arg(long)]
-    accept_new_host_keys: bool,
-
-    /// Show each command run on a machine as it starts (never a secret:
-    /// those travel on the commands' input, which is not shown).
-    #[arg(short = 'v', long)]
-    verbose: bool,
-}
-
-impl SshArgs {
-    fn settings(&self) -> Result<SshSettings, files::LoadError> {
-        if let Some(config) = &self.ssh_config
-            && let Err(e) = std::fs::metadata(config)
-        {
-            return Err(files::LoadError::new(format!(
-                "cannot read the SSH config {}: {e}",
-                config.display()
-            )));
-        }
-        Ok(SshSettings {
-            config_file: self.ssh_config.clone(),
-            host_keys: if self.accept_new_host_keys {
-                HostKeyPolicy::AcceptNew
-            } else {
-                HostKeyPolicy::Strict
-            },
-            show_commands: self.verbose,
-            ..SshSettings::default()
-        })
-    }
-}
-
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check the archipelago file offline: syntax, types, references, capacity.
     ///
     /// Reports every problem at once, each with its file, line and column.
     /// Exit status: 0 when valid (warnings allowed), 1 when not.
+    #[command(mut_arg("output", args::help("How to print the diagnostics")))]
     Validate {
-        /// How to print the diagnostics.
-        #[arg(long, value_enum, default_value_t = Output::Human)]
-        output: Output,
+        #[command(flatten)]
+        output: OutputArgs<Output>,
     },
     /// Connect to every machine and report what it is, one round trip each.
     ///
     /// OS, architecture, systemd, and whether Garage and restic are there:
     /// the check to run before a first plan. Exit status: 0 when every
     /// machine answered, 1 when one did not, 130 when interrupted.
+    #[command(mut_arg("output", args::help("How to print the facts")))]
     Facts {
-        /// How to print the facts.
-        #[arg(long, value_enum, default_value_t = Output::Human)]
-        output: Output,
+        #[command(flatten)]
+        output: OutputArgs<Output>,
         #[command(flatten)]
         ssh: SshArgs,
     },
@@ -261,16 +220,20 @@ enum Output {
     Json,
 }
 
+impl args::Format for Output {
+    const JSON: Self = Output::Json;
+}
+
 impl Command {
     /// Whether the command was asked for JSON: then every outcome, errors
     /// included, is a JSON document on stdout.
     fn json(&self) -> bool {
         match self {
-            Command::Validate { output } | Command::Facts { output, .. } => *output == Output::Json,
-            Command::Plan { args, .. } => args.json(),
-            Command::Status { args, .. } => args.json(),
-            Command::Drift { args, .. } => args.json(),
-            Command::Show(args) => args.json(),
+            Command::Validate { output } | Command::Facts { output, .. } => output.json(),
+            Command::Plan { args, .. } => args.output.json(),
+            Command::Status { args, .. } => args.output.json(),
+            Command::Drift { args, .. } => args.output.json(),
+            Command::Show(args) => args.output.json(),
             _ => false,
         }
     }
@@ -303,7 +266,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match &cli.command {
-        Command::Validate { output } => commands::validate::run(&cli.file, *output),
+        Command::Validate { output } => commands::validate::run(&cli.file, output.format()),
         Command::Fmt { check, diff } => commands::fmt::run(&cli.file, *check, *diff),
         Command::Apply { args, ssh } => ssh
             .settings()
@@ -329,7 +292,7 @@ fn main() -> ExitCode {
             .and_then(|ssh| commands::drift::run(&cli.file, ssh, args)),
         Command::Facts { output, ssh } => ssh
             .settings()
-            .and_then(|ssh| commands::facts::run(&cli.file, ssh, *output)),
+            .and_then(|ssh| commands::facts::run(&cli.file, ssh, output.format())),
     };
     let json = cli.command.json();
     match result {
@@ -362,4 +325,57 @@ fn exit_code_number(code: ExitCode) -> u8 {
         .into_iter()
         .find(|n| ExitCode::from(*n) == code)
         .unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::{CommandFactory, Parser};
+
+    /// The derived command is sound: every id a flag names (`conflicts_with`,
+    /// `mut_arg`) exists, no two flags share a name.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    /// A flag flattened from a shared group still has its command's help.
+    #[test]
+    fn every_flag_has_help() {
+        let command = Cli::command();
+        for sub in command.get_subcommands() {
+            for arg in sub.get_arguments() {
+                assert!(
+                    arg.get_help().is_some(),
+                    "archipel {} {} has no help",
+                    sub.get_name(),
+                    arg.get_id()
+                );
+            }
+        }
+    }
+
+    /// A saved plan fixes its scope: apply refuses `--only` with one, in
+    /// either order, and takes it without.
+    #[test]
+    fn apply_refuses_only_with_a_saved_plan() {
+        for (args, first_line) in [
+            (
+                ["archipel", "apply", "--only", "island.a", "saved.plan"],
+                "error: the argument '--only <ADDRESS>' cannot be used with '[PLANFILE]'",
+            ),
+            (
+                ["archipel", "apply", "saved.plan", "--only", "island.a"],
+                "error: the argument '[PLANFILE]' cannot be used with '--only <ADDRESS>'",
+            ),
+        ] {
+            let error = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
+            let text = error.render().to_string();
+            assert_eq!(text.lines().next(), Some(first_line), "{text}");
+        }
+        assert!(Cli::try_parse_from(["archipel", "apply", "--only", "island.a"]).is_ok());
+        assert!(Cli::try_parse_from(["archipel", "apply", "saved.plan"]).is_ok());
+        assert!(Cli::try_parse_from(["archipel", "plan", "--only", "island.a"]).is_ok());
+    }
 }

@@ -1,6 +1,7 @@
 //! `archipel apply`: compute the plan, show it, ask, make the changes in
 //! dependency order over SSH, and observe again to prove what converged.
 
+use crate::args::ScopeArgs;
 use crate::files::{self, LoadError};
 use crate::{progress, remote, render};
 use archipel_planner::address::Address;
@@ -9,7 +10,7 @@ use archipel_planner::model::{Archipelago, Machine, ResticSource, SshTarget};
 use archipel_planner::observed::Observed;
 use archipel_planner::plan::{Action, HostStep, NodeStep, Plan, Target};
 use archipel_planner::saved::SavedPlan;
-use archipel_planner::scope::{self, Scope, restrict};
+use archipel_planner::scope::{Scope, restrict};
 use archipel_providers::apply::{self, Binaries, Context, Options, Outcome};
 use archipel_providers::lock;
 use archipel_providers::observe;
@@ -22,16 +23,22 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("only", |only| {
+    // A saved plan's scope was fixed when it was saved.
+    only.help(
+        "Apply only to these islands, chatons or nodes (island.NAME, chaton.NAME, \
+         node.NAME; repeatable), and what their changes need",
+    )
+    .conflicts_with("saved")
+}))]
 pub struct Args {
     /// A plan saved with `archipel plan -out FILE`: applied exactly as it
     /// was saved, without asking, or refused when the file or the live
     /// state it was computed from changed since.
     #[arg(value_name = "PLANFILE")]
     saved: Option<std::path::PathBuf>,
-    /// Apply only to these islands, chatons or nodes (island.NAME,
-    /// chaton.NAME, node.NAME; repeatable), and what their changes need.
-    #[arg(long = "only", value_name = "ADDRESS", conflicts_with = "saved")]
-    only: Vec<String>,
+    #[command(flatten)]
+    only: ScopeArgs,
     /// Do not ask for confirmation (for CI). Without it, apply asks on a
     /// terminal and refuses to run anywhere else.
     #[arg(long)]
@@ -55,7 +62,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
     };
     let desired = desired(&model);
     let saved = args.saved.as_deref().map(files::read_saved).transpose()?;
-    let scopes = scope::parse_all(&args.only, &desired).map_err(LoadError::new)?;
+    let scopes = args.only.scopes(&desired)?;
     let runtime = remote::runtime()?;
     let grace = remote::grace(settings.connect_timeout);
     // Live lines would garble the commands -v prints.

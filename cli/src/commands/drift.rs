@@ -4,6 +4,7 @@
 //! archipelago could not be read whole: "no drift" is only ever said of an
 //! archipelago seen whole.
 
+use crate::args::{self, Format, OutputArgs};
 use crate::files::{self, LoadError};
 use crate::remote;
 use archipel_planner::desired::desired;
@@ -22,22 +23,19 @@ pub enum DriftOutput {
     Markdown,
 }
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// How to print the report.
-    #[arg(long, value_enum, default_value_t = DriftOutput::Human)]
-    output: DriftOutput,
+impl Format for DriftOutput {
+    const JSON: Self = DriftOutput::Json;
 }
 
-impl Args {
-    /// Whether every outcome, errors included, is to be printed as JSON.
-    pub fn json(&self) -> bool {
-        self.output == DriftOutput::Json
-    }
+#[derive(Debug, clap::Args)]
+#[command(mut_arg("output", args::help("How to print the report")))]
+pub struct Args {
+    #[command(flatten)]
+    pub output: OutputArgs<DriftOutput>,
 }
 
 pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, LoadError> {
-    let Some(model) = files::load_valid(path, args.json())? else {
+    let Some(model) = files::load_valid(path, args.output.json())? else {
         return Ok(ExitCode::FAILURE);
     };
     let desired = desired(&model);
@@ -54,7 +52,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         .iter()
         .map(|e| format!("{}: {}", e.address, e.message))
         .collect();
-    let text = match args.output {
+    let text = match args.output.format() {
         DriftOutput::Human => human(&report, &problems),
         DriftOutput::Json => json(&report, &problems),
         DriftOutput::Markdown => markdown(&report, &problems),

@@ -3,6 +3,7 @@
 //! snapshot, through archipel's runner (which records the result where
 //! `status` reads it).
 
+use crate::args::{self, JobArgs};
 use crate::files::{self, LoadError};
 use crate::remote;
 use archipel_planner::desired::desired;
@@ -13,10 +14,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("job", args::help("The job to drill, as CHATON/JOB")))]
 pub struct Args {
-    /// The job to drill, as CHATON/JOB.
-    #[arg(value_name = "CHATON/JOB")]
-    job: String,
+    #[command(flatten)]
+    job: JobArgs,
 }
 
 pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, LoadError> {
@@ -24,7 +25,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         return Ok(ExitCode::FAILURE);
     };
     let desired = desired(&model);
-    let job = desired.backup(&args.job).map_err(LoadError::new)?;
+    let job = args.job.of(&desired)?;
     let machine = model
         .machine(&job.machine)
         .ok_or_else(|| LoadError::new(format!("no machine {}", job.machine)))?;

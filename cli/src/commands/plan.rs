@@ -1,12 +1,14 @@
 //! `archipel plan`: observe the islands and machines, compare them with the
 //! file, and show the changes apply would make, in order.
 
+use crate::args::{self, Format, OutputArgs, ScopeArgs};
 use crate::files::{self, LoadError};
 use crate::{remote, render};
 use archipel_planner::desired::desired;
 use archipel_planner::observed::Observed;
+use archipel_planner::plan::Plan;
 use archipel_planner::saved::SavedPlan;
-use archipel_planner::scope::{self, restrict};
+use archipel_planner::scope::restrict;
 use archipel_providers::ssh::SshSettings;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,20 +23,22 @@ pub enum PlanOutput {
     Markdown,
 }
 
+impl Format for PlanOutput {
+    const JSON: Self = PlanOutput::Json;
+}
+
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("output", args::help("How to print the plan")))]
 pub struct Args {
-    /// How to print the plan.
-    #[arg(long, value_enum, default_value_t = PlanOutput::Human)]
-    output: PlanOutput,
+    #[command(flatten)]
+    pub output: OutputArgs<PlanOutput>,
     /// Also save the plan to FILE (as Terraform's -out; `-out FILE` works
     /// too), with what it was computed from, for `archipel apply FILE` and
     /// `archipel show FILE`. It holds no secret.
     #[arg(long = "out", value_name = "FILE", conflicts_with = "observed")]
     out: Option<PathBuf>,
-    /// Plan only for these islands, chatons or nodes (island.NAME,
-    /// chaton.NAME, node.NAME; repeatable), and what their changes need.
-    #[arg(long = "only", value_name = "ADDRESS")]
-    only: Vec<String>,
+    #[command(flatten)]
+    only: ScopeArgs,
     /// Exit 2 when there are changes, 0 when there are none (1 on error),
     /// as `terraform plan -detailed-exitcode`: for drift checks on a timer.
     #[arg(long)]
@@ -49,30 +53,14 @@ pub struct Args {
     observed: Option<PathBuf>,
 }
 
-impl Args {
-    /// Whether every outcome, errors included, is to be printed as JSON.
-    pub fn json(&self) -> bool {
-        self.output == PlanOutput::Json
-    }
-}
-
 pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, LoadError> {
-    let Some(model) = files::load_valid(path, args.json())? else {
+    let Some(model) = files::load_valid(path, args.output.json())? else {
         return Ok(ExitCode::FAILURE);
     };
     let desired = desired(&model);
-    let scopes = scope::parse_all(&args.only, &desired).map_err(LoadError::new)?;
+    let scopes = args.only.scopes(&desired)?;
     let observed = match &args.observed {
-        Some(file) => {
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| LoadError::new(format!("cannot read {}: {e}", file.display())))?;
-            serde_json::from_str::<Observed>(&text).map_err(|e| {
-                LoadError::new(format!(
-                    "{} is not a saved observation: {e}",
-                    file.display()
-                ))
-            })?
-        }
+        Some(file) => read_observation(file)?,
         None => match remote::observe_all(&model, &desired, settings)? {
             Some(observed) => observed,
             None => {
@@ -82,26 +70,14 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         },
     };
     if let Some(file) = &args.save_observed {
-        let json =
-            serde_json::to_string_pretty(&observed).map_err(|e| LoadError::new(e.to_string()))?;
-        std::fs::write(file, json + "\n")
-            .map_err(|e| LoadError::new(format!("cannot write {}: {e}", file.display())))?;
+        write_json(file, &observed)?;
     }
-
     let plan = restrict(
         archipel_planner::plan::plan(&desired, &observed),
         &scopes,
         &desired,
     );
-    let text = match args.output {
-        PlanOutput::Human => render::human::render(&plan, crate::stdout::colour()),
-        PlanOutput::Json => render::json::render(&plan),
-        PlanOutput::Markdown => render::markdown::render(&plan),
-    };
-    out!("{text}");
-    if !text.ends_with('\n') {
-        outln!();
-    }
+    print(&plan, args.output.format());
     if let Some(out) = &args.out {
         if plan.is_blocked() {
             eprintln!(
@@ -111,10 +87,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
             return Ok(ExitCode::FAILURE);
         }
         let saved = SavedPlan::new(&plan, &model, &observed, env!("CARGO_PKG_VERSION"));
-        let json =
-            serde_json::to_string_pretty(&saved).map_err(|e| LoadError::new(e.to_string()))?;
-        std::fs::write(out, json + "\n")
-            .map_err(|e| LoadError::new(format!("cannot write {}: {e}", out.display())))?;
+        write_json(out, &saved)?;
         eprintln!(
             "Saved the plan to {}: `archipel apply {}` makes exactly these changes, or none if the archipelago changed meanwhile.",
             out.display(),
@@ -128,4 +101,37 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// An observation saved with --save-observed.
+fn read_observation(file: &Path) -> Result<Observed, LoadError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| LoadError::new(format!("cannot read {}: {e}", file.display())))?;
+    serde_json::from_str::<Observed>(&text).map_err(|e| {
+        LoadError::new(format!(
+            "{} is not a saved observation: {e}",
+            file.display()
+        ))
+    })
+}
+
+/// Writes `value` to `file` as pretty JSON, with a final newline.
+fn write_json(file: &Path, value: &impl serde::Serialize) -> Result<(), LoadError> {
+    let json = serde_json::to_string_pretty(value).map_err(|e| LoadError::new(e.to_string()))?;
+    std::fs::write(file, json + "\n")
+        .map_err(|e| LoadError::new(format!("cannot write {}: {e}", file.display())))
+}
+
+/// The plan on stdout, in the format asked for, ending with a newline
+/// (`show` prints a saved plan so too).
+pub fn print(plan: &Plan, format: PlanOutput) {
+    let text = match format {
+        PlanOutput::Human => render::human::render(plan, crate::stdout::colour()),
+        PlanOutput::Json => render::json::render(plan),
+        PlanOutput::Markdown => render::markdown::render(plan),
+    };
+    out!("{text}");
+    if !text.ends_with('\n') {
+        outln!();
+    }
 }

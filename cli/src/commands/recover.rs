@@ -5,6 +5,7 @@
 //! settings. No timer is started: the file still names the old host, and
 //! what runs where stays the file's decision.
 
+use crate::args::{self, JobArgs};
 use crate::files::{self, LoadError};
 use crate::remote;
 use archipel_planner::desired::{DesiredBackup, DesiredIsland, desired};
@@ -20,10 +21,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("job", args::help("The job whose host was lost, as CHATON/JOB")))]
 pub struct Args {
-    /// The job whose host was lost, as CHATON/JOB.
-    #[arg(value_name = "CHATON/JOB")]
-    job: String,
+    #[command(flatten)]
+    job: JobArgs,
 
     /// One of the chaton's escrow keys: an age identity file, or an
     /// OpenSSH private key without passphrase.
@@ -41,7 +42,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         return Ok(ExitCode::FAILURE);
     };
     let desired = desired(&model);
-    let job = desired.backup(&args.job).map_err(LoadError::new)?;
+    let job = args.job.of(&desired)?;
     if job.escrow.is_none() {
         return Err(LoadError::new(format!(
             "chaton {} has no escrow recipients: {}'s password was never escrowed, and only its host had it",

@@ -3,6 +3,7 @@
 //! health and capacity. Reads the status files archipel's runner writes on
 //! the hosts, and the islands through their nodes.
 
+use crate::args::{self, Format, OutputArgs};
 use crate::files::{self, LoadError};
 use crate::remote;
 use archipel_planner::desired::desired;
@@ -24,22 +25,19 @@ pub enum StatusOutput {
     Markdown,
 }
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// How to print the status.
-    #[arg(long, value_enum, default_value_t = StatusOutput::Human)]
-    output: StatusOutput,
+impl Format for StatusOutput {
+    const JSON: Self = StatusOutput::Json;
 }
 
-impl Args {
-    /// Whether every outcome, errors included, is to be printed as JSON.
-    pub fn json(&self) -> bool {
-        self.output == StatusOutput::Json
-    }
+#[derive(Debug, clap::Args)]
+#[command(mut_arg("output", args::help("How to print the status")))]
+pub struct Args {
+    #[command(flatten)]
+    pub output: OutputArgs<StatusOutput>,
 }
 
 pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, LoadError> {
-    let Some(model) = files::load_valid(path, args.json())? else {
+    let Some(model) = files::load_valid(path, args.output.json())? else {
         return Ok(ExitCode::FAILURE);
     };
     let desired = desired(&model);
@@ -67,7 +65,7 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         return Ok(ExitCode::from(remote::INTERRUPTED));
     }
     let report = status::status(&desired, &observation.observed);
-    match args.output {
+    match args.output.format() {
         StatusOutput::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&report).map_err(|e| LoadError::new(e.to_string()))?

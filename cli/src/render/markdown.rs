@@ -101,6 +101,23 @@ pub fn render(plan: &Plan) -> String {
         format!("**{}**", summary_line(plan))
     };
     let _ = writeln!(out, "### archipel plan\n\n{headline}\n");
+    write_destroyed(&mut out, plan);
+    write_problems(&mut out, plan);
+    for capacity in &plan.capacity {
+        let _ = writeln!(out, "- 💾 {}", super::capacity_line(capacity));
+    }
+    if !plan.capacity.is_empty() {
+        out.push('\n');
+    }
+    let sections = Sections::of(plan);
+    write_table(&mut out, &sections);
+    write_details(&mut out, &sections);
+    write_unmanaged(&mut out, plan);
+    out
+}
+
+/// The warning that names what the plan destroys, if it destroys anything.
+fn write_destroyed(out: &mut String, plan: &Plan) {
     let destroyed: Vec<String> = plan
         .changes
         .iter()
@@ -118,6 +135,10 @@ pub fn render(plan: &Plan) -> String {
                 .join(", ")
         );
     }
+}
+
+/// The plan's errors, what could not be observed, and the warnings.
+fn write_problems(out: &mut String, plan: &Plan) {
     for error in &plan.errors {
         let _ = writeln!(out, "- ❌ `{}`: {}", error.address, error.message);
     }
@@ -141,28 +162,43 @@ pub fn render(plan: &Plan) -> String {
     if !plan.errors.is_empty() || !plan.incomplete.is_empty() || !plan.warnings.is_empty() {
         out.push('\n');
     }
-    for capacity in &plan.capacity {
-        let _ = writeln!(out, "- 💾 {}", super::capacity_line(capacity));
-    }
-    if !plan.capacity.is_empty() {
-        out.push('\n');
+}
+
+/// The plan's changes grouped by island, chaton or host: a section each.
+struct Sections<'p> {
+    plan: &'p Plan,
+    /// The sections' names, in plan order of first appearance.
+    order: Vec<String>,
+    /// Each section's changes, as indexes into the plan's.
+    changes: BTreeMap<String, Vec<usize>>,
+}
+
+impl<'p> Sections<'p> {
+    fn of(plan: &'p Plan) -> Sections<'p> {
+        let mut changes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut order: Vec<String> = Vec::new();
+        for (index, change) in plan.changes.iter().enumerate() {
+            let name = group(&change.address);
+            if !changes.contains_key(&name) {
+                order.push(name.clone());
+            }
+            changes.entry(name).or_default().push(index);
+        }
+        Sections {
+            plan,
+            order,
+            changes,
+        }
     }
 
-    // Sections in plan order of first appearance.
-    let mut sections: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    let mut order: Vec<String> = Vec::new();
-    for (index, change) in plan.changes.iter().enumerate() {
-        let name = group(&change.address);
-        if !sections.contains_key(&name) {
-            order.push(name.clone());
-        }
-        sections.entry(name).or_default().push(index);
-    }
-    let counts = |indexes: &[usize]| {
+    /// A section's changes to add, change and destroy (a replacement is
+    /// one of each of add and destroy).
+    fn counts(&self, name: &str) -> (usize, usize, usize) {
+        let indexes = &self.changes[name];
         let count = |action: Action| {
             indexes
                 .iter()
-                .filter(|i| plan.changes[**i].action == action)
+                .filter(|i| self.plan.changes[**i].action == action)
                 .count()
         };
         (
@@ -170,35 +206,45 @@ pub fn render(plan: &Plan) -> String {
             count(Action::Update),
             count(Action::Delete) + count(Action::Replace),
         )
-    };
-    // What changes where, at a glance, before any detail.
-    if order.len() > 1 {
-        let _ = writeln!(out, "| | add | change | destroy |\n|---|---:|---:|---:|");
-        const ROWS: usize = 200;
-        for name in order.iter().take(ROWS) {
-            let (add, change, destroy) = counts(&sections[name]);
-            let _ = writeln!(out, "| {name} | {add} | {change} | {destroy} |");
-        }
-        if order.len() > ROWS {
-            let _ = writeln!(out, "| … {} more | | | |", order.len() - ROWS);
-        }
-        out.push('\n');
     }
+}
+
+/// What changes where, at a glance, before any detail.
+fn write_table(out: &mut String, sections: &Sections) {
+    const ROWS: usize = 200;
+    let order = &sections.order;
+    if order.len() <= 1 {
+        return;
+    }
+    let _ = writeln!(out, "| | add | change | destroy |\n|---|---:|---:|---:|");
+    for name in order.iter().take(ROWS) {
+        let (add, change, destroy) = sections.counts(name);
+        let _ = writeln!(out, "| {name} | {add} | {change} | {destroy} |");
+    }
+    if order.len() > ROWS {
+        let _ = writeln!(out, "| … {} more | | | |", order.len() - ROWS);
+    }
+    out.push('\n');
+}
+
+/// A collapsible section per group, as many as fit in one comment, and a
+/// note naming those that do not.
+fn write_details(out: &mut String, sections: &Sections) {
     // Sections that destroy come first, so the comment's limit never leaves
     // out the details of a destruction.
-    let mut detailed = order.clone();
-    detailed.sort_by_key(|name| counts(&sections[name]).2 == 0);
+    let mut detailed = sections.order.clone();
+    detailed.sort_by_key(|name| sections.counts(name).2 == 0);
     let mut left_out: Vec<&str> = Vec::new();
     for name in &detailed {
-        let indexes = &sections[name];
-        let (add, change, destroy) = counts(indexes);
+        let (add, change, destroy) = sections.counts(name);
         let mut section = format!(
             "<details><summary><b>{name}</b>: {add} to add, {change} to change, {destroy} to destroy</summary>\n\n```diff\n"
         );
-        section.push_str(&bounded(&section_body(plan, indexes), SECTION_LIMIT));
+        let body = section_body(sections.plan, &sections.changes[name]);
+        section.push_str(&bounded(&body, SECTION_LIMIT));
         section.push_str("```\n\n</details>\n\n");
         // Room is kept for the note that says what was left out.
-        if left_out.is_empty() && characters(&out) + characters(&section) <= COMMENT_LIMIT - 2_000 {
+        if left_out.is_empty() && characters(out) + characters(&section) <= COMMENT_LIMIT - 2_000 {
             out.push_str(&section);
         } else {
             left_out.push(name);
@@ -211,20 +257,24 @@ pub fn render(plan: &Plan) -> String {
             named(&left_out)
         );
     }
-    if !plan.unmanaged.is_empty() {
-        let _ = writeln!(
-            out,
-            "<details><summary>Not managed by archipel ({}), left alone</summary>\n",
-            plan.unmanaged.len()
-        );
-        let mut list = String::new();
-        for unmanaged in &plan.unmanaged {
-            let _ = writeln!(list, "- `{}`: {}", unmanaged.address, unmanaged.description);
-        }
-        out.push_str(&bounded(&list, SECTION_LIMIT));
-        let _ = writeln!(out, "\n</details>");
+}
+
+/// What archipel found and leaves alone, collapsed.
+fn write_unmanaged(out: &mut String, plan: &Plan) {
+    if plan.unmanaged.is_empty() {
+        return;
     }
-    out
+    let _ = writeln!(
+        out,
+        "<details><summary>Not managed by archipel ({}), left alone</summary>\n",
+        plan.unmanaged.len()
+    );
+    let mut list = String::new();
+    for unmanaged in &plan.unmanaged {
+        let _ = writeln!(list, "- `{}`: {}", unmanaged.address, unmanaged.description);
+    }
+    out.push_str(&bounded(&list, SECTION_LIMIT));
+    let _ = writeln!(out, "\n</details>");
 }
 
 #[cfg(test)]
