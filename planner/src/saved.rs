@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 /// 2: each change carries its target (format 1 had them in a list beside
 /// the plan).
-pub const FORMAT_VERSION: &str = "2";
+pub const FORMAT_VERSION: &str = "3";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedPlan {
@@ -173,30 +173,58 @@ fn digest(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Action, Change, NodeStep, Target};
+    use crate::model::SshTarget;
+    use crate::plan::{Action, Change, NodeDecision, NodeStep, Target};
 
-    fn saved() -> SavedPlan {
-        let target = Target::Node {
-            island: "ouest".into(),
-            node: "a-1".into(),
-            step: NodeStep::Config,
-        };
-        let change = Change {
+    fn change(target: Target, depends_on: &[&str]) -> Change {
+        Change {
             address: target.address(),
             action: Action::Update,
-            reason: "/etc/garage.toml differs from the file's".into(),
+            reason: "a reason".into(),
             attributes: Vec::new(),
             file: None,
-            depends_on: vec!["island.ouest.node.a-1.binary".parse().unwrap()],
+            depends_on: depends_on.iter().map(|a| a.parse().unwrap()).collect(),
             target,
+        }
+    }
+
+    fn saved() -> SavedPlan {
+        let node = |step, decided| Target::Node {
+            island: "ouest".into(),
+            node: "a-1".into(),
+            step,
+            decided,
         };
+        let changes = vec![
+            change(
+                node(NodeStep::Config, NodeDecision::Nothing),
+                &["island.ouest.node.a-1.binary"],
+            ),
+            change(
+                node(
+                    NodeStep::Secrets,
+                    NodeDecision::CopySecretsFrom("a-2".into()),
+                ),
+                &[],
+            ),
+            change(node(NodeStep::Service, NodeDecision::Rejoin), &[]),
+            change(
+                Target::NodeRemoval {
+                    island: "ouest".into(),
+                    node: "a-9".into(),
+                    id: "ab".repeat(32),
+                    ssh: SshTarget::parse("ops@[fd00::9]:2222").unwrap(),
+                },
+                &[],
+            ),
+        ];
         SavedPlan {
             format_version: FORMAT_VERSION.into(),
             archipel_version: "0.1.0".into(),
             archipelago_sha256: "00".repeat(32),
             fingerprint: BTreeMap::new(),
             plan: Plan {
-                changes: vec![change],
+                changes,
                 ..Plan::default()
             },
         }
@@ -207,22 +235,38 @@ mod tests {
         let saved = saved();
         let text = serde_json::to_string_pretty(&saved).unwrap();
         assert!(text.contains("\"address\": \"island.ouest.node.a-1.config\""));
+        // What the plan decided, and the departing node's address as text.
+        assert!(text.contains("\"copy_secrets_from\": \"a-2\""));
+        assert!(text.contains("\"decided\": \"rejoin\""));
+        assert!(text.contains("\"ssh\": \"ops@[fd00::9]:2222\""));
         assert_eq!(SavedPlan::from_json(&text), Ok(saved));
     }
 
     #[test]
     fn a_plan_saved_in_another_format_is_refused_by_its_version() {
         let mut old = serde_json::to_value(saved()).unwrap();
-        old["format_version"] = json!("1");
-        old["targets"] = json!([]);
-        let error = SavedPlan::from_json(&old.to_string()).unwrap_err();
-        assert_eq!(
-            error,
-            "it is in format 1 (archipel 0.1.0), this archipel reads format 2: make the plan again with archipel plan -out"
-        );
+        for format in ["1", "2"] {
+            // Format 2's node changes did not carry the plan's decisions.
+            old["format_version"] = json!(format);
+            let error = SavedPlan::from_json(&old.to_string()).unwrap_err();
+            assert_eq!(
+                error,
+                format!(
+                    "it is in format {format} (archipel 0.1.0), this archipel reads format 3: make the plan again with archipel plan -out"
+                )
+            );
+        }
         assert_eq!(
             SavedPlan::from_json("{\"plan\": {}}").unwrap_err(),
             "it has no format_version"
         );
+    }
+
+    #[test]
+    fn a_saved_plan_whose_departing_node_has_no_ssh_address_is_refused() {
+        let mut text = serde_json::to_value(saved()).unwrap();
+        text["plan"]["changes"][3]["target"]["ssh"] = json!("root@bad host");
+        let error = SavedPlan::from_json(&text.to_string()).unwrap_err();
+        assert!(error.contains("is not a host name or address"), "{error}");
     }
 }

@@ -232,7 +232,6 @@ impl Apply<'_> {
         let context = Arc::new(Context::new(
             plan,
             self.desired.clone(),
-            observed.clone(),
             remotes.clone(),
             departing.clone(),
             binaries,
@@ -249,7 +248,7 @@ impl Apply<'_> {
             );
             return ExitCode::from(remote::INTERRUPTED);
         }
-        let converged = self.verify(remotes, &context.observed).await;
+        let converged = self.verify(remotes, observed).await;
         let all_done = outcomes.iter().all(|(_, o)| matches!(o, Outcome::Done(_)));
         if converged && all_done {
             outln!("The archipelago matches the file.");
@@ -415,18 +414,16 @@ fn refusal(plan: &Plan, args: &Args) -> Result<(), String> {
 /// that cannot be reached is not removed: archipel stops a node only after
 /// it has handed its data over, and it must run for that.
 async fn departing(ssh: &Ssh, plan: &Plan) -> Result<BTreeMap<String, Remote>, String> {
-    let leaving: Vec<(&str, &str)> = plan
+    let leaving: Vec<(&str, &SshTarget)> = plan
         .changes
         .iter()
         .filter_map(|c| match &c.target {
-            Target::NodeRemoval { node, ssh, .. } => Some((node.as_str(), ssh.as_str())),
+            Target::NodeRemoval { node, ssh, .. } => Some((node.as_str(), ssh)),
             _ => None,
         })
         .collect();
     let connected = futures_util::future::join_all(leaving.iter().map(|(node, target)| async move {
-        let target = SshTarget::parse(target)
-            .map_err(|e| format!("node {node}: its role's SSH address {target:?}: {e}"))?;
-        ssh.connect(node, &target, None).await.map_err(|e| {
+        ssh.connect(node, target, None).await.map_err(|e| {
             format!("node {node} leaves its island but cannot be reached ({e}); it must run until its data has moved: bring it back, then apply again (nothing was changed)")
         })
     }))

@@ -354,7 +354,7 @@ mod tests {
                 island: "zz".into(),
                 node: "n9".into(),
                 id: "ab".repeat(32),
-                ssh: "root@n9".into(),
+                ssh: archipel_planner::model::SshTarget::parse("root@n9").unwrap(),
             },
             3,
         );

@@ -3,11 +3,12 @@
 use super::bucket::plan_bucket;
 use super::files::file_content;
 use super::machines::machine_facts;
-use super::node::plan_node;
+use super::node::{IslandSeen, plan_node};
 use super::{Action, Builder, Incomplete, NodeStep, PlanError, SENSITIVE, Target, Unmanaged};
 use crate::address::Address;
 use crate::desired::{DesiredIsland, DesiredNode};
 use crate::garage;
+use crate::model::SshTarget;
 use crate::observed::{
     Cluster, ClusterLayout, HostFacts, IslandObservation, LayoutRole, Observed, Unreachable,
 };
@@ -30,12 +31,13 @@ fn island_address(island: &str) -> Address {
 pub(super) fn plan_island(island: &DesiredIsland, observed: &Observed, b: &mut Builder) {
     let mut node_ids: BTreeMap<&str, Option<String>> = BTreeMap::new();
     let mut other_factor: Vec<(&str, u8)> = Vec::new();
+    let seen = IslandSeen::of(island, observed);
     for node in &island.nodes {
         let address = node_address(&island.name, &node.name);
         match machine_facts(observed, &node.name) {
             Ok(facts) => {
                 node_ids.insert(&node.name, node_id(facts, node));
-                plan_node(island, node, facts, b);
+                plan_node(island, node, facts, &seen, b);
                 if let Some(live) = facts
                     .files
                     .get(garage::CONFIG)
@@ -227,7 +229,7 @@ fn plan_connections(
     let starting = |node: &str| {
         b.changes.iter().any(|c| {
             c.action == Action::Create
-                && matches!(&c.target, Target::Node { island: i, node: n, step: NodeStep::Service } if i == name && n == node)
+                && matches!(&c.target, Target::Node { island: i, node: n, step: NodeStep::Service, .. } if i == name && n == node)
         })
     };
     let not_connected: Vec<&str> = island
@@ -390,6 +392,18 @@ fn plan_role_out_of_file(
             });
             return;
         };
+        let target = match SshTarget::parse(ssh) {
+            Ok(target) => target,
+            Err(problem) => {
+                b.plan.errors.push(PlanError {
+                    address: node_address(name, &node_name),
+                    message: format!(
+                        "node {node_name} is out of the file, but the SSH address its layout role gives, {ssh:?}, is not one ({problem}), so archipel could not stop it once drained; put its block back and apply once, then remove it"
+                    ),
+                });
+                return;
+            }
+        };
         role_changes.push((
             format!("role {node_name}"),
             Some(role_text(
@@ -404,7 +418,7 @@ fn plan_role_out_of_file(
                 island: name.clone(),
                 node: node_name.clone(),
                 id: role.id.clone(),
-                ssh: ssh.clone(),
+                ssh: target,
             },
             Action::Delete,
             "the node is no longer in the file: its data moves to the island's other nodes, then its Garage is stopped (its data directory is kept)",

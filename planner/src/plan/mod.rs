@@ -25,8 +25,8 @@ mod removals;
 mod types;
 
 pub use types::{
-    Action, AttributeChange, BackupStep, Change, FileChange, HostStep, Incomplete, NodeStep, Plan,
-    PlanError, SENSITIVE, Summary, Target, Unmanaged,
+    Action, AttributeChange, BackupStep, Change, FileChange, HostStep, Incomplete, NodeDecision,
+    NodeStep, Plan, PlanError, SENSITIVE, Summary, Target, Unmanaged,
 };
 
 use backup::plan_backup;

@@ -2,21 +2,57 @@
 //! unit and service.
 
 use super::files::{ownership, show_ownership};
-use super::{Action, Builder, FileChange, NodeStep, SENSITIVE, Target};
+use super::machines::machine_facts;
+use super::{Action, Builder, FileChange, NodeDecision, NodeStep, SENSITIVE, Target};
 use crate::desired::{DesiredIsland, DesiredNode};
 use crate::garage;
-use crate::observed::{FileFacts, HostFacts};
+use crate::observed::{FileFacts, HostFacts, IslandObservation, Observed};
+
+/// What the whole island shows that its nodes' changes depend on: apply
+/// is told, not left to judge again (see [`NodeDecision`]).
+pub(super) struct IslandSeen<'a> {
+    /// The first node of the file that has the island's secrets.
+    secrets_holder: Option<&'a str>,
+    /// The island answered with its layout: it runs.
+    running: bool,
+}
+
+impl<'a> IslandSeen<'a> {
+    pub(super) fn of(island: &'a DesiredIsland, observed: &Observed) -> IslandSeen<'a> {
+        let secrets_holder = island
+            .nodes
+            .iter()
+            .find(|node| {
+                machine_facts(observed, &node.name).is_ok_and(|facts| {
+                    matches!(
+                        facts.files.get(garage::RPC_SECRET),
+                        Some(FileFacts::File { .. })
+                    )
+                })
+            })
+            .map(|node| node.name.as_str());
+        IslandSeen {
+            secrets_holder,
+            running: matches!(
+                observed.islands.get(&island.name),
+                Some(IslandObservation::Reached { .. })
+            ),
+        }
+    }
+}
 
 pub(super) fn plan_node(
     island: &DesiredIsland,
     node: &DesiredNode,
     facts: &HostFacts,
+    seen: &IslandSeen,
     b: &mut Builder,
 ) {
     let on = OnNode {
         island,
         node,
         facts,
+        seen,
     };
     // What changed that the running daemon has not loaded.
     let mut restart_for: Vec<&str> = Vec::new();
@@ -34,6 +70,7 @@ struct OnNode<'a> {
     island: &'a DesiredIsland,
     node: &'a DesiredNode,
     facts: &'a HostFacts,
+    seen: &'a IslandSeen<'a>,
 }
 
 impl OnNode<'_> {
@@ -42,7 +79,25 @@ impl OnNode<'_> {
             island: self.island.name.clone(),
             node: self.node.name.clone(),
             step,
+            decided: match step {
+                NodeStep::Secrets => match self.seen.secrets_holder {
+                    Some(holder) => NodeDecision::CopySecretsFrom(holder.to_string()),
+                    None => NodeDecision::GenerateSecrets,
+                },
+                NodeStep::Service if self.was_member() => NodeDecision::Rejoin,
+                _ => NodeDecision::Nothing,
+            },
         }
+    }
+
+    /// The node was part of the running island: it has run Garage (its
+    /// node key exists) and the island has a layout.
+    fn was_member(&self) -> bool {
+        self.seen.running
+            && matches!(
+                self.file(&garage::node_key_path(&self.node.meta_dir)),
+                FileFacts::File { .. }
+            )
     }
 
     fn file(&self, path: &str) -> &FileFacts {

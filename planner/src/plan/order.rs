@@ -236,9 +236,12 @@ impl Step {
     /// Whether `other` is this step of the change to `waiting`.
     fn is(self, waiting: &Target, other: &Target) -> bool {
         match (self, other) {
-            (Step::Node(wanted), Target::Node { island, node, step }) => {
-                wanted == *step && node_of(waiting) == Some((island, node))
-            }
+            (
+                Step::Node(wanted),
+                Target::Node {
+                    island, node, step, ..
+                },
+            ) => wanted == *step && node_of(waiting) == Some((island, node)),
             (
                 Step::Services,
                 Target::Node {
@@ -342,6 +345,7 @@ fn same_job(a: &Target, b: &Target) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::NodeDecision;
 
     fn addresses(texts: &[&str]) -> Vec<Address> {
         texts.iter().map(|t| t.parse().unwrap()).collect()
@@ -366,6 +370,7 @@ mod tests {
                 island: "i".into(),
                 node: "n".into(),
                 step,
+                decided: NodeDecision::Nothing,
             })
         };
         // No directories, secrets or unit to change.

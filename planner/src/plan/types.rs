@@ -3,6 +3,7 @@
 
 use crate::address::Address;
 use crate::backup::Task;
+use crate::model::SshTarget;
 use crate::observed::Unreachable;
 use serde::{Deserialize, Serialize};
 
@@ -134,6 +135,9 @@ pub enum Target {
         island: String,
         node: String,
         step: NodeStep,
+        /// What the plan decided from what it saw, for apply to follow.
+        #[serde(default, skip_serializing_if = "NodeDecision::is_nothing")]
+        decided: NodeDecision,
     },
     /// A node out of the file but still in the island's layout: drained,
     /// then stopped.
@@ -142,8 +146,9 @@ pub enum Target {
         node: String,
         /// Its Garage ID.
         id: String,
-        /// How to reach it (from its role's tags).
-        ssh: String,
+        /// How to reach it (from its role's tags, checked by the plan).
+        #[serde(with = "ssh_text")]
+        ssh: SshTarget,
     },
     Connect {
         island: String,
@@ -195,7 +200,9 @@ impl Target {
     /// Where the change to it is, in a plan.
     pub fn address(&self) -> Address {
         match self.clone() {
-            Target::Node { island, node, step } => Address::NodeStep { island, node, step },
+            Target::Node {
+                island, node, step, ..
+            } => Address::NodeStep { island, node, step },
             Target::NodeRemoval { island, node, .. } => Address::Node { island, node },
             Target::Connect { island } => Address::Connect { island },
             Target::Layout { island } => Address::Layout { island },
@@ -235,6 +242,50 @@ pub enum NodeStep {
     Secrets = 3,
     Unit = 4,
     Service = 5,
+}
+
+/// What a node's change needs that only what the plan saw can tell: the
+/// plan decides it and apply follows, so that what apply does is what the
+/// reviewed plan said, even when apply observes differently.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeDecision {
+    /// Nothing to decide (most steps).
+    #[default]
+    Nothing,
+    /// The secrets step: copy the island's secrets from this node, which
+    /// has them.
+    CopySecretsFrom(String),
+    /// The secrets step: no node has the island's secrets (a new island):
+    /// apply generates them, once for the island.
+    GenerateSecrets,
+    /// The service step of a node that was a member of the island while it
+    /// ran: once started it rejoins (healthy as it and the island see it)
+    /// before its change is done, and restarting it takes the island's
+    /// turn, one node at a time.
+    Rejoin,
+}
+
+impl NodeDecision {
+    pub fn is_nothing(&self) -> bool {
+        *self == NodeDecision::Nothing
+    }
+}
+
+/// An SSH address in a saved plan: as text, read back with the parser that
+/// checked it when the plan was made.
+mod ssh_text {
+    use crate::model::SshTarget;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(target: &SshTarget, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(target)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SshTarget, D::Error> {
+        let text = String::deserialize(d)?;
+        SshTarget::parse(&text).map_err(serde::de::Error::custom)
+    }
 }
 
 /// A backup host: restic, then archipel's runner and its directories.

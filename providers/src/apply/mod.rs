@@ -13,10 +13,10 @@ use crate::ssh::{Remote, SshError};
 use archipel_planner::address::Address;
 use archipel_planner::backup::Task;
 use archipel_planner::desired::{Desired, DesiredIsland, DesiredNode};
-use archipel_planner::garage as files;
 use archipel_planner::model::ResticSource;
-use archipel_planner::observed::{FileFacts, MachineObservation, Observed};
-use archipel_planner::plan::{Action, BackupStep, Change, HostStep, NodeStep, Plan, Target};
+use archipel_planner::plan::{
+    Action, BackupStep, Change, HostStep, NodeDecision, NodeStep, Plan, Target,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,7 +53,6 @@ pub struct Options {
 /// Everything the changes need, shared by the running ones.
 pub struct Context {
     pub desired: Desired,
-    pub observed: Observed,
     pub remotes: BTreeMap<String, Remote>,
     /// Nodes leaving their island, by name: connected for the plan's
     /// removals, since the file no longer lists them.
@@ -79,7 +78,6 @@ impl Context {
     pub fn new(
         plan: &Plan,
         desired: Desired,
-        observed: Observed,
         remotes: BTreeMap<String, Remote>,
         departing: BTreeMap<String, Remote>,
         binaries: Binaries,
@@ -93,7 +91,6 @@ impl Context {
         }
         Context {
             desired,
-            observed,
             remotes,
             departing,
             binaries,
@@ -137,23 +134,26 @@ impl Context {
         self.remote(&node.name)
     }
 
-    /// The island's secrets: read from a node that has them, or, for a new
-    /// island, generated once.
-    async fn secrets(&self, island: &DesiredIsland) -> Result<Arc<Secrets>, SshError> {
+    /// The island's secrets, as the plan decided: read from the node it
+    /// named, or, for a new island, generated once.
+    async fn secrets(
+        &self,
+        island: &DesiredIsland,
+        decided: &NodeDecision,
+    ) -> Result<Arc<Secrets>, SshError> {
         let mut cache = self.secrets.lock().await;
         if let Some(secrets) = cache.get(&island.name) {
             return Ok(Arc::clone(secrets));
         }
-        let holder = island.nodes.iter().find(|node| {
-            matches!(
-                self.observed.machines.get(&node.name),
-                Some(MachineObservation::Reached { facts })
-                    if matches!(facts.files.get(files::RPC_SECRET), Some(FileFacts::File { .. }))
-            )
-        });
-        let secrets = match holder {
-            Some(node) => Secrets::read(self.remote(&node.name)?).await?,
-            None => Secrets::generate()?,
+        let secrets = match decided {
+            NodeDecision::CopySecretsFrom(holder) => Secrets::read(self.remote(holder)?).await?,
+            NodeDecision::GenerateSecrets => Secrets::generate()?,
+            other => {
+                return Err(SshError::Local(format!(
+                    "the plan did not say where island {}'s secrets come from ({other:?})",
+                    island.name
+                )));
+            }
         };
         let secrets = Arc::new(secrets);
         cache.insert(island.name.clone(), Arc::clone(&secrets));
@@ -171,25 +171,6 @@ impl Context {
             );
         }
         Ok(ids)
-    }
-
-    /// Whether the node was part of the running island before this apply
-    /// (it has run Garage, and the island has a layout).
-    fn was_member(&self, island: &str, node: &DesiredNode) -> bool {
-        self.island_was_running(island)
-            && matches!(
-                self.observed.machines.get(&node.name),
-                Some(MachineObservation::Reached { facts })
-                    if matches!(facts.files.get(&files::node_key_path(&node.meta_dir)), Some(FileFacts::File { .. }))
-            )
-    }
-
-    /// Whether the island had a layout before this apply.
-    fn island_was_running(&self, island: &str) -> bool {
-        matches!(
-            self.observed.islands.get(island),
-            Some(archipel_planner::observed::IslandObservation::Reached { .. })
-        )
     }
 }
 
@@ -223,20 +204,17 @@ pub async fn apply(
 }
 
 impl Executor for Context {
-    /// A restart of a node of a running island takes the island's turn:
-    /// one node at a time. Other changes need no turn.
+    /// A restart of a member of a running island (as the plan saw it)
+    /// takes the island's turn: one node at a time. Other changes need no
+    /// turn.
     fn turn(&self, change: &Change) -> Option<String> {
         match &change.target {
             Target::Node {
                 island,
                 step: NodeStep::Service,
+                decided: NodeDecision::Rejoin,
                 ..
-            } if change.action == Action::Update
-                && self.island_was_running(island)
-                && self.island(island).is_ok() =>
-            {
-                Some(island.clone())
-            }
+            } if change.action == Action::Update => Some(island.clone()),
             _ => None,
         }
     }
@@ -261,7 +239,12 @@ async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), SshError> {
     match &change.target {
-        Target::Node { island, node, step } => {
+        Target::Node {
+            island,
+            node,
+            step,
+            decided,
+        } => {
             let (island, node) = context.node(island, node)?;
             let remote = context.remote(&node.name)?;
             match step {
@@ -274,7 +257,7 @@ async fn run(
                 NodeStep::Directories => garage::prepare_directories(remote, node).await,
                 NodeStep::Config => garage::write_config(remote, node).await,
                 NodeStep::Secrets => {
-                    let secrets = context.secrets(island).await?;
+                    let secrets = context.secrets(island, decided).await?;
                     garage::write_secrets(remote, &secrets).await
                 }
                 NodeStep::Unit => garage::write_unit(remote, node).await,
@@ -286,7 +269,7 @@ async fn run(
                     // before the next node's turn): the island healthy
                     // again. A new node is connected by the island's
                     // connect change instead.
-                    if context.was_member(&island.name, node) {
+                    if *decided == NodeDecision::Rejoin {
                         // Healthy as the node sees it, and as the island's
                         // coordinator does (it notices the node back a
                         // moment later; plans read the island through it).

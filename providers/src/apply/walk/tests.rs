@@ -2,7 +2,7 @@
 //! a change "takes" seconds in no time and the same way every run.
 
 use super::*;
-use archipel_planner::plan::{Action, NodeStep, Target};
+use archipel_planner::plan::{Action, NodeDecision, NodeStep, Target};
 use std::sync::Mutex as Shared;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -87,6 +87,7 @@ impl Executor for Fake {
             Target::Node {
                 island,
                 step: NodeStep::Service,
+                decided: NodeDecision::Rejoin,
                 ..
             } if change.action == Action::Update => Some(island.clone()),
             _ => None,
@@ -136,6 +137,7 @@ fn restart(island: &str, node: &str) -> Change {
         island: island.into(),
         node: node.into(),
         step: NodeStep::Service,
+        decided: NodeDecision::Rejoin,
     };
     Change {
         action: Action::Update,
