@@ -1,0 +1,138 @@
+//! A backup job and its host: the files it writes, its repository, the
+//! password's escrow, its schedules.
+
+use crate::converged::{bare_world, converged};
+use crate::fixture::{BASE, desired_from, facts, outline, texts};
+use archipel_planner::observed::*;
+use archipel_planner::plan::plan;
+
+#[test]
+fn backup_job_files_as_written_on_the_host() {
+    let desired = desired_from(BASE);
+    let job = desired
+        .backups
+        .iter()
+        .find(|b| b.job == "mail")
+        .expect("the mail job");
+    let mut text = format!("# {}\n{}", job.env_file, job.env);
+    for unit in &job.units {
+        text.push_str(&format!("\n# {}\n{}", unit.service_name, unit.service));
+        text.push_str(&format!("\n# {}\n{}", unit.timer_name, unit.timer));
+    }
+    snapshot!("backup_job_files_as_written_on_the_host", text);
+}
+
+#[test]
+fn a_repository_that_refuses_the_password_is_an_error_never_a_new_one() {
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    let job = &desired.backups[0];
+    let host = facts(&mut observed, &job.machine);
+    host.probes.insert(
+        Probe::Repository(job.id.clone()).to_string(),
+        ProbeOutput {
+            status: 1,
+            output: "Fatal: wrong password or no key found".into(),
+        },
+    );
+    let refused = plan(&desired, &observed);
+    assert!(refused.changes.is_empty(), "{:?}", refused.changes);
+    assert_eq!(refused.errors.len(), 1);
+    assert!(
+        refused.errors[0]
+            .message
+            .contains("never initialises it again")
+    );
+
+    // A repository that does not exist yet is created.
+    let host = facts(&mut observed, &job.machine);
+    host.probes.insert(
+        Probe::Repository(job.id.clone()).to_string(),
+        ProbeOutput {
+            status: 1,
+            output: "Fatal: unable to open config file: Stat: The specified key does not exist.\nIs there a repository at the following location?".into(),
+        },
+    );
+    let plan = plan(&desired, &observed);
+    assert_eq!(
+        plan.changes
+            .iter()
+            .map(|c| c.address.to_string())
+            .collect::<Vec<_>>(),
+        vec![format!(
+            "chaton.{}.backup.{}.repository",
+            job.chaton, job.job
+        )]
+    );
+}
+
+#[test]
+fn the_password_is_escrowed_once_it_opens_the_repository_and_again_for_new_recipients() {
+    let desired = desired_from(BASE);
+    let bare = plan(&desired, &bare_world(&desired));
+    let escrow = bare
+        .changes
+        .iter()
+        .find(|c| c.address == "chaton.a.backup.files.escrow")
+        .expect("an escrow change");
+    assert!(
+        texts(&escrow.depends_on).contains(&"chaton.a.backup.files.repository".to_string())
+            && texts(&escrow.depends_on).contains(&"chaton.a.backup.files.password".to_string()),
+        "{:?}",
+        escrow.depends_on
+    );
+    // chaton "d" names no recipient: nothing to escrow.
+    assert!(
+        !bare
+            .changes
+            .iter()
+            .any(|c| c.address.to_string().starts_with("chaton.d.")
+                && c.address.to_string().ends_with(".escrow"))
+    );
+
+    // Another admin's key: the password is encrypted again, the diff says
+    // for whom.
+    let admin =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN bob@a";
+    let more = desired_from(&BASE.replacen(
+        "escrow  = [\"age1",
+        &format!("escrow  = [\"{admin}\", \"age1"),
+        1,
+    ));
+    let replan = plan(&more, &converged(&desired));
+    assert_eq!(
+        outline(&replan),
+        "~ chaton.a.backup.files.escrow  (the escrow's recipients or place changed: the password is encrypted again)\nPlan: 0 to add, 1 to change, 0 to destroy.\n"
+    );
+    let file = replan.changes[0].file.as_ref().expect("the record's diff");
+    assert!(file.after.contains(admin) && !file.before.as_deref().unwrap_or("").contains(admin));
+}
+
+/// The host's systemd has the last word on a schedule: one it says never
+/// comes again (a date in the past), or refuses (a time zone it does not
+/// know), is an error naming the timer, never a timer installed to sleep.
+#[test]
+fn a_schedule_the_host_never_reaches_is_an_error() {
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    let job = &desired.backups[0];
+    let host = facts(&mut observed, &job.machine);
+    host.probes.insert(
+        Probe::Schedules(job.id.clone()).to_string(),
+        ProbeOutput {
+            status: 0,
+            output: "backup\tnever\ncheck\tinvalid\tFailed to parse calendar specification: Invalid argument\nprune\tnext\n".into(),
+        },
+    );
+    let plan = plan(&desired, &observed);
+    let errors: Vec<(String, &str)> = plan
+        .errors
+        .iter()
+        .map(|e| (e.address.to_string(), e.message.as_str()))
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].0.ends_with(".backup.timer"), "{errors:?}");
+    assert!(errors[0].1.contains("is never reached again"), "{errors:?}");
+    assert!(errors[1].0.ends_with(".check.timer"), "{errors:?}");
+    assert!(errors[1].1.contains("Failed to parse"), "{errors:?}");
+}

@@ -1,0 +1,126 @@
+//! An island's layout: capacity, nodes joining and leaving, its
+//! replication factor, and what archipel does not manage there.
+
+use crate::converged::converged;
+use crate::fixture::{BASE, bare, desired_from, outline, reached, with_node_b2};
+use archipel_planner::observed::*;
+use archipel_planner::plan::plan;
+
+#[test]
+fn capacity_change_touches_only_the_layout() {
+    let old = desired_from(BASE);
+    let new = desired_from(&BASE.replacen(
+        "capacity = \"10G\"\n  }\n}\n\nchaton \"c\"",
+        "capacity = \"20G\"\n  }\n}\n\nchaton \"c\"",
+        1,
+    ));
+    snapshot!(
+        "capacity_change_touches_only_the_layout",
+        outline(&plan(&new, &converged(&old)))
+    );
+}
+
+#[test]
+fn added_node() {
+    let old = desired_from(BASE);
+    let new = desired_from(&with_node_b2());
+    let mut observed = converged(&old);
+    observed
+        .machines
+        .insert("b-2".into(), MachineObservation::Reached { facts: bare() });
+    snapshot!("added_node", outline(&plan(&new, &observed)));
+}
+
+#[test]
+fn removed_node() {
+    let old = desired_from(BASE);
+    let new = desired_from(&with_node_b2());
+    // The world has b-2; the file no longer does.
+    let plan = plan(&old, &converged(&new));
+    snapshot!("removed_node", outline(&plan));
+    assert_eq!(plan.summary().destroy, 1);
+}
+
+#[test]
+fn a_removed_node_archipel_cannot_reach_is_an_error_not_a_removal() {
+    let old = desired_from(BASE);
+    let new = desired_from(&with_node_b2());
+    let mut observed = converged(&new);
+    // A role whose tags do not say where the node is.
+    for role in &mut reached(&mut observed, "ouest").layout.roles {
+        if role.tags.get(1).is_some_and(|n| n == "b-2") {
+            role.tags.truncate(2);
+        }
+    }
+    let plan = plan(&old, &observed);
+    // No removal: only the settings of jobs to ouest, which list its
+    // nodes' S3 addresses, change.
+    assert!(
+        plan.changes
+            .iter()
+            .all(|c| c.address.to_string().ends_with(".settings")),
+        "{:?}",
+        plan.changes
+    );
+    assert_eq!(plan.errors.len(), 1);
+    assert_eq!(plan.errors[0].address, "island.ouest.node.b-2");
+    assert!(
+        plan.errors[0].message.contains("SSH"),
+        "{}",
+        plan.errors[0].message
+    );
+}
+
+#[test]
+fn replication_factor_change_is_an_error() {
+    let old = desired_from(BASE);
+    let new = desired_from(&BASE.replacen("replication_factor = 2", "replication_factor = 3", 1));
+    let plan = plan(&new, &converged(&old));
+    assert!(plan.is_blocked());
+    snapshot!("replication_factor_change_is_an_error", outline(&plan));
+}
+
+#[test]
+fn unmanaged_bucket_key_and_role_are_left_alone() {
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    let cluster = reached(&mut observed, "ouest");
+    cluster.buckets.push(BucketInfo {
+        id: "f00d".into(),
+        global_aliases: vec!["handmade".into()],
+        keys: vec![],
+        objects: 12,
+        bytes: 3_000_000,
+        unfinished_uploads: 0,
+        quotas: Quotas::default(),
+    });
+    cluster.keys.push(KeyInfo {
+        access_key_id: "GK0123".into(),
+        name: "someone".into(),
+        expired: false,
+        buckets: vec![],
+    });
+    cluster.layout.roles.push(LayoutRole {
+        id: "ab".repeat(32),
+        zone: "elsewhere".into(),
+        capacity: Some(1_000_000_000),
+        tags: vec![],
+    });
+    // A node out of the layout that still runs (a removal left draining).
+    cluster.status.nodes.push(NodeStatus {
+        id: "cd".repeat(32),
+        addr: Some("10.0.0.99:3901".into()),
+        hostname: Some("old-node".into()),
+        garage_version: Some("2.5.0".into()),
+        is_up: true,
+        draining: true,
+        role: None,
+        data_partition: None,
+    });
+    let plan = plan(&desired, &observed);
+    assert!(!plan.has_changes());
+    snapshot!(
+        "unmanaged_bucket_key_and_role_are_left_alone",
+        outline(&plan)
+    );
+}
