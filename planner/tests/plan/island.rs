@@ -72,6 +72,35 @@ fn a_removed_node_archipel_cannot_reach_is_an_error_not_a_removal() {
 }
 
 #[test]
+fn a_removed_node_whose_role_gives_no_valid_ssh_address_is_an_error() {
+    let old = desired_from(BASE);
+    let new = desired_from(&with_node_b2());
+    let mut observed = converged(&new);
+    for role in &mut reached(&mut observed, "ouest").layout.roles {
+        if role.tags.get(1).is_some_and(|n| n == "b-2") {
+            role.tags[2] = "root@b 2".into();
+        }
+    }
+    let plan = plan(&old, &observed);
+    assert!(
+        plan.changes
+            .iter()
+            .all(|c| c.address.to_string().ends_with(".settings")),
+        "{:?}",
+        plan.changes
+    );
+    assert_eq!(plan.errors.len(), 1);
+    assert_eq!(plan.errors[0].address, "island.ouest.node.b-2");
+    assert!(
+        plan.errors[0]
+            .message
+            .contains("\"root@b 2\", is not one (\"b 2\" is not a host name or address)"),
+        "{}",
+        plan.errors[0].message
+    );
+}
+
+#[test]
 fn replication_factor_change_is_an_error() {
     let old = desired_from(BASE);
     let new = desired_from(&BASE.replacen("replication_factor = 2", "replication_factor = 3", 1));

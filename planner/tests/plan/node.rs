@@ -1,11 +1,11 @@
 //! A Garage node: its config, and when its daemon is restarted or
 //! connected again.
 
-use crate::converged::converged;
-use crate::fixture::{BASE, desired_from, facts, outline, texts};
+use crate::converged::{bare_world, converged};
+use crate::fixture::{BASE, bare, desired_from, facts, outline, texts, with_node_b2};
 use archipel_planner::garage;
 use archipel_planner::observed::*;
-use archipel_planner::plan::plan;
+use archipel_planner::plan::{NodeDecision, NodeStep, Plan, Target, plan};
 
 #[test]
 fn config_drift_restarts_the_node() {
@@ -71,5 +71,74 @@ fn a_node_started_again_is_connected_even_if_the_cluster_still_sees_it_up() {
     assert_eq!(
         texts(&connect.depends_on),
         vec!["island.ouest.node.a-1.service".to_string()]
+    );
+}
+
+/// Each node's changes of the given step, with what the plan decided.
+fn decided(plan: &Plan, step: NodeStep) -> Vec<(String, NodeDecision)> {
+    plan.changes
+        .iter()
+        .filter_map(|c| match &c.target {
+            Target::Node {
+                node,
+                step: s,
+                decided,
+                ..
+            } if *s == step => Some((node.clone(), decided.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_island_s_secrets_are_generated_and_a_joining_node_copies_them() {
+    let old = desired_from(BASE);
+    // Nothing runs yet: no node has the secrets, so apply generates them.
+    let first = plan(&old, &bare_world(&old));
+    let secrets = decided(&first, NodeStep::Secrets);
+    assert!(!secrets.is_empty());
+    assert!(
+        secrets
+            .iter()
+            .all(|(_, d)| *d == NodeDecision::GenerateSecrets),
+        "{secrets:?}"
+    );
+    // A new node of a running island copies them from the island's first
+    // node that has them.
+    let new = desired_from(&with_node_b2());
+    let mut observed = converged(&old);
+    observed
+        .machines
+        .insert("b-2".into(), MachineObservation::Reached { facts: bare() });
+    let holder = new.islands[0].nodes[0].name.clone();
+    assert_eq!(
+        decided(&plan(&new, &observed), NodeStep::Secrets),
+        vec![("b-2".to_string(), NodeDecision::CopySecretsFrom(holder))]
+    );
+}
+
+#[test]
+fn a_restarted_member_rejoins_and_a_new_node_is_connected_instead() {
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    if let Some(FileFacts::File { modified, .. }) =
+        facts(&mut observed, "b-1").files.get_mut(garage::CONFIG)
+    {
+        *modified = Some(1_700_000_200);
+    }
+    assert_eq!(
+        decided(&plan(&desired, &observed), NodeStep::Service),
+        vec![("b-1".to_string(), NodeDecision::Rejoin)]
+    );
+    // A node that never ran Garage is not waited for: the island's connect
+    // change brings it in.
+    let new = desired_from(&with_node_b2());
+    observed
+        .machines
+        .insert("b-2".into(), MachineObservation::Reached { facts: bare() });
+    let services = decided(&plan(&new, &observed), NodeStep::Service);
+    assert!(
+        services.contains(&("b-2".to_string(), NodeDecision::Nothing)),
+        "{services:?}"
     );
 }
