@@ -56,25 +56,7 @@ impl Secrets {
 /// Installs the pinned binary (already verified), keeping the previous one
 /// for a rollback by hand, and checks what landed.
 pub async fn install_binary(remote: &Remote, binary: &[u8], sha256: &str) -> Result<(), SshError> {
-    remote
-        .run_checked(
-            "if [ -f \"$1\" ]; then cp -p -- \"$1\" \"$2\"; fi",
-            &[BINARY, files::PREVIOUS_BINARY],
-            None,
-        )
-        .await?;
-    remote.upload(BINARY, binary, "root", "root", 0o755).await?;
-    // Recorded, so plans need not read 50 MB again to know it is the pin.
-    let landed = crate::host::record_hash(remote, BINARY).await?;
-    if landed != sha256 {
-        return Err(SshError::Failed {
-            host: remote.host().to_string(),
-            command: format!("install {}", BINARY),
-            status: 1,
-            stderr: format!("the installed binary's sha256 is {landed}, not the pinned {sha256}"),
-        });
-    }
-    Ok(())
+    crate::host::install_pinned(remote, BINARY, Some(files::PREVIOUS_BINARY), binary, sha256).await
 }
 
 /// The `garage` system user and the node's private directories.
