@@ -1,7 +1,7 @@
 //! Facts about a host — OS, architecture, systemd, files and units — in one
 //! SSH round trip: a single remote script whose output is parsed here.
 
-use crate::ssh::{Remote, SshError};
+use crate::ssh::{LocalError, Remote, SshError};
 pub use archipel_planner::observed::{FactsQuery, FileQuery, Read};
 use archipel_planner::observed::{FileFacts, HostFacts, ProbeOutput, UnitFacts};
 use base64::Engine as _;
@@ -154,10 +154,11 @@ pub async fn install_pinned(
 pub async fn gather(remote: &Remote, query: &FactsQuery) -> Result<HostFacts, SshError> {
     for path in query.files.iter().map(|f| &f.path) {
         if !path.starts_with('/') || path.contains(['\t', '\n', '\\']) {
-            return Err(SshError::Local(format!(
-                "{}: cannot query {path:?}: paths are absolute, without tabs, newlines or backslashes",
-                remote.host()
-            )));
+            return Err(LocalError::UnqueryablePath {
+                host: remote.host().to_string(),
+                path: path.clone(),
+            }
+            .into());
         }
     }
     for unit in &query.units {
@@ -166,10 +167,11 @@ pub async fn gather(remote: &Remote, query: &FactsQuery) -> Result<HostFacts, Ss
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "@._-:".contains(c))
         {
-            return Err(SshError::Local(format!(
-                "{}: cannot query unit {unit:?}",
-                remote.host()
-            )));
+            return Err(LocalError::UnqueryableUnit {
+                host: remote.host().to_string(),
+                unit: unit.clone(),
+            }
+            .into());
         }
     }
     let mut args: Vec<String> = vec![HASH_RECORDS.to_string(), PROBE_WITHIN.as_secs().to_string()];

@@ -4,7 +4,7 @@
 //! secret never leaves this process.
 
 use crate::garage::KeySecret;
-use crate::ssh::{Remote, SshError};
+use crate::ssh::{LocalError, Remote, SshError};
 use archipel_planner::desired::DesiredIsland;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
@@ -45,22 +45,25 @@ impl Objects {
         bucket: &str,
         key: &KeySecret,
     ) -> Result<Objects, SshError> {
-        let local = |what: &str, e: &dyn std::fmt::Display| SshError::Local(format!("{what}: {e}"));
+        let address = |what: &'static str, e: &dyn std::fmt::Display| LocalError::S3Address {
+            what,
+            reason: e.to_string(),
+        };
         let dir = tempfile::Builder::new()
             .prefix("archipel-s3.")
             .tempdir()
-            .map_err(|e| local("a directory for the S3 forward", &e))?;
+            .map_err(|source| LocalError::ForwardDirectory { source })?;
         let socket = dir.path().join("s3.sock");
         let endpoint = format!("http://127.0.0.1:{}", island.s3_port)
             .parse()
-            .map_err(|e| local("the S3 endpoint", &e))?;
+            .map_err(|e| address("the S3 endpoint", &e))?;
         let bucket = Bucket::new(
             endpoint,
             UrlStyle::Path,
             bucket.to_string(),
             island.s3_region.clone(),
         )
-        .map_err(|e| local("the bucket's address", &e))?;
+        .map_err(|e| address("the bucket's address", &e))?;
         remote.forward_local(&socket, island.s3_port).await?;
         Ok(Objects {
             remote: remote.clone(),

@@ -9,7 +9,7 @@
 
 use crate::backup;
 use crate::garage::{self, Secrets};
-use crate::ssh::{Remote, SshError};
+use crate::ssh::{LocalError, Remote, SshError};
 use archipel_planner::address::Address;
 use archipel_planner::backup::Task;
 use archipel_planner::desired::{Desired, DesiredIsland, DesiredNode};
@@ -108,7 +108,12 @@ impl Context {
             .islands
             .iter()
             .find(|i| i.name == name)
-            .ok_or_else(|| SshError::Local(format!("island {name} is not in the file")))
+            .ok_or_else(|| {
+                LocalError::IslandNotInFile {
+                    island: name.to_string(),
+                }
+                .into()
+            })
     }
 
     fn node(&self, island: &str, node: &str) -> Result<(&DesiredIsland, &DesiredNode), SshError> {
@@ -117,14 +122,19 @@ impl Context {
             .nodes
             .iter()
             .find(|n| n.name == node)
-            .ok_or_else(|| SshError::Local(format!("node {node} is not in the file")))?;
+            .ok_or_else(|| LocalError::NodeNotInFile {
+                node: node.to_string(),
+            })?;
         Ok((island, node))
     }
 
     fn remote(&self, machine: &str) -> Result<&Remote, SshError> {
-        self.remotes
-            .get(machine)
-            .ok_or_else(|| SshError::Local(format!("{machine} is not connected")))
+        self.remotes.get(machine).ok_or_else(|| {
+            LocalError::NotConnected {
+                machine: machine.to_string(),
+            }
+            .into()
+        })
     }
 
     /// The island's node that island-wide calls go through: its first node
@@ -133,7 +143,9 @@ impl Context {
         let node = island
             .nodes
             .first()
-            .ok_or_else(|| SshError::Local(format!("island {} has no node", island.name)))?;
+            .ok_or_else(|| LocalError::IslandWithoutNode {
+                island: island.name.clone(),
+            })?;
         self.remote(&node.name)
     }
 
@@ -267,7 +279,9 @@ async fn run(
             match step {
                 NodeStep::Binary => {
                     let binary = context.binaries.garage.get(&island.name).ok_or_else(|| {
-                        SshError::Local(format!("no verified binary for island {}", island.name))
+                        LocalError::NoVerifiedGarage {
+                            island: island.name.clone(),
+                        }
                     })?;
                     garage::install_binary(remote, binary, &island.binary_sha256).await
                 }
@@ -351,7 +365,9 @@ async fn run(
                 .buckets
                 .iter()
                 .find(|b| &b.name == bucket)
-                .ok_or_else(|| SshError::Local(format!("bucket {bucket} is not in the file")))?;
+                .ok_or_else(|| LocalError::BucketNotInFile {
+                    bucket: bucket.clone(),
+                })?;
             garage::ensure_bucket(context.coordinator(island)?, bucket).await
         }
         Target::Key { island, key } => {
@@ -381,7 +397,7 @@ async fn run(
             let remote = context
                 .departing
                 .get(node)
-                .ok_or_else(|| SshError::Local(format!("node {node} is not connected")))?;
+                .ok_or_else(|| LocalError::DepartingNotConnected { node: node.clone() })?;
             let report = |message: String| {
                 let _ = events.send(Event::Progress(change.address.clone(), message));
             };
@@ -398,9 +414,7 @@ async fn run(
             tokio::select! {
                 drained = drained => drained?,
                 _ = stop.wait_for(|stop| *stop) => {
-                    return Err(SshError::Local(format!(
-                        "interrupted while node {node} drained: it is out of the layout and keeps running until its data has moved; stop its Garage then (systemctl disable --now garage)"
-                    )));
+                    return Err(LocalError::InterruptedWhileDraining { node: node.clone() }.into());
                 }
             }
             garage::stop(remote).await
@@ -420,12 +434,16 @@ async fn run(
                         .backups
                         .iter()
                         .find(|b| &b.machine == machine)
-                        .ok_or_else(|| SshError::Local(format!("{machine} runs no backup job")))?;
+                        .ok_or_else(|| LocalError::NoBackupJob {
+                            machine: machine.clone(),
+                        })?;
                     match &job.restic {
                         ResticSource::Package => backup::install_package(remote).await,
                         ResticSource::Binary { sha256, .. } => {
                             let binary = context.binaries.restic.get(machine).ok_or_else(|| {
-                                SshError::Local(format!("no verified restic for {machine}"))
+                                LocalError::NoVerifiedRestic {
+                                    machine: machine.clone(),
+                                }
                             })?;
                             backup::install_binary(remote, binary, sha256).await
                         }
@@ -442,18 +460,20 @@ async fn run(
                 .backups
                 .iter()
                 .find(|b| &b.chaton == chaton && &b.job == job)
-                .ok_or_else(|| {
-                    SshError::Local(format!("backup {chaton}/{job} is not in the file"))
+                .ok_or_else(|| LocalError::BackupNotInFile {
+                    chaton: chaton.clone(),
+                    job: job.clone(),
                 })?;
             let remote = context.remote(&job.machine)?;
             let unit = |task: Task| {
-                job.units.iter().find(|u| u.task == task).ok_or_else(|| {
-                    SshError::Local(format!(
-                        "backup {chaton}/{}: no {} task",
-                        job.job,
-                        task.name()
-                    ))
-                })
+                job.units
+                    .iter()
+                    .find(|u| u.task == task)
+                    .ok_or_else(|| LocalError::NoTask {
+                        chaton: chaton.clone(),
+                        job: job.job.clone(),
+                        task: task.name(),
+                    })
             };
             match step {
                 BackupStep::Password => backup::write_password(remote, job).await,

@@ -2,7 +2,7 @@
 //! many calls in one round trip, each bounded, and through an island's
 //! running members when one of them cannot answer.
 
-use crate::ssh::{Remote, SshError};
+use crate::ssh::{LocalError, Remote, SshError};
 use archipel_planner::garage::{BINARY, CONFIG};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -267,6 +267,21 @@ pub(super) fn parse<T: DeserializeOwned>(
 /// is not passed to a shell.
 pub(super) fn is_identifier(id: &str) -> bool {
     !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// An admin API call without a body, its answer read as `T`.
+pub(super) async fn api_as<T: DeserializeOwned>(
+    remote: &Remote,
+    endpoint: &'static str,
+) -> Result<T, SshError> {
+    serde_json::from_value(api(remote, endpoint, None).await?).map_err(|e| {
+        LocalError::UnexpectedAnswer {
+            host: remote.host().to_string(),
+            endpoint,
+            reason: e.to_string(),
+        }
+        .into()
+    })
 }
 
 /// One admin API call, its JSON answer. Bodies never hold a secret (they

@@ -1,7 +1,7 @@
 //! Buckets, access keys and the permissions a key holds on a bucket.
 
-use super::admin_api::api;
-use crate::ssh::{Remote, SshError};
+use super::admin_api::{api, api_as};
+use crate::ssh::{LocalError, Remote, SshError};
 use archipel_planner::desired::DesiredBucket;
 use archipel_planner::observed::Permissions;
 
@@ -27,9 +27,7 @@ pub async fn ensure_bucket(coordinator: &Remote, bucket: &DesiredBucket) -> Resu
 }
 
 async fn bucket_id(coordinator: &Remote, alias: &str) -> Result<Option<String>, SshError> {
-    let buckets: Vec<BucketInfoAlias> =
-        serde_json::from_value(api(coordinator, "ListBuckets", None).await?)
-            .map_err(|e| SshError::Local(e.to_string()))?;
+    let buckets: Vec<BucketInfoAlias> = api_as(coordinator, "ListBuckets").await?;
     Ok(buckets
         .into_iter()
         .find(|b| b.global_aliases.iter().any(|a| a == alias))
@@ -51,15 +49,16 @@ struct KeyName {
 }
 
 async fn key_id(coordinator: &Remote, name: &str) -> Result<Option<String>, SshError> {
-    let keys: Vec<KeyName> = serde_json::from_value(api(coordinator, "ListKeys", None).await?)
-        .map_err(|e| SshError::Local(e.to_string()))?;
+    let keys: Vec<KeyName> = api_as(coordinator, "ListKeys").await?;
     let matching: Vec<KeyName> = keys.into_iter().filter(|k| k.name == name).collect();
     match matching.len() {
         0 => Ok(None),
         1 => Ok(matching.into_iter().next().map(|k| k.id)),
-        n => Err(SshError::Local(format!(
-            "{n} keys are named {name}: archipel will not guess which one is its own"
-        ))),
+        count => Err(LocalError::AmbiguousKey {
+            name: name.to_string(),
+            count,
+        }
+        .into()),
     }
 }
 
@@ -83,16 +82,22 @@ pub async fn key_secret(
 ) -> Result<KeySecret, SshError> {
     let id = key_id(coordinator, name)
         .await?
-        .ok_or_else(|| SshError::Local(format!("key {name} does not exist on island {island}")))?;
+        .ok_or_else(|| LocalError::KeyMissing {
+            island: island.to_string(),
+            name: name.to_string(),
+        })?;
     let info = api(
         coordinator,
         "GetKeyInfo",
         Some(&serde_json::json!({ "id": id, "showSecretKey": true })),
     )
     .await?;
-    let secret = info["secretAccessKey"].as_str().ok_or_else(|| {
-        SshError::Local(format!("island {island} did not give key {name}'s secret"))
-    })?;
+    let secret = info["secretAccessKey"]
+        .as_str()
+        .ok_or_else(|| LocalError::SecretNotGiven {
+            island: island.to_string(),
+            name: name.to_string(),
+        })?;
     Ok(KeySecret {
         secret: secret.to_string(),
         id,
@@ -148,14 +153,16 @@ pub async fn grant(
     key: &str,
     wanted: Permissions,
 ) -> Result<(), SshError> {
-    let missing =
-        |what: &str| SshError::Local(format!("{}: {what} does not exist", coordinator.host()));
+    let missing = |what: String| LocalError::GrantPartyMissing {
+        host: coordinator.host().to_string(),
+        what,
+    };
     let bucket_id = bucket_id(coordinator, bucket)
         .await?
-        .ok_or_else(|| missing(&format!("bucket {bucket}")))?;
+        .ok_or_else(|| missing(format!("bucket {bucket}")))?;
     let key_id = key_id(coordinator, key)
         .await?
-        .ok_or_else(|| missing(&format!("key {key}")))?;
+        .ok_or_else(|| missing(format!("key {key}")))?;
     let body = |p: Permissions| serde_json::json!({ "bucketId": bucket_id, "accessKeyId": key_id, "permissions": { "read": p.read, "write": p.write, "owner": p.owner } });
     // Only `true` flags act: allow what is wanted, deny the rest.
     api(coordinator, "AllowBucketKey", Some(&body(wanted))).await?;

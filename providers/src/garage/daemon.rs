@@ -2,8 +2,8 @@
 //! and directories, the config and unit files, starting and stopping the
 //! daemon, its node ID, and waiting on it.
 
-use super::admin_api::api;
-use crate::ssh::{Remote, SshError};
+use super::admin_api::{api, api_as};
+use crate::ssh::{LocalError, Remote, SshError};
 use archipel_planner::desired::DesiredNode;
 use archipel_planner::garage::{self as files, BINARY, CONFIG};
 use archipel_planner::observed::ClusterHealth;
@@ -30,7 +30,9 @@ impl Secrets {
     /// Garage would read as a dynamic token).
     pub fn generate() -> Result<Secrets, SshError> {
         let mut bytes = [0u8; 64];
-        getrandom::fill(&mut bytes).map_err(|e| SshError::Local(format!("no randomness: {e}")))?;
+        getrandom::fill(&mut bytes).map_err(|e| LocalError::NoRandomness {
+            reason: e.to_string(),
+        })?;
         Ok(Secrets {
             rpc_secret: hex::encode(&bytes[..32]),
             admin_token: BASE64.encode(&bytes[32..]).replace(['+', '/', '='], ""),
@@ -43,7 +45,10 @@ impl Secrets {
             let bytes = remote
                 .read_file(path)
                 .await?
-                .ok_or_else(|| SshError::Local(format!("{}: {path} is missing", remote.host())))?;
+                .ok_or_else(|| LocalError::FileMissing {
+                    host: remote.host().to_string(),
+                    path: path.to_string(),
+                })?;
             Ok::<_, SshError>(String::from_utf8_lossy(&bytes).trim().to_string())
         };
         Ok(Secrets {
@@ -141,10 +146,11 @@ pub async fn node_id(remote: &Remote, meta_dir: &str) -> Result<String, SshError
         .await?;
     let id = output.stdout_text();
     if id.len() != 64 {
-        return Err(SshError::Local(format!(
-            "{}: {path} does not hold a node key",
-            remote.host()
-        )));
+        return Err(LocalError::NotANodeKey {
+            host: remote.host().to_string(),
+            path,
+        }
+        .into());
     }
     Ok(id)
 }
@@ -184,9 +190,7 @@ pub async fn wait_healthy(remote: &Remote, limit: Duration) -> Result<(), SshErr
         "the island to be healthy",
         limit,
         |remote| async move {
-            let health: ClusterHealth =
-                serde_json::from_value(api(&remote, "GetClusterHealth", None).await?)
-                    .map_err(|e| SshError::Local(e.to_string()))?;
+            let health: ClusterHealth = api_as(&remote, "GetClusterHealth").await?;
             Ok(health.status == "healthy")
         },
     )
@@ -233,8 +237,8 @@ find "$dir" -type f ! -name garage-marker | wc -l"#;
             .stdout_text()
             .trim()
             .parse()
-            .map_err(|_| {
-                SshError::Local(format!("{}: cannot count its blocks", departing.host()))
+            .map_err(|_| LocalError::BlocksUncounted {
+                host: departing.host().to_string(),
             })?;
         let left = match queued {
             Some(queued) => {

@@ -1,7 +1,7 @@
 //! An island's layout: its nodes connected into one cluster, their roles
 //! staged and applied as one new layout version.
 
-use super::admin_api::api;
+use super::admin_api::{api, api_as};
 use super::daemon::wait_for;
 use crate::ssh::{Remote, SshError};
 use archipel_planner::desired::DesiredIsland;
@@ -43,9 +43,7 @@ pub async fn connect(
         move |remote| {
             let ids = ids.clone();
             async move {
-                let status: ClusterStatus =
-                    serde_json::from_value(api(&remote, "GetClusterStatus", None).await?)
-                        .map_err(|e| SshError::Local(e.to_string()))?;
+                let status: ClusterStatus = api_as(&remote, "GetClusterStatus").await?;
                 Ok(ids
                     .iter()
                     .all(|id| status.nodes.iter().any(|n| &n.id == id && n.is_up)))
@@ -71,9 +69,7 @@ pub async fn apply_layout(
         status: 1,
         stderr,
     };
-    let layout: ClusterLayout =
-        serde_json::from_value(api(coordinator, "GetClusterLayout", None).await?)
-            .map_err(|e| SshError::Local(e.to_string()))?;
+    let layout: ClusterLayout = api_as(coordinator, "GetClusterLayout").await?;
     if !layout.staged_role_changes.is_empty() {
         if !clear_staged {
             return Err(failed(
@@ -136,9 +132,7 @@ pub async fn apply_layout(
     .await;
     if let Err(error) = applied {
         // Never apply a version twice: it may have gone through.
-        let now: ClusterLayout =
-            serde_json::from_value(api(coordinator, "GetClusterLayout", None).await?)
-                .map_err(|e| SshError::Local(e.to_string()))?;
+        let now: ClusterLayout = api_as(coordinator, "GetClusterLayout").await?;
         if now.version != version {
             return Err(error);
         }

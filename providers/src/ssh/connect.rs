@@ -2,10 +2,10 @@
 //! (`ssh -G`), applies the host-key policy or the pinned key, and keeps each
 //! master open while its [`Remote`] lives.
 
-use super::SshError;
 use super::error::error_chain;
 use super::remote::{Remote, RemoteInner};
 use super::settings::{CHANNELS_PER_HOST, HostKeyPolicy, SshSettings};
+use super::{LocalError, SshError};
 use archipel_planner::model::{Machine, SshTarget};
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
 use std::num::NonZeroUsize;
@@ -57,11 +57,7 @@ impl Ssh {
         let control_dir = tempfile::Builder::new()
             .prefix("archipel-ssh-")
             .tempdir_in(parent)
-            .map_err(|e| {
-                SshError::Local(format!(
-                    "cannot create a directory for SSH control sockets: {e}"
-                ))
-            })?;
+            .map_err(|source| LocalError::ControlDirectory { source })?;
         Ok(Ssh {
             settings,
             control_dir,
@@ -115,14 +111,12 @@ impl Ssh {
                 let file = tempfile::Builder::new()
                     .prefix("pin-")
                     .tempfile_in(self.control_dir.path())
-                    .map_err(|e| {
-                        SshError::Local(format!("cannot write the pinned host key: {e}"))
-                    })?;
+                    .map_err(|source| LocalError::PinnedHostKey { source })?;
                 std::fs::write(
                     file.path(),
                     format!("{} {}\n", resolved.known_hosts_name(), key.trim()),
                 )
-                .map_err(|e| SshError::Local(format!("cannot write the pinned host key: {e}")))?;
+                .map_err(|source| LocalError::PinnedHostKey { source })?;
                 builder.known_hosts_check(KnownHosts::Strict);
                 builder.user_known_hosts_file(file.path());
                 pin_file = Some(file);

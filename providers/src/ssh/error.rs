@@ -1,5 +1,6 @@
 //! What can go wrong: on a machine, on the way to it, or here.
 
+use super::LocalError;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -33,8 +34,9 @@ pub enum SshError {
         command: String,
         after: Duration,
     },
-    #[error("{0}")]
-    Local(String),
+    /// Something failed here, not on a machine.
+    #[error(transparent)]
+    Local(#[from] LocalError),
 }
 
 fn stderr_suffix(stderr: &str) -> String {
@@ -55,7 +57,7 @@ impl SshError {
             | SshError::Failed { host, .. }
             | SshError::Transport { host, .. }
             | SshError::Timeout { host, .. } => Some(host),
-            SshError::Local(_) => None,
+            SshError::Local { .. } => None,
         }
     }
 }

@@ -11,7 +11,7 @@
 //! Where things live:
 //! - `settings.rs`: [`SshSettings`] (time-outs, keep-alives, ssh_config) and
 //!   the [`HostKeyPolicy`];
-//! - `error.rs`: [`SshError`], what went wrong on a machine or here,;
+//! - `error.rs`: [`SshError`], what went wrong on a machine or here;
 //! - `connect.rs`: [`Ssh`], which opens the master connections (what `ssh -G`
 //!   resolves, the pinned host key, the keeper that holds a master open);
 //! - `remote.rs`: [`Remote`], one connected machine, and how it closes;
@@ -23,11 +23,13 @@ mod commands;
 mod connect;
 mod error;
 mod forward;
+mod local_error;
 mod remote;
 mod settings;
 
 pub use commands::Output;
 pub use connect::Ssh;
 pub use error::SshError;
+pub use local_error::LocalError;
 pub use remote::{Remote, close_all};
 pub use settings::{HostKeyPolicy, SshSettings};
