@@ -3,7 +3,7 @@
 
 use super::error::error_chain;
 use super::{Remote, SshError};
-use openssh::Stdio;
+use openssh::{Child, Session, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -36,6 +36,17 @@ fn describe(script: &str) -> String {
     }
 }
 
+/// Writes all of `bytes` to the command's stdin, then closes it.
+async fn write_stdin(child: &mut Child<&Session>, bytes: &[u8]) -> Result<(), String> {
+    let mut pipe = child.stdin().take().ok_or_else(|| "no stdin".to_string())?;
+    pipe.write_all(bytes)
+        .await
+        .map_err(|e| format!("writing stdin: {e}"))?;
+    pipe.shutdown()
+        .await
+        .map_err(|e| format!("closing stdin: {e}"))
+}
+
 impl Remote {
     /// Runs a POSIX shell script as root (through `sudo -n` for other users:
     /// never a password prompt), with positional arguments and optional
@@ -66,57 +77,13 @@ impl Remote {
                 args.iter().map(|a| format!(" {a:?}")).collect::<String>()
             );
         }
-        let session = self.session();
         let started = std::time::Instant::now();
-        // sshd may still be tearing down a finished session when the next
-        // one opens and refuse it for a moment (MaxSessions): the command
-        // has not started then, so opening it again is safe.
-        let mut attempt = 0;
-        let mut child = loop {
-            let mut command = if self.inner.sudo {
-                let mut command = session.command("sudo");
-                command.args(["-n", "--", "sh", "-c", script, "sh"]);
-                command
-            } else {
-                let mut command = session.command("sh");
-                command.args(["-c", script, "sh"]);
-                command
-            };
-            command.args(args);
-            command
-                .stdin(if stdin.is_some() {
-                    Stdio::piped()
-                } else {
-                    Stdio::null()
-                })
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            match command.spawn().await {
-                Ok(child) => break child,
-                Err(error) => {
-                    let reason = error_chain(&error);
-                    attempt += 1;
-                    if !reason.contains("Session open refused") || attempt >= 20 {
-                        return Err(transport(
-                            self.transport_reason(reason, started.elapsed()).await,
-                        ));
-                    }
-                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
-                }
-            }
-        };
+        let mut child = self
+            .open(script, args, stdin.is_some(), started)
+            .await
+            .map_err(transport)?;
         if let Some(bytes) = stdin {
-            let mut pipe = child
-                .stdin()
-                .take()
-                .ok_or_else(|| transport("no stdin".into()))?;
-            pipe.write_all(bytes)
-                .await
-                .map_err(|e| transport(format!("writing stdin: {e}")))?;
-            pipe.shutdown()
-                .await
-                .map_err(|e| transport(format!("closing stdin: {e}")))?;
-            drop(pipe);
+            write_stdin(&mut child, bytes).await.map_err(transport)?;
         }
         let output = match child.wait_with_output().await {
             Ok(output) => output,
@@ -152,6 +119,53 @@ impl Remote {
             });
         }
         Ok(output)
+    }
+
+    /// Opens the command's session on the master, running `script` as root.
+    /// sshd may still be tearing down a finished session when the next one
+    /// opens and refuse it for a moment (MaxSessions): the command has not
+    /// started then, so opening it again is safe. The error is the reason
+    /// the connection failed.
+    async fn open(
+        &self,
+        script: &str,
+        args: &[&str],
+        piped_stdin: bool,
+        started: std::time::Instant,
+    ) -> Result<Child<&Session>, String> {
+        let session = self.session();
+        let mut attempt = 0;
+        loop {
+            let mut command = if self.inner.sudo {
+                let mut command = session.command("sudo");
+                command.args(["-n", "--", "sh", "-c", script, "sh"]);
+                command
+            } else {
+                let mut command = session.command("sh");
+                command.args(["-c", script, "sh"]);
+                command
+            };
+            command.args(args);
+            command
+                .stdin(if piped_stdin {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                })
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            match command.spawn().await {
+                Ok(child) => return Ok(child),
+                Err(error) => {
+                    let reason = error_chain(&error);
+                    attempt += 1;
+                    if !reason.contains("Session open refused") || attempt >= 20 {
+                        return Err(self.transport_reason(reason, started.elapsed()).await);
+                    }
+                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                }
+            }
+        }
     }
 
     /// Like [`Remote::run`], but gives up after `limit`: for commands that

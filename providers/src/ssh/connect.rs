@@ -85,49 +85,8 @@ impl Ssh {
                 reason,
             })?;
 
-        let mut builder = SessionBuilder::default();
-        builder
-            .connect_timeout(self.settings.connect_timeout)
-            .server_alive_interval(self.settings.keepalive_interval())
-            .control_directory(self.control_dir.path())
-            .control_persist(ControlPersist::IdleFor(
-                NonZeroUsize::new(self.settings.idle_master_lifetime.as_secs().max(1) as usize)
-                    .unwrap_or(NonZeroUsize::MIN),
-            ));
-        if let Some(config) = &self.settings.config_file {
-            builder.config_file(config);
-        }
-        if let Some(user) = &target.user {
-            builder.user(user.clone());
-        }
-        if let Some(port) = target.port {
-            builder.port(port);
-        }
-        let mut pin_file = None;
-        match pinned_key {
-            Some(key) => {
-                // The pinned key is the only one accepted: a known_hosts file
-                // holding just it, under the name ssh will look it up by.
-                let file = tempfile::Builder::new()
-                    .prefix("pin-")
-                    .tempfile_in(self.control_dir.path())
-                    .map_err(|source| LocalError::PinnedHostKey { source })?;
-                std::fs::write(
-                    file.path(),
-                    format!("{} {}\n", resolved.known_hosts_name(), key.trim()),
-                )
-                .map_err(|source| LocalError::PinnedHostKey { source })?;
-                builder.known_hosts_check(KnownHosts::Strict);
-                builder.user_known_hosts_file(file.path());
-                pin_file = Some(file);
-            }
-            None => {
-                builder.known_hosts_check(match self.settings.host_keys {
-                    HostKeyPolicy::Strict => KnownHosts::Strict,
-                    HostKeyPolicy::AcceptNew => KnownHosts::Add,
-                });
-            }
-        }
+        let mut builder = self.session_builder(target);
+        let pin_file = self.check_host_key(&mut builder, &resolved, pinned_key)?;
         let session = builder.connect_mux(&target.host).await.map_err(|error| {
             let reason = error_chain(&error);
             if is_host_key_failure(&reason) {
@@ -163,6 +122,66 @@ impl Ssh {
                 show_commands: self.settings.show_commands,
             }),
         })
+    }
+
+    /// A session builder with archipel's settings and the target's user
+    /// and port.
+    fn session_builder(&self, target: &SshTarget) -> SessionBuilder {
+        let mut builder = SessionBuilder::default();
+        builder
+            .connect_timeout(self.settings.connect_timeout)
+            .server_alive_interval(self.settings.keepalive_interval())
+            .control_directory(self.control_dir.path())
+            .control_persist(ControlPersist::IdleFor(
+                NonZeroUsize::new(self.settings.idle_master_lifetime.as_secs().max(1) as usize)
+                    .unwrap_or(NonZeroUsize::MIN),
+            ));
+        if let Some(config) = &self.settings.config_file {
+            builder.config_file(config);
+        }
+        if let Some(user) = &target.user {
+            builder.user(user.clone());
+        }
+        if let Some(port) = target.port {
+            builder.port(port);
+        }
+        builder
+    }
+
+    /// How the host's key is checked: against the pinned key alone, written
+    /// to a known_hosts file of its own (returned: it must live until the
+    /// master has read it), or as the host-key policy says.
+    fn check_host_key(
+        &self,
+        builder: &mut SessionBuilder,
+        resolved: &Resolved,
+        pinned_key: Option<&str>,
+    ) -> Result<Option<tempfile::NamedTempFile>, SshError> {
+        match pinned_key {
+            Some(key) => {
+                // The pinned key is the only one accepted: a known_hosts file
+                // holding just it, under the name ssh will look it up by.
+                let file = tempfile::Builder::new()
+                    .prefix("pin-")
+                    .tempfile_in(self.control_dir.path())
+                    .map_err(|source| LocalError::PinnedHostKey { source })?;
+                std::fs::write(
+                    file.path(),
+                    format!("{} {}\n", resolved.known_hosts_name(), key.trim()),
+                )
+                .map_err(|source| LocalError::PinnedHostKey { source })?;
+                builder.known_hosts_check(KnownHosts::Strict);
+                builder.user_known_hosts_file(file.path());
+                Ok(Some(file))
+            }
+            None => {
+                builder.known_hosts_check(match self.settings.host_keys {
+                    HostKeyPolicy::Strict => KnownHosts::Strict,
+                    HostKeyPolicy::AcceptNew => KnownHosts::Add,
+                });
+                Ok(None)
+            }
+        }
     }
 
     /// Connects to every machine at once; one result per machine, in order.
