@@ -12,6 +12,7 @@
 //! - `settings.rs`: [`SshSettings`] (time-outs, keep-alives, ssh_config) and
 //!   the [`HostKeyPolicy`];
 //! - `error.rs`: [`SshError`], what went wrong on a machine or here;
+//! - `local_error.rs`: [`LocalError`], what failed on the operator's machine;
 //! - `connect.rs`: [`Ssh`], which opens the master connections (what `ssh -G`
 //!   resolves, the pinned host key, the keeper that holds a master open);
 //! - `remote.rs`: [`Remote`], one connected machine, and how it closes;
