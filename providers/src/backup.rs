@@ -5,7 +5,7 @@
 
 use crate::garage;
 use crate::s3::Objects;
-use crate::ssh::{Remote, SshError};
+use crate::ssh::{LocalError, Remote, SshError};
 use archipel_planner::backup::Task;
 use archipel_planner::backup::{
     self as files, CACHE_DIR, JOBS_DIR, PINNED_RESTIC, RUNNER, RUNNER_SCRIPT, STATUS_DIR, UNITS_DIR,
@@ -76,7 +76,9 @@ ln -- "$tmp" "$1" 2>/dev/null || true"#,
         missing = RepositoryAnswer::Missing.shell_pattern(),
     );
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| SshError::Local(format!("no randomness: {e}")))?;
+    getrandom::fill(&mut bytes).map_err(|e| LocalError::NoRandomness {
+        reason: e.to_string(),
+    })?;
     let password = hex::encode(bytes);
     let output = remote
         .run(
@@ -201,19 +203,21 @@ pub async fn escrow(
     island: &DesiredIsland,
     job: &DesiredBackup,
 ) -> Result<(), SshError> {
-    let escrow = job.escrow.as_ref().ok_or_else(|| {
-        SshError::Local(format!(
-            "backup {}/{} has no escrow recipients",
-            job.chaton, job.job
-        ))
-    })?;
-    let password = remote.read_file(&job.password_file).await?.ok_or_else(|| {
-        SshError::Local(format!(
-            "{}: {} is missing",
-            remote.host(),
-            job.password_file
-        ))
-    })?;
+    let escrow = job
+        .escrow
+        .as_ref()
+        .ok_or_else(|| LocalError::NoEscrowRecipients {
+            chaton: job.chaton.clone(),
+            job: job.job.clone(),
+        })?;
+    let password =
+        remote
+            .read_file(&job.password_file)
+            .await?
+            .ok_or_else(|| LocalError::FileMissing {
+                host: remote.host().to_string(),
+                path: job.password_file.clone(),
+            })?;
     let sealed = crate::escrow::seal(&password, &escrow.recipients)?;
     let key = garage::key_secret(coordinator, &job.island, &job.key).await?;
     let objects = Objects::open(coordinator, island, &job.bucket, &key).await?;
@@ -221,10 +225,11 @@ pub async fn escrow(
         objects.put(&escrow.object, sealed.clone()).await?;
         match objects.get(&escrow.object).await? {
             Some(back) if back == sealed => Ok(()),
-            _ => Err(SshError::Local(format!(
-                "s3://{}/{} did not read back as written",
-                job.bucket, escrow.object
-            ))),
+            _ => Err(LocalError::ReadBackDiffers {
+                bucket: job.bucket.clone(),
+                object: escrow.object.clone(),
+            }
+            .into()),
         }
     }
     .await;

@@ -2,7 +2,7 @@
 //! opening it again with one admin's identity (an age identity file or an
 //! unencrypted OpenSSH private key).
 
-use crate::ssh::SshError;
+use crate::ssh::{LocalError, SshError};
 use age::armor::{ArmoredReader, ArmoredWriter, Format};
 use archipel_planner::escrow::parse_recipient;
 use std::io::{Read as _, Write as _};
@@ -11,7 +11,9 @@ use std::path::Path;
 /// The password encrypted to every recipient, ASCII-armored (what `age
 /// --decrypt` reads too).
 pub fn seal(password: &[u8], recipients: &[String]) -> Result<Vec<u8>, SshError> {
-    let failed = |e: &dyn std::fmt::Display| SshError::Local(format!("escrow: {e}"));
+    let failed = |e: &dyn std::fmt::Display| LocalError::Seal {
+        reason: e.to_string(),
+    };
     let recipients = recipients
         .iter()
         .map(|r| parse_recipient(r))
@@ -35,27 +37,36 @@ pub fn seal(password: &[u8], recipients: &[String]) -> Result<Vec<u8>, SshError>
 
 /// The password, opened with the identity in `identity_file`.
 pub fn open(sealed: &[u8], identity_file: &Path) -> Result<Vec<u8>, SshError> {
-    let shown = identity_file.display();
-    let text = std::fs::read(identity_file)
-        .map_err(|e| SshError::Local(format!("reading the identity {shown}: {e}")))?;
+    let path = || identity_file.to_path_buf();
+    let text = std::fs::read(identity_file).map_err(|source| LocalError::ReadIdentity {
+        path: path(),
+        source,
+    })?;
     let identities: Vec<Box<dyn age::Identity>> = if text
         .starts_with(b"-----BEGIN OPENSSH PRIVATE KEY-----")
     {
-        match age::ssh::Identity::from_buffer(&text[..], Some(shown.to_string())) {
+        match age::ssh::Identity::from_buffer(&text[..], Some(identity_file.display().to_string()))
+        {
             Ok(age::ssh::Identity::Unencrypted(key)) => {
                 vec![Box::new(age::ssh::Identity::Unencrypted(key))]
             }
             Ok(age::ssh::Identity::Encrypted(_)) => {
-                return Err(SshError::Local(format!(
-                    "{shown} is protected by a passphrase: decrypt a copy for the recovery (ssh-keygen -p -N '' -f COPY) and shred it afterwards"
-                )));
+                return Err(LocalError::PassphraseProtected { path: path() }.into());
             }
             Ok(age::ssh::Identity::Unsupported(key)) => {
-                return Err(SshError::Local(format!(
-                    "{shown}: this kind of SSH key cannot open an age file ({key:?})"
-                )));
+                return Err(LocalError::UnsupportedSshKey {
+                    path: path(),
+                    kind: format!("{key:?}"),
+                }
+                .into());
             }
-            Err(e) => return Err(SshError::Local(format!("{shown}: {e}"))),
+            Err(e) => {
+                return Err(LocalError::UnreadableSshKey {
+                    path: path(),
+                    reason: e.to_string(),
+                }
+                .into());
+            }
         }
     } else {
         age::IdentityFile::from_buffer(&text[..])
@@ -63,25 +74,33 @@ pub fn open(sealed: &[u8], identity_file: &Path) -> Result<Vec<u8>, SshError> {
                 file.into_identities()
                     .map_err(|e| std::io::Error::other(e.to_string()))
             })
-            .map_err(|e| SshError::Local(format!("{shown} is not an age identity file: {e}")))?
+            .map_err(|e| LocalError::NotAnIdentityFile {
+                path: path(),
+                reason: e.to_string(),
+            })?
             .into_iter()
             .map(|identity| identity as Box<dyn age::Identity>)
             .collect()
     };
-    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(sealed))
-        .map_err(|e| SshError::Local(format!("the escrow object is not an age file: {e}")))?;
+    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(sealed)).map_err(|e| {
+        LocalError::NotAnAgeFile {
+            reason: e.to_string(),
+        }
+    })?;
     let mut reader = decryptor
         .decrypt(identities.iter().map(|i| i.as_ref()))
         .map_err(|e| match e {
-            age::DecryptError::NoMatchingKeys => {
-                SshError::Local(format!("{shown} is not one of the escrow's recipients"))
-            }
-            other => SshError::Local(format!("opening the escrow: {other}")),
+            age::DecryptError::NoMatchingKeys => LocalError::NotARecipient { path: path() },
+            other => LocalError::OpenEscrow {
+                reason: other.to_string(),
+            },
         })?;
     let mut password = Vec::new();
     reader
         .read_to_end(&mut password)
-        .map_err(|e| SshError::Local(format!("opening the escrow: {e}")))?;
+        .map_err(|e| LocalError::OpenEscrow {
+            reason: e.to_string(),
+        })?;
     Ok(password)
 }
 

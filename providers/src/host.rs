@@ -1,7 +1,7 @@
 //! Facts about a host — OS, architecture, systemd, files and units — in one
 //! SSH round trip: a single remote script whose output is parsed here.
 
-use crate::ssh::{Remote, SshError};
+use crate::ssh::{LocalError, Remote, SshError};
 pub use archipel_planner::observed::{FactsQuery, FileQuery, Read};
 use archipel_planner::observed::{FileFacts, HostFacts, ProbeOutput, UnitFacts};
 use base64::Engine as _;
@@ -154,10 +154,11 @@ pub async fn install_pinned(
 pub async fn gather(remote: &Remote, query: &FactsQuery) -> Result<HostFacts, SshError> {
     for path in query.files.iter().map(|f| &f.path) {
         if !path.starts_with('/') || path.contains(['\t', '\n', '\\']) {
-            return Err(SshError::Local(format!(
-                "{}: cannot query {path:?}: paths are absolute, without tabs, newlines or backslashes",
-                remote.host()
-            )));
+            return Err(LocalError::UnqueryablePath {
+                host: remote.host().to_string(),
+                path: path.clone(),
+            }
+            .into());
         }
     }
     for unit in &query.units {
@@ -166,10 +167,11 @@ pub async fn gather(remote: &Remote, query: &FactsQuery) -> Result<HostFacts, Ss
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "@._-:".contains(c))
         {
-            return Err(SshError::Local(format!(
-                "{}: cannot query unit {unit:?}",
-                remote.host()
-            )));
+            return Err(LocalError::UnqueryableUnit {
+                host: remote.host().to_string(),
+                unit: unit.clone(),
+            }
+            .into());
         }
     }
     let mut args: Vec<String> = vec![HASH_RECORDS.to_string(), PROBE_WITHIN.as_secs().to_string()];
@@ -237,25 +239,7 @@ fn parse(text: &str, query: &FactsQuery) -> Result<HostFacts, String> {
             ["arch", arch] => facts.architecture = arch.to_string(),
             ["systemd", yes] => facts.systemd = *yes == "yes",
             ["stat", path, kind, owner, group, mode, size, modified] => {
-                let fact = match *kind {
-                    "regular file" | "regular empty file" => FileFacts::File {
-                        sha256: None,
-                        content: None,
-                        modified: modified.parse().ok(),
-                        owner: owner.to_string(),
-                        group: group.to_string(),
-                        mode: mode.to_string(),
-                        size: size.parse().map_err(|_| bad())?,
-                    },
-                    "directory" => FileFacts::Directory {
-                        owner: owner.to_string(),
-                        group: group.to_string(),
-                        mode: mode.to_string(),
-                    },
-                    other => FileFacts::Other {
-                        description: other.to_string(),
-                    },
-                };
+                let fact = file_fact(kind, owner, group, mode, size, modified).ok_or_else(bad)?;
                 facts.files.insert(path.to_string(), fact);
             }
             ["hash", path, hash] => {
@@ -286,6 +270,52 @@ fn parse(text: &str, query: &FactsQuery) -> Result<HostFacts, String> {
             _ => return Err(bad()),
         }
     }
+    attach_reads(&mut facts, query, &hashes, contents);
+    facts.units = unit_facts(query, unit_blocks, facts.systemd)?;
+    if facts.os_id.is_empty() || facts.architecture.is_empty() {
+        return Err("the facts script printed no OS or architecture".into());
+    }
+    Ok(facts)
+}
+
+/// What `stat` said of a path; `None` when its size is not a number.
+fn file_fact(
+    kind: &str,
+    owner: &str,
+    group: &str,
+    mode: &str,
+    size: &str,
+    modified: &str,
+) -> Option<FileFacts> {
+    Some(match kind {
+        "regular file" | "regular empty file" => FileFacts::File {
+            sha256: None,
+            content: None,
+            modified: modified.parse().ok(),
+            owner: owner.to_string(),
+            group: group.to_string(),
+            mode: mode.to_string(),
+            size: size.parse().ok()?,
+        },
+        "directory" => FileFacts::Directory {
+            owner: owner.to_string(),
+            group: group.to_string(),
+            mode: mode.to_string(),
+        },
+        other => FileFacts::Other {
+            description: other.to_string(),
+        },
+    })
+}
+
+/// Each queried file's hash and content, as asked, onto its facts; a path
+/// `stat` did not print is missing.
+fn attach_reads(
+    facts: &mut HostFacts,
+    query: &FactsQuery,
+    hashes: &BTreeMap<&str, &str>,
+    mut contents: BTreeMap<&str, String>,
+) {
     for file in &query.files {
         let fact = facts
             .files
@@ -303,8 +333,18 @@ fn parse(text: &str, query: &FactsQuery) -> Result<HostFacts, String> {
             }
         }
     }
+}
+
+/// The units' facts from systemctl's blocks of properties, one per unit in
+/// the order asked.
+fn unit_facts(
+    query: &FactsQuery,
+    unit_blocks: Vec<Vec<&str>>,
+    systemd: bool,
+) -> Result<BTreeMap<String, UnitFacts>, String> {
+    let mut units = BTreeMap::new();
     let unit_blocks: Vec<Vec<&str>> = unit_blocks.into_iter().filter(|b| !b.is_empty()).collect();
-    if !query.units.is_empty() && facts.systemd && unit_blocks.len() != query.units.len() {
+    if !query.units.is_empty() && systemd && unit_blocks.len() != query.units.len() {
         return Err(format!(
             "asked systemd about {} units, it answered for {}",
             query.units.len(),
@@ -323,7 +363,7 @@ fn parse(text: &str, query: &FactsQuery) -> Result<HostFacts, String> {
                 .unwrap_or("")
                 .to_string()
         };
-        facts.units.insert(
+        units.insert(
             name.clone(),
             UnitFacts {
                 installed: property("LoadState") == "loaded",
@@ -337,10 +377,7 @@ fn parse(text: &str, query: &FactsQuery) -> Result<HostFacts, String> {
             },
         );
     }
-    if facts.os_id.is_empty() || facts.architecture.is_empty() {
-        return Err("the facts script printed no OS or architecture".into());
-    }
-    Ok(facts)
+    Ok(units)
 }
 
 #[cfg(test)]

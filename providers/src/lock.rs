@@ -7,7 +7,7 @@
 //! one whose holder is gone — not refreshed for [`STALE_AFTER`], or its
 //! process dead on this very machine — is reported as such.
 
-use crate::ssh::{Remote, SshError};
+use crate::ssh::{LocalError, Remote, SshError};
 use serde::{Deserialize, Serialize};
 
 /// Where the lock lives on the island's first node.
@@ -168,7 +168,7 @@ if (set -C; sed "s/\"refreshed_unix\":0/\"refreshed_unix\":$now/" > "$1") 2>/dev
         refreshed_unix: 0,
         ..holder.clone()
     })
-    .map_err(|e| SshError::Local(e.to_string()))?;
+    .map_err(|source| LocalError::LockRecord { source })?;
     let output = remote
         .run_checked(SCRIPT, &[LOCK_FILE], Some(record.as_bytes()))
         .await?;

@@ -9,7 +9,7 @@
 //! [`ForwardClient`], that connects to the forward's Unix socket.
 
 use crate::garage::KeySecret;
-use crate::ssh::{Remote, SshError};
+use crate::ssh::{LocalError, Remote, SshError, error_chain};
 use archipel_planner::desired::DesiredIsland;
 use aws_sdk_s3::config::http::{HttpRequest, HttpResponse};
 use aws_sdk_s3::config::retry::RetryConfig;
@@ -74,7 +74,7 @@ impl Objects {
         let dir = tempfile::Builder::new()
             .prefix("archipel-s3.")
             .tempdir()
-            .map_err(|e| SshError::Local(format!("a directory for the S3 forward: {e}")))?;
+            .map_err(|source| LocalError::ForwardDirectory { source })?;
         let socket = dir.path().join("s3.sock");
         let bucket = Bucket::new(
             Endpoint {
@@ -201,7 +201,7 @@ impl Bucket {
             .map_err(|e| SshError::Transport {
                 host: self.host.clone(),
                 command: self.command("get", object),
-                reason: chain(&e),
+                reason: error_chain(&e),
             })?;
         Ok(Some(body.into_bytes().to_vec()))
     }
@@ -238,32 +238,17 @@ impl Bucket {
                 command,
                 after: self.limits.connect,
             },
-            SdkError::ConstructionFailure(_) => {
-                SshError::Local(format!("{command}: {}", chain(error)))
-            }
+            SdkError::ConstructionFailure(_) => SshError::Local(LocalError::S3Request {
+                command,
+                reason: error_chain(error),
+            }),
             _ => SshError::Transport {
                 host,
                 command,
-                reason: chain(error),
+                reason: error_chain(error),
             },
         }
     }
-}
-
-/// An error and its causes, each said once: the SDK's own display adds
-/// its debug form, which says everything twice.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(cause_text.trim());
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Whether S3 said the object does not exist (a missing bucket is an

@@ -14,7 +14,7 @@ use archipel_providers::backup;
 use archipel_providers::escrow;
 use archipel_providers::garage;
 use archipel_providers::s3::Objects;
-use archipel_providers::ssh::{Remote, Ssh, SshError, SshSettings};
+use archipel_providers::ssh::{LocalError, Remote, Ssh, SshError, SshSettings};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -149,11 +149,10 @@ impl Recovery<'_> {
         let objects = Objects::open(coordinator, island, &job.bucket, &key).await?;
         let sealed = objects.get(&escrow.object).await;
         objects.close().await?;
-        let sealed = sealed?.ok_or_else(|| {
-            SshError::Local(format!(
-                "s3://{}/{} does not exist on island {}: the password was never escrowed",
-                job.bucket, escrow.object, island.name
-            ))
+        let sealed = sealed?.ok_or_else(|| LocalError::NeverEscrowed {
+            bucket: job.bucket.clone(),
+            object: escrow.object.clone(),
+            island: island.name.clone(),
         })?;
         escrow::open(&sealed, &self.args.identity)
     }
@@ -184,9 +183,10 @@ impl Recovery<'_> {
     async fn prove(&self, remote: &Remote) -> Result<String, SshError> {
         let (job, args) = (self.job, self.args);
         let listed = backup::snapshots(remote, job).await?;
-        let snapshots: Vec<Snapshot> = serde_json::from_str(listed.trim()).map_err(|e| {
-            SshError::Local(format!("restic listed snapshots archipel cannot read: {e}"))
-        })?;
+        let snapshots: Vec<Snapshot> =
+            serde_json::from_str(listed.trim()).map_err(|e| LocalError::UnreadableSnapshots {
+                reason: e.to_string(),
+            })?;
         let latest = snapshots
             .iter()
             .max_by(|a, b| a.time.cmp(&b.time))
@@ -249,9 +249,9 @@ async fn connect_island(
             Err(error) => failures.push(error.to_string()),
         }
     }
-    Err(SshError::Local(format!(
-        "no node of island {} could be reached: {}",
-        island.name,
-        failures.join("; ")
-    )))
+    Err(LocalError::NoNodeReached {
+        island: island.name.clone(),
+        failures: failures.join("; "),
+    }
+    .into())
 }

@@ -4,25 +4,21 @@
 //! nodes of an island one at a time.
 //!
 //! The walk is `walk.rs`, apart from machines; this module is what carries
-//! out a change for it: the `Context` and the dispatch to the module of the
-//! change's kind.
+//! out a change for it: the `Context`, and in `changes.rs` the dispatch of
+//! each change to the module of its kind.
 
-use crate::backup;
 use crate::garage::{self, Secrets};
-use crate::ssh::{Remote, SshError};
+use crate::ssh::{LocalError, Remote, SshError};
 use archipel_planner::address::Address;
-use archipel_planner::backup::Task;
 use archipel_planner::desired::{Desired, DesiredIsland, DesiredNode};
-use archipel_planner::model::ResticSource;
-use archipel_planner::plan::{
-    Action, BackupStep, Change, HostStep, NodeDecision, NodeStep, Plan, Target,
-};
+use archipel_planner::plan::{Action, Change, NodeDecision, NodeStep, Plan, Target};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, mpsc, watch};
 use walk::Executor;
 
+mod changes;
 mod walk;
 
 /// How long an island may take to be healthy again after a change.
@@ -105,7 +101,12 @@ impl Context {
             .islands
             .iter()
             .find(|i| i.name == name)
-            .ok_or_else(|| SshError::Local(format!("island {name} is not in the file")))
+            .ok_or_else(|| {
+                LocalError::IslandNotInFile {
+                    island: name.to_string(),
+                }
+                .into()
+            })
     }
 
     fn node(&self, island: &str, node: &str) -> Result<(&DesiredIsland, &DesiredNode), SshError> {
@@ -114,14 +115,19 @@ impl Context {
             .nodes
             .iter()
             .find(|n| n.name == node)
-            .ok_or_else(|| SshError::Local(format!("node {node} is not in the file")))?;
+            .ok_or_else(|| LocalError::NodeNotInFile {
+                node: node.to_string(),
+            })?;
         Ok((island, node))
     }
 
     fn remote(&self, machine: &str) -> Result<&Remote, SshError> {
-        self.remotes
-            .get(machine)
-            .ok_or_else(|| SshError::Local(format!("{machine} is not connected")))
+        self.remotes.get(machine).ok_or_else(|| {
+            LocalError::NotConnected {
+                machine: machine.to_string(),
+            }
+            .into()
+        })
     }
 
     /// The island's node that island-wide calls go through: its first node
@@ -130,7 +136,9 @@ impl Context {
         let node = island
             .nodes
             .first()
-            .ok_or_else(|| SshError::Local(format!("island {} has no node", island.name)))?;
+            .ok_or_else(|| LocalError::IslandWithoutNode {
+                island: island.name.clone(),
+            })?;
         self.remote(&node.name)
     }
 
@@ -148,12 +156,9 @@ impl Context {
         let secrets = match decided {
             NodeDecision::CopySecretsFrom(holder) => Secrets::read(self.remote(holder)?).await?,
             NodeDecision::GenerateSecrets => Secrets::generate()?,
-            other => {
-                return Err(SshError::Local(format!(
-                    "the plan did not say where island {}'s secrets come from ({other:?})",
-                    island.name
-                )));
-            }
+            _ => Err(LocalError::UndecidedSecrets {
+                island: island.name.clone(),
+            })?,
         };
         let secrets = Arc::new(secrets);
         cache.insert(island.name.clone(), Arc::clone(&secrets));
@@ -225,240 +230,8 @@ impl Executor for Context {
         events: &mpsc::UnboundedSender<Event>,
         stop: watch::Receiver<bool>,
     ) -> Result<(), String> {
-        run(change, self, events, stop)
+        changes::run(change, self, events, stop)
             .await
             .map_err(|error| error.to_string())
-    }
-}
-
-/// Makes one change.
-async fn run(
-    change: &Change,
-    context: &Context,
-    events: &mpsc::UnboundedSender<Event>,
-    mut stop: watch::Receiver<bool>,
-) -> Result<(), SshError> {
-    match &change.target {
-        Target::Node {
-            island,
-            node,
-            step,
-            decided,
-        } => {
-            let (island, node) = context.node(island, node)?;
-            let remote = context.remote(&node.name)?;
-            match step {
-                NodeStep::Binary => {
-                    let binary = context.binaries.garage.get(&island.name).ok_or_else(|| {
-                        SshError::Local(format!("no verified binary for island {}", island.name))
-                    })?;
-                    garage::install_binary(remote, binary, &island.binary_sha256).await
-                }
-                NodeStep::Directories => garage::prepare_directories(remote, node).await,
-                NodeStep::Config => garage::write_config(remote, node).await,
-                NodeStep::Secrets => {
-                    let secrets = context.secrets(island, decided).await?;
-                    garage::write_secrets(remote, &secrets).await
-                }
-                NodeStep::Unit => garage::write_unit(remote, node).await,
-                NodeStep::Service => {
-                    let restart = change.action == Action::Update;
-                    garage::start(remote, restart).await?;
-                    // A node that was already a member rejoins before the
-                    // change counts as done (and, for a rolling restart,
-                    // before the next node's turn): the island healthy
-                    // again. A new node is connected by the island's
-                    // connect change instead.
-                    if *decided == NodeDecision::Rejoin {
-                        // Healthy as the node sees it, and as the island's
-                        // coordinator does (it notices the node back a
-                        // moment later; plans read the island through it).
-                        garage::wait_healthy(remote, HEALTHY_WITHIN).await?;
-                        garage::wait_healthy(context.coordinator(island)?, HEALTHY_WITHIN).await
-                    } else {
-                        Ok(())
-                    }
-                }
-            }
-        }
-        Target::Connect { island } => {
-            let island = context.island(island)?;
-            let ids = context.node_ids(island).await?;
-            let coordinator = context.coordinator(island)?;
-            let first = island
-                .nodes
-                .first()
-                .map(|n| n.name.as_str())
-                .unwrap_or_default();
-            let peers: Vec<(String, String)> = island
-                .nodes
-                .iter()
-                .filter(|n| n.name != first)
-                .filter_map(|n| {
-                    ids.get(&n.name)
-                        .map(|id| (id.clone(), n.rpc_public_addr.clone()))
-                })
-                .collect();
-            let all: Vec<String> = ids.values().cloned().collect();
-            garage::connect(coordinator, &peers, &all).await
-        }
-        Target::Layout { island } => {
-            let island = context.island(island)?;
-            let ids = context.node_ids(island).await?;
-            let coordinator = context.coordinator(island)?;
-            let remove = context
-                .removals
-                .get(&island.name)
-                .map_or(&[][..], Vec::as_slice);
-            garage::apply_layout(
-                coordinator,
-                island,
-                &ids,
-                remove,
-                context.options.clear_staged,
-            )
-            .await?;
-            garage::wait_healthy(coordinator, HEALTHY_WITHIN).await
-        }
-        Target::Bucket { island, bucket } if change.action == Action::Delete => {
-            let island = context.island(island)?;
-            garage::delete_bucket(context.coordinator(island)?, bucket).await
-        }
-        Target::Key { island, key } if change.action == Action::Delete => {
-            let island = context.island(island)?;
-            garage::delete_key(context.coordinator(island)?, key).await
-        }
-        Target::Bucket { island, bucket } => {
-            let island = context.island(island)?;
-            let bucket = island
-                .buckets
-                .iter()
-                .find(|b| &b.name == bucket)
-                .ok_or_else(|| SshError::Local(format!("bucket {bucket} is not in the file")))?;
-            garage::ensure_bucket(context.coordinator(island)?, bucket).await
-        }
-        Target::Key { island, key } => {
-            let island = context.island(island)?;
-            garage::ensure_key(context.coordinator(island)?, key).await
-        }
-        Target::Grant {
-            island,
-            bucket,
-            key,
-        } => {
-            let island = context.island(island)?;
-            let wanted = island
-                .buckets
-                .iter()
-                .find(|b| &b.name == bucket)
-                .and_then(|b| b.grants.get(key).copied())
-                .unwrap_or_default();
-            garage::grant(context.coordinator(island)?, bucket, key, wanted).await
-        }
-        Target::NodeRemoval {
-            island, node, id, ..
-        } => {
-            // Out of the layout since the island's layout change; it runs
-            // on until its data has moved, then stops.
-            let island = context.island(island)?;
-            let remote = context
-                .departing
-                .get(node)
-                .ok_or_else(|| SshError::Local(format!("node {node} is not connected")))?;
-            let report = |message: String| {
-                let _ = events.send(Event::Progress(change.address.clone(), message));
-            };
-            let drained = garage::wait_drained(
-                context.coordinator(island)?,
-                remote,
-                id,
-                context.options.drain_within,
-                REPORT_EVERY,
-                &report,
-            );
-            // Waiting is all this does until the node has drained: an
-            // interruption ends the wait, not a change in progress.
-            tokio::select! {
-                drained = drained => drained?,
-                _ = stop.wait_for(|stop| *stop) => {
-                    return Err(SshError::Local(format!(
-                        "interrupted while node {node} drained: it is out of the layout and keeps running until its data has moved; stop its Garage then (systemctl disable --now garage)"
-                    )));
-                }
-            }
-            garage::stop(remote).await
-        }
-        Target::BackupRemoval {
-            machine,
-            id,
-            escrowed,
-            ..
-        } => backup::remove_job(context.remote(machine)?, id, *escrowed).await,
-        Target::BackupHost { machine, step } => {
-            let remote = context.remote(machine)?;
-            match step {
-                HostStep::Restic => {
-                    let job = context
-                        .desired
-                        .backups
-                        .iter()
-                        .find(|b| &b.machine == machine)
-                        .ok_or_else(|| SshError::Local(format!("{machine} runs no backup job")))?;
-                    match &job.restic {
-                        ResticSource::Package => backup::install_package(remote).await,
-                        ResticSource::Binary { sha256, .. } => {
-                            let binary = context.binaries.restic.get(machine).ok_or_else(|| {
-                                SshError::Local(format!("no verified restic for {machine}"))
-                            })?;
-                            backup::install_binary(remote, binary, sha256).await
-                        }
-                    }
-                }
-                HostStep::Runner => backup::install_runner(remote).await,
-            }
-        }
-        Target::Backup {
-            chaton, job, step, ..
-        } => {
-            let job = context
-                .desired
-                .backups
-                .iter()
-                .find(|b| &b.chaton == chaton && &b.job == job)
-                .ok_or_else(|| {
-                    SshError::Local(format!("backup {chaton}/{job} is not in the file"))
-                })?;
-            let remote = context.remote(&job.machine)?;
-            let unit = |task: Task| {
-                job.units.iter().find(|u| u.task == task).ok_or_else(|| {
-                    SshError::Local(format!(
-                        "backup {chaton}/{}: no {} task",
-                        job.job,
-                        task.name()
-                    ))
-                })
-            };
-            match step {
-                BackupStep::Password => backup::write_password(remote, job).await,
-                BackupStep::Credentials => {
-                    let island = context.island(&job.island)?;
-                    backup::write_credentials(remote, context.coordinator(island)?, job).await
-                }
-                BackupStep::Escrow => {
-                    let island = context.island(&job.island)?;
-                    backup::escrow(remote, context.coordinator(island)?, island, job).await
-                }
-                BackupStep::Settings => backup::write_settings(remote, job).await,
-                BackupStep::Repository => backup::ensure_repository(remote, job).await,
-                BackupStep::Service(task) => {
-                    let unit = unit(*task)?;
-                    backup::write_unit(remote, &unit.service_name, &unit.service, false).await
-                }
-                BackupStep::Timer(task) => {
-                    let unit = unit(*task)?;
-                    backup::write_unit(remote, &unit.timer_name, &unit.timer, true).await
-                }
-            }
-        }
     }
 }

@@ -1,0 +1,297 @@
+//! Carrying out one change: each kind of change by a function of its own,
+//! calling the module of its kind (`garage`, `backup`).
+
+use super::{Context, Event, HEALTHY_WITHIN, REPORT_EVERY};
+use crate::backup;
+use crate::garage;
+use crate::ssh::{LocalError, SshError};
+use archipel_planner::backup::Task;
+use archipel_planner::model::ResticSource;
+use archipel_planner::plan::{
+    Action, BackupStep, Change, HostStep, NodeDecision, NodeStep, Target,
+};
+use tokio::sync::{mpsc, watch};
+
+/// Makes one change.
+pub(super) async fn run(
+    change: &Change,
+    context: &Context,
+    events: &mpsc::UnboundedSender<Event>,
+    stop: watch::Receiver<bool>,
+) -> Result<(), SshError> {
+    match &change.target {
+        Target::Node {
+            island,
+            node,
+            step,
+            decided,
+        } => node_step(context, change.action, island, node, step, decided).await,
+        Target::Connect { island } => connect_island(context, island).await,
+        Target::Layout { island } => change_layout(context, island).await,
+        Target::Bucket { island, bucket } if change.action == Action::Delete => {
+            let island = context.island(island)?;
+            garage::delete_bucket(context.coordinator(island)?, bucket).await
+        }
+        Target::Key { island, key } if change.action == Action::Delete => {
+            let island = context.island(island)?;
+            garage::delete_key(context.coordinator(island)?, key).await
+        }
+        Target::Bucket { island, bucket } => {
+            let island = context.island(island)?;
+            let bucket = island
+                .buckets
+                .iter()
+                .find(|b| &b.name == bucket)
+                .ok_or_else(|| LocalError::BucketNotInFile {
+                    bucket: bucket.clone(),
+                })?;
+            garage::ensure_bucket(context.coordinator(island)?, bucket).await
+        }
+        Target::Key { island, key } => {
+            let island = context.island(island)?;
+            garage::ensure_key(context.coordinator(island)?, key).await
+        }
+        Target::Grant {
+            island,
+            bucket,
+            key,
+        } => {
+            let island = context.island(island)?;
+            let wanted = island
+                .buckets
+                .iter()
+                .find(|b| &b.name == bucket)
+                .and_then(|b| b.grants.get(key).copied())
+                .unwrap_or_default();
+            garage::grant(context.coordinator(island)?, bucket, key, wanted).await
+        }
+        Target::NodeRemoval {
+            island, node, id, ..
+        } => remove_node(context, change, events, stop, island, node, id).await,
+        Target::BackupRemoval {
+            machine,
+            id,
+            escrowed,
+            ..
+        } => backup::remove_job(context.remote(machine)?, id, *escrowed).await,
+        Target::BackupHost { machine, step } => backup_host_step(context, machine, step).await,
+        Target::Backup {
+            chaton, job, step, ..
+        } => backup_step(context, chaton, job, step).await,
+    }
+}
+
+/// One step of a Garage node.
+async fn node_step(
+    context: &Context,
+    action: Action,
+    island: &str,
+    node: &str,
+    step: &NodeStep,
+    decided: &NodeDecision,
+) -> Result<(), SshError> {
+    let (island, node) = context.node(island, node)?;
+    let remote = context.remote(&node.name)?;
+    match step {
+        NodeStep::Binary => {
+            let binary = context.binaries.garage.get(&island.name).ok_or_else(|| {
+                LocalError::NoVerifiedGarage {
+                    island: island.name.clone(),
+                }
+            })?;
+            garage::install_binary(remote, binary, &island.binary_sha256).await
+        }
+        NodeStep::Directories => garage::prepare_directories(remote, node).await,
+        NodeStep::Config => garage::write_config(remote, node).await,
+        NodeStep::Secrets => {
+            let secrets = context.secrets(island, decided).await?;
+            garage::write_secrets(remote, &secrets).await
+        }
+        NodeStep::Unit => garage::write_unit(remote, node).await,
+        NodeStep::Service => {
+            let restart = action == Action::Update;
+            garage::start(remote, restart).await?;
+            // A node that was already a member rejoins before the
+            // change counts as done (and, for a rolling restart,
+            // before the next node's turn): the island healthy
+            // again. A new node is connected by the island's
+            // connect change instead.
+            if *decided == NodeDecision::Rejoin {
+                // Healthy as the node sees it, and as the island's
+                // coordinator does (it notices the node back a
+                // moment later; plans read the island through it).
+                garage::wait_healthy(remote, HEALTHY_WITHIN).await?;
+                garage::wait_healthy(context.coordinator(island)?, HEALTHY_WITHIN).await
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Connects an island's nodes to its coordinator.
+async fn connect_island(context: &Context, island: &str) -> Result<(), SshError> {
+    let island = context.island(island)?;
+    let ids = context.node_ids(island).await?;
+    let coordinator = context.coordinator(island)?;
+    let first = island
+        .nodes
+        .first()
+        .map(|n| n.name.as_str())
+        .unwrap_or_default();
+    let peers: Vec<(String, String)> = island
+        .nodes
+        .iter()
+        .filter(|n| n.name != first)
+        .filter_map(|n| {
+            ids.get(&n.name)
+                .map(|id| (id.clone(), n.rpc_public_addr.clone()))
+        })
+        .collect();
+    let all: Vec<String> = ids.values().cloned().collect();
+    garage::connect(coordinator, &peers, &all).await
+}
+
+/// Applies the island's new layout, then waits for it to be healthy.
+async fn change_layout(context: &Context, island: &str) -> Result<(), SshError> {
+    let island = context.island(island)?;
+    let ids = context.node_ids(island).await?;
+    let coordinator = context.coordinator(island)?;
+    let remove = context
+        .removals
+        .get(&island.name)
+        .map_or(&[][..], Vec::as_slice);
+    garage::apply_layout(
+        coordinator,
+        island,
+        &ids,
+        remove,
+        context.options.clear_staged,
+    )
+    .await?;
+    garage::wait_healthy(coordinator, HEALTHY_WITHIN).await
+}
+
+/// Waits for a node out of the layout to hand its data over, then stops it.
+async fn remove_node(
+    context: &Context,
+    change: &Change,
+    events: &mpsc::UnboundedSender<Event>,
+    mut stop: watch::Receiver<bool>,
+    island: &str,
+    node: &str,
+    id: &str,
+) -> Result<(), SshError> {
+    // Out of the layout since the island's layout change; it runs
+    // on until its data has moved, then stops.
+    let island = context.island(island)?;
+    let remote = context
+        .departing
+        .get(node)
+        .ok_or_else(|| LocalError::DepartingNotConnected {
+            node: node.to_string(),
+        })?;
+    let report = |message: String| {
+        let _ = events.send(Event::Progress(change.address.clone(), message));
+    };
+    let drained = garage::wait_drained(
+        context.coordinator(island)?,
+        remote,
+        id,
+        context.options.drain_within,
+        REPORT_EVERY,
+        &report,
+    );
+    // Waiting is all this does until the node has drained: an
+    // interruption ends the wait, not a change in progress.
+    tokio::select! {
+        drained = drained => drained?,
+        _ = stop.wait_for(|stop| *stop) => {
+            return Err(LocalError::InterruptedWhileDraining { node: node.to_string() }.into());
+        }
+    }
+    garage::stop(remote).await
+}
+
+/// One step of a backup host: restic, or the runner.
+async fn backup_host_step(
+    context: &Context,
+    machine: &str,
+    step: &HostStep,
+) -> Result<(), SshError> {
+    let remote = context.remote(machine)?;
+    match step {
+        HostStep::Restic => {
+            let job = context
+                .desired
+                .backups
+                .iter()
+                .find(|b| b.machine == machine)
+                .ok_or_else(|| LocalError::NoBackupJob {
+                    machine: machine.to_string(),
+                })?;
+            match &job.restic {
+                ResticSource::Package => backup::install_package(remote).await,
+                ResticSource::Binary { sha256, .. } => {
+                    let binary = context.binaries.restic.get(machine).ok_or_else(|| {
+                        LocalError::NoVerifiedRestic {
+                            machine: machine.to_string(),
+                        }
+                    })?;
+                    backup::install_binary(remote, binary, sha256).await
+                }
+            }
+        }
+        HostStep::Runner => backup::install_runner(remote).await,
+    }
+}
+
+/// One step of a backup job.
+async fn backup_step(
+    context: &Context,
+    chaton: &str,
+    job: &str,
+    step: &BackupStep,
+) -> Result<(), SshError> {
+    let job = context
+        .desired
+        .backups
+        .iter()
+        .find(|b| b.chaton == chaton && b.job == job)
+        .ok_or_else(|| LocalError::BackupNotInFile {
+            chaton: chaton.to_string(),
+            job: job.to_string(),
+        })?;
+    let remote = context.remote(&job.machine)?;
+    let unit = |task: Task| {
+        job.units
+            .iter()
+            .find(|u| u.task == task)
+            .ok_or_else(|| LocalError::NoTask {
+                chaton: chaton.to_string(),
+                job: job.job.clone(),
+                task: task.name(),
+            })
+    };
+    match step {
+        BackupStep::Password => backup::write_password(remote, job).await,
+        BackupStep::Credentials => {
+            let island = context.island(&job.island)?;
+            backup::write_credentials(remote, context.coordinator(island)?, job).await
+        }
+        BackupStep::Escrow => {
+            let island = context.island(&job.island)?;
+            backup::escrow(remote, context.coordinator(island)?, island, job).await
+        }
+        BackupStep::Settings => backup::write_settings(remote, job).await,
+        BackupStep::Repository => backup::ensure_repository(remote, job).await,
+        BackupStep::Service(task) => {
+            let unit = unit(*task)?;
+            backup::write_unit(remote, &unit.service_name, &unit.service, false).await
+        }
+        BackupStep::Timer(task) => {
+            let unit = unit(*task)?;
+            backup::write_unit(remote, &unit.timer_name, &unit.timer, true).await
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Garage on one node: the island's secrets, the binary, the system user
+//! and directories, the config and unit files, starting and stopping the
+//! daemon, its node ID, and waiting on it.
+
+use super::admin_api::{api, api_as};
+use crate::ssh::{LocalError, Remote, SshError};
+use archipel_planner::desired::DesiredNode;
+use archipel_planner::garage::{self as files, BINARY, CONFIG};
+use archipel_planner::observed::ClusterHealth;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use std::time::{Duration, Instant};
+
+/// An island's shared secrets. Never printed, logged or written anywhere
+/// but the island's nodes.
+pub struct Secrets {
+    pub rpc_secret: String,
+    pub admin_token: String,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets(sensitive)")
+    }
+}
+
+impl Secrets {
+    /// New secrets from the operating system's CSPRNG, in Garage's formats:
+    /// the rpc secret is 32 bytes in hex; the admin token has no `.` (which
+    /// Garage would read as a dynamic token).
+    pub fn generate() -> Result<Secrets, SshError> {
+        let mut bytes = [0u8; 64];
+        getrandom::fill(&mut bytes).map_err(|e| LocalError::NoRandomness {
+            reason: e.to_string(),
+        })?;
+        Ok(Secrets {
+            rpc_secret: hex::encode(&bytes[..32]),
+            admin_token: BASE64.encode(&bytes[32..]).replace(['+', '/', '='], ""),
+        })
+    }
+
+    /// The secrets of a running island, read from one of its nodes.
+    pub async fn read(remote: &Remote) -> Result<Secrets, SshError> {
+        let read = |path: &'static str| async move {
+            let bytes = remote
+                .read_file(path)
+                .await?
+                .ok_or_else(|| LocalError::FileMissing {
+                    host: remote.host().to_string(),
+                    path: path.to_string(),
+                })?;
+            Ok::<_, SshError>(String::from_utf8_lossy(&bytes).trim().to_string())
+        };
+        Ok(Secrets {
+            rpc_secret: read(files::RPC_SECRET).await?,
+            admin_token: read(files::ADMIN_TOKEN).await?,
+        })
+    }
+}
+
+/// Installs the pinned binary (already verified), keeping the previous one
+/// for a rollback by hand, and checks what landed.
+pub async fn install_binary(remote: &Remote, binary: &[u8], sha256: &str) -> Result<(), SshError> {
+    crate::host::install_pinned(remote, BINARY, Some(files::PREVIOUS_BINARY), binary, sha256).await
+}
+
+/// The `garage` system user and the node's private directories.
+pub async fn prepare_directories(remote: &Remote, node: &DesiredNode) -> Result<(), SshError> {
+    const SCRIPT: &str = "set -e
+id -u garage >/dev/null 2>&1 || useradd --system --user-group --no-create-home --home-dir /var/lib/garage --shell /usr/sbin/nologin garage
+install -d -o garage -g garage -m 0700 -- \"$1\" \"$2\"";
+    remote
+        .run_checked(SCRIPT, &[&node.meta_dir, &node.data_dir], None)
+        .await
+        .map(drop)
+}
+
+pub async fn write_config(remote: &Remote, node: &DesiredNode) -> Result<(), SshError> {
+    let (owner, group, _) = files::CONFIG_OWNER;
+    remote
+        .upload(CONFIG, node.config.as_bytes(), owner, group, 0o640)
+        .await
+}
+
+pub async fn write_secrets(remote: &Remote, secrets: &Secrets) -> Result<(), SshError> {
+    remote
+        .upload(
+            files::RPC_SECRET,
+            secrets.rpc_secret.as_bytes(),
+            files::USER,
+            files::USER,
+            0o600,
+        )
+        .await?;
+    remote
+        .upload(
+            files::ADMIN_TOKEN,
+            secrets.admin_token.as_bytes(),
+            files::USER,
+            files::USER,
+            0o600,
+        )
+        .await
+}
+
+pub async fn write_unit(remote: &Remote, node: &DesiredNode) -> Result<(), SshError> {
+    remote
+        .upload(files::UNIT, node.unit.as_bytes(), "root", "root", 0o644)
+        .await?;
+    remote
+        .run_checked("systemctl daemon-reload", &[], None)
+        .await
+        .map(drop)
+}
+
+/// Enables and (re)starts Garage, then waits until the daemon answers.
+pub async fn start(remote: &Remote, restart: bool) -> Result<(), SshError> {
+    let script = if restart {
+        "systemctl enable --quiet garage && systemctl restart garage"
+    } else {
+        "systemctl enable --quiet garage && systemctl start garage"
+    };
+    remote.run_checked(script, &[], None).await?;
+    wait_for(
+        remote,
+        "Garage to answer",
+        Duration::from_secs(60),
+        |remote| async move {
+            match api(&remote, "GetClusterStatus", None).await {
+                Ok(_) => Ok(true),
+                // The machine itself is lost: no use waiting for its Garage.
+                Err(error @ SshError::Transport { .. }) => Err(error),
+                // Not started yet, or not answering yet.
+                Err(_) => Ok(false),
+            }
+        },
+    )
+    .await
+}
+
+/// The node's Garage ID: its public key, hex.
+pub async fn node_id(remote: &Remote, meta_dir: &str) -> Result<String, SshError> {
+    let path = files::node_key_path(meta_dir);
+    let output = remote
+        .run_checked("od -An -tx1 -v -- \"$1\" | tr -d ' \\n'", &[&path], None)
+        .await?;
+    let id = output.stdout_text();
+    if id.len() != 64 {
+        return Err(LocalError::NotANodeKey {
+            host: remote.host().to_string(),
+            path,
+        }
+        .into());
+    }
+    Ok(id)
+}
+
+/// Polls `ready` every half second until it says yes or `limit` passes.
+pub async fn wait_for<F, Fut>(
+    remote: &Remote,
+    what: &str,
+    limit: Duration,
+    ready: F,
+) -> Result<(), SshError>
+where
+    F: Fn(Remote) -> Fut,
+    Fut: Future<Output = Result<bool, SshError>>,
+{
+    let started = Instant::now();
+    loop {
+        if ready(remote.clone()).await? {
+            return Ok(());
+        }
+        if started.elapsed() > limit {
+            return Err(SshError::Failed {
+                host: remote.host().to_string(),
+                command: format!("wait for {what}"),
+                status: 1,
+                stderr: format!("still not ready after {} s", limit.as_secs()),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Waits until the island reports `healthy`.
+pub async fn wait_healthy(remote: &Remote, limit: Duration) -> Result<(), SshError> {
+    wait_for(
+        remote,
+        "the island to be healthy",
+        limit,
+        |remote| async move {
+            let health: ClusterHealth = api_as(&remote, "GetClusterHealth").await?;
+            Ok(health.status == "healthy")
+        },
+    )
+    .await
+}
+
+/// Waits until a node taken out of the layout holds nothing more: no layout
+/// version still draining (its metadata moved to the new owners), nothing
+/// in its resync queue, and no block file left in its data directory (its
+/// data moved too; Garage deletes a block only once it has handed it
+/// over). Garage keeps a node's unneeded blocks for ten minutes before it
+/// offloads them, so a node that held data takes at least that long.
+/// `progress` hears how much is left, at most every `report_every`.
+pub async fn wait_drained(
+    coordinator: &Remote,
+    departing: &Remote,
+    id: &str,
+    limit: Duration,
+    report_every: Duration,
+    progress: &(dyn Fn(String) + Send + Sync),
+) -> Result<(), SshError> {
+    // The data directory as the node's own config names it (archipel
+    // writes it as one string), then its block files, counted.
+    const COUNT_BLOCKS: &str = r#"dir=$(sed -n 's/^data_dir = "\(.*\)"$/\1/p' "$1")
+[ -n "$dir" ] || { echo "no data_dir in $1" >&2; exit 3; }
+find "$dir" -type f ! -name garage-marker | wc -l"#;
+    let started = Instant::now();
+    let mut reported = Instant::now();
+    loop {
+        let history = api(coordinator, "GetClusterLayoutHistory", None).await?;
+        let draining_versions = history["versions"].as_array().map_or(0, |v| {
+            v.iter().filter(|v| v["status"] == "Draining").count()
+        });
+        let statistics = api(
+            coordinator,
+            "GetNodeStatistics",
+            Some(&serde_json::json!({ "node": id, "body": null })),
+        )
+        .await?;
+        let queued = statistics["success"][id]["blockManagerStats"]["resyncQueueLen"].as_u64();
+        let files: u64 = departing
+            .run_checked(COUNT_BLOCKS, &[CONFIG], None)
+            .await?
+            .stdout_text()
+            .trim()
+            .parse()
+            .map_err(|_| LocalError::BlocksUncounted {
+                host: departing.host().to_string(),
+            })?;
+        let left = match queued {
+            Some(queued) => {
+                if draining_versions == 0 && queued == 0 && files == 0 {
+                    return Ok(());
+                }
+                format!(
+                    "{draining_versions} layout version(s) draining, {files} block(s) on disk, {queued} in its resync queue"
+                )
+            }
+            // Not answering: it must be up to hand its data over.
+            None => format!(
+                "its Garage does not answer ({}): it must run until its data has moved",
+                statistics["error"][id].as_str().unwrap_or("no statistics")
+            ),
+        };
+        if started.elapsed() > limit {
+            return Err(SshError::Failed {
+                host: departing.host().to_string(),
+                command: "wait for the node to drain".into(),
+                status: 1,
+                stderr: format!(
+                    "still not drained after {} s: {left}; it is out of the layout and keeps running; apply again once it has drained to stop it",
+                    limit.as_secs()
+                ),
+            });
+        }
+        if reported.elapsed() >= report_every {
+            progress(format!("draining: {left}"));
+            reported = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Stops and disables Garage on a node that left its island. Its data
+/// and metadata directories stay where they are.
+pub async fn stop(remote: &Remote) -> Result<(), SshError> {
+    remote
+        .run_checked("systemctl disable --now --quiet garage", &[], None)
+        .await
+        .map(drop)
+}

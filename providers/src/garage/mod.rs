@@ -1,0 +1,34 @@
+//! An island's Garage cluster, read through one member node with
+//! `garage json-api` over SSH: no admin token, nothing exposed on the
+//! network, and two round trips whatever the number of keys and buckets.
+//!
+//! Where things live:
+//! - `admin_api.rs`: calling the admin API on a node (`garage json-api`,
+//!   many calls in one round trip, each bounded) and through an island's
+//!   running members in turn or at once ([`Asking`]);
+//! - `cluster.rs`: reading a whole cluster ([`observe_cluster`]);
+//! - `daemon.rs`: Garage on one node: its binary, user and directories,
+//!   config, secrets and unit, starting and stopping it, its node ID, and
+//!   the waits for it to answer, for the island to be healthy and for a
+//!   departing node to drain;
+//! - `layout.rs`: joining the nodes into one cluster and staging and
+//!   applying its layout;
+//! - `buckets_and_keys.rs`: buckets, access keys and the grants between
+//!   them.
+
+mod admin_api;
+mod buckets_and_keys;
+mod cluster;
+mod daemon;
+mod layout;
+
+pub use admin_api::{API_CALL_WITHIN, Asking, api};
+pub use buckets_and_keys::{
+    KeySecret, delete_bucket, delete_key, ensure_bucket, ensure_key, grant, key_secret,
+};
+pub use cluster::observe_cluster;
+pub use daemon::{
+    Secrets, install_binary, node_id, prepare_directories, start, stop, wait_drained, wait_for,
+    wait_healthy, write_config, write_secrets, write_unit,
+};
+pub use layout::{apply_layout, connect};
