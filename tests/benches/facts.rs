@@ -16,6 +16,27 @@ use std::time::{Duration, Instant};
 const NODES: usize = 12;
 const ROUNDS: usize = 10;
 
+/// What `plan` asks every node.
+fn plan_query() -> FactsQuery {
+    FactsQuery {
+        files: vec![
+            FileQuery::new(garage::BINARY, Read::Hash),
+            FileQuery::new(garage::CONFIG, Read::Content),
+            FileQuery::new(garage::UNIT, Read::Content),
+            FileQuery::new(garage::RPC_SECRET, Read::Metadata),
+            FileQuery::new(garage::ADMIN_TOKEN, Read::Metadata),
+            FileQuery::new("/var/lib/garage/meta", Read::Metadata),
+            FileQuery::new("/var/lib/garage/data", Read::Metadata),
+            FileQuery::new(garage::node_key_path("/var/lib/garage/meta"), Read::Hex),
+        ],
+        units: vec![garage::SERVICE.into()],
+        probes: [garage::VERSION_PROBE, garage::USER_PROBE]
+            .iter()
+            .map(|(n, s)| (n.to_string(), s.to_string()))
+            .collect(),
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lab = Lab::start(NODES)?;
     let runtime = tokio::runtime::Runtime::new()?;
@@ -39,24 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let remotes = ssh.connect_all(&machines).await.into_iter().collect::<Result<Vec<_>, _>>()?;
         let connect = started.elapsed();
 
-        // What `plan` asks every node.
-        let query = FactsQuery {
-            files: vec![
-                FileQuery::new(garage::BINARY, Read::Hash),
-                FileQuery::new(garage::CONFIG, Read::Content),
-                FileQuery::new(garage::UNIT, Read::Content),
-                FileQuery::new(garage::RPC_SECRET, Read::Metadata),
-                FileQuery::new(garage::ADMIN_TOKEN, Read::Metadata),
-                FileQuery::new("/var/lib/garage/meta", Read::Metadata),
-                FileQuery::new("/var/lib/garage/data", Read::Metadata),
-                FileQuery::new(garage::node_key_path("/var/lib/garage/meta"), Read::Hex),
-            ],
-            units: vec![garage::SERVICE.into()],
-            probes: [garage::VERSION_PROBE, garage::USER_PROBE]
-                .iter()
-                .map(|(n, s)| (n.to_string(), s.to_string()))
-                .collect(),
-        };
+        let query = plan_query();
         let mut all = Vec::new();
         let mut slowest_alone = Vec::new();
         for _ in 0..ROUNDS {

@@ -238,10 +238,9 @@ fn new_host_keys(lab: &Lab) -> Result<(), Failed> {
     )
 }
 
-/// The user's SSH set-up is honoured: keys from the agent (the config names
-/// none), a node reached through another with ProxyJump.
-fn agent_and_proxy_jump(lab: &Lab) -> Result<(), Failed> {
-    let dir = tempfile::tempdir()?;
+/// The lab's SSH config without any identity file (keys must come from an
+/// agent), plus `jumped-node2`: node2 reached through node1 with ProxyJump.
+fn agent_only_config_with_a_jump(lab: &Lab, dir: &Path) -> Result<PathBuf, Failed> {
     let lab_config = std::fs::read_to_string(lab.ssh_config())?;
     let known_hosts = lab_config
         .lines()
@@ -261,8 +260,16 @@ fn agent_and_proxy_jump(lab: &Lab) -> Result<(), Failed> {
     config.push_str(&format!(
         "Host jumped-node2\n    HostName {node2}\n    ProxyJump node1\n    User root\n    UserKnownHostsFile {known_hosts}\n    StrictHostKeyChecking yes\n"
     ));
-    let ssh_config = dir.path().join("ssh_config");
+    let ssh_config = dir.join("ssh_config");
     std::fs::write(&ssh_config, config)?;
+    Ok(ssh_config)
+}
+
+/// The user's SSH set-up is honoured: keys from the agent (the config names
+/// none), a node reached through another with ProxyJump.
+fn agent_and_proxy_jump(lab: &Lab) -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let ssh_config = agent_only_config_with_a_jump(lab, dir.path())?;
     let file = archipelago(dir.path(), None)?;
     std::fs::write(
         &file,
