@@ -11,6 +11,7 @@ pub mod capacity;
 pub mod desired;
 pub mod diagnostic;
 pub mod drift;
+pub mod endpoints;
 pub mod escrow;
 pub mod format;
 pub mod garage;

@@ -397,7 +397,7 @@ fn backups_reach_s3_safely(model: &Archipelago, out: &mut Vec<Diagnostic>) {
         if parts.backups.is_empty() {
             continue;
         }
-        for risk in crate::desired::s3_risks(island, parts) {
+        for risk in crate::endpoints::s3_risks(island, parts) {
             out.push(Diagnostic::warning(
                 "cleartext-s3",
                 island.origin.attribute("s3_endpoint"),
