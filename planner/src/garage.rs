@@ -4,6 +4,7 @@
 //! empty string).
 
 use crate::model::{ConsistencyMode, DbEngine, Island, Node};
+use crate::ownership::Ownership;
 use crate::templates::render;
 use minijinja::context;
 
@@ -31,10 +32,14 @@ pub fn node_key_path(meta_dir: &str) -> String {
     format!("{}/node_key.pub", meta_dir.trim_end_matches('/'))
 }
 
-/// Files mode and ownership, as `stat` prints them.
-pub const CONFIG_OWNER: (&str, &str, &str) = ("root", USER, "640");
-pub const SECRET_OWNER: (&str, &str, &str) = (USER, USER, "600");
-pub const DIRECTORY_OWNER: (&str, &str, &str) = (USER, USER, "700");
+/// The config: root's, readable by Garage.
+pub const CONFIG_OWNER: Ownership = Ownership::new("root", USER, 0o640);
+/// The secrets: Garage's alone (it refuses to start otherwise).
+pub const SECRET_OWNER: Ownership = Ownership::new(USER, USER, 0o600);
+/// The metadata and data directories: Garage's alone.
+pub const DIRECTORY_OWNER: Ownership = Ownership::new(USER, USER, 0o700);
+/// The unit.
+pub const UNIT_OWNER: Ownership = Ownership::ROOT_READABLE;
 
 /// The address other nodes reach this node's RPC on.
 pub fn rpc_public_addr(island: &Island, node: &Node) -> String {

@@ -19,6 +19,7 @@ pub mod language;
 pub mod lexer;
 pub mod model;
 pub mod observed;
+pub mod ownership;
 pub mod plan;
 pub mod restic;
 pub mod saved;

@@ -11,6 +11,7 @@ use archipel_planner::backup::{
     self as files, CACHE_DIR, JOBS_DIR, PINNED_RESTIC, RUNNER, RUNNER_SCRIPT, STATUS_DIR, UNITS_DIR,
 };
 use archipel_planner::desired::{DesiredBackup, DesiredIsland};
+use archipel_planner::ownership::Ownership;
 use archipel_planner::restic::RepositoryAnswer;
 
 /// Debian's restic, installed with apt when it is missing (another restic
@@ -38,7 +39,7 @@ pub async fn install_runner(remote: &Remote) -> Result<(), SshError> {
         )
         .await?;
     remote
-        .upload(RUNNER, RUNNER_SCRIPT.as_bytes(), "root", "root", 0o755)
+        .upload(RUNNER, RUNNER_SCRIPT.as_bytes(), Ownership::ROOT_EXECUTABLE)
         .await
 }
 
@@ -118,14 +119,14 @@ pub async fn write_credentials(
     let key = garage::key_secret(coordinator, &job.island, &job.key).await?;
     let content = files::s3_credentials(&key.id, &key.secret);
     remote
-        .upload(&job.s3_file, content.as_bytes(), "root", "root", 0o600)
+        .upload(&job.s3_file, content.as_bytes(), Ownership::ROOT_PRIVATE)
         .await
 }
 
 /// The job's settings (no secret in them).
 pub async fn write_settings(remote: &Remote, job: &DesiredBackup) -> Result<(), SshError> {
     remote
-        .upload(&job.env_file, job.env.as_bytes(), "root", "root", 0o600)
+        .upload(&job.env_file, job.env.as_bytes(), Ownership::ROOT_PRIVATE)
         .await
 }
 
@@ -183,7 +184,7 @@ pub async fn write_unit(
 ) -> Result<(), SshError> {
     let path = format!("{UNITS_DIR}/{name}");
     remote
-        .upload(&path, content.as_bytes(), "root", "root", 0o644)
+        .upload(&path, content.as_bytes(), Ownership::ROOT_READABLE)
         .await?;
     let script = if start_timer {
         "systemctl daemon-reload && systemctl enable --quiet \"$1\" && systemctl restart \"$1\""
@@ -239,9 +240,7 @@ pub async fn escrow(
         .upload(
             &escrow.record_file,
             escrow.record.as_bytes(),
-            "root",
-            "root",
-            0o600,
+            Ownership::ROOT_PRIVATE,
         )
         .await
 }

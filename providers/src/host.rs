@@ -4,6 +4,7 @@
 use crate::ssh::{LocalError, Remote, SshError};
 pub use archipel_planner::observed::{FactsQuery, FileQuery, Read};
 use archipel_planner::observed::{FileFacts, HostFacts, ProbeOutput, UnitFacts};
+use archipel_planner::ownership::Ownership;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use std::collections::BTreeMap;
@@ -137,7 +138,9 @@ pub async fn install_pinned(
             )
             .await?;
     }
-    remote.upload(path, binary, "root", "root", 0o755).await?;
+    remote
+        .upload(path, binary, Ownership::ROOT_EXECUTABLE)
+        .await?;
     let landed = record_hash(remote, path).await?;
     if landed != sha256 {
         return Err(SshError::Failed {

@@ -13,6 +13,7 @@ use crate::backup;
 use crate::desired::{Desired, DesiredBackup, DesiredEscrow};
 use crate::model::ResticSource;
 use crate::observed::{FileFacts, HostFacts, Observed, Probe, Unreachable};
+use crate::ownership::Ownership;
 use crate::restic::RepositoryAnswer;
 use std::collections::BTreeSet;
 
@@ -49,8 +50,9 @@ pub(super) fn plan_backup(
     plan_units(backup, facts, b);
 }
 
-const ROOT_ONLY: (&str, &str, &str) = ("root", "root", "600");
-const UNIT_OWNER: (&str, &str, &str) = ("root", "root", "644");
+/// A job's password, credentials and settings.
+const ROOT_ONLY: Ownership = Ownership::ROOT_PRIVATE;
+const UNIT_OWNER: Ownership = Ownership::ROOT_READABLE;
 
 fn job_step(backup: &DesiredBackup, step: BackupStep) -> Target {
     Target::Backup {
@@ -297,7 +299,7 @@ fn plan_backup_host(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) 
         facts,
         backup::RUNNER,
         backup::RUNNER_SCRIPT,
-        ("root", "root", "755"),
+        Ownership::ROOT_EXECUTABLE,
     );
     if !changed && directories_missing {
         b.add(

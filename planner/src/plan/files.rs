@@ -3,28 +3,13 @@
 
 use super::{Action, Builder, FileChange, Target};
 use crate::observed::{FileFacts, HostFacts};
+use crate::ownership::Ownership;
 
 pub(super) fn file_content(file: &FileFacts) -> Option<&str> {
     match file {
         FileFacts::File { content, .. } => content.as_deref(),
         _ => None,
     }
-}
-
-pub(super) fn ownership(file: &FileFacts) -> Option<(&str, &str, &str)> {
-    match file {
-        FileFacts::File {
-            owner, group, mode, ..
-        }
-        | FileFacts::Directory { owner, group, mode } => {
-            Some((owner.as_str(), group.as_str(), mode.as_str()))
-        }
-        _ => None,
-    }
-}
-
-pub(super) fn show_ownership((owner, group, mode): (&str, &str, &str)) -> String {
-    format!("{owner}:{group} {mode}")
 }
 
 /// A text file archipel writes whole: created when missing, updated (with
@@ -35,12 +20,12 @@ pub(super) fn managed_file(
     facts: &HostFacts,
     path: &str,
     wanted: &str,
-    owner: (&str, &str, &str),
+    owner: Ownership,
 ) -> bool {
     let (action, reason, before) = match facts.files.get(path) {
         Some(live @ FileFacts::File { content, .. }) => {
             let text_differs = content.as_deref() != Some(wanted);
-            let owner_differs = ownership(live) != Some(owner);
+            let owner_differs = !owner.matches(live);
             if !text_differs && !owner_differs {
                 return false;
             }
@@ -62,7 +47,7 @@ pub(super) fn managed_file(
             after: wanted.to_string(),
         });
     } else {
-        change.attribute("owner", None, Some(show_ownership(owner)));
+        change.attribute("owner", None, Some(owner.to_string()));
     }
     true
 }

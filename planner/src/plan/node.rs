@@ -1,12 +1,12 @@
 //! Garage on a node: its binary, user and directories, config, secrets,
 //! unit and service.
 
-use super::files::{ownership, show_ownership};
 use super::machines::machine_facts;
 use super::{Action, Builder, FileChange, NodeDecision, NodeStep, SENSITIVE, Target};
 use crate::desired::{DesiredIsland, DesiredNode};
 use crate::garage;
 use crate::observed::{FileFacts, HostFacts, IslandObservation, Observed};
+use crate::ownership;
 
 /// What the whole island shows that its nodes' changes depend on: apply
 /// is told, not left to judge again (see [`NodeDecision`]).
@@ -151,10 +151,10 @@ fn plan_directories(on: &OnNode, b: &mut Builder) {
         .is_some_and(|p| p.status == 0);
     let mut directories = Vec::new();
     for dir in [&on.node.meta_dir, &on.node.data_dir] {
-        let live =
-            ownership(on.file(dir)).filter(|_| matches!(on.file(dir), FileFacts::Directory { .. }));
-        if live != Some(garage::DIRECTORY_OWNER) {
-            directories.push((dir.clone(), live.map(show_ownership)));
+        let is_directory = matches!(on.file(dir), FileFacts::Directory { .. });
+        if !is_directory || !garage::DIRECTORY_OWNER.matches(on.file(dir)) {
+            let live = ownership::shown(on.file(dir)).filter(|_| is_directory);
+            directories.push((dir.clone(), live));
         }
     }
     if !user_exists || !directories.is_empty() {
@@ -176,7 +176,7 @@ fn plan_directories(on: &OnNode, b: &mut Builder) {
             change.attribute("user", None, Some(garage::USER.into()));
         }
         for (dir, live) in directories {
-            change.attribute(&dir, live, Some(show_ownership(garage::DIRECTORY_OWNER)));
+            change.attribute(&dir, live, Some(garage::DIRECTORY_OWNER.to_string()));
         }
     }
 }
@@ -190,13 +190,12 @@ fn plan_text_files(on: &OnNode, restart_for: &mut Vec<&str>, b: &mut Builder) {
         let wanted_owner = if step == NodeStep::Config {
             garage::CONFIG_OWNER
         } else {
-            ("root", "root", "644")
+            garage::UNIT_OWNER
         };
         match on.file(path) {
             FileFacts::File { content, .. } => {
-                let live = ownership(on.file(path));
                 let text_differs = content.as_deref() != Some(desired_text.as_str());
-                let owner_differs = live != Some(wanted_owner);
+                let owner_differs = !wanted_owner.matches(on.file(path));
                 if text_differs || owner_differs {
                     if text_differs {
                         restart_for.push(why);
@@ -220,8 +219,8 @@ fn plan_text_files(on: &OnNode, restart_for: &mut Vec<&str>, b: &mut Builder) {
                     if owner_differs {
                         change.attribute(
                             "owner",
-                            live.map(show_ownership),
-                            Some(show_ownership(wanted_owner)),
+                            ownership::shown(on.file(path)),
+                            Some(wanted_owner.to_string()),
                         );
                     }
                 }
@@ -252,12 +251,11 @@ fn plan_secrets(on: &OnNode, b: &mut Builder) {
     ] {
         match on.file(path) {
             FileFacts::File { .. } => {
-                let live = ownership(on.file(path));
-                if live != Some(garage::SECRET_OWNER) {
+                if !garage::SECRET_OWNER.matches(on.file(path)) {
                     secret_attributes.push((
                         format!("{name} owner"),
-                        live.map(show_ownership),
-                        Some(show_ownership(garage::SECRET_OWNER)),
+                        ownership::shown(on.file(path)),
+                        Some(garage::SECRET_OWNER.to_string()),
                     ));
                 }
             }

@@ -76,9 +76,8 @@ install -d -o garage -g garage -m 0700 -- \"$1\" \"$2\"";
 }
 
 pub async fn write_config(remote: &Remote, node: &DesiredNode) -> Result<(), SshError> {
-    let (owner, group, _) = files::CONFIG_OWNER;
     remote
-        .upload(CONFIG, node.config.as_bytes(), owner, group, 0o640)
+        .upload(CONFIG, node.config.as_bytes(), files::CONFIG_OWNER)
         .await
 }
 
@@ -87,25 +86,21 @@ pub async fn write_secrets(remote: &Remote, secrets: &Secrets) -> Result<(), Ssh
         .upload(
             files::RPC_SECRET,
             secrets.rpc_secret.as_bytes(),
-            files::USER,
-            files::USER,
-            0o600,
+            files::SECRET_OWNER,
         )
         .await?;
     remote
         .upload(
             files::ADMIN_TOKEN,
             secrets.admin_token.as_bytes(),
-            files::USER,
-            files::USER,
-            0o600,
+            files::SECRET_OWNER,
         )
         .await
 }
 
 pub async fn write_unit(remote: &Remote, node: &DesiredNode) -> Result<(), SshError> {
     remote
-        .upload(files::UNIT, node.unit.as_bytes(), "root", "root", 0o644)
+        .upload(files::UNIT, node.unit.as_bytes(), files::UNIT_OWNER)
         .await?;
     remote
         .run_checked("systemctl daemon-reload", &[], None)

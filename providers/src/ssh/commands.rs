@@ -3,6 +3,7 @@
 
 use super::error::error_chain;
 use super::{Remote, SshError};
+use archipel_planner::ownership::Ownership;
 use openssh::{Child, Session, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -218,9 +219,7 @@ impl Remote {
         &self,
         path: &str,
         bytes: &[u8],
-        owner: &str,
-        group: &str,
-        mode: u32,
+        ownership: Ownership,
     ) -> Result<(), SshError> {
         const SCRIPT: &str = r#"set -eu
 dir=$(dirname -- "$1")
@@ -232,24 +231,28 @@ chown -- "$2:$3" "$tmp"
 chmod -- "$4" "$tmp"
 mv -f -- "$tmp" "$1"
 trap - EXIT"#;
-        let mode = format!("{mode:o}");
-        self.run_checked(SCRIPT, &[path, owner, group, &mode], Some(bytes))
-            .await
-            .map(drop)
-            .map_err(|e| match e {
-                SshError::Failed {
-                    host,
-                    status,
-                    stderr,
-                    ..
-                } => SshError::Failed {
-                    host,
-                    command: format!("upload {path}"),
-                    status,
-                    stderr,
-                },
-                other => other,
-            })
+        let mode = format!("{:o}", ownership.mode);
+        self.run_checked(
+            SCRIPT,
+            &[path, ownership.user, ownership.group, &mode],
+            Some(bytes),
+        )
+        .await
+        .map(drop)
+        .map_err(|e| match e {
+            SshError::Failed {
+                host,
+                status,
+                stderr,
+                ..
+            } => SshError::Failed {
+                host,
+                command: format!("upload {path}"),
+                status,
+                stderr,
+            },
+            other => other,
+        })
     }
 
     /// Reads a file; `None` when it does not exist.

@@ -4,6 +4,7 @@
 use crate::fixture::{connect_all, lab_machines, runtime, settings, sha256_of};
 use archipel_planner::model::SshTarget;
 use archipel_planner::observed::FileFacts;
+use archipel_planner::ownership::Ownership;
 use archipel_providers::host::{self, FactsQuery, FileQuery, Read};
 use archipel_providers::ssh::{Ssh, close_all};
 use archipel_tests::{Failed, Lab, ensure};
@@ -16,7 +17,7 @@ pub fn upload_and_read_back(lab: &Lab) -> Result<(), Failed> {
             .run_checked("id archtest >/dev/null 2>&1 || useradd --system --no-create-home archtest; mkdir -p /etc/archtest", &[], None)
             .await?;
         let secret = b"not a real secret\n\x00\xff binary too";
-        remote.upload("/etc/archtest/secret", secret, "archtest", "archtest", 0o600).await?;
+        remote.upload("/etc/archtest/secret", secret, Ownership::new("archtest", "archtest", 0o600)).await?;
 
         let read = remote.read_file("/etc/archtest/secret").await?;
         ensure(read.as_deref() == Some(&secret[..]), "read back differs")?;
@@ -30,7 +31,7 @@ pub fn upload_and_read_back(lab: &Lab) -> Result<(), Failed> {
             ],
             ..FactsQuery::default()
         };
-        remote.upload("/etc/archtest/secret-metadata", b"x", "root", "archtest", 0o640).await?;
+        remote.upload("/etc/archtest/secret-metadata", b"x", Ownership::new("root", "archtest", 0o640)).await?;
         let facts = host::gather(&remote, &query).await?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
         let modified = match &facts.files["/etc/archtest/secret"] {
@@ -56,11 +57,11 @@ pub fn upload_and_read_back(lab: &Lab) -> Result<(), Failed> {
         ensure(matches!(facts.files["/etc/archtest"], FileFacts::Directory { .. }), "a directory")?;
 
         // Overwriting leaves no temporary file behind.
-        remote.upload("/etc/archtest/secret", b"v2", "archtest", "archtest", 0o600).await?;
+        remote.upload("/etc/archtest/secret", b"v2", Ownership::new("archtest", "archtest", 0o600)).await?;
         let listing = remote.run_checked("ls -A /etc/archtest", &[], None).await?.stdout_text();
         ensure(listing.split_whitespace().collect::<Vec<_>>() == ["secret", "secret-metadata"], format!("left behind: {listing}"))?;
         // A failed upload (unknown owner) leaves the old file and no temporary.
-        let err = remote.upload("/etc/archtest/secret", b"v3", "nobody-here", "root", 0o600).await;
+        let err = remote.upload("/etc/archtest/secret", b"v3", Ownership::new("nobody-here", "root", 0o600)).await;
         ensure(err.is_err(), "upload with an unknown owner must fail")?;
         ensure(remote.read_file("/etc/archtest/secret").await?.as_deref() == Some(&b"v2"[..]), "old content kept")?;
         let listing = remote.run_checked("ls -A /etc/archtest", &[], None).await?.stdout_text();
@@ -129,7 +130,11 @@ pub fn hash_records(lab: &Lab) -> Result<(), Failed> {
             .connect("node2", &SshTarget::parse("node2")?, None)
             .await?;
         remote
-            .upload("/opt/big", b"version one", "root", "root", 0o755)
+            .upload(
+                "/opt/big",
+                b"version one",
+                Ownership::new("root", "root", 0o755),
+            )
             .await?;
         let recorded = host::record_hash(&remote, "/opt/big").await?;
         ensure(

@@ -3,6 +3,7 @@
 
 use crate::fixture::{connect_all, lab_machines, runtime, settings};
 use archipel_planner::model::SshTarget;
+use archipel_planner::ownership::Ownership;
 use archipel_providers::ssh::{Ssh, close_all};
 use archipel_tests::{Failed, Lab, ensure};
 use std::path::Path;
@@ -117,8 +118,12 @@ pub fn sudo_users(lab: &Lab) -> Result<(), Failed> {
             .await?;
         let uid = ops.run_checked("id -u", &[], None).await?.stdout_text();
         ensure(uid.trim() == "0", format!("ops runs commands as uid {uid}"))?;
-        ops.upload("/root/from-ops", b"x", "root", "root", 0o600)
-            .await?;
+        ops.upload(
+            "/root/from-ops",
+            b"x",
+            Ownership::new("root", "root", 0o600),
+        )
+        .await?;
         ops.close().await?;
 
         let nosudo = ssh
