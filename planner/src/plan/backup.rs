@@ -43,7 +43,8 @@ pub(super) fn plan_backup(
         &backup.env_file,
         &backup.env,
         ROOT_ONLY,
-    );
+    )
+    .changed();
     schedules_elapse(b, backup, facts);
     let files_change = password_missing || credentials_missing || settings_changed;
     plan_repository(backup, facts, files_change, b);
@@ -235,7 +236,8 @@ fn plan_units(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) {
             &timer_path,
             &unit.timer,
             UNIT_OWNER,
-        );
+        )
+        .changed();
         let running = facts
             .units
             .get(&unit.timer_name)
@@ -300,7 +302,8 @@ fn plan_backup_host(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) 
         backup::RUNNER,
         backup::RUNNER_SCRIPT,
         Ownership::ROOT_EXECUTABLE,
-    );
+    )
+    .changed();
     if !changed && directories_missing {
         b.add(
             kind(HostStep::Runner),

@@ -3,7 +3,7 @@
 
 use super::{Action, Builder, FileChange, Target};
 use crate::observed::{FileFacts, HostFacts};
-use crate::ownership::Ownership;
+use crate::ownership::{self, Ownership};
 
 pub(super) fn file_content(file: &FileFacts) -> Option<&str> {
     match file {
@@ -12,8 +12,28 @@ pub(super) fn file_content(file: &FileFacts) -> Option<&str> {
     }
 }
 
-/// A text file archipel writes whole: created when missing, updated (with
-/// a diff) when its content or owner differs. Whether a change was added.
+/// How a text file archipel writes whole differed from the file's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Drift {
+    /// As the file says: no change.
+    None,
+    /// Not there: created.
+    Missing,
+    /// Its text is the file's, its owner or mode is not.
+    Owner,
+    /// Its text differs (its owner may too): what reads it must load it.
+    Content,
+}
+
+impl Drift {
+    pub(super) fn changed(self) -> bool {
+        self != Drift::None
+    }
+}
+
+/// A text file archipel writes whole: created when missing, updated when
+/// its content (shown as a diff) or its owner (shown before and after)
+/// differs.
 pub(super) fn managed_file(
     b: &mut Builder,
     kind: Target,
@@ -21,33 +41,43 @@ pub(super) fn managed_file(
     path: &str,
     wanted: &str,
     owner: Ownership,
-) -> bool {
-    let (action, reason, before) = match facts.files.get(path) {
-        Some(live @ FileFacts::File { content, .. }) => {
-            let text_differs = content.as_deref() != Some(wanted);
-            let owner_differs = !owner.matches(live);
-            if !text_differs && !owner_differs {
-                return false;
-            }
-            let reason = if text_differs {
-                format!("{path} differs from the file's")
-            } else {
-                format!("{path} has the wrong owner or mode")
-            };
-            (Action::Update, reason, content.clone())
-        }
-        _ => (Action::Create, format!("{path} does not exist"), None),
-    };
-    let same_text = before.as_deref() == Some(wanted);
-    let change = b.add(kind, action, reason);
-    if !same_text {
-        change.file = Some(FileChange {
+) -> Drift {
+    let Some(live @ FileFacts::File { content, .. }) = facts.files.get(path) else {
+        b.add(kind, Action::Create, format!("{path} does not exist"))
+            .file = Some(FileChange {
             path: path.to_string(),
-            before,
+            before: None,
             after: wanted.to_string(),
         });
-    } else {
-        change.attribute("owner", None, Some(owner.to_string()));
+        return Drift::Missing;
+    };
+    let text_differs = content.as_deref() != Some(wanted);
+    let owner_differs = !owner.matches(live);
+    if !text_differs && !owner_differs {
+        return Drift::None;
     }
-    true
+    let change = b.add(
+        kind,
+        Action::Update,
+        if text_differs {
+            format!("{path} differs from the file's")
+        } else {
+            format!("{path} has the wrong owner or mode")
+        },
+    );
+    if text_differs {
+        change.file = Some(FileChange {
+            path: path.to_string(),
+            before: content.clone(),
+            after: wanted.to_string(),
+        });
+    }
+    if owner_differs {
+        change.attribute("owner", ownership::shown(live), Some(owner.to_string()));
+    }
+    if text_differs {
+        Drift::Content
+    } else {
+        Drift::Owner
+    }
 }

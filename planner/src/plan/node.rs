@@ -1,8 +1,9 @@
 //! Garage on a node: its binary, user and directories, config, secrets,
 //! unit and service.
 
+use super::files::{Drift, managed_file};
 use super::machines::machine_facts;
-use super::{Action, Builder, FileChange, NodeDecision, NodeStep, SENSITIVE, Target};
+use super::{Action, Builder, NodeDecision, NodeStep, SENSITIVE, Target};
 use crate::desired::{DesiredIsland, DesiredNode};
 use crate::garage;
 use crate::observed::{FileFacts, HostFacts, IslandObservation, Observed};
@@ -181,62 +182,27 @@ fn plan_directories(on: &OnNode, b: &mut Builder) {
     }
 }
 
-/// Text files: config and unit.
+/// Text files: config and unit. A new text is loaded by a restart.
 fn plan_text_files(on: &OnNode, restart_for: &mut Vec<&str>, b: &mut Builder) {
-    for (path, desired_text, step, why) in [
-        (garage::CONFIG, &on.node.config, NodeStep::Config, "config"),
-        (garage::UNIT, &on.node.unit, NodeStep::Unit, "unit"),
+    for (path, desired_text, step, owner, why) in [
+        (
+            garage::CONFIG,
+            &on.node.config,
+            NodeStep::Config,
+            garage::CONFIG_OWNER,
+            "config",
+        ),
+        (
+            garage::UNIT,
+            &on.node.unit,
+            NodeStep::Unit,
+            garage::UNIT_OWNER,
+            "unit",
+        ),
     ] {
-        let wanted_owner = if step == NodeStep::Config {
-            garage::CONFIG_OWNER
-        } else {
-            garage::UNIT_OWNER
-        };
-        match on.file(path) {
-            FileFacts::File { content, .. } => {
-                let text_differs = content.as_deref() != Some(desired_text.as_str());
-                let owner_differs = !wanted_owner.matches(on.file(path));
-                if text_differs || owner_differs {
-                    if text_differs {
-                        restart_for.push(why);
-                    }
-                    let change = b.add(
-                        on.target(step),
-                        Action::Update,
-                        if text_differs {
-                            format!("{path} differs from the file's")
-                        } else {
-                            format!("{path} has the wrong owner or mode")
-                        },
-                    );
-                    if text_differs {
-                        change.file = Some(FileChange {
-                            path: path.to_string(),
-                            before: content.clone(),
-                            after: desired_text.clone(),
-                        });
-                    }
-                    if owner_differs {
-                        change.attribute(
-                            "owner",
-                            ownership::shown(on.file(path)),
-                            Some(wanted_owner.to_string()),
-                        );
-                    }
-                }
-            }
-            _ => {
-                b.add(
-                    on.target(step),
-                    Action::Create,
-                    format!("{path} does not exist"),
-                )
-                .file = Some(FileChange {
-                    path: path.to_string(),
-                    before: None,
-                    after: desired_text.clone(),
-                });
-            }
+        let drift = managed_file(b, on.target(step), on.facts, path, desired_text, owner);
+        if drift == Drift::Content {
+            restart_for.push(why);
         }
     }
 }

@@ -136,3 +136,50 @@ fn a_schedule_the_host_never_reaches_is_an_error() {
     assert!(errors[1].0.ends_with(".check.timer"), "{errors:?}");
     assert!(errors[1].1.contains("Failed to parse"), "{errors:?}");
 }
+
+#[test]
+fn a_job_file_with_the_wrong_mode_shows_its_owner_before_and_after() {
+    let desired = desired_from(BASE);
+    let job = &desired.backups[0];
+    let mut observed = converged(&desired);
+    let env_file = job.env_file.clone();
+    if let Some(FileFacts::File { mode, .. }) =
+        facts(&mut observed, &job.machine).files.get_mut(&env_file)
+    {
+        *mode = "644".into();
+    }
+    let planned = plan(&desired, &observed);
+    let change = planned
+        .changes
+        .iter()
+        .find(|c| c.address.to_string().ends_with(".settings"))
+        .expect("the settings are planned");
+    assert_eq!(
+        change.reason,
+        format!("{env_file} has the wrong owner or mode")
+    );
+    assert!(change.file.is_none());
+    let owner = &change.attributes[0];
+    assert_eq!(
+        (
+            owner.name.as_str(),
+            owner.before.as_deref(),
+            owner.after.as_deref()
+        ),
+        ("owner", Some("root:root 644"), Some("root:root 600"))
+    );
+    // Text and mode both wrong: the diff, and the owner beside it.
+    if let Some(FileFacts::File { content, .. }) =
+        facts(&mut observed, &job.machine).files.get_mut(&env_file)
+    {
+        *content = Some("RESTIC_REPOSITORY=elsewhere\n".into());
+    }
+    let planned = plan(&desired, &observed);
+    let change = planned
+        .changes
+        .iter()
+        .find(|c| c.address.to_string().ends_with(".settings"))
+        .expect("the settings are planned");
+    assert!(change.file.is_some());
+    assert_eq!(change.attributes.len(), 1);
+}
