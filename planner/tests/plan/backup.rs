@@ -2,7 +2,7 @@
 //! password's escrow, its schedules.
 
 use crate::converged::{bare_world, converged};
-use crate::fixture::{BASE, desired_from, facts, outline, texts};
+use crate::fixture::{BASE, answer, desired_from, facts, outline, texts};
 use archipel_planner::observed::*;
 use archipel_planner::plan::plan;
 
@@ -27,13 +27,12 @@ fn a_repository_that_refuses_the_password_is_an_error_never_a_new_one() {
     let desired = desired_from(BASE);
     let mut observed = converged(&desired);
     let job = &desired.backups[0];
-    let host = facts(&mut observed, &job.machine);
-    host.probes.insert(
-        Probe::Repository(job.id.clone()).to_string(),
-        ProbeOutput {
-            status: 1,
-            output: "Fatal: wrong password or no key found".into(),
-        },
+    answer(
+        &mut observed,
+        &job.machine,
+        Probe::Repository(job.id.clone()),
+        1,
+        "Fatal: wrong password or no key found",
     );
     let refused = plan(&desired, &observed);
     assert!(refused.changes.is_empty(), "{:?}", refused.changes);
@@ -45,13 +44,12 @@ fn a_repository_that_refuses_the_password_is_an_error_never_a_new_one() {
     );
 
     // A repository that does not exist yet is created.
-    let host = facts(&mut observed, &job.machine);
-    host.probes.insert(
-        Probe::Repository(job.id.clone()).to_string(),
-        ProbeOutput {
-            status: 1,
-            output: "Fatal: unable to open config file: Stat: The specified key does not exist.\nIs there a repository at the following location?".into(),
-        },
+    answer(
+        &mut observed,
+        &job.machine,
+        Probe::Repository(job.id.clone()),
+        1,
+        "Fatal: unable to open config file: Stat: The specified key does not exist.\nIs there a repository at the following location?",
     );
     let plan = plan(&desired, &observed);
     assert_eq!(
@@ -116,13 +114,12 @@ fn a_schedule_the_host_never_reaches_is_an_error() {
     let desired = desired_from(BASE);
     let mut observed = converged(&desired);
     let job = &desired.backups[0];
-    let host = facts(&mut observed, &job.machine);
-    host.probes.insert(
-        Probe::Schedules(job.id.clone()).to_string(),
-        ProbeOutput {
-            status: 0,
-            output: "backup\tnever\ncheck\tinvalid\tFailed to parse calendar specification: Invalid argument\nprune\tnext\n".into(),
-        },
+    answer(
+        &mut observed,
+        &job.machine,
+        Probe::Schedules(job.id.clone()),
+        0,
+        "backup\tnever\ncheck\tinvalid\tFailed to parse calendar specification: Invalid argument\nprune\tnext\n",
     );
     let plan = plan(&desired, &observed);
     let errors: Vec<(String, &str)> = plan

@@ -250,6 +250,17 @@ pub fn facts<'o>(observed: &'o mut Observed, machine: &str) -> &'o mut HostFacts
     }
 }
 
+/// What `machine` answered to `probe`.
+pub fn answer(observed: &mut Observed, machine: &str, probe: Probe, status: i32, output: &str) {
+    facts(observed, machine).probes.insert(
+        probe.to_string(),
+        ProbeOutput {
+            status,
+            output: output.into(),
+        },
+    );
+}
+
 /// Addresses as their text, for messages and comparisons.
 pub fn texts(addresses: &[Address]) -> Vec<String> {
     addresses.iter().map(ToString::to_string).collect()
