@@ -55,7 +55,10 @@ pub async fn show(plan: &Plan, mut events: UnboundedReceiver<Event>, live: bool)
 /// Where a change runs, as its live line names it.
 fn lane(target: &Target) -> String {
     match target {
-        Target::Node { node, .. } | Target::NodeRemoval { node, .. } => node.clone(),
+        Target::Node { node, .. }
+        | Target::NodeRemoval { node, .. }
+        | Target::Vault { node, .. }
+        | Target::VaultRemoval { node, .. } => node.clone(),
         Target::Connect { island }
         | Target::Layout { island }
         | Target::Bucket { island, .. }

@@ -7,12 +7,12 @@ chaton "deuxfleurs" {
 
   node "df-orsay" {
     ssh      = "root@orsay.deuxfleurs.fr"
-    capacity = "2T"
+    capacity = "4T"
   }
 
   node "df-lyon" {
     ssh      = "root@lyon.deuxfleurs.fr"
-    capacity = "1.5T"
+    capacity = "3T"
   }
 
   backup "matrix" {
@@ -43,7 +43,7 @@ chaton "42l" {
 
   node "42l-1" {
     ssh      = "root@garage.42l.fr"
-    capacity = "750G"
+    capacity = "1.5T"
   }
 
   backup "nitter" {
@@ -64,7 +64,7 @@ chaton "chapril" {
 
   node "chapril-1" {
     ssh      = "root@s3.chapril.org"
-    capacity = "300G"
+    capacity = "600G"
   }
 
   backup "pad" {
@@ -85,7 +85,7 @@ chaton "tedomum" {
 
   node "tedomum-1" {
     ssh      = "root@store.tedomum.net"
-    capacity = "1T"
+    capacity = "2T"
   }
 
   backup "mail" {

@@ -7,12 +7,12 @@ chaton "picasoft" {
 
   node "pica-1" {
     ssh      = "root@pica1.picasoft.net"
-    capacity = "500G"
+    capacity = "1T"
   }
 
   node "pica-2" {
     ssh      = "root@pica2.picasoft.net"
-    capacity = "500G"
+    capacity = "1T"
   }
 
   backup "nextcloud" {
@@ -43,7 +43,7 @@ chaton "retzien" {
 
   node "retzien-1" {
     ssh      = "admin@stockage.retzien.fr:2222"
-    capacity = "1T"
+    capacity = "2T"
   }
 
   backup "mail" {
@@ -64,7 +64,7 @@ chaton "distrilab" {
 
   node "distri-1" {
     ssh      = "root@garage.distrilab.fr"
-    capacity = "500G"
+    capacity = "1T"
   }
 
   backup "web" {
@@ -85,7 +85,7 @@ chaton "hadoly" {
 
   node "hadoly-1" {
     ssh      = "root@s3.hadoly.fr"
-    capacity = "400G"
+    capacity = "800G"
   }
 
   backup "peertube" {

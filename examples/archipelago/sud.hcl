@@ -7,12 +7,12 @@ chaton "sans-nuage" {
 
   node "sn-1" {
     ssh      = "root@s3-1.sans-nuage.fr"
-    capacity = "600G"
+    capacity = "1.2T"
   }
 
   node "sn-2" {
     ssh      = "root@s3-2.sans-nuage.fr"
-    capacity = "600G"
+    capacity = "1.2T"
   }
 
   backup "cloud" {
@@ -33,7 +33,7 @@ chaton "libreon" {
 
   node "libreon-1" {
     ssh      = "root@stock.libreon.fr"
-    capacity = "800G"
+    capacity = "1.6T"
   }
 
   backup "forge" {
@@ -54,7 +54,7 @@ chaton "alolise" {
 
   node "alolise-1" {
     ssh      = "root@s3.alolise.org"
-    capacity = "350G"
+    capacity = "700G"
   }
 
   backup "wiki" {
@@ -75,7 +75,7 @@ chaton "katzei" {
 
   node "katzei-1" {
     ssh      = "root@garage.katzei.fr"
-    capacity = "500G"
+    capacity = "1T"
   }
 
   backup "mail" {

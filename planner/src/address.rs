@@ -11,7 +11,7 @@
 //! and `machine.` addresses put it where it can be told apart).
 
 use crate::backup::Task;
-use crate::plan::{BackupStep, HostStep, NodeStep};
+use crate::plan::{BackupStep, HostStep, NodeStep, VaultStep};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cmp::Ordering;
 use std::fmt;
@@ -35,6 +35,14 @@ pub enum Address {
         island: String,
         node: String,
         step: NodeStep,
+    },
+    /// `island.I.node.N.vault`: the island's vault passes on a node.
+    Vault { island: String, node: String },
+    /// `island.I.node.N.vault.timer`…
+    VaultStep {
+        island: String,
+        node: String,
+        step: VaultStep,
     },
     /// `island.I.bucket.*`: every bucket of an island.
     Buckets { island: String },
@@ -78,6 +86,8 @@ impl Address {
             | Address::LayoutRole { island, .. }
             | Address::Node { island, .. }
             | Address::NodeStep { island, .. }
+            | Address::Vault { island, .. }
+            | Address::VaultStep { island, .. }
             | Address::Buckets { island }
             | Address::Bucket { island, .. }
             | Address::Grant { island, .. }
@@ -101,7 +111,10 @@ impl Address {
     /// The Garage node it is or is a step of, if any.
     pub fn node(&self) -> Option<&str> {
         match self {
-            Address::Node { node, .. } | Address::NodeStep { node, .. } => Some(node),
+            Address::Node { node, .. }
+            | Address::NodeStep { node, .. }
+            | Address::Vault { node, .. }
+            | Address::VaultStep { node, .. } => Some(node),
             _ => None,
         }
     }
@@ -124,7 +137,13 @@ impl Address {
             Address::LayoutRole { island, .. } => Some(Address::Layout {
                 island: island.clone(),
             }),
-            Address::NodeStep { island, node, .. } => Some(Address::Node {
+            Address::NodeStep { island, node, .. } | Address::Vault { island, node } => {
+                Some(Address::Node {
+                    island: island.clone(),
+                    node: node.clone(),
+                })
+            }
+            Address::VaultStep { island, node, .. } => Some(Address::Vault {
                 island: island.clone(),
                 node: node.clone(),
             }),
@@ -175,6 +194,28 @@ impl NodeStep {
     ];
 }
 
+impl VaultStep {
+    pub fn name(self) -> &'static str {
+        match self {
+            VaultStep::Rclone => "rclone",
+            VaultStep::Pass => "pass",
+            VaultStep::Config => "config",
+            VaultStep::Credentials => "credentials",
+            VaultStep::Service => "service",
+            VaultStep::Timer => "timer",
+        }
+    }
+
+    const ALL: [VaultStep; 6] = [
+        VaultStep::Rclone,
+        VaultStep::Pass,
+        VaultStep::Config,
+        VaultStep::Credentials,
+        VaultStep::Service,
+        VaultStep::Timer,
+    ];
+}
+
 impl HostStep {
     pub fn name(self) -> &'static str {
         match self {
@@ -208,6 +249,10 @@ impl fmt::Display for Address {
             Address::Node { island, node } => write!(f, "island.{island}.node.{node}"),
             Address::NodeStep { island, node, step } => {
                 write!(f, "island.{island}.node.{node}.{}", step.name())
+            }
+            Address::Vault { island, node } => write!(f, "island.{island}.node.{node}.vault"),
+            Address::VaultStep { island, node, step } => {
+                write!(f, "island.{island}.node.{node}.vault.{}", step.name())
             }
             Address::Buckets { island } => write!(f, "island.{island}.bucket.*"),
             Address::Bucket { island, bucket } => write!(f, "island.{island}.bucket.{bucket}"),
@@ -281,6 +326,18 @@ impl FromStr for Address {
             ["island", i, "node", n] => Address::Node {
                 island: s(i),
                 node: s(n),
+            },
+            ["island", i, "node", n, "vault"] => Address::Vault {
+                island: s(i),
+                node: s(n),
+            },
+            ["island", i, "node", n, "vault", step] => Address::VaultStep {
+                island: s(i),
+                node: s(n),
+                step: *VaultStep::ALL
+                    .iter()
+                    .find(|known| known.name() == *step)
+                    .ok_or_else(bad)?,
             },
             ["island", i, "node", n, step] => Address::NodeStep {
                 island: s(i),
@@ -396,6 +453,9 @@ mod tests {
             "island.ouest.node.pica-1",
             "island.ouest.node.pica-1.binary",
             "island.ouest.node.pica-1.service",
+            "island.ouest.node.pica-1.vault",
+            "island.ouest.node.pica-1.vault.rclone",
+            "island.ouest.node.pica-1.vault.timer",
             "island.ouest.bucket.*",
             "island.ouest.bucket.backup-a",
             "island.ouest.bucket.backup-a.grant.archipel-a",
@@ -426,6 +486,7 @@ mod tests {
             "island",
             "island.",
             "island.a.node.n.firmware",
+            "island.a.node.n.vault.copy",
             "island.a.bucket.b.grant",
             "chaton.a.backup.j.fetch.timer",
             "host.bk",
@@ -441,6 +502,7 @@ mod tests {
         let at = |text: &str| text.parse::<Address>().unwrap();
         assert!(at("island.a").contains(&at("island.a.bucket.b.grant.k")));
         assert!(at("island.a.node.n").contains(&at("island.a.node.n.config")));
+        assert!(at("island.a.node.n").contains(&at("island.a.node.n.vault.timer")));
         assert!(at("chaton.c").contains(&at("chaton.c.backup.j.backup.timer")));
         assert!(at("machine.bk.example.org").contains(&at("host.bk.example.org.restic")));
         assert!(!at("island.a").contains(&at("island.ab.layout")));

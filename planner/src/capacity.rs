@@ -47,18 +47,26 @@ pub struct ZoneStorage {
     pub bytes: u64,
 }
 
-/// Each quota an island promises: `backup CHATON/JOB` or `bucket NAME`,
+/// Each quota an island promises: `backup CHATON/JOB`, `vault CHATON/JOB`
+/// (its copy in the chaton's vault) or `bucket NAME`,
 /// with its size. Buckets without a quota promise nothing.
 pub fn quotas(parts: &IslandParts) -> Vec<(String, u64)> {
     let backups = parts
         .backups
         .iter()
         .map(|(c, b)| (format!("backup {}/{}", c.name, b.name), b.quota.bytes()));
+    // A vault holds a copy of its jobs' repositories: as much again (what
+    // waits out its grace period is not counted: prune frees as much).
+    let vaults = parts
+        .backups
+        .iter()
+        .filter(|(c, _)| c.vault.enabled)
+        .map(|(c, b)| (format!("vault {}/{}", c.name, b.name), b.quota.bytes()));
     let buckets = parts
         .buckets
         .iter()
         .filter_map(|b| Some((format!("bucket {}", b.name), b.quota?.bytes())));
-    backups.chain(buckets).collect()
+    backups.chain(vaults).chain(buckets).collect()
 }
 
 /// The usable capacity of an island of the archipelago, from its parts

@@ -14,6 +14,7 @@ use crate::garage;
 use crate::model::{Archipelago, Backup, Chaton, Island, IslandParts, Node, ResticSource};
 use crate::observed::{FactsQuery, FileQuery, Permissions, Probe, Read};
 use crate::templates::shell_word;
+use crate::vault;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -61,6 +62,19 @@ pub struct DesiredIsland {
     /// How backups to it may be exposed ([`s3_risks`]); empty when none
     /// go to it.
     pub s3_risks: Vec<String>,
+    /// The vaults of the chatons backing up to it, when any has one.
+    pub vaults: Option<DesiredVaults>,
+}
+
+/// What runs an island's vault passes, on the one node the plan picks.
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredVaults {
+    /// Chatons with a vault on the island, sorted.
+    pub chatons: Vec<String>,
+    /// `vault::CONFIG_FILE`'s content.
+    pub config: String,
+    pub service: String,
+    pub timer: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -264,11 +278,34 @@ fn desired_island(island: &Island, parts: &IslandParts) -> DesiredIsland {
     for (chaton, backup) in &parts.backups {
         *per_chaton.entry(chaton.name.as_str()).or_default() += backup.quota.bytes();
     }
+    // Chatons with a vault here, each with its jobs to the island.
+    let mut vaulted: Vec<(&Chaton, Vec<&Backup>)> = Vec::new();
+    for (chaton, backup) in &parts.backups {
+        if !chaton.vault.enabled {
+            continue;
+        }
+        match vaulted.iter_mut().find(|(c, _)| c.name == chaton.name) {
+            Some((_, jobs)) => jobs.push(backup),
+            None => vaulted.push((chaton, vec![backup])),
+        }
+    }
+    vaulted.sort_by(|a, b| a.0.name.cmp(&b.0.name));
     for (chaton, quota) in &per_chaton {
+        let has_vault = vaulted.iter().any(|(c, _)| c.name == *chaton);
+        let mut grants = BTreeMap::from([(chaton_key(chaton), READ_WRITE)]);
+        if has_vault {
+            // The pass reads the backups; no backup host's key reaches the vault.
+            grants.insert(vault::KEY.to_string(), READ_ONLY);
+            buckets.push(DesiredBucket {
+                name: vault::bucket(chaton),
+                quota: Some(vault::quota(*quota)),
+                grants: BTreeMap::from([(vault::KEY.to_string(), READ_WRITE)]),
+            });
+        }
         buckets.push(DesiredBucket {
             name: backup_bucket(chaton),
             quota: Some(*quota),
-            grants: BTreeMap::from([(chaton_key(chaton), READ_WRITE)]),
+            grants,
         });
     }
     for bucket in &parts.buckets {
@@ -306,6 +343,12 @@ fn desired_island(island: &Island, parts: &IslandParts) -> DesiredIsland {
         binary_sha256: island.garage.sha256.clone(),
         s3_port: island.garage.s3_port,
         s3_region: island.garage.s3_region.clone(),
+        vaults: (!vaulted.is_empty()).then(|| DesiredVaults {
+            chatons: vaulted.iter().map(|(c, _)| c.name.clone()).collect(),
+            config: vault::config(&island.name, &vaulted),
+            service: vault::service(&island.name),
+            timer: vault::timer(&island.name),
+        }),
         nodes,
         buckets,
         keys,
@@ -424,6 +467,13 @@ impl Desired {
             .ok_or_else(|| format!("the file has no backup job {name}"))
     }
 
+    /// The island a machine is a node of.
+    pub fn island_of_node(&self, machine: &str) -> Option<&DesiredIsland> {
+        self.islands
+            .iter()
+            .find(|i| i.nodes.iter().any(|n| n.name == machine))
+    }
+
     /// What to observe on a machine: Garage's files if it is a node, each
     /// job's files and units if it is a backup host. Secrets: metadata only.
     pub fn facts_query(&self, machine: &str) -> FactsQuery {
@@ -452,6 +502,28 @@ impl Desired {
             ]);
             query.units.push(garage::SERVICE.into());
             for (name, snippet) in [garage::VERSION_PROBE, garage::USER_PROBE] {
+                query.probes.push((name.into(), snippet.into()));
+            }
+        }
+        if let Some(island) = self.island_of_node(machine) {
+            // Every node says whether it runs vault passes: the plan keeps
+            // them where they run, and takes them off a node that no longer
+            // should.
+            let timer = format!("{}/{}", vault::UNITS_DIR, vault::TIMER);
+            query.files.push(FileQuery::new(timer, Read::Content));
+            query.units.push(vault::TIMER.into());
+            if island.vaults.is_some() {
+                query.files.extend([
+                    FileQuery::new(vault::SCRIPT_PATH, Read::Content),
+                    FileQuery::new(vault::CONFIG_FILE, Read::Content),
+                    FileQuery::new(vault::CREDENTIALS_FILE, Read::Metadata),
+                    FileQuery::new(vault::STATE_DIR, Read::Metadata),
+                    FileQuery::new(
+                        format!("{}/{}", vault::UNITS_DIR, vault::SERVICE),
+                        Read::Content,
+                    ),
+                ]);
+                let (name, snippet) = vault::RCLONE_PROBE;
                 query.probes.push((name.into(), snippet.into()));
             }
         }

@@ -11,6 +11,7 @@ pub mod capacity;
 pub mod desired;
 pub mod diagnostic;
 pub mod drift;
+pub mod duration;
 pub mod endpoints;
 pub mod escrow;
 pub mod format;
@@ -30,6 +31,7 @@ pub mod source;
 pub mod status;
 pub mod templates;
 pub mod validate;
+pub mod vault;
 
 use diagnostic::Diagnostic;
 use model::Archipelago;

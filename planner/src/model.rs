@@ -5,6 +5,7 @@
 //! block and attribute was written is kept beside the data (`origin`), so
 //! later checks can point at the exact attribute.
 
+use crate::duration::Duration;
 use crate::schedule::Schedule;
 use crate::size::Size;
 use crate::source::Span;
@@ -248,12 +249,41 @@ pub struct Chaton {
     pub escrow: Option<Vec<String>>,
     /// No plan may destroy its nodes, key, backup bucket or backup jobs.
     pub prevent_destroy: bool,
+    /// The island-side copy of its backups that its hosts cannot delete.
+    pub vault: Vault,
     pub nodes: Vec<Node>,
     pub backups: Vec<Backup>,
     /// Backup jobs taken out of the file whose host is still to be cleaned.
     pub removed: Vec<Removed>,
     #[serde(skip)]
     pub origin: Origin,
+}
+
+/// `vault { keep_deleted = "30d" }` or `vault = false`: a copy of the
+/// chaton's backup bucket on each destination island that no backup host
+/// can delete from (see docs/vault-design.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Vault {
+    pub enabled: bool,
+    /// How long an object deleted from the backup bucket stays in the vault.
+    pub keep_deleted: Duration,
+    /// Where the file said so: `vault = false`, or the `keep_deleted` value.
+    #[serde(skip)]
+    pub origin: Option<Span>,
+}
+
+impl Vault {
+    pub const DEFAULT_KEEP_DELETED: Duration = Duration::from_seconds(30 * 86_400);
+}
+
+impl Default for Vault {
+    fn default() -> Self {
+        Vault {
+            enabled: true,
+            keep_deleted: Vault::DEFAULT_KEEP_DELETED,
+            origin: None,
+        }
+    }
 }
 
 /// `removed "JOB" { host = … }`: a backup job the chaton no longer runs,

@@ -36,6 +36,11 @@ fn templates() -> &'static Environment<'static> {
                 include_str!("../templates/restic.service.j2"),
             ),
             ("restic.timer", include_str!("../templates/restic.timer.j2")),
+            (
+                "vault.service",
+                include_str!("../templates/vault.service.j2"),
+            ),
+            ("vault.timer", include_str!("../templates/vault.timer.j2")),
         ] {
             let _ = env.add_template(name, text);
         }

@@ -3,6 +3,7 @@
 //! replicas and the quotas asked of it.
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::duration::Duration;
 use crate::language::{Parsed, ReferenceKind};
 use crate::model::{Archipelago, Chaton, Island, IslandParts};
 use crate::size::Size;
@@ -522,6 +523,45 @@ fn quotas_fit(island: &Island, parts: &IslandParts, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Below a week, a compromise noticed on Monday morning may already have
+/// reached the vault.
+const SHORT_VAULT_GRACE: Duration = Duration::from_seconds(7 * 86_400);
+
+fn vault_settings(chaton: &Chaton, out: &mut Vec<Diagnostic>) {
+    let span = || {
+        chaton
+            .vault
+            .origin
+            .clone()
+            .unwrap_or_else(|| chaton.origin.block.clone())
+    };
+    if !chaton.vault.enabled && !chaton.backups.is_empty() {
+        out.push(
+            Diagnostic::warning(
+                "no-vault",
+                span(),
+                format!(
+                    "chaton \"{}\" has no vault: whoever takes one of its backup hosts can delete its off-site backups with that host's key",
+                    chaton.name
+                ),
+            )
+            .with_help("remove `vault = false` to keep a copy on the destination island that no backup host can delete"),
+        );
+    } else if chaton.vault.enabled && chaton.vault.keep_deleted < SHORT_VAULT_GRACE {
+        out.push(
+            Diagnostic::warning(
+                "short-vault-grace",
+                span(),
+                format!(
+                    "chaton \"{}\"'s vault keeps deleted objects for {} only: a compromise noticed later than that loses the backups it deleted",
+                    chaton.name, chaton.vault.keep_deleted
+                ),
+            )
+            .with_help("keep them at least a week, e.g. `vault { keep_deleted = \"30d\" }`"),
+        );
+    }
+}
+
 fn risky_but_legal(model: &Archipelago, out: &mut Vec<Diagnostic>) {
     for island in &model.islands {
         if island.garage.replication_factor == 1 {
@@ -549,6 +589,7 @@ fn risky_but_legal(model: &Archipelago, out: &mut Vec<Diagnostic>) {
                 .with_help("add its admins' public keys, e.g. `escrow = [\"age1…\", \"ssh-ed25519 AAAA… admin@example.org\"]`; `escrow = []` opts out on purpose"),
             );
         }
+        vault_settings(chaton, out);
         for backup in chaton.backups.iter().filter(|b| b.keep.is_empty()) {
             out.push(
                 Diagnostic::warning(

@@ -13,3 +13,4 @@ pub mod lock;
 pub mod observe;
 pub mod s3;
 pub mod ssh;
+pub mod vault;

@@ -42,5 +42,8 @@ pub fn check_bucket_name(name: &str) -> Result<(), String> {
     if name.starts_with("backup-") {
         return Err("names starting with \"backup-\" are reserved for backup buckets".into());
     }
+    if name.starts_with("vault-") {
+        return Err("names starting with \"vault-\" are reserved for vaults".into());
+    }
     Ok(())
 }

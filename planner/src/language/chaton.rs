@@ -6,9 +6,19 @@ use super::schema::CHATON;
 use crate::model::Chaton;
 use hcl_edit::structure::{Attribute, Block};
 
+/// A chaton's name is also in its key's name (`archipel-CHATON`): `vault`
+/// would be the island's own vault key.
+fn check_chaton_name(name: &str) -> Result<(), String> {
+    super::names::check_name(name)?;
+    if name == "vault" {
+        return Err("\"vault\" is reserved: the key `archipel-vault` is each island's own".into());
+    }
+    Ok(())
+}
+
 impl Decoder<'_> {
     pub(super) fn chaton(&mut self, block: &Block) -> Option<Chaton> {
-        let name = self.label(block, "chaton", "picasoft");
+        let name = self.label_checked(block, "chaton", "picasoft", check_chaton_name);
         if let Some(name) = &name {
             self.declared.chatons.insert(name.clone());
         }
@@ -29,13 +39,16 @@ impl Decoder<'_> {
         let mut nodes = Vec::new();
         let mut backups = Vec::new();
         let mut removed = Vec::new();
+        let mut vault_blocks = Vec::new();
         for inner in &fields.blocks {
             match inner.ident.as_str() {
                 "node" => nodes.extend(self.node(inner)),
                 "removed" => removed.extend(self.removed(inner)),
+                "vault" => vault_blocks.push(*inner),
                 _ => backups.extend(self.backup(inner)),
             }
         }
+        let vault = self.vault(fields.attributes.get("vault").copied(), &vault_blocks);
         Some(Chaton {
             name: name?,
             island: island?,
@@ -45,6 +58,7 @@ impl Decoder<'_> {
             escrow: escrow.unwrap_or(Some(Vec::new())),
             // An invalid value is reported; the chaton is guarded meanwhile.
             prevent_destroy: prevent_destroy.unwrap_or(Some(true)).unwrap_or(false),
+            vault,
             nodes,
             backups,
             removed,

@@ -12,7 +12,7 @@
 //! attributes and nested blocks (`decoder.rs`), the kinds of value
 //! (`values.rs`) and names and references (`names.rs`); then one file per
 //! kind of block: the top level (`archipelago.rs`), `island`, `garage`,
-//! `node`, `chaton`, `backup`, `removed` and `bucket`.
+//! `node`, `chaton`, `backup`, `removed`, `vault` and `bucket`.
 
 mod archipelago;
 mod backup;
@@ -27,6 +27,7 @@ mod removed;
 mod schema;
 mod syntax;
 mod values;
+mod vault;
 
 pub use bucket::check_bucket_name;
 pub use names::check_name;

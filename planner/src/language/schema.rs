@@ -50,8 +50,13 @@ pub const GARAGE: Schema = Schema {
 };
 pub const CHATON: Schema = Schema {
     block: "chaton",
-    attributes: &["island", "contact", "escrow", "prevent_destroy"],
-    blocks: &["node", "backup", "removed"],
+    attributes: &["island", "contact", "escrow", "prevent_destroy", "vault"],
+    blocks: &["node", "backup", "removed", "vault"],
+};
+pub const VAULT: Schema = Schema {
+    block: "vault",
+    attributes: &["keep_deleted"],
+    blocks: &[],
 };
 pub const REMOVED: Schema = Schema {
     block: "removed",
@@ -86,5 +91,5 @@ pub const BUCKET: Schema = Schema {
 };
 
 pub const SCHEMAS: &[&Schema] = &[
-    &TOP_LEVEL, &ISLAND, &GARAGE, &CHATON, &NODE, &BACKUP, &REMOVED, &BUCKET,
+    &TOP_LEVEL, &ISLAND, &GARAGE, &CHATON, &NODE, &BACKUP, &REMOVED, &VAULT, &BUCKET,
 ];

@@ -462,10 +462,12 @@ fn plan_keys(island: &DesiredIsland, cluster: &Cluster, b: &mut Builder) {
             continue;
         }
         if key.name.starts_with(crate::desired::KEY_PREFIX) {
-            b.plan.warnings.push(format!(
+            if key.name != crate::vault::KEY {
+                b.plan.warnings.push(format!(
                 "key {} of island {name} is deleted: a backup host of its chaton that is no longer in the file keeps its archipel timers, which fail from now on: archipel only sees the machines of the file, so name such a host in a `removed \"JOB\" {{ host = … }}` block of the chaton, or disable them there by hand (systemctl disable --now 'archipel-*.timer')",
                 key.name
             ));
+            }
             b.add(
                 Target::Key {
                     island: name.clone(),
@@ -511,12 +513,12 @@ fn plan_buckets(island: &DesiredIsland, cluster: &Cluster, b: &mut Builder) {
             .first()
             .cloned()
             .unwrap_or_else(|| short_id(&live.id).to_string());
-        let backup = live
-            .global_aliases
-            .iter()
-            .find(|a| a.starts_with(crate::desired::BACKUP_BUCKET_PREFIX));
+        let backup = live.global_aliases.iter().find(|a| {
+            a.starts_with(crate::desired::BACKUP_BUCKET_PREFIX)
+                || a.starts_with(crate::vault::BUCKET_PREFIX)
+        });
         match backup {
-            // An emptied backup bucket nobody backs up to any more.
+            // An emptied backup bucket (or vault) nobody backs up to any more.
             Some(alias) if live.objects == 0 && live.unfinished_uploads == 0 => {
                 b.add(
                     Target::Bucket {

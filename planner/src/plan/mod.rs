@@ -9,7 +9,8 @@
 //! One file per concern: the plan's types (`types.rs`); what is planned for
 //! a Garage node (`node.rs`), an island, its layout and keys (`island.rs`),
 //! a bucket (`bucket.rs`), a backup job and its host (`backup.rs`), the jobs
-//! the file no longer runs (`removals.rs`); the checks on the whole plan
+//! the file no longer runs (`removals.rs`), an island's vault passes
+//! (`vault.rs`); the checks on the whole plan
 //! (`machines.rs`, `guard.rs` for `prevent_destroy`); the text files
 //! archipel writes (`files.rs`); and the dependency order (`order.rs`).
 
@@ -23,10 +24,11 @@ mod node;
 mod order;
 mod removals;
 mod types;
+mod vault;
 
 pub use types::{
     Action, AttributeChange, BackupStep, Change, FileChange, HostStep, Incomplete, NodeDecision,
-    NodeStep, Plan, PlanError, SENSITIVE, Summary, Target, Unmanaged,
+    NodeStep, Plan, PlanError, SENSITIVE, Summary, Target, Unmanaged, VaultStep,
 };
 
 use backup::plan_backup;
@@ -35,6 +37,7 @@ use island::plan_island;
 use machines::machines_are_distinct;
 use order::order;
 use removals::plan_backup_removals;
+use vault::plan_vaults;
 
 use crate::desired::Desired;
 use crate::observed::Observed;
@@ -46,6 +49,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     let mut builder = Builder::default();
     for island in &desired.islands {
         plan_island(island, observed, &mut builder);
+        plan_vaults(island, observed, &mut builder);
     }
     let mut hosts_planned = BTreeSet::new();
     for backup in &desired.backups {

@@ -1,8 +1,11 @@
 //! The dependency order of the changes.
 
-use super::{Action, BackupStep, Builder, Change, HostStep, NodeStep, Plan, PlanError, Target};
+use super::{
+    Action, BackupStep, Builder, Change, HostStep, NodeStep, Plan, PlanError, Target, VaultStep,
+};
 use crate::address::Address;
 use crate::desired::{backup_bucket, chaton_key};
+use crate::vault;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::BTreeSet;
@@ -105,13 +108,22 @@ enum Step {
     ChatonBucket,
     ChatonKey,
     ChatonGrant,
-    /// The jobs leaving hosts that use the chaton key being deleted.
+    /// The jobs leaving hosts that use the chaton key being deleted (the
+    /// vault passes leaving their node, for the island's vault key).
     JobsUsingKey,
     Job(BackupStep),
     /// The service of a timer's task.
     TaskService,
     /// What the backup job's host needs once.
     Host(HostStep),
+    /// A step of the vault passes on the same node.
+    Vault(VaultStep),
+    /// The island's vault key, its vault buckets and the key's grants.
+    VaultKey,
+    VaultBuckets,
+    VaultGrants,
+    /// The vault passes' timer on the island's node that runs them.
+    VaultTimer,
 }
 
 /// Steps that are waited for together.
@@ -134,6 +146,15 @@ const RESTIC: Group = &[Step::Host(HostStep::Restic)];
 const ISLAND_READY: Preference = &[&[Step::Layout], &[Step::Connect], &[Step::Services]];
 /// The chaton's key and its permission on the destination island's bucket.
 const ISLAND_ACCESS: Preference = &[&[Step::ChatonGrant], &[Step::ChatonBucket, Step::ChatonKey]];
+/// The island's vault key and its permissions on the backups and vaults.
+const VAULT_ACCESS: Preference = &[&[Step::VaultGrants], &[Step::VaultBuckets, Step::VaultKey]];
+const VAULT_FILES: Group = &[
+    Step::Vault(VaultStep::Rclone),
+    Step::Vault(VaultStep::Pass),
+    Step::Vault(VaultStep::Config),
+    Step::Vault(VaultStep::Credentials),
+    Step::Vault(VaultStep::Service),
+];
 
 /// What each kind of change waits for: one or more preferences, each
 /// followed on its own, whose results add up.
@@ -205,6 +226,23 @@ fn waits_for(change: &Change) -> &'static [Preference] {
                 RESTIC,
             ]],
         },
+        Target::Vault { step, .. } => match step {
+            VaultStep::Rclone | VaultStep::Pass | VaultStep::Config => &[],
+            // The key's secret is read from the island.
+            VaultStep::Credentials => &[&[&[Step::VaultKey]], ISLAND_READY],
+            VaultStep::Service => {
+                &[&[&[Step::Vault(VaultStep::Pass), Step::Vault(VaultStep::Config)]]]
+            }
+            // The first pass runs once everything it uses is there: its
+            // files, the node's Garage, the key's permissions.
+            VaultStep::Timer => &[
+                &[VAULT_FILES],
+                &[&[Step::Node(NodeStep::Service)]],
+                VAULT_ACCESS,
+            ],
+        },
+        // The passes leave a node once they run on the next one.
+        Target::VaultRemoval { .. } => &[&[&[Step::VaultTimer]]],
     }
 }
 
@@ -269,6 +307,9 @@ impl Step {
             (Step::JobsUsingKey, Target::BackupRemoval { chaton, .. }) => {
                 matches!(waiting, Target::Key { key, .. } if chaton_key(chaton) == *key)
             }
+            (Step::JobsUsingKey, Target::VaultRemoval { island, .. }) => {
+                matches!(waiting, Target::Key { island: i, key } if i == island && key == vault::KEY)
+            }
             (Step::Job(wanted), Target::Backup { step, .. }) => {
                 wanted == *step && same_job(waiting, other)
             }
@@ -286,6 +327,26 @@ impl Step {
                 wanted == *step
                     && matches!(waiting, Target::Backup { machine: m, .. } if m == machine)
             }
+            (Step::Vault(wanted), Target::Vault { step, .. }) => {
+                wanted == *step && node_of(waiting) == node_of(other)
+            }
+            (Step::VaultKey, Target::Key { island, key }) => {
+                *key == vault::KEY && island_of(waiting) == Some(island)
+            }
+            (Step::VaultBuckets, Target::Bucket { island, bucket }) => {
+                bucket.starts_with(vault::BUCKET_PREFIX) && island_of(waiting) == Some(island)
+            }
+            (Step::VaultGrants, Target::Grant { island, key, .. }) => {
+                *key == vault::KEY && island_of(waiting) == Some(island)
+            }
+            (
+                Step::VaultTimer,
+                Target::Vault {
+                    island,
+                    step: VaultStep::Timer,
+                    ..
+                },
+            ) => island_of(waiting) == Some(island),
             _ => false,
         }
     }
@@ -299,14 +360,18 @@ fn island_of(target: &Target) -> Option<&String> {
         | Target::Layout { island }
         | Target::Bucket { island, .. }
         | Target::Key { island, .. }
-        | Target::Grant { island, .. } => Some(island),
+        | Target::Grant { island, .. }
+        | Target::Vault { island, .. }
+        | Target::VaultRemoval { island, .. } => Some(island),
         Target::BackupRemoval { .. } | Target::BackupHost { .. } | Target::Backup { .. } => None,
     }
 }
 
 fn node_of(target: &Target) -> Option<(&String, &String)> {
     match target {
-        Target::Node { island, node, .. } => Some((island, node)),
+        Target::Node { island, node, .. }
+        | Target::Vault { island, node, .. }
+        | Target::VaultRemoval { island, node } => Some((island, node)),
         _ => None,
     }
 }

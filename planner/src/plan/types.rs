@@ -194,6 +194,18 @@ pub enum Target {
         machine: String,
         step: BackupStep,
     },
+    /// What runs an island's vault passes, on the node that runs them.
+    Vault {
+        island: String,
+        node: String,
+        step: VaultStep,
+    },
+    /// Vault passes on a node that no longer runs them: its timer stopped,
+    /// its units, files and key taken off. The vaults themselves stay.
+    VaultRemoval {
+        island: String,
+        node: String,
+    },
 }
 
 impl Target {
@@ -228,6 +240,8 @@ impl Target {
             Target::Backup {
                 chaton, job, step, ..
             } => Address::JobStep { chaton, job, step },
+            Target::Vault { island, node, step } => Address::VaultStep { island, node, step },
+            Target::VaultRemoval { island, node } => Address::Vault { island, node },
         }
     }
 }
@@ -309,4 +323,17 @@ pub enum BackupStep {
     Repository,
     Service(Task),
     Timer(Task),
+}
+
+/// An island's vault passes on their node: Debian's rclone and the pass,
+/// what it copies and the island's vault key → the service → the timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VaultStep {
+    Rclone,
+    Pass,
+    Config,
+    Credentials,
+    Service,
+    Timer,
 }

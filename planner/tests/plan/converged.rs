@@ -4,9 +4,12 @@
 
 use crate::fixture::{active, bare, file, ok};
 use archipel_planner::backup;
-use archipel_planner::desired::{Desired, DesiredBackup, DesiredIsland, DesiredNode};
+use archipel_planner::desired::{
+    Desired, DesiredBackup, DesiredIsland, DesiredNode, DesiredVaults,
+};
 use archipel_planner::garage;
 use archipel_planner::observed::*;
+use archipel_planner::vault;
 use std::collections::BTreeMap;
 
 pub fn node_id(name: &str) -> String {
@@ -22,6 +25,10 @@ pub fn converged(desired: &Desired) -> Observed {
         for node in &island.nodes {
             let f = facts.entry(node.name.clone()).or_insert_with(bare);
             garage_node(f, island, node);
+        }
+        if let (Some(vaults), Some(first)) = (&island.vaults, island.nodes.first()) {
+            let f = facts.entry(first.name.clone()).or_insert_with(bare);
+            vault_runner(f, vaults);
         }
         observed.islands.insert(
             island.name.clone(),
@@ -89,6 +96,39 @@ fn garage_node(f: &mut HostFacts, island: &DesiredIsland, node: &DesiredNode) {
     f.probes
         .insert(garage::VERSION_PROBE.0.into(), ok("garage cargo:2.5.0"));
     f.probes.insert(garage::USER_PROBE.0.into(), ok("999"));
+}
+
+/// The node that runs an island's vault passes (the first of the file).
+fn vault_runner(f: &mut HostFacts, vaults: &DesiredVaults) {
+    let unit = |name: &str| format!("{}/{name}", vault::UNITS_DIR);
+    for (path, owner, mode, content) in [
+        (vault::SCRIPT_PATH.to_string(), "root", "755", vault::SCRIPT),
+        (
+            vault::CONFIG_FILE.to_string(),
+            "root",
+            "600",
+            vaults.config.as_str(),
+        ),
+        (unit(vault::SERVICE), "root", "644", vaults.service.as_str()),
+        (unit(vault::TIMER), "root", "644", vaults.timer.as_str()),
+    ] {
+        f.files
+            .insert(path, file(owner, "root", mode, Some("x"), Some(content)));
+    }
+    f.files.insert(
+        vault::CREDENTIALS_FILE.into(),
+        file("root", "root", "600", None, None),
+    );
+    f.files.insert(
+        vault::STATE_DIR.into(),
+        FileFacts::Directory {
+            owner: "root".into(),
+            group: "root".into(),
+            mode: "700".into(),
+        },
+    );
+    f.units.insert(vault::TIMER.into(), active());
+    f.probes.insert(vault::RCLONE_PROBE.0.into(), ok("yes"));
 }
 
 /// An island's cluster: every node up in the layout, its keys and buckets.

@@ -25,7 +25,13 @@ fn the_garage_binary_must_be_pinned() {
 #[test]
 fn zones_must_cover_the_replication_factor() {
     // ouest has 3 zones: RF 3 is legal but leaves no spare zone, RF 4 is not.
-    let three = with("replication_factor = 2", "replication_factor = 3");
+    // (At RF 3 ouest holds about 215G: its backup of 200G and that backup's
+    // vault would not fit.)
+    let three = with("replication_factor = 2", "replication_factor = 3").replacen(
+        "quota    = \"200G\"",
+        "quota    = \"100G\"",
+        1,
+    );
     assert_eq!(
         diagnostics(&three),
         vec![(
@@ -54,28 +60,30 @@ fn zones_must_cover_the_replication_factor() {
 fn quotas_must_fit_the_usable_capacity() {
     // est: three zones of 500G, RF 2. 1.5T / 2 = 750G, but Garage's 256
     // partitions fit about 748.5G: 171 partitions of 2.924G per node.
-    // 100G + 10G used.
+    // A backup's quota counts twice (its vault holds a copy), plus the 10G
+    // of a bucket.
     assert_eq!(
-        codes(&with("quota    = \"100G\"", "quota    = \"738G\"")),
+        codes(&with("quota    = \"100G\"", "quota    = \"369G\"")),
         Vec::<&str>::new()
     );
     assert_eq!(
-        codes(&with("quota    = \"100G\"", "quota    = \"740G\"")),
+        codes(&with("quota    = \"100G\"", "quota    = \"370G\"")),
         vec!["quota-exceeds-capacity"]
     );
     // Uneven zones: each of the three copies needs its own zone, so the
     // smallest zone bounds the island. ouest: a 500G, b 1.5T, c 200GiB, RF 3
-    // (with a spare zone less, so no-spare-zone too): about 215G.
+    // (with a spare zone less, so no-spare-zone too): about 215G, for a
+    // backup and its vault.
     let uneven = with("replication_factor = 2", "replication_factor = 3").replacen(
         "quota    = \"200G\"",
-        "quota    = \"220G\"",
+        "quota    = \"110G\"",
         1,
     );
     assert_eq!(
         codes(&uneven),
         vec!["quota-exceeds-capacity", "no-spare-zone"]
     );
-    let fits = uneven.replacen("quota    = \"220G\"", "quota    = \"210G\"", 1);
+    let fits = uneven.replacen("quota    = \"110G\"", "quota    = \"105G\"", 1);
     assert_eq!(codes(&fits), vec!["no-spare-zone"]);
     assert_eq!(
         codes(&with("quota   = \"10G\"", "quota   = \"1T\"")),

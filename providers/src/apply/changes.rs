@@ -1,14 +1,15 @@
 //! Carrying out one change: each kind of change by a function of its own,
-//! calling the module of its kind (`garage`, `backup`).
+//! calling the module of its kind (`garage`, `backup`, `vault`).
 
 use super::{Context, Event, HEALTHY_WITHIN, REPORT_EVERY};
 use crate::backup;
 use crate::garage;
 use crate::ssh::{LocalError, SshError};
+use crate::vault;
 use archipel_planner::backup::Task;
 use archipel_planner::model::ResticSource;
 use archipel_planner::plan::{
-    Action, BackupStep, Change, HostStep, NodeDecision, NodeStep, Target,
+    Action, BackupStep, Change, HostStep, NodeDecision, NodeStep, Target, VaultStep,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -78,6 +79,30 @@ pub(super) async fn run(
         Target::Backup {
             chaton, job, step, ..
         } => backup_step(context, chaton, job, step).await,
+        Target::Vault { island, node, step } => vault_step(context, island, node, step).await,
+        Target::VaultRemoval { node, .. } => vault::remove(context.remote(node)?).await,
+    }
+}
+
+/// One step of an island's vault passes, on the node that runs them.
+async fn vault_step(
+    context: &Context,
+    island: &str,
+    node: &str,
+    step: &VaultStep,
+) -> Result<(), SshError> {
+    let (island, node) = context.node(island, node)?;
+    let remote = context.remote(&node.name)?;
+    let vaults = vault::vaults(island)?;
+    match step {
+        VaultStep::Rclone => vault::install_rclone(remote).await,
+        VaultStep::Pass => vault::install_pass(remote).await,
+        VaultStep::Config => vault::write_config(remote, vaults).await,
+        VaultStep::Credentials => {
+            vault::write_credentials(remote, context.coordinator(island)?, island).await
+        }
+        VaultStep::Service => vault::write_service(remote, vaults).await,
+        VaultStep::Timer => vault::write_timer(remote, vaults).await,
     }
 }
 
@@ -210,6 +235,8 @@ async fn remove_node(
             return Err(LocalError::InterruptedWhileDraining { node: node.to_string() }.into());
         }
     }
+    // Its vault passes, if it ran them, stop with its Garage.
+    vault::remove(remote).await?;
     garage::stop(remote).await
 }
 

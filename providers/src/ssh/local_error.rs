@@ -117,6 +117,8 @@ pub enum LocalError {
     NoVerifiedRestic { machine: String },
     #[error("{machine} runs no backup job")]
     NoBackupJob { machine: String },
+    #[error("island {island} has no vaults in the file")]
+    NoVaults { island: String },
     #[error("backup {chaton}/{job} has no escrow recipients")]
     NoEscrowRecipients { chaton: String, job: String },
     #[error("backup {chaton}/{job}: no {task} task")]
