@@ -31,4 +31,5 @@ mod removals;
 mod saved;
 mod scope;
 mod status;
+mod vault;
 mod world;

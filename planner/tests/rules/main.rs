@@ -10,3 +10,4 @@ mod references;
 mod schema;
 mod syntax;
 mod values;
+mod vault;
