@@ -6,13 +6,18 @@
 //! A job is *stale* when its last success is older than two of its
 //! schedule's periods (or it never succeeded), *failing* when its last run
 //! failed.
+//!
+//! Each vault is read from every node of its island (the newest pass
+//! report wins: the passes may have moved): its open incidents, and passes
+//! that stopped (none finished for three hours) or failed.
 
 use crate::backup::{Task, status_file};
-use crate::desired::{Desired, DesiredBackup};
+use crate::desired::{Desired, DesiredBackup, DesiredIsland};
 use crate::observed::{
     FactsQuery, FileFacts, FileQuery, HostFacts, IslandObservation, MachineObservation, Observed,
     Probe, Read,
 };
+use crate::vault;
 use serde::{Deserialize, Serialize};
 
 /// The host's clock and the backup schedule's period, from systemd itself:
@@ -48,7 +53,90 @@ pub fn query(desired: &Desired, machine: &str) -> FactsQuery {
             ),
         ));
     }
+    if let Some(island) = desired.island_of_node(machine)
+        && let Some(vaults) = &island.vaults
+    {
+        if !query.probes.iter().any(|(name, _)| name == NOW_PROBE.0) {
+            query.probes.push((NOW_PROBE.0.into(), NOW_PROBE.1.into()));
+        }
+        for chaton in &vaults.chatons {
+            query
+                .files
+                .push(FileQuery::new(vault::status_file(chaton), Read::Content));
+        }
+    }
     query
+}
+
+/// A vault pass's report, as the pass writes it on its node
+/// (`vault::status_file`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassReport {
+    pub started: String,
+    pub finished: String,
+    #[serde(default)]
+    pub finished_unix: u64,
+    /// `ok` or `failed`.
+    pub result: String,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub copied_objects: u64,
+    #[serde(default)]
+    pub copied_bytes: u64,
+    #[serde(default)]
+    pub vault_objects: u64,
+    #[serde(default)]
+    pub vault_bytes: u64,
+    #[serde(default)]
+    pub pending_deletions: u64,
+    #[serde(default)]
+    pub frozen: bool,
+    #[serde(default)]
+    pub incidents: Vec<Incident>,
+}
+
+/// Something a vault pass saw that the chaton's own backups do not
+/// explain; open until a person clears it (`archipel vault clear`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: String,
+    pub kind: String,
+    #[serde(default)]
+    pub job: Option<String>,
+    pub since: String,
+    pub what: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VaultStatus {
+    pub chaton: String,
+    pub island: String,
+    /// The node whose report is shown: the one that ran the newest pass.
+    pub node: Option<String>,
+    pub last_pass: Option<PassReport>,
+    /// Seconds since the last pass finished, by that node's clock.
+    pub pass_age_seconds: Option<u64>,
+    /// No pass finished for `vault::STALE_AFTER_SECONDS` (or ever).
+    pub stale: bool,
+    /// The last pass could not run to its end.
+    pub failing: bool,
+    /// Nodes of the island that could not be read: a newer report may be
+    /// there.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unread_nodes: Vec<String>,
+}
+
+impl VaultStatus {
+    pub fn incidents(&self) -> &[Incident] {
+        self.last_pass
+            .as_ref()
+            .map_or(&[], |p| p.incidents.as_slice())
+    }
+
+    pub fn is_good(&self) -> bool {
+        !self.stale && !self.failing && self.incidents().is_empty() && self.unread_nodes.is_empty()
+    }
 }
 
 /// One run of a task, as the runner recorded it.
@@ -121,6 +209,7 @@ pub struct IslandStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Status {
     pub jobs: Vec<JobStatus>,
+    pub vaults: Vec<VaultStatus>,
     pub islands: Vec<IslandStatus>,
 }
 
@@ -130,6 +219,7 @@ impl Status {
         self.jobs
             .iter()
             .all(|j| !j.stale && !j.failing && j.problem.is_none())
+            && self.vaults.iter().all(VaultStatus::is_good)
             && self.islands.iter().all(|i| i.health == "healthy")
     }
 }
@@ -180,7 +270,76 @@ pub fn status(desired: &Desired, observed: &Observed) -> Status {
         .iter()
         .map(|job| job_status(job, observed))
         .collect();
-    Status { jobs, islands }
+    let vaults = desired
+        .islands
+        .iter()
+        .flat_map(|island| {
+            let chatons = island.vaults.iter().flat_map(|v| &v.chatons);
+            chatons.map(move |chaton| vault_status(island, chaton, observed))
+        })
+        .collect();
+    Status {
+        jobs,
+        vaults,
+        islands,
+    }
+}
+
+/// A chaton's vault on an island: the newest pass report among the
+/// island's nodes.
+fn vault_status(island: &DesiredIsland, chaton: &str, observed: &Observed) -> VaultStatus {
+    let mut status = VaultStatus {
+        chaton: chaton.to_string(),
+        island: island.name.clone(),
+        node: None,
+        last_pass: None,
+        pass_age_seconds: None,
+        stale: true,
+        failing: false,
+        unread_nodes: Vec::new(),
+    };
+    let path = vault::status_file(chaton);
+    for node in &island.nodes {
+        let facts = match observed.machines.get(&node.name) {
+            Some(MachineObservation::Reached { facts }) => facts,
+            _ => {
+                status.unread_nodes.push(node.name.clone());
+                continue;
+            }
+        };
+        let Some(FileFacts::File {
+            content: Some(text),
+            ..
+        }) = facts.files.get(&path)
+        else {
+            continue;
+        };
+        let Ok(report) = serde_json::from_str::<PassReport>(text) else {
+            continue;
+        };
+        let newer = status
+            .last_pass
+            .as_ref()
+            .is_none_or(|seen| report.finished_unix > seen.finished_unix);
+        if newer {
+            let now = facts
+                .probes
+                .get(NOW_PROBE.0)
+                .filter(|p| p.status == 0)
+                .and_then(|p| p.output.trim().parse::<u64>().ok());
+            status.pass_age_seconds = now.map(|now| now.saturating_sub(report.finished_unix));
+            status.node = Some(node.name.clone());
+            status.last_pass = Some(report);
+        }
+    }
+    status.stale = status
+        .pass_age_seconds
+        .is_none_or(|age| age > vault::STALE_AFTER_SECONDS);
+    status.failing = status
+        .last_pass
+        .as_ref()
+        .is_some_and(|pass| pass.result != "ok");
+    status
 }
 
 fn job_status(job: &DesiredBackup, observed: &Observed) -> JobStatus {

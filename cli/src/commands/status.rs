@@ -1,7 +1,9 @@
 //! `archipel status`: each backup job's last success against its schedule,
 //! its last snapshot and check, its bucket against its quota; each island's
-//! health and capacity. Reads the status files archipel's runner writes on
-//! the hosts, and the islands through their nodes.
+//! health and capacity; each vault's last pass and open incidents. Reads
+//! the status files archipel's runner writes on the hosts, the vault
+//! passes' reports on the island nodes, and the islands through their
+//! nodes.
 
 use crate::args::{self, Format, OutputArgs};
 use crate::files::{self, LoadError};
@@ -223,10 +225,24 @@ fn human(report: &Status) -> String {
     for failure in failures(report) {
         out.push_str(&format!("\n{failure}"));
     }
+    if !report.vaults.is_empty() {
+        out.push_str("\nVaults\n");
+        for line in vault_lines(report) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
     out.push_str("\nIslands\n");
     for island in &report.islands {
         out.push_str(&island_line(island));
         out.push('\n');
+    }
+    let vaults_bad = report.vaults.iter().filter(|v| !v.is_good()).count();
+    if vaults_bad > 0 {
+        out.push_str(&format!(
+            "\n{vaults_bad} of {} vaults need attention: an open incident freezes its deletions until it is cleared (archipel vault clear); a pass that stopped or failed copies nothing new.\n",
+            report.vaults.len()
+        ));
     }
     let bad = report.jobs.iter().filter(|j| verdict(j) != "ok").count();
     let unknown = report
@@ -275,6 +291,72 @@ fn failures(report: &Status) -> Vec<String> {
     lines
 }
 
+/// A vault's condition, then a line per open incident.
+fn vault_lines(report: &Status) -> Vec<String> {
+    let mut lines = Vec::new();
+    for vault in &report.vaults {
+        let name = format!("{} on {}", vault.chaton, vault.island);
+        let pass = match (&vault.last_pass, vault.pass_age_seconds) {
+            (Some(pass), Some(age_s)) => format!(
+                "last pass {} ago on {}{}, {} objects ({}){}",
+                age(age_s),
+                vault.node.as_deref().unwrap_or("?"),
+                if pass.result == "ok" {
+                    String::new()
+                } else {
+                    format!(
+                        " FAILED: {}",
+                        pass.error.as_deref().unwrap_or("see the node's journal")
+                    )
+                },
+                pass.vault_objects,
+                bytes(pass.vault_bytes),
+                if pass.frozen {
+                    format!(", deletions frozen ({} waiting)", pass.pending_deletions)
+                } else {
+                    String::new()
+                }
+            ),
+            (Some(_), None) => "last pass at an unknown age".into(),
+            (None, _) => "no pass has run yet".into(),
+        };
+        let state = if vault.incidents().is_empty() {
+            if vault.stale {
+                "STALE"
+            } else if vault.failing {
+                "FAILING"
+            } else {
+                "ok"
+            }
+        } else {
+            "INCIDENT"
+        };
+        let mut line = format!("{name}: {state}, {pass}");
+        if !vault.unread_nodes.is_empty() {
+            line.push_str(&format!(
+                " (not read: {}, whose report may be newer)",
+                vault.unread_nodes.join(", ")
+            ));
+        }
+        lines.push(line);
+        for incident in vault.incidents() {
+            lines.push(format!(
+                "  incident {} ({}{}, since {}): {}",
+                incident.id,
+                incident.kind,
+                incident
+                    .job
+                    .as_ref()
+                    .map(|job| format!(", job {}/{job}", vault.chaton))
+                    .unwrap_or_default(),
+                incident.since,
+                incident.what
+            ));
+        }
+    }
+    lines
+}
+
 fn markdown(report: &Status) -> String {
     let escape = |s: &str| s.replace('|', "\\|");
     let mut out = String::from("### archipel status\n\n| ");
@@ -298,6 +380,15 @@ fn markdown(report: &Status) -> String {
         out.push('\n');
         for failure in failed {
             out.push_str(&format!("- {}\n", escape(&failure)));
+        }
+    }
+    if !report.vaults.is_empty() {
+        out.push_str("\n**Vaults**\n\n");
+        for line in vault_lines(report) {
+            match line.strip_prefix("  ") {
+                Some(incident) => out.push_str(&format!("  - {}\n", escape(incident))),
+                None => out.push_str(&format!("- {}\n", escape(&line))),
+            }
         }
     }
     out.push_str("\n**Islands**\n\n");
