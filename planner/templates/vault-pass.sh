@@ -31,10 +31,16 @@ conf_dir=${ARCHIPEL_VAULT_CONF_DIR:-/etc/archipel/vault}
 state_dir=${ARCHIPEL_VAULT_STATE_DIR:-/var/lib/archipel/vault}
 rclone_bin=${ARCHIPEL_RCLONE:-/usr/bin/rclone}
 curl_bin=${ARCHIPEL_CURL:-/usr/bin/curl}
+garage_bin=${ARCHIPEL_GARAGE:-/usr/local/bin/garage}
+garage_conf=${ARCHIPEL_GARAGE_CONFIG:-/etc/garage/garage.toml}
 vaults_conf=$conf_dir/vaults.conf
 rclone_conf=$conf_dir/rclone.conf
 tab=$(printf '\t')
 
+# Only rclone.conf speaks for the S3 client: no AWS environment (a CA
+# bundle for another endpoint makes rclone's S3 client fail to start).
+unset AWS_CA_BUNDLE AWS_PROFILE AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE \
+    AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN 2>/dev/null
 # The service may write only under its state dir (and its private /tmp).
 export HOME="$state_dir" XDG_CACHE_HOME="$state_dir/cache" XDG_CONFIG_HOME="$state_dir/config"
 export RCLONE_CACHE_DIR="$state_dir/cache/rclone" RCLONE_CONFIG="$rclone_conf"
@@ -111,7 +117,9 @@ lifecycle_of() {
             gsub(/\\/, "\\\\", u); gsub(/"/, "\\\"", u)
             printf "user = \"%s\"\n", u
         }' "$rclone_conf" >"$curl_conf"
+    # Garage wants the payload's hash (here: of nothing) in a header.
     code=$("$curl_bin" -sS -K "$curl_conf" --aws-sigv4 "aws:amz:${region:-garage}:s3" \
+        -H 'x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' \
         --max-time 30 -o "$work/lifecycle.xml" -w '%{http_code}' \
         "${endpoint%/}/$bucket?lifecycle=" 2>"$work/curl.err")
     rc_curl=$?
@@ -122,6 +130,25 @@ lifecycle_of() {
     fi
     case $code in
         200) echo yes ;;
+        403)
+            # Garage wants the bucket's owner permission to read its
+            # lifecycle, which the vault key need not have: the node's own
+            # admin API (through the garage CLI, as root) answers instead.
+            if [ -x "$garage_bin" ] && [ -r "$garage_conf" ]; then
+                info=$("$garage_bin" -c "$garage_conf" json-api GetBucketInfo \
+                    "{\"globalAlias\":\"$bucket\"}" 2>"$work/garage.err") || {
+                    echo "asking Garage for the lifecycle of $bucket: $(head -c 300 "$work/garage.err")" >&2
+                    return 1
+                }
+                if printf '%s' "$info" | tr -d ' \n\t' | grep -q '"lifecycleRules":\[[^]]'; then
+                    echo yes
+                else
+                    echo no
+                fi
+            else
+                echo "asking for the lifecycle of $bucket: HTTP 403 (the key may not read it) and no garage CLI at $garage_bin" >&2
+                return 1
+            fi ;;
         404)
             if grep -q NoSuchLifecycleConfiguration "$work/lifecycle.xml"; then
                 echo no
@@ -379,8 +406,11 @@ pass_body() {
                     $1 == j { n++; t[n] = $2; state[n] = $3 }
                     END {
                         m = split(keep, kv, ",")
-                        # newest first
-                        for (a = 2; a <= n; a++) for (b = a; b > 1 && t[b] > t[b - 1]; b--) {
+                        # Newest first; S3 times have a second of resolution,
+                        # and of two snapshots of the same second the one
+                        # still there counts as the newer (the lenient reading).
+                        for (a = 2; a <= n; a++) for (b = a; b > 1 && (t[b] > t[b - 1] ||
+                            t[b] == t[b - 1] && state[b] == "present" && state[b - 1] == "deleted"); b--) {
                             x = t[b]; t[b] = t[b - 1]; t[b - 1] = x
                             x = state[b]; state[b] = state[b - 1]; state[b - 1] = x
                         }

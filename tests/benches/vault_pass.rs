@@ -24,6 +24,7 @@ const IDLE_ROUNDS: usize = 3;
 /// Uploads a local tree to the source bucket with the host's key.
 fn upload(garage: &LocalGarage, host_conf: &Path, dir: &Path, bucket: &str) {
     let out = Command::new("rclone")
+        .env_remove("AWS_CA_BUNDLE")
         .arg("--config")
         .arg(host_conf)
         .args([

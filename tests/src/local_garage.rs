@@ -103,7 +103,7 @@ admin_token = "local-garage-admin-token"
         island.garage_ok(&["layout", "apply", "--version", "1"])?;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let health = island.json_api("GetClusterHealth", "{}")?;
+            let health = island.json_api("GetClusterHealth", "null")?;
             if health["status"] == "healthy" {
                 break;
             }
@@ -129,6 +129,16 @@ admin_token = "local-garage-admin-token"
     /// `http://127.0.0.1:PORT`, the S3 endpoint.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.s3_port)
+    }
+
+    /// The garage binary and its configuration, for what asks the daemon
+    /// directly.
+    pub fn garage_binary(&self) -> &str {
+        &self.garage
+    }
+
+    pub fn config(&self) -> &Path {
+        &self.config
     }
 
     pub fn s3_port(&self) -> u16 {
