@@ -15,6 +15,8 @@
 #   vaults.conf  TAB-separated lines:
 #     vault CHATON SOURCE_BUCKET VAULT_BUCKET KEEP_DELETED_SECONDS GROWTH_ALARM_BYTES
 #     job   CHATON JOB KEEP PRUNE_CALENDAR
+#   (GROWTH_ALARM_BYTES `-` or 0: no alarm; KEEP like `daily=7,weekly=4` or
+#   `-`; PRUNE_CALENDAR the OnCalendar= of the job's prune timer, or `-`.)
 #   rclone.conf  the remote [garage]: the island's vault key (read on the
 #                source buckets, read and write on the vault buckets).
 # What the pass knows lives in the vault bucket under .archipel/ (so any node
@@ -427,11 +429,11 @@ pass_body() {
                         print c + 0
                     }' "$work/snaps")
                 [ "$kept" -gt 0 ] &&
-                    reason="$kept of the deleted snapshots are ones the job's keep ($keep) would keep, judged from the objects' S3 times since snapshot contents are encrypted"
+                    reason="$kept of the deleted snapshots are ones the job's keep ($keep) would keep"
             fi
             [ -n "$reason" ] || continue
             raise "$st_now-unexplained-deletion-$job" unexplained-deletion "$job" "$started" \
-                "$what and the job's prune does not explain it: $reason (judged from S3 times)"
+                "$what and the job's prune does not explain it: $reason (judged from the objects' S3 times, since snapshot contents are encrypted)"
         done <"$work/newly-missing"
     fi
 
@@ -474,7 +476,9 @@ pass_body() {
     if [ "$open" -gt 0 ]; then
         frozen=true
     else
-        awk -F '\t' -v now="$now" -v grace="$keep_deleted" 'now - $2 >= grace { print $1 }' \
+        # Judged at the pass's start, so the pass that first sees an object
+        # missing never deletes it, however long it takes.
+        awk -F '\t' -v now="$started" -v grace="$keep_deleted" 'now - $2 >= grace { print $1 }' \
             "$work/missing.tsv" >"$work/delete"
         if [ -s "$work/delete" ]; then
             rc delete --files-from "$work/delete" --checkers 16 -v "garage:$vault" 2>"$work/delete.log" ||

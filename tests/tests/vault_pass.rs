@@ -510,7 +510,8 @@ fn planted_lock_is_ignored(island: &Island) -> Result<(), Failed> {
 }
 
 fn unexplained_prune_freezes_until_cleared(island: &Island) -> Result<(), Failed> {
-    let case = Case::new(island, "noprune", &[("data1", "-", "-")])?;
+    // A grace of 5 s: the pass after `clear` must start well within it.
+    let case = Case::with_limits(island, "noprune", 5, 0, &[("data1", "-", "-")])?;
     case.backup("data1", 4, 4, 200_000)?;
     case.backup("data1", 5, 4, 200_000)?;
     case.pass(0)?;
@@ -549,7 +550,7 @@ fn unexplained_prune_freezes_until_cleared(island: &Island) -> Result<(), Failed
         status["frozen"] == true && count(&status, "pending_deletions") == gone.len() as u64,
         format!("{} pending: {status}", gone.len()),
     )?;
-    sleep(Duration::from_secs(3));
+    sleep(Duration::from_secs(6));
     let status = case.pass(1)?;
     ensure(
         count(&status, "deleted_objects") == 0 && status["frozen"] == true,
@@ -569,7 +570,7 @@ fn unexplained_prune_freezes_until_cleared(island: &Island) -> Result<(), Failed
             && count(&status, "pending_deletions") == gone.len() as u64,
         format!("after clear, nothing deleted yet: {status}"),
     )?;
-    sleep(Duration::from_secs(3));
+    sleep(Duration::from_secs(6));
     let status = case.pass(0)?;
     ensure(
         count(&status, "deleted_objects") == gone.len() as u64
@@ -824,6 +825,38 @@ fn unreachable_garage_fails_the_pass(island: &Island) -> Result<(), Failed> {
     Ok(())
 }
 
+fn concurrent_pass_is_skipped(island: &Island) -> Result<(), Failed> {
+    let case = Case::new(island, "locked", &[("data1", "-", "-")])?;
+    island
+        .host_s3()
+        .put(&case.source, "data1/config", b"c".to_vec())?;
+    // -o: the lock is flock's own, released when it is killed.
+    let mut holder = Command::new("flock")
+        .arg("-o")
+        .arg(case.state.join("locked.lock"))
+        .args(["sleep", "30"])
+        .spawn()?;
+    sleep(Duration::from_millis(500));
+    let run = case.run(&["pass", "locked"]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let run = run?;
+    ensure(
+        run.code == 0 && run.output.contains("another pass is running"),
+        format!("exit {}: {}", run.code, run.output),
+    )?;
+    ensure(
+        !case.status_path().exists() && case.vault_objects()?.is_empty(),
+        "the skipped pass did something",
+    )?;
+    case.pass(0)?;
+    ensure(
+        case.vault_objects()?.len() == 1,
+        "the pass after the lock copied nothing",
+    )?;
+    Ok(())
+}
+
 /// No run printed or wrote either key's secret.
 fn no_secret_in_any_output(island: &Island) -> Result<(), Failed> {
     let outputs = OUTPUTS.lock().unwrap_or_else(PoisonError::into_inner);
@@ -874,6 +907,10 @@ fn main() {
         (
             "an_unreachable_garage_fails_the_pass",
             unreachable_garage_fails_the_pass,
+        ),
+        (
+            "a_pass_while_another_runs_is_skipped",
+            concurrent_pass_is_skipped,
         ),
         ("no_secret_in_any_output", no_secret_in_any_output),
     ];
