@@ -48,13 +48,15 @@ fn upload(garage: &LocalGarage, host_conf: &Path, dir: &Path, bucket: &str) {
 }
 
 /// One pass; its wall time and status file.
-fn pass(conf: &Path, state: &Path) -> (Duration, Value) {
+fn pass(garage: &LocalGarage, conf: &Path, state: &Path) -> (Duration, Value) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../planner/templates/vault-pass.sh");
     let started = Instant::now();
     let out = Command::new("sh")
         .arg(script)
         .env("ARCHIPEL_VAULT_CONF_DIR", conf)
         .env("ARCHIPEL_VAULT_STATE_DIR", state)
+        .env("ARCHIPEL_GARAGE", garage.garage_binary())
+        .env("ARCHIPEL_GARAGE_CONFIG", garage.config())
         .stdin(Stdio::null())
         .output()
         .expect("the vault pass runs");
@@ -102,14 +104,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     fs::write(small.join("data1/config"), b"config")?;
     upload(&garage, &host_conf, &small, "backup-bench");
 
-    let (first, status) = pass(&conf, &state);
+    let (first, status) = pass(&garage, &conf, &state);
     println!(
         "first pass, {} objects copied ({} bytes): {:.2?}",
         status["copied_objects"], status["copied_bytes"], first
     );
     let mut idle = Vec::new();
     for _ in 0..IDLE_ROUNDS {
-        let (took, status) = pass(&conf, &state);
+        let (took, status) = pass(&garage, &conf, &state);
         assert_eq!(status["copied_objects"], 0, "an idle pass copied: {status}");
         idle.push(took);
     }
@@ -130,7 +132,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     upload(&garage, &host_conf, &big, "backup-bench");
     fs::remove_dir_all(&big)?;
-    let (took, status) = pass(&conf, &state);
+    let (took, status) = pass(&garage, &conf, &state);
     println!(
         "pass copying {} new objects, {} bytes: {:.2?} ({:.0} MB/s)",
         status["copied_objects"],
@@ -138,7 +140,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         took,
         status["copied_bytes"].as_f64().unwrap_or(0.0) / 1e6 / took.as_secs_f64()
     );
-    let (took, status) = pass(&conf, &state);
+    let (took, status) = pass(&garage, &conf, &state);
     assert_eq!(status["copied_objects"], 0);
     println!(
         "pass with nothing new over {} objects: {:.2?}",
