@@ -4,6 +4,7 @@
 //! reached over real SSH). [`run_lab_tests`] is the `main` of a lab test binary: one
 //! lab per binary, its cases run one after the other, the lab torn down at the end.
 
+pub mod local_garage;
 pub mod s3;
 
 use std::fmt;
