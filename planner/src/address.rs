@@ -323,30 +323,7 @@ impl FromStr for Address {
                 island: s(i),
                 id: s(id),
             },
-            ["island", i, "node", n] => Address::Node {
-                island: s(i),
-                node: s(n),
-            },
-            ["island", i, "node", n, "vault"] => Address::Vault {
-                island: s(i),
-                node: s(n),
-            },
-            ["island", i, "node", n, "vault", step] => Address::VaultStep {
-                island: s(i),
-                node: s(n),
-                step: *VaultStep::ALL
-                    .iter()
-                    .find(|known| known.name() == *step)
-                    .ok_or_else(bad)?,
-            },
-            ["island", i, "node", n, step] => Address::NodeStep {
-                island: s(i),
-                node: s(n),
-                step: *NodeStep::ALL
-                    .iter()
-                    .find(|known| known.name() == *step)
-                    .ok_or_else(bad)?,
-            },
+            ["island", i, "node", n, rest @ ..] => node_part(i, n, rest).ok_or_else(bad)?,
             ["island", i, "bucket", "*"] => Address::Buckets { island: s(i) },
             ["island", i, "bucket", b] => Address::Bucket {
                 island: s(i),
@@ -383,6 +360,27 @@ impl FromStr for Address {
         }
         Ok(address)
     }
+}
+
+/// `island.I.node.N…`: the node, one of its steps, its vault passes or
+/// one of theirs.
+fn node_part(island: &str, node: &str, rest: &[&str]) -> Option<Address> {
+    let (island, node) = (island.to_string(), node.to_string());
+    Some(match rest {
+        [] => Address::Node { island, node },
+        ["vault"] => Address::Vault { island, node },
+        ["vault", step] => Address::VaultStep {
+            island,
+            node,
+            step: *VaultStep::ALL.iter().find(|known| known.name() == *step)?,
+        },
+        [step] => Address::NodeStep {
+            island,
+            node,
+            step: *NodeStep::ALL.iter().find(|known| known.name() == *step)?,
+        },
+        _ => return None,
+    })
 }
 
 fn backup_step(parts: &[&str]) -> Option<BackupStep> {

@@ -278,18 +278,7 @@ fn desired_island(island: &Island, parts: &IslandParts) -> DesiredIsland {
     for (chaton, backup) in &parts.backups {
         *per_chaton.entry(chaton.name.as_str()).or_default() += backup.quota.bytes();
     }
-    // Chatons with a vault here, each with its jobs to the island.
-    let mut vaulted: Vec<(&Chaton, Vec<&Backup>)> = Vec::new();
-    for (chaton, backup) in &parts.backups {
-        if !chaton.vault.enabled {
-            continue;
-        }
-        match vaulted.iter_mut().find(|(c, _)| c.name == chaton.name) {
-            Some((_, jobs)) => jobs.push(backup),
-            None => vaulted.push((chaton, vec![backup])),
-        }
-    }
-    vaulted.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    let vaulted = vaulted(parts);
     for (chaton, quota) in &per_chaton {
         let has_vault = vaulted.iter().any(|(c, _)| c.name == *chaton);
         let mut grants = BTreeMap::from([(chaton_key(chaton), READ_WRITE)]);
@@ -353,6 +342,22 @@ fn desired_island(island: &Island, parts: &IslandParts) -> DesiredIsland {
         buckets,
         keys,
     }
+}
+
+/// The chatons with a vault on an island, sorted, each with its jobs there.
+fn vaulted<'a>(parts: &IslandParts<'a>) -> Vec<(&'a Chaton, Vec<&'a Backup>)> {
+    let mut vaulted: Vec<(&Chaton, Vec<&Backup>)> = Vec::new();
+    for (chaton, backup) in &parts.backups {
+        if !chaton.vault.enabled {
+            continue;
+        }
+        match vaulted.iter_mut().find(|(c, _)| c.name == chaton.name) {
+            Some((_, jobs)) => jobs.push(backup),
+            None => vaulted.push((chaton, vec![backup])),
+        }
+    }
+    vaulted.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    vaulted
 }
 
 fn desired_node(island: &Island, chaton: &Chaton, node: &Node) -> DesiredNode {
@@ -467,6 +472,32 @@ impl Desired {
             .ok_or_else(|| format!("the file has no backup job {name}"))
     }
 
+    /// What a node says of the island's vault passes.
+    fn vault_query(&self, machine: &str, query: &mut FactsQuery) {
+        if let Some(island) = self.island_of_node(machine) {
+            // Every node says whether it runs vault passes: the plan keeps
+            // them where they run, and takes them off a node that no longer
+            // should.
+            let timer = format!("{}/{}", vault::UNITS_DIR, vault::TIMER);
+            query.files.push(FileQuery::new(timer, Read::Content));
+            query.units.push(vault::TIMER.into());
+            if island.vaults.is_some() {
+                query.files.extend([
+                    FileQuery::new(vault::SCRIPT_PATH, Read::Content),
+                    FileQuery::new(vault::CONFIG_FILE, Read::Content),
+                    FileQuery::new(vault::CREDENTIALS_FILE, Read::Metadata),
+                    FileQuery::new(vault::STATE_DIR, Read::Metadata),
+                    FileQuery::new(
+                        format!("{}/{}", vault::UNITS_DIR, vault::SERVICE),
+                        Read::Content,
+                    ),
+                ]);
+                let (name, snippet) = vault::RCLONE_PROBE;
+                query.probes.push((name.into(), snippet.into()));
+            }
+        }
+    }
+
     /// The island a machine is a node of.
     pub fn island_of_node(&self, machine: &str) -> Option<&DesiredIsland> {
         self.islands
@@ -505,28 +536,7 @@ impl Desired {
                 query.probes.push((name.into(), snippet.into()));
             }
         }
-        if let Some(island) = self.island_of_node(machine) {
-            // Every node says whether it runs vault passes: the plan keeps
-            // them where they run, and takes them off a node that no longer
-            // should.
-            let timer = format!("{}/{}", vault::UNITS_DIR, vault::TIMER);
-            query.files.push(FileQuery::new(timer, Read::Content));
-            query.units.push(vault::TIMER.into());
-            if island.vaults.is_some() {
-                query.files.extend([
-                    FileQuery::new(vault::SCRIPT_PATH, Read::Content),
-                    FileQuery::new(vault::CONFIG_FILE, Read::Content),
-                    FileQuery::new(vault::CREDENTIALS_FILE, Read::Metadata),
-                    FileQuery::new(vault::STATE_DIR, Read::Metadata),
-                    FileQuery::new(
-                        format!("{}/{}", vault::UNITS_DIR, vault::SERVICE),
-                        Read::Content,
-                    ),
-                ]);
-                let (name, snippet) = vault::RCLONE_PROBE;
-                query.probes.push((name.into(), snippet.into()));
-            }
-        }
+        self.vault_query(machine, &mut query);
         let jobs: Vec<&DesiredBackup> = self
             .backups
             .iter()

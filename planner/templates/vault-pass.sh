@@ -532,6 +532,7 @@ write_status() {
     fi
     awk -F '\t' -v chaton="$chaton" -v source="$source" -v vault="$vault" \
         -v started="$(rfc3339 "${started:-$finished}")" -v finished="$(rfc3339 "$finished")" \
+        -v finished_unix="$finished" \
         -v failed="$([ "$code" -ge 2 ] && echo 1 || echo 0)" -v error="$error" \
         -v copied_objects="${copied_objects:-0}" -v copied_bytes="${copied_bytes:-0}" \
         -v source_objects="${source_objects:-0}" -v source_bytes="${source_bytes:-0}" \
@@ -566,8 +567,8 @@ write_status() {
                 js($1), js($2), ($3 == "-" || $3 == "") ? "null" : js($3), js(rfc($4)), js($5))
         }
         END {
-            printf "{\"chaton\":%s,\"source\":%s,\"vault\":%s,\"started\":%s,\"finished\":%s,", \
-                js(chaton), js(source), js(vault), js(started), js(finished)
+            printf "{\"chaton\":%s,\"source\":%s,\"vault\":%s,\"started\":%s,\"finished\":%s,\"finished_unix\":%d,", \
+                js(chaton), js(source), js(vault), js(started), js(finished), finished_unix
             printf "\"result\":%s,\"error\":%s,", failed ? "\"failed\"" : "\"ok\"", \
                 (failed && error != "") ? js(error) : "null"
             printf "\"copied_objects\":%d,\"copied_bytes\":%.0f,\"source_objects\":%d,\"source_bytes\":%.0f,", \

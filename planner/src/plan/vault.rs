@@ -78,43 +78,7 @@ fn plan_runner(island: &DesiredIsland, node: &str, facts: &HostFacts, b: &mut Bu
         node: node.to_string(),
         step,
     };
-    let rclone = facts
-        .probes
-        .get(vault::RCLONE_PROBE.0)
-        .is_some_and(|p| p.status == 0 && p.output.trim() == "yes");
-    if !rclone {
-        b.add(
-            step(VaultStep::Rclone),
-            Action::Create,
-            format!(
-                "{} is not installed: Debian's rclone package is",
-                vault::RCLONE
-            ),
-        );
-    }
-    let pass_changed = managed_file(
-        b,
-        step(VaultStep::Pass),
-        facts,
-        vault::SCRIPT_PATH,
-        vault::SCRIPT,
-        Ownership::ROOT_EXECUTABLE,
-    )
-    .changed();
-    let state_dir = matches!(
-        facts.files.get(vault::STATE_DIR),
-        Some(FileFacts::Directory { .. })
-    );
-    if !pass_changed && !state_dir {
-        b.add(
-            step(VaultStep::Pass),
-            Action::Create,
-            format!(
-                "the pass's state directory {} does not exist",
-                vault::STATE_DIR
-            ),
-        );
-    }
+    plan_tools(&step, facts, b);
     managed_file(
         b,
         step(VaultStep::Config),
@@ -151,6 +115,47 @@ fn plan_runner(island: &DesiredIsland, node: &str, facts: &HostFacts, b: &mut Bu
             step(VaultStep::Timer),
             Action::Update,
             format!("{} is not enabled and active", vault::TIMER),
+        );
+    }
+}
+
+/// Debian's rclone, and the pass with its state directory.
+fn plan_tools(step: &impl Fn(VaultStep) -> Target, facts: &HostFacts, b: &mut Builder) {
+    let rclone = facts
+        .probes
+        .get(vault::RCLONE_PROBE.0)
+        .is_some_and(|p| p.status == 0 && p.output.trim() == "yes");
+    if !rclone {
+        b.add(
+            step(VaultStep::Rclone),
+            Action::Create,
+            format!(
+                "{} is not installed: Debian's rclone package is",
+                vault::RCLONE
+            ),
+        );
+    }
+    let pass_changed = managed_file(
+        b,
+        step(VaultStep::Pass),
+        facts,
+        vault::SCRIPT_PATH,
+        vault::SCRIPT,
+        Ownership::ROOT_EXECUTABLE,
+    )
+    .changed();
+    let state_dir = matches!(
+        facts.files.get(vault::STATE_DIR),
+        Some(FileFacts::Directory { .. })
+    );
+    if !pass_changed && !state_dir {
+        b.add(
+            step(VaultStep::Pass),
+            Action::Create,
+            format!(
+                "the pass's state directory {} does not exist",
+                vault::STATE_DIR
+            ),
         );
     }
 }

@@ -59,3 +59,53 @@ fn status_flags_stale_and_failing_jobs() {
         Some("abcd1234")
     );
 }
+
+#[test]
+fn status_reads_each_vault_from_the_node_that_passed_last() {
+    use archipel_planner::status::status;
+    use archipel_planner::vault;
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    let now = 1_800_000_000u64;
+    let report = |finished: u64, incidents: &str| {
+        format!(
+            r#"{{"chaton":"d","source":"backup-d","vault":"vault-d","started":"2027-01-15T08:00:00Z","finished":"2027-01-15T08:01:00Z","finished_unix":{finished},"result":"ok","error":null,"copied_objects":3,"copied_bytes":300,"source_objects":40,"source_bytes":4000,"vault_objects":40,"vault_bytes":4000,"pending_deletions":0,"deleted_objects":0,"frozen":{},"incidents":[{incidents}]}}"#,
+            !incidents.is_empty()
+        )
+    };
+    let incident = r#"{"id":"20270115T080100Z-unexplained-deletion-mail","kind":"unexplained-deletion","job":"mail","since":"2027-01-15T08:01:00Z","what":"3 snapshots deleted outside the prune schedule"}"#;
+    // The passes moved from a-1 to b-1: a-1's report is older, and clean.
+    for (node, finished, incidents) in [("a-1", now - 7200, ""), ("b-1", now - 600, incident)] {
+        let host = facts(&mut observed, node);
+        host.files.insert(
+            vault::status_file("d"),
+            file(
+                "root",
+                "root",
+                "600",
+                None,
+                Some(&report(finished, incidents)),
+            ),
+        );
+        host.probes.insert("now".into(), ok(&now.to_string()));
+    }
+    let found = status(&desired, &observed);
+    let d = found
+        .vaults
+        .iter()
+        .find(|v| v.chaton == "d")
+        .expect("d's vault");
+    assert_eq!(d.node.as_deref(), Some("b-1"));
+    assert_eq!(d.pass_age_seconds, Some(600));
+    assert!(!d.stale && !d.failing, "{d:?}");
+    assert_eq!(d.incidents().len(), 1);
+    assert_eq!(d.incidents()[0].job.as_deref(), Some("mail"));
+    assert!(!d.is_good() && !found.is_good());
+    // a's vault on est has never passed: stale, said so.
+    let a = found
+        .vaults
+        .iter()
+        .find(|v| v.chaton == "a")
+        .expect("a's vault");
+    assert!(a.stale && a.last_pass.is_none(), "{a:?}");
+}

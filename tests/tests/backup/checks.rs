@@ -1,6 +1,6 @@
 //! What keeps backups honest: retention, status, drills, quotas.
 
-use crate::fixture::{archipelago, job_s3, renamed, restic, status};
+use crate::fixture::{archipelago, job_s3, renamed, restic, status, vault_s3};
 use archipel_tests::{Failed, Lab, archipel, ensure, garage_api as api, output_text};
 
 pub fn retention(lab: &Lab) -> Result<(), Failed> {
@@ -91,10 +91,18 @@ pub fn status_report(lab: &Lab) -> Result<(), Failed> {
         ensure(island["health"] == "healthy", format!("{island}"))?;
     }
 
+    // No vault has passed yet: status says so.
+    let vaults = report["vaults"].as_array().ok_or("vaults")?;
+    ensure(
+        vaults.len() == 2 && vaults.iter().all(|v| v["stale"] == true),
+        format!("{vaults:?}"),
+    )?;
+
     lab.ssh_ok(
         "node8",
         "systemctl start archipel-backup-chaton-4-data.service",
     )?;
+    vaults_hold_the_backups(lab, &file)?;
     let output = archipel(lab, &file, &["status"])?;
     let text = output_text(&output);
     ensure(output.status.success(), text.clone())?;
@@ -102,7 +110,45 @@ pub fn status_report(lab: &Lab) -> Result<(), Failed> {
         text.contains("All 2 backup jobs are fresh and passing."),
         text.clone(),
     )?;
+    ensure(
+        text.contains("chaton-1 on lab-b: ok, last pass"),
+        text.clone(),
+    )?;
     ensure(text.contains("lab-a: healthy, 3/3 storage nodes up"), text)
+}
+
+/// Each island's passes run on its first node: a pass copies the
+/// repositories where their hosts' keys cannot reach, and status reports it.
+fn vaults_hold_the_backups(lab: &Lab, file: &std::path::Path) -> Result<(), Failed> {
+    for runner in ["node1", "node4"] {
+        lab.ssh_ok(runner, "systemctl start archipel-vault.service")?;
+    }
+    let live = job_s3(lab, "node7", "chaton-1-data", "node4")?;
+    let vault = vault_s3(lab, "node4")?;
+    for prefix in ["data/data/", "data/index/", "data/snapshots/", "data/keys/"] {
+        let source = live.list("backup-chaton-1", prefix)?;
+        let copied = vault.list("vault-chaton-1", prefix)?;
+        ensure(
+            !source.is_empty() && source == copied,
+            format!("{prefix}: {source:?} in the bucket, {copied:?} in the vault"),
+        )?;
+    }
+    ensure(
+        live.list("vault-chaton-1", "").is_err(),
+        "the host's key has no access to the vault",
+    )?;
+    let output = archipel(lab, file, &["status", "--output", "json"])?;
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    for vault in report["vaults"].as_array().ok_or("vaults")? {
+        ensure(
+            vault["stale"] == false
+                && vault["failing"] == false
+                && vault["last_pass"]["incidents"] == serde_json::json!([])
+                && vault["last_pass"]["vault_objects"].as_u64().unwrap_or(0) > 0,
+            format!("{vault}"),
+        )?;
+    }
+    Ok(())
 }
 
 pub fn drill(lab: &Lab) -> Result<(), Failed> {

@@ -142,6 +142,27 @@ pub fn job_s3(lab: &Lab, host: &str, job: &str, island_node: &str) -> Result<S3,
     ))
 }
 
+/// S3 with an island's vault key, read from the node that runs its vault
+/// passes.
+pub fn vault_s3(lab: &Lab, runner: &str) -> Result<S3, Failed> {
+    let key = |name: &str| -> Result<String, Failed> {
+        Ok(lab
+            .ssh_ok(
+                runner,
+                &format!("sed -n 's/^{name} = //p' /etc/archipel/vault/rclone.conf"),
+            )?
+            .trim()
+            .to_string())
+    };
+    let address = lab.node(runner).ok_or("no such node")?.address;
+    Ok(S3::new(
+        &format!("http://{address}:3900"),
+        "garage",
+        &key("access_key_id")?,
+        &key("secret_access_key")?,
+    ))
+}
+
 /// The job's last run, as its status file records it.
 pub fn status(lab: &Lab, node: &str, job: &str, task: &str) -> Result<serde_json::Value, Failed> {
     Ok(serde_json::from_str(&lab.ssh_ok(
