@@ -31,9 +31,8 @@ pub fn re_escrowed(lab: &Lab) -> Result<(), Failed> {
     let output = archipel(lab, &both, &["plan"])?;
     let plan = output_text(&output);
     ensure(
-        plan.contains(
-            "~ chaton.chaton-1.backup.data.escrow  (the escrow's recipients or place changed",
-        ),
+        plan.contains("~ chaton.chaton-1.backup.data.escrow\n")
+            && plan.contains("# the escrow's recipients or place changed"),
         plan.clone(),
     )?;
     apply_escrows(lab, &both, "chaton-1")?;
@@ -100,7 +99,9 @@ pub fn legacy_moved(lab: &Lab) -> Result<(), Failed> {
     let output = archipel(lab, &file, &["plan"])?;
     let plan = output_text(&output);
     ensure(
-        plan.contains("~ chaton.chaton-4.backup.data.escrow  (the escrow moves from its one rewritten name to a new name per write"),
+        plan.contains("~ chaton.chaton-4.backup.data.escrow\n")
+            && plan.contains("# the escrow moves from its one rewritten name to a new name per write")
+            && plan.contains("-# It is encrypted with age in s3://backup-chaton-4/data.escrow.age on island lab-a"),
         plan.clone(),
     )?;
     apply_escrows(lab, &file, "chaton-4")?;
