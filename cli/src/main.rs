@@ -127,10 +127,11 @@ enum Command {
     /// After losing a backup host: open the job's escrowed password with
     /// one of the chaton's admin keys and set a fresh host up to restore.
     ///
-    /// Reads `JOB.escrow.age` from the chaton's bucket on the destination
-    /// island, decrypts it with --identity, then installs restic, the
-    /// runner, the password, the job's S3 key and settings on --to, and
-    /// lists the repository's snapshots from there. Starts no timer.
+    /// Reads the newest `JOB.escrow/TIME.age` (or, escrowed by an earlier
+    /// version, `JOB.escrow.age`) from the chaton's bucket on the
+    /// destination island, decrypts it with --identity, then installs
+    /// restic, the runner, the password, the job's S3 key and settings on
+    /// --to, and lists the repository's snapshots from there. Starts no timer.
     /// Exit status: 0 when the repository opens on the new host, 1
     /// otherwise.
     Recover {

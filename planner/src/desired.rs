@@ -131,12 +131,16 @@ pub struct DesiredBackup {
 }
 
 /// The job's password, encrypted to its chaton's admins, as an object in
-/// the job's bucket; the host records what was escrowed.
+/// the job's bucket (a new name each time it is written, the newest under
+/// `prefix` the current one); the host records what was escrowed.
 #[derive(Debug, Clone, Serialize)]
 pub struct DesiredEscrow {
     pub recipients: Vec<String>,
-    /// The object's key in the job's bucket.
-    pub object: String,
+    /// Where the objects are in the job's bucket, `JOB.escrow/`.
+    pub prefix: String,
+    /// The name of earlier versions, `JOB.escrow.age`: read when no
+    /// versioned object exists, deleted once one does.
+    pub legacy_object: String,
     pub record_file: String,
     pub record: String,
 }
@@ -388,12 +392,13 @@ fn desired_backup(
     let repository = format!("s3:{}/{bucket}/{}", endpoints[0], backup.name);
     let recipients = chaton.escrow.clone().unwrap_or_default();
     let escrow = (!recipients.is_empty()).then(|| {
-        let object = escrow::object(&backup.name);
+        let prefix = escrow::prefix(&backup.name);
         DesiredEscrow {
             record_file: escrow::record_file(&id),
-            record: escrow::record(&backup.to, &bucket, &object, &recipients),
+            record: escrow::record(&backup.to, &bucket, &prefix, &recipients),
             recipients,
-            object,
+            prefix,
+            legacy_object: escrow::legacy_object(&backup.name),
         }
     });
     let units = backup::tasks(backup)

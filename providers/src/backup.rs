@@ -10,9 +10,11 @@ use archipel_planner::backup::Task;
 use archipel_planner::backup::{
     self as files, CACHE_DIR, JOBS_DIR, PINNED_RESTIC, RUNNER, RUNNER_SCRIPT, STATUS_DIR, UNITS_DIR,
 };
-use archipel_planner::desired::{DesiredBackup, DesiredIsland};
+use archipel_planner::desired::{DesiredBackup, DesiredEscrow, DesiredIsland};
+use archipel_planner::escrow as archipel_escrow;
 use archipel_planner::ownership::Ownership;
 use archipel_planner::restic::RepositoryAnswer;
+use std::time::Duration;
 
 /// Debian's restic, installed with apt when it is missing (another restic
 /// elsewhere on the PATH does not count: the jobs run /usr/bin/restic).
@@ -196,8 +198,9 @@ pub async fn write_unit(
 
 /// Escrows the job's password: read from the host, sealed here to the
 /// chaton's recipients, put beside the repository with the job's own key
-/// (through the destination island's coordinator) and read back; only
-/// then does the host record it.
+/// (through the destination island's coordinator) under a name never
+/// used before, and read back; then the older escrows (and the legacy
+/// one) are deleted, and only then does the host record it.
 pub async fn escrow(
     remote: &Remote,
     coordinator: &Remote,
@@ -222,18 +225,7 @@ pub async fn escrow(
     let sealed = crate::escrow::seal(&password, &escrow.recipients)?;
     let key = garage::key_secret(coordinator, &job.island, &job.key).await?;
     let objects = Objects::open(coordinator, island, &job.bucket, &key).await?;
-    let stored = async {
-        objects.put(&escrow.object, sealed.clone()).await?;
-        match objects.get(&escrow.object).await? {
-            Some(back) if back == sealed => Ok(()),
-            _ => Err(LocalError::ReadBackDiffers {
-                bucket: job.bucket.clone(),
-                object: escrow.object.clone(),
-            }
-            .into()),
-        }
-    }
-    .await;
+    let stored = put_escrow(&objects, job, escrow, sealed).await;
     let closed = objects.close().await;
     stored.and(closed)?;
     remote
@@ -243,6 +235,74 @@ pub async fn escrow(
             Ownership::ROOT_PRIVATE,
         )
         .await
+}
+
+/// Puts `sealed` as a new versioned escrow object, reads it back, and
+/// deletes what it replaces.
+async fn put_escrow(
+    objects: &Objects,
+    job: &DesiredBackup,
+    escrow: &DesiredEscrow,
+    sealed: Vec<u8>,
+) -> Result<(), SshError> {
+    let object = new_escrow_name(objects, job, escrow).await?;
+    objects.put(&object, sealed.clone()).await?;
+    match objects.get(&object).await? {
+        Some(back) if back == sealed => {}
+        _ => {
+            return Err(LocalError::ReadBackDiffers {
+                bucket: job.bucket.clone(),
+                object,
+            }
+            .into());
+        }
+    }
+    let listed = objects.list(&escrow.prefix).await?;
+    for older in archipel_escrow::older_than(&job.job, &listed, &object) {
+        objects.delete(older).await?;
+    }
+    objects.delete(&escrow.legacy_object).await
+}
+
+/// The name the write takes: the current UTC second, later than every
+/// escrow there. Within the second of the newest one it waits for the
+/// next second; a newest one from a later time (a clock behind) is an
+/// error, never overwritten.
+async fn new_escrow_name(
+    objects: &Objects,
+    job: &DesiredBackup,
+    escrow: &DesiredEscrow,
+) -> Result<String, SshError> {
+    let mut waited = false;
+    loop {
+        let listed = objects.list(&escrow.prefix).await?;
+        let now = unix_seconds();
+        match archipel_escrow::next_object(&job.job, now, &listed) {
+            Ok(object) => return Ok(object),
+            Err(newest)
+                if !waited
+                    && archipel_escrow::stamp_of(&job.job, &newest)
+                        == Some(archipel_escrow::stamp(now).as_str()) =>
+            {
+                waited = true;
+                tokio::time::sleep(Duration::from_millis(1100)).await;
+            }
+            Err(newest) => {
+                return Err(LocalError::EscrowNotNewer {
+                    bucket: job.bucket.clone(),
+                    newest,
+                    now: archipel_escrow::stamp(now),
+                }
+                .into());
+            }
+        }
+    }
+}
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Puts a recovered password in place: written when the host has none,

@@ -107,6 +107,16 @@ impl Objects {
         self.bucket.get(object).await
     }
 
+    /// The names of the objects under `prefix`, in S3's order (sorted).
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, SshError> {
+        self.bucket.list(prefix).await
+    }
+
+    /// Deletes an object; deleting one that does not exist is no error.
+    pub async fn delete(&self, object: &str) -> Result<(), SshError> {
+        self.bucket.delete(object).await
+    }
+
     /// Ends the forward.
     pub async fn close(self) -> Result<(), SshError> {
         self.remote.close_forward(&self.socket, self.port).await
@@ -204,6 +214,42 @@ impl Bucket {
                 reason: error_chain(&e),
             })?;
         Ok(Some(body.into_bytes().to_vec()))
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, SshError> {
+        let mut names = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.name)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| self.failed("list", prefix, &e))?;
+            names.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|object| object.key().map(str::to_string)),
+            );
+            token = page.next_continuation_token().map(str::to_string);
+            if token.is_none() || page.is_truncated() != Some(true) {
+                return Ok(names);
+            }
+        }
+    }
+
+    async fn delete(&self, object: &str) -> Result<(), SshError> {
+        self.client
+            .delete_object()
+            .bucket(&self.name)
+            .key(object)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| self.failed("delete", object, &e))
     }
 
     fn command(&self, what: &str, object: &str) -> String {
@@ -512,6 +558,48 @@ mod tests {
         assert_eq!(read.as_deref(), Some(&b"sealed"[..]));
         let seen = node.seen();
         assert!(seen[0].head.starts_with("get /escrow/job.age"), "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn list_reads_the_names_under_a_prefix() {
+        let node = Node::start(answer(
+            "200 OK",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+             <ListBucketResult><Name>escrow</Name><Prefix>job.escrow/</Prefix>\
+             <KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>\
+             <Contents><Key>job.escrow/20261203T120000Z.age</Key><Size>6</Size></Contents>\
+             <Contents><Key>job.escrow/20261204T000000Z.age</Key><Size>6</Size></Contents>\
+             </ListBucketResult>",
+        ));
+        let names = node
+            .bucket(WITHIN)
+            .list("job.escrow/")
+            .await
+            .expect("listed");
+        assert_eq!(
+            names,
+            [
+                "job.escrow/20261203T120000Z.age",
+                "job.escrow/20261204T000000Z.age"
+            ]
+        );
+        let seen = node.seen();
+        assert!(
+            seen[0].head.starts_with("get /escrow/?list-type=2")
+                && seen[0].head.contains("prefix=job.escrow%2f"),
+            "{seen:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn delete_removes_the_object() {
+        let node = Node::start(answer("204 No Content", ""));
+        node.bucket(WITHIN).delete(OBJECT).await.expect("deleted");
+        let seen = node.seen();
+        assert!(
+            seen[0].head.starts_with("delete /escrow/job.age"),
+            "{seen:?}"
+        );
     }
 
     #[tokio::test]

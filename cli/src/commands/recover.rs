@@ -8,7 +8,8 @@
 use crate::args::{self, JobArgs};
 use crate::files::{self, LoadError};
 use crate::remote;
-use archipel_planner::desired::{DesiredBackup, DesiredIsland, desired};
+use archipel_planner::desired::{DesiredBackup, DesiredEscrow, DesiredIsland, desired};
+use archipel_planner::escrow as planner_escrow;
 use archipel_planner::model::{Archipelago, ResticSource, SshTarget};
 use archipel_providers::backup;
 use archipel_providers::escrow;
@@ -141,20 +142,11 @@ impl Recovery<'_> {
     async fn open_escrow(&self, coordinator: &Remote) -> Result<Vec<u8>, SshError> {
         let (job, island) = (self.job, self.island);
         let escrow = job.escrow.as_ref().expect("checked by the caller");
-        eprintln!(
-            "Reading s3://{}/{} on island {}…",
-            job.bucket, escrow.object, island.name
-        );
         let key = garage::key_secret(coordinator, &island.name, &job.key).await?;
         let objects = Objects::open(coordinator, island, &job.bucket, &key).await?;
-        let sealed = objects.get(&escrow.object).await;
+        let sealed = read_escrow(&objects, job, escrow, &island.name).await;
         objects.close().await?;
-        let sealed = sealed?.ok_or_else(|| LocalError::NeverEscrowed {
-            bucket: job.bucket.clone(),
-            object: escrow.object.clone(),
-            island: island.name.clone(),
-        })?;
-        escrow::open(&sealed, &self.args.identity)
+        escrow::open(&sealed?, &self.args.identity)
     }
 
     async fn set_up(
@@ -252,6 +244,32 @@ async fn connect_island(
     Err(LocalError::NoNodeReached {
         island: island.name.clone(),
         failures: failures.join("; "),
+    }
+    .into())
+}
+
+/// The current escrow: the newest `JOB.escrow/TIME.age`, or the legacy
+/// `JOB.escrow.age` of a job not escrowed again since archipel versioned
+/// its escrows.
+async fn read_escrow(
+    objects: &Objects,
+    job: &DesiredBackup,
+    escrow: &DesiredEscrow,
+    island: &str,
+) -> Result<Vec<u8>, SshError> {
+    let listed = objects.list(&escrow.prefix).await?;
+    let newest = planner_escrow::current(&job.job, &listed);
+    for object in newest.into_iter().chain([escrow.legacy_object.as_str()]) {
+        eprintln!("Reading s3://{}/{object} on island {island}…", job.bucket);
+        if let Some(sealed) = objects.get(object).await? {
+            return Ok(sealed);
+        }
+    }
+    Err(LocalError::NeverEscrowed {
+        bucket: job.bucket.clone(),
+        prefix: escrow.prefix.clone(),
+        legacy: escrow.legacy_object.clone(),
+        island: island.to_string(),
     }
     .into())
 }

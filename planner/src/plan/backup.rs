@@ -151,11 +151,14 @@ fn plan_escrow(
         let reason = match recorded {
             _ if password_missing => "the new password is escrowed once generated",
             None => "the password is not escrowed",
+            Some(text) if crate::escrow::names_legacy(text, &backup.job) => {
+                "the escrow moves from its one rewritten name to a new name per write (JOB.escrow/TIME.age): the password is encrypted again and the old object deleted"
+            }
             Some(_) => "the escrow's recipients or place changed: the password is encrypted again",
         };
         let object = format!(
-            "s3://{}/{} on island {}",
-            backup.bucket, escrow.object, backup.island
+            "s3://{}/{}TIME.age on island {}",
+            backup.bucket, escrow.prefix, backup.island
         );
         let action = match recorded {
             Some(_) => Action::Update,

@@ -2,7 +2,7 @@
 //! password's escrow, its schedules.
 
 use crate::converged::{bare_world, converged};
-use crate::fixture::{BASE, answer, desired_from, facts, outline, texts};
+use crate::fixture::{BASE, answer, desired_from, facts, file, outline, texts};
 use archipel_planner::observed::*;
 use archipel_planner::plan::plan;
 
@@ -104,6 +104,48 @@ fn the_password_is_escrowed_once_it_opens_the_repository_and_again_for_new_recip
     );
     let file = replan.changes[0].file.as_ref().expect("the record's diff");
     assert!(file.after.contains(admin) && !file.before.as_deref().unwrap_or("").contains(admin));
+}
+
+#[test]
+fn a_record_naming_the_legacy_escrow_object_moves_it_to_a_versioned_name() {
+    let desired = desired_from(BASE);
+    let job = desired
+        .backups
+        .iter()
+        .find(|b| b.job == "files")
+        .expect("the files job");
+    let escrow = job.escrow.as_ref().expect("escrowed");
+    assert_eq!(escrow.prefix, "files.escrow/");
+    assert_eq!(escrow.legacy_object, "files.escrow.age");
+    assert!(
+        escrow
+            .record
+            .contains("s3://backup-a/files.escrow/, the newest TIME.age there, on island est"),
+        "{}",
+        escrow.record
+    );
+    // The record an earlier version wrote, for the same recipients.
+    let legacy = escrow.record.replace(
+        "files.escrow/, the newest TIME.age there,",
+        "files.escrow.age",
+    );
+    let mut observed = converged(&desired);
+    facts(&mut observed, &job.machine).files.insert(
+        escrow.record_file.clone(),
+        file("root", "root", "600", None, Some(&legacy)),
+    );
+    let moved = plan(&desired, &observed);
+    assert_eq!(
+        outline(&moved),
+        "~ chaton.a.backup.files.escrow  (the escrow moves from its one rewritten name to a new name per write (JOB.escrow/TIME.age): the password is encrypted again and the old object deleted)\nPlan: 0 to add, 1 to change, 0 to destroy.\n"
+    );
+    let change = moved.changes[0].file.as_ref().expect("the record's diff");
+    assert_eq!(change.before.as_deref(), Some(legacy.as_str()));
+    assert_eq!(change.after, escrow.record);
+
+    // Converged, the record names the prefix: no change from one write
+    // (a new object name) to the next.
+    assert!(plan(&desired, &converged(&desired)).changes.is_empty());
 }
 
 /// The host's systemd has the last word on a schedule: one it says never

@@ -78,12 +78,21 @@ pub enum LocalError {
     #[error("s3://{bucket}/{object} did not read back as written")]
     ReadBackDiffers { bucket: String, object: String },
     #[error(
-        "s3://{bucket}/{object} does not exist on island {island}: the password was never escrowed"
+        "neither s3://{bucket}/{prefix}TIME.age nor s3://{bucket}/{legacy} exists on island {island}: the password was never escrowed"
     )]
     NeverEscrowed {
         bucket: String,
-        object: String,
+        prefix: String,
+        legacy: String,
         island: String,
+    },
+    #[error(
+        "s3://{bucket}/{newest} is not older than this machine's clock ({now}): an escrow name is never written twice; check the clock"
+    )]
+    EscrowNotNewer {
+        bucket: String,
+        newest: String,
+        now: String,
     },
     #[error("restic listed snapshots archipel cannot read: {reason}")]
     UnreadableSnapshots { reason: String },

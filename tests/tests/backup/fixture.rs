@@ -188,3 +188,26 @@ pub fn renamed(lab: &Lab, dir: &Path, quota: &str) -> Result<PathBuf, Failed> {
     std::fs::write(&file, text)?;
     Ok(file)
 }
+
+/// Job `data`'s escrow in `bucket`, the one object live under
+/// `data.escrow` (so the legacy `data.escrow.age` is gone too): its name,
+/// checked to be `data.escrow/YYYYMMDDTHHMMSSZ.age`, and its content.
+pub fn live_escrow(s3: &S3, bucket: &str) -> Result<(String, Vec<u8>), Failed> {
+    let listed = s3.list(bucket, "data.escrow")?;
+    let [name] = listed.as_slice() else {
+        return Err(format!("one escrow object live in {bucket}, not {listed:?}").into());
+    };
+    let stamp = name
+        .strip_prefix("data.escrow/")
+        .and_then(|rest| rest.strip_suffix(".age"))
+        .unwrap_or_default()
+        .as_bytes();
+    let shaped = stamp.len() == 16
+        && stamp.iter().enumerate().all(|(i, b)| match i {
+            8 => *b == b'T',
+            15 => *b == b'Z',
+            _ => b.is_ascii_digit(),
+        });
+    ensure(shaped, format!("a versioned escrow name: {name}"))?;
+    Ok((name.clone(), s3.get(bucket, name)?))
+}

@@ -1,7 +1,7 @@
 //! Backups against real machines: two islands, two chatons backing up to
 //! each other's island with restic under systemd, retention, drills, the
-//! password escrow and the recovery of a lost host, and no secret in
-//! archipel's output.
+//! password escrow (a new name per write, the legacy name moved) and the
+//! recovery of a lost host, and no secret in archipel's output.
 
 use archipel_tests::run_archipel_lab_tests;
 
@@ -9,6 +9,7 @@ mod fixture;
 
 mod around_apply;
 mod checks;
+mod escrow;
 mod recovery;
 mod removals;
 mod restic;
@@ -46,6 +47,14 @@ fn main() {
             (
                 "a_lost_host_is_recovered_from_the_escrow_to_a_fresh_one",
                 recovery::lost_host,
+            ),
+            (
+                "a_re_escrow_leaves_one_versioned_object_that_recover_opens",
+                escrow::re_escrowed,
+            ),
+            (
+                "a_legacy_escrow_is_recovered_from_then_moved_by_apply",
+                escrow::legacy_moved,
             ),
             (
                 "debians_restic_package_is_installed_with_apt",

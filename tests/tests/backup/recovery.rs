@@ -1,6 +1,6 @@
 //! A lost host recovered from the escrow.
 
-use crate::fixture::{archipelago, escrow_keys, job_s3, restic, status};
+use crate::fixture::{archipelago, escrow_keys, job_s3, live_escrow, restic, status};
 use archipel_tests::s3::S3;
 use archipel_tests::{Failed, Lab, archipel, ensure, output_text};
 use std::path::Path;
@@ -19,7 +19,7 @@ pub fn lost_host(lab: &Lab) -> Result<(), Failed> {
     let original = lab.ssh_ok("node8", "sha256sum /srv/data/blob /srv/data/sub/note")?;
     let password = lab.ssh_ok("node8", &format!("cat /etc/archipel/restic/{job}.password"))?;
     let s3 = job_s3(lab, "node8", job, "node1")?;
-    let escrowed = s3.get("backup-chaton-4", "data.escrow.age")?;
+    let escrowed = live_escrow(&s3, "backup-chaton-4")?;
 
     lab.ssh_ok(
         "node8",
@@ -77,6 +77,12 @@ pub fn lost_host(lab: &Lab) -> Result<(), Failed> {
         log.contains("chaton.chaton-4.backup.data.escrow: done"),
         log.clone(),
     )?;
+    // Escrowed again under a new name, the old one deleted.
+    let (again, _) = live_escrow(&s3, "backup-chaton-4")?;
+    ensure(
+        again > escrowed.0,
+        format!("a later name: {again} after {}", escrowed.0),
+    )?;
     let output = archipel(lab, &file, &["plan", "--detailed-exitcode"])?;
     ensure(output.status.code() == Some(0), output_text(&output))?;
     lab.ssh_ok(
@@ -94,7 +100,7 @@ fn a_new_password_is_refused(
     file: &Path,
     job: &str,
     s3: &S3,
-    escrowed: &[u8],
+    escrowed: &(String, Vec<u8>),
 ) -> Result<(), Failed> {
     let output = archipel(lab, file, &["apply", "--auto-approve"])?;
     let log = output_text(&output);
@@ -115,7 +121,7 @@ fn a_new_password_is_refused(
         "no password was made",
     )?;
     ensure(
-        s3.get("backup-chaton-4", "data.escrow.age")? == escrowed,
+        live_escrow(s3, "backup-chaton-4")? == *escrowed,
         "the escrow is untouched",
     )?;
     Ok(())

@@ -2,7 +2,7 @@
 //! secret printed; it goes through another node when its first does not
 //! answer; applying again changes nothing.
 
-use crate::fixture::{archipelago, escrow_keys, job_s3, restic, status};
+use crate::fixture::{archipelago, escrow_keys, job_s3, live_escrow, restic, status};
 use archipel_tests::{Failed, Lab, archipel, ensure, garage_api as api, output_text};
 
 pub fn backs_up_to_the_other_island(lab: &Lab) -> Result<(), Failed> {
@@ -70,12 +70,20 @@ fn no_secret_is_printed(lab: &Lab, log: &str) -> Result<(), Failed> {
     Ok(())
 }
 
-/// The password is escrowed beside the repository, readable with
-/// chaton-1's admin key only.
+/// The password is escrowed beside the repository, under a name of its
+/// time of writing, readable with chaton-1's admin key only; the host's
+/// record names where.
 fn the_password_is_escrowed(lab: &Lab) -> Result<(), Failed> {
     let password = lab.ssh_ok("node7", "cat /etc/archipel/restic/chaton-1-data.password")?;
-    let sealed = job_s3(lab, "node7", "chaton-1-data", "node4")?
-        .get("backup-chaton-1", "data.escrow.age")?;
+    let s3 = job_s3(lab, "node7", "chaton-1-data", "node4")?;
+    let (_, sealed) = live_escrow(&s3, "backup-chaton-1")?;
+    let record = lab.ssh_ok("node7", "cat /etc/archipel/restic/chaton-1-data.escrow")?;
+    ensure(
+        record.contains(
+            "s3://backup-chaton-1/data.escrow/, the newest TIME.age there, on island lab-b",
+        ),
+        record.clone(),
+    )?;
     ensure(
         sealed.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----")
             && !String::from_utf8_lossy(&sealed).contains(password.trim()),
