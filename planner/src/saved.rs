@@ -118,11 +118,11 @@ pub fn fingerprint(observed: &Observed) -> BTreeMap<String, String> {
             IslandObservation::Reached { cluster, .. } => json!({
                 "layout": cluster.layout,
                 "versions": cluster.history.versions.iter().map(|v| json!([v.version, v.status])).collect::<Vec<_>>(),
-                "keys": cluster.keys,
+                "keys": sorted_keys(&cluster.keys),
                 "buckets": cluster.buckets.iter().map(|b| json!({
                     "id": b.id,
                     "aliases": b.global_aliases,
-                    "keys": b.keys,
+                    "keys": sorted_by(&b.keys, |k| k.access_key_id.clone()),
                     "quotas": b.quotas,
                     "empty": b.objects == 0 && b.unfinished_uploads == 0,
                 })).collect::<Vec<_>>(),
@@ -161,6 +161,22 @@ pub fn fingerprint(observed: &Observed) -> BTreeMap<String, String> {
         parts.insert(part.to_string(), digest(&stable));
     }
     parts
+}
+
+/// Garage lists a key's buckets, and a bucket's keys, in no set order:
+/// sorted, two observations of one island fingerprint alike.
+fn sorted_by<T: Clone, K: Ord>(items: &[T], key: impl Fn(&T) -> K) -> Vec<T> {
+    let mut items = items.to_vec();
+    items.sort_by_key(key);
+    items
+}
+
+fn sorted_keys(keys: &[crate::observed::KeyInfo]) -> Vec<crate::observed::KeyInfo> {
+    let mut keys = sorted_by(keys, |k| k.access_key_id.clone());
+    for key in &mut keys {
+        key.buckets = sorted_by(&key.buckets, |b| b.id.clone());
+    }
+    keys
 }
 
 fn digest(value: &Value) -> String {

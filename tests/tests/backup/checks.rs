@@ -123,29 +123,41 @@ fn vaults_hold_the_backups(lab: &Lab, file: &std::path::Path) -> Result<(), Fail
     for runner in ["node1", "node4"] {
         lab.ssh_ok(runner, "systemctl start archipel-vault.service")?;
     }
-    let live = job_s3(lab, "node7", "chaton-1-data", "node4")?;
-    let vault = vault_s3(lab, "node4")?;
-    for prefix in ["data/data/", "data/index/", "data/snapshots/", "data/keys/"] {
-        let source = live.list("backup-chaton-1", prefix)?;
-        let copied = vault.list("vault-chaton-1", prefix)?;
+    for (host, chaton, runner) in [
+        ("node7", "chaton-1", "node4"),
+        ("node8", "chaton-4", "node1"),
+    ] {
+        let live = job_s3(lab, host, &format!("{chaton}-data"), runner)?;
+        let vault = vault_s3(lab, runner)?;
+        for prefix in ["data/data/", "data/index/", "data/snapshots/", "data/keys/"] {
+            let source = live.list(&format!("backup-{chaton}"), prefix)?;
+            let copied = vault.list(&format!("vault-{chaton}"), prefix)?;
+            ensure(
+                !source.is_empty() && source == copied,
+                format!("{chaton} {prefix}: {source:?} in the bucket, {copied:?} in the vault"),
+            )?;
+        }
         ensure(
-            !source.is_empty() && source == copied,
-            format!("{prefix}: {source:?} in the bucket, {copied:?} in the vault"),
+            live.list(&format!("vault-{chaton}"), "").is_err(),
+            format!("{chaton}'s host key has no access to its vault"),
         )?;
     }
-    ensure(
-        live.list("vault-chaton-1", "").is_err(),
-        "the host's key has no access to the vault",
-    )?;
     let output = archipel(lab, file, &["status", "--output", "json"])?;
     let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
     for vault in report["vaults"].as_array().ok_or("vaults")? {
+        let node = vault["node"].as_str().unwrap_or("node1");
+        let source = format!("backup-{}", vault["chaton"].as_str().unwrap_or("?"));
+        let seen = vault_s3(lab, node)?.list(&source, "");
+        let pass = lab.ssh(node, &format!("cat /var/lib/archipel/vault/{}.json; cat /etc/archipel/vault/vaults.conf; journalctl -u archipel-vault.service --no-pager -n 30", vault["chaton"].as_str().unwrap_or("?")));
         ensure(
             vault["stale"] == false
                 && vault["failing"] == false
                 && vault["last_pass"]["incidents"] == serde_json::json!([])
                 && vault["last_pass"]["vault_objects"].as_u64().unwrap_or(0) > 0,
-            format!("{vault}"),
+            format!(
+                "{vault}\n{source} as the vault key lists it: {seen:?}\n{}",
+                output_text(&pass)
+            ),
         )?;
     }
     Ok(())
