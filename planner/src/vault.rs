@@ -30,7 +30,8 @@ pub const CREDENTIALS_FILE: &str = "/etc/archipel/vault/rclone.conf";
 pub const STATE_DIR: &str = "/var/lib/archipel/vault";
 pub const SERVICE: &str = "archipel-vault.service";
 pub const TIMER: &str = "archipel-vault.timer";
-pub const UNITS_DIR: &str = "/etc/systemd/system";
+/// Where its units are: the backup jobs' directory, systemd's own.
+pub use crate::backup::UNITS_DIR;
 /// Debian's rclone, which the pass runs.
 pub const RCLONE: &str = "/usr/bin/rclone";
 /// Whether Debian's rclone is installed: `rclone` on another path does not
@@ -48,11 +49,10 @@ pub fn bucket(chaton: &str) -> String {
     format!("{BUCKET_PREFIX}{chaton}")
 }
 
-/// A vault's quota: the backups it copies, and as much again for what
-/// deleted objects take while they wait out the grace period and for a
-/// pass copying what a growing repository added. Validation counts only
-/// the backups' quota: an object in both buckets is one object's worth
-/// per bucket, but a vault grows past its source only by what waits.
+/// A vault's bucket quota: the backups it copies, and as much again for
+/// what deleted objects take while they wait out the grace period.
+/// Validation counts a vault at its backups' quota (`capacity::quotas`):
+/// what waits is about what the prunes free in the backup bucket.
 pub fn quota(backup_quota: u64) -> u64 {
     backup_quota.saturating_mul(2)
 }

@@ -2,7 +2,7 @@
 //! repository and units; restic and the runner once per host; schedules
 //! that never elapse.
 
-use super::files::managed_file;
+use super::files::{managed_file, timer_started};
 use super::island::not_observed;
 use super::machines::machine_facts;
 use super::{
@@ -241,17 +241,13 @@ fn plan_units(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) {
             UNIT_OWNER,
         )
         .changed();
-        let running = facts
-            .units
-            .get(&unit.timer_name)
-            .is_some_and(|u| u.installed && u.is_enabled() && u.is_active());
-        if !changed && !running {
-            b.add(
-                job_step(backup, BackupStep::Timer(unit.task)),
-                Action::Update,
-                format!("{} is not enabled and active", unit.timer_name),
-            );
-        }
+        timer_started(
+            b,
+            job_step(backup, BackupStep::Timer(unit.task)),
+            facts,
+            &unit.timer_name,
+            changed,
+        );
     }
 }
 

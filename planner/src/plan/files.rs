@@ -81,3 +81,25 @@ pub(super) fn managed_file(
         Drift::Owner
     }
 }
+
+/// A timer archipel installs: enabled and active, or started again. Its
+/// file's change (`file_changed`) already starts it.
+pub(super) fn timer_started(
+    b: &mut Builder,
+    kind: Target,
+    facts: &HostFacts,
+    timer: &str,
+    file_changed: bool,
+) {
+    let running = facts
+        .units
+        .get(timer)
+        .is_some_and(|u| u.installed && u.is_enabled() && u.is_active());
+    if !file_changed && !running {
+        b.add(
+            kind,
+            Action::Update,
+            format!("{timer} is not enabled and active"),
+        );
+    }
+}

@@ -9,7 +9,7 @@
 //! them: while one cannot and none that can runs them, nothing is planned. The vault buckets and the key are planned
 //! with the island's others (`island.rs`, from `desired`).
 
-use super::files::managed_file;
+use super::files::{managed_file, timer_started};
 use super::machines::machine_facts;
 use super::{Action, Builder, SENSITIVE, Target, VaultStep};
 use crate::desired::DesiredIsland;
@@ -86,8 +86,7 @@ fn plan_runner(island: &DesiredIsland, node: &str, facts: &HostFacts, b: &mut Bu
         vault::CONFIG_FILE,
         &vaults.config,
         vault::CONFIG_OWNER,
-    )
-    .changed();
+    );
     plan_credentials(island, node, facts, b);
     managed_file(
         b,
@@ -106,17 +105,13 @@ fn plan_runner(island: &DesiredIsland, node: &str, facts: &HostFacts, b: &mut Bu
         Ownership::ROOT_READABLE,
     )
     .changed();
-    let running = facts
-        .units
-        .get(vault::TIMER)
-        .is_some_and(|u| u.installed && u.is_enabled() && u.is_active());
-    if !timer_changed && !running {
-        b.add(
-            step(VaultStep::Timer),
-            Action::Update,
-            format!("{} is not enabled and active", vault::TIMER),
-        );
-    }
+    timer_started(
+        b,
+        step(VaultStep::Timer),
+        facts,
+        vault::TIMER,
+        timer_changed,
+    );
 }
 
 /// Debian's rclone, and the pass with its state directory.
