@@ -98,6 +98,9 @@ pub struct DesiredBucket {
     pub quota: Option<u64>,
     /// Permissions per key name.
     pub grants: BTreeMap<String, Permissions>,
+    /// A backup bucket or a vault: it never keeps a lifecycle
+    /// configuration, which would let Garage delete backups by itself.
+    pub holds_backups: bool,
 }
 
 /// A backup job, for the parts of the plan on its host.
@@ -293,12 +296,14 @@ fn desired_island(island: &Island, parts: &IslandParts) -> DesiredIsland {
                 name: vault::bucket(chaton),
                 quota: Some(vault::quota(*quota)),
                 grants: BTreeMap::from([(vault::KEY.to_string(), READ_WRITE)]),
+                holds_backups: true,
             });
         }
         buckets.push(DesiredBucket {
             name: backup_bucket(chaton),
             quota: Some(*quota),
             grants,
+            holds_backups: true,
         });
     }
     for bucket in &parts.buckets {
@@ -313,6 +318,7 @@ fn desired_island(island: &Island, parts: &IslandParts) -> DesiredIsland {
             name: bucket.name.clone(),
             quota: bucket.quota.map(|q| q.bytes()),
             grants,
+            holds_backups: false,
         });
     }
     buckets.sort_by(|a, b| a.name.cmp(&b.name));

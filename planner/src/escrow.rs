@@ -97,11 +97,19 @@ pub fn stamp_of<'a>(job: &str, name: &'a str) -> Option<&'a str> {
 /// The current escrow among the names listed under the job's prefix: the
 /// versioned one with the latest stamp.
 pub fn current<'a>(job: &str, names: &'a [String]) -> Option<&'a str> {
-    names
+    versions(job, names).into_iter().next()
+}
+
+/// The versioned escrows among the names, the newest first (stamps sort
+/// as text).
+pub fn versions<'a>(job: &str, names: &'a [String]) -> Vec<&'a str> {
+    let mut versions: Vec<&str> = names
         .iter()
         .filter(|name| stamp_of(job, name).is_some())
-        .max()
         .map(String::as_str)
+        .collect();
+    versions.sort_unstable_by(|a, b| b.cmp(a));
+    versions
 }
 
 /// The name a write at `unix_seconds` takes, given the names listed under

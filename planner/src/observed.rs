@@ -431,6 +431,10 @@ pub struct BucketInfo {
     pub unfinished_uploads: u64,
     #[serde(default)]
     pub quotas: Quotas,
+    /// Rules that let Garage delete the bucket's objects by itself; on a
+    /// backup bucket, what an attacker with its key may have set.
+    #[serde(default)]
+    pub lifecycle_rules: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@
 //! state (`/var/lib/archipel/vault/CHATON.json`) and the units
 //! `archipel-vault.service` and `.timer`.
 
-use crate::desired::DesiredIsland;
+use crate::desired::{DesiredBackup, DesiredIsland};
 use crate::model::{Backup, Chaton};
 use crate::ownership::Ownership;
 use crate::templates::render;
@@ -47,6 +47,31 @@ pub const DIRECTORY_OWNER: Ownership = Ownership::new("root", "root", 0o700);
 /// The vault of a chaton's backups on an island.
 pub fn bucket(chaton: &str) -> String {
     format!("{BUCKET_PREFIX}{chaton}")
+}
+
+/// The read-only key `archipel recover --from-vault` makes for one job and
+/// deletes when it is done. The `/` keeps it apart from every chaton's key
+/// (`archipel-CHATON`: chaton names have none); one left by an interrupted
+/// recovery is deleted by the next apply.
+pub fn recovery_key(chaton: &str, job: &str) -> String {
+    format!("{RECOVERY_KEY_PREFIX}{chaton}/{job}")
+}
+
+pub const RECOVERY_KEY_PREFIX: &str = "archipel-recover/";
+
+pub fn is_recovery_key(name: &str) -> bool {
+    name.starts_with(RECOVERY_KEY_PREFIX)
+}
+
+/// The job's repository as the vault holds it: the same S3 address and
+/// path, in the vault's bucket.
+pub fn repository(job: &DesiredBackup) -> String {
+    let in_bucket = format!("/{}/{}", job.bucket, job.job);
+    let endpoint = job
+        .repository
+        .strip_suffix(&in_bucket)
+        .expect("a job's repository is s3:ENDPOINT/BUCKET/JOB");
+    format!("{endpoint}/{}/{}", bucket(&job.chaton), job.job)
 }
 
 /// A vault's bucket quota: the backups it copies, and as much again for

@@ -360,6 +360,42 @@ exec "$ARCHIPEL_RESTIC" snapshots --json --no-lock"#;
     Ok(output.stdout_text())
 }
 
+/// Restores `snapshot` of the job's copy in its vault (`repository`) into
+/// `target` on the host, with a read-only key given on stdin and kept in a
+/// root-only directory under /run for the time of the restore. restic runs
+/// with `--no-lock`: the key may not write, and a vault holds no locks.
+/// Returns the vault's snapshots, as `restic snapshots --json` lists them.
+pub async fn restore_from_vault(
+    remote: &Remote,
+    job: &DesiredBackup,
+    repository: &str,
+    key: &garage::KeySecret,
+    snapshot: &str,
+    target: &str,
+) -> Result<String, SshError> {
+    const SCRIPT: &str = r#"set -eu
+umask 077
+dir=$(mktemp -d /run/archipel-recover.XXXXXXXX)
+trap 'rm -rf -- "$dir"' EXIT
+cat > "$dir/s3"
+set -a; . "$1"; . "$dir/s3"; set +a
+RESTIC_REPOSITORY=$2
+export RESTIC_REPOSITORY
+"$ARCHIPEL_RESTIC" snapshots --json --no-lock > "$dir/snapshots.json"
+mkdir -p -- "$4"
+"$ARCHIPEL_RESTIC" restore "$3" --target "$4" --no-lock >&2
+cat "$dir/snapshots.json""#;
+    let credentials = files::s3_credentials(&key.id, &key.secret);
+    let output = remote
+        .run_checked(
+            SCRIPT,
+            &[&job.env_file, repository, snapshot, target],
+            Some(credentials.as_bytes()),
+        )
+        .await?;
+    Ok(output.stdout_text())
+}
+
 /// Takes a job off a host: its timers stopped and disabled, a run in
 /// progress interrupted (restic stops cleanly on SIGINT), its units, settings,
 /// key, escrow record and status files removed. Its password goes only

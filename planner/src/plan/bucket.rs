@@ -35,21 +35,40 @@ fn plan_quota(
             b.add(kind, Action::Create, "the bucket does not exist")
                 .attribute("quota", None, Some(quota(bucket.quota)));
         }
-        Some(live) if live.quotas.max_size != bucket.quota => {
-            b.add(
-                kind,
-                Action::Update,
-                "the bucket's quota differs from the file's",
-            )
-            .attribute(
-                "quota",
-                Some(quota(live.quotas.max_size)),
-                Some(quota(bucket.quota)),
-            );
+        Some(live) => {
+            let quota_differs = live.quotas.max_size != bucket.quota;
+            let rules = if bucket.holds_backups {
+                live.lifecycle_rules.len()
+            } else {
+                0
+            };
+            let reason = match (quota_differs, rules > 0) {
+                (false, false) => return,
+                (true, false) => "the bucket's quota differs from the file's",
+                (_, true) => LIFECYCLE_REMOVED,
+            };
+            let change = b.add(kind, Action::Update, reason);
+            if quota_differs {
+                change.attribute(
+                    "quota",
+                    Some(quota(live.quotas.max_size)),
+                    Some(quota(bucket.quota)),
+                );
+            }
+            if rules > 0 {
+                change.attribute(
+                    "lifecycle rules",
+                    Some(rules.to_string()),
+                    Some("none".into()),
+                );
+            }
         }
-        Some(_) => {}
     }
 }
+
+/// Why a lifecycle configuration on a bucket of backups goes: archipel
+/// never sets one, and with one Garage deletes backups by itself.
+const LIFECYCLE_REMOVED: &str = "the bucket holds backups and has a lifecycle configuration, which lets Garage delete them by itself: archipel never sets one (whoever held a key that owns the bucket did, or an island administrator), so it is removed; the vault's incident says when it was first seen";
 
 /// Grants: each archipel key's permissions on this bucket.
 fn plan_grants(

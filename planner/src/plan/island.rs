@@ -461,7 +461,17 @@ fn plan_keys(island: &DesiredIsland, cluster: &Cluster, b: &mut Builder) {
         if island.keys.contains(&key.name) {
             continue;
         }
-        if key.name.starts_with(crate::desired::KEY_PREFIX) {
+        if crate::vault::is_recovery_key(&key.name) {
+            b.add(
+                Target::Key {
+                    island: name.clone(),
+                    key: key.name.clone(),
+                },
+                Action::Delete,
+                "a read-only key on a vault that an interrupted `archipel recover --from-vault` left: it is deleted",
+            )
+            .attribute("access key", Some(key.access_key_id.clone()), None);
+        } else if key.name.starts_with(crate::desired::KEY_PREFIX) {
             if key.name != crate::vault::KEY {
                 b.plan.warnings.push(format!(
                 "key {} of island {name} is deleted: a backup host of its chaton that is no longer in the file keeps its archipel timers, which fail from now on: archipel only sees the machines of the file, so name such a host in a `removed \"JOB\" {{ host = … }}` block of the chaton, or disable them there by hand (systemctl disable --now 'archipel-*.timer')",

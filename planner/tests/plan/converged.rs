@@ -236,6 +236,7 @@ fn buckets(island: &DesiredIsland) -> Vec<BucketInfo> {
             objects: 0,
             bytes: 0,
             unfinished_uploads: 0,
+            lifecycle_rules: vec![],
             quotas: Quotas {
                 max_size: b.quota,
                 max_objects: None,

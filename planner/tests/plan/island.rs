@@ -106,6 +106,7 @@ fn unmanaged_bucket_key_and_role_are_left_alone() {
         bytes: 3_000_000,
         unfinished_uploads: 0,
         quotas: Quotas::default(),
+        lifecycle_rules: vec![],
     });
     cluster.keys.push(KeyInfo {
         access_key_id: "GK0123".into(),

@@ -164,3 +164,42 @@ fn a_vault_key_made_anew_is_written_to_the_node_again() {
         "{text}"
     );
 }
+
+#[test]
+fn a_recovery_key_left_behind_is_deleted_without_a_word_about_hosts() {
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    let key = vault::recovery_key("d", "data");
+    reached(&mut observed, "ouest").keys.push(KeyInfo {
+        access_key_id: "GKrecover".into(),
+        name: key.clone(),
+        expired: false,
+        buckets: vec![],
+    });
+    let plan = plan(&desired, &observed);
+    let text = outline(&plan);
+    assert!(
+        text.contains(&format!(
+            "- island.ouest.key.{key}  (a read-only key on a vault that an interrupted `archipel recover --from-vault` left: it is deleted)"
+        )),
+        "{text}"
+    );
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    // No chaton's key can be taken for one.
+    assert!(!vault::is_recovery_key("archipel-recover"));
+}
+
+#[test]
+fn a_jobs_repository_in_the_vault_is_the_same_path_in_the_vault_bucket() {
+    let desired = desired_from(BASE);
+    let job = desired.backups.first().expect("BASE backs up");
+    let repository = vault::repository(job);
+    assert_eq!(
+        repository,
+        job.repository.replace(
+            &format!("/{}/", job.bucket),
+            &format!("/{}/", vault::bucket(&job.chaton))
+        )
+    );
+    assert!(repository.ends_with(&format!("/vault-{}/{}", job.chaton, job.job)));
+}

@@ -19,8 +19,15 @@ pub async fn ensure_bucket(coordinator: &Remote, bucket: &DesiredBucket) -> Resu
             created["id"].as_str().unwrap_or_default().to_string()
         }
     };
-    // `quotas` replaces both values: always send both.
-    let body = serde_json::json!({ "id": id, "body": { "quotas": { "maxSize": bucket.quota, "maxObjects": null } } });
+    // `quotas` replaces both values: always send both. An empty
+    // `lifecycleRules` removes any lifecycle configuration (a missing one
+    // leaves it as it is): a bucket of backups never keeps one.
+    let mut settings =
+        serde_json::json!({ "quotas": { "maxSize": bucket.quota, "maxObjects": null } });
+    if bucket.holds_backups {
+        settings["lifecycleRules"] = serde_json::json!([]);
+    }
+    let body = serde_json::json!({ "id": id, "body": settings });
     api(coordinator, "UpdateBucket", Some(&body))
         .await
         .map(drop)

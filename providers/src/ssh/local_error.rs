@@ -104,6 +104,15 @@ pub enum LocalError {
     UnqueryableUnit { host: String, unit: String },
     #[error("no node of island {island} could be reached: {failures}")]
     NoNodeReached { island: String, failures: String },
+    #[error(
+        "{restored}\n\nBut the read-only key {key} on island {island} could not be deleted ({reason}): delete it with `garage key delete --yes {key}` there, or let the next `archipel apply` delete it"
+    )]
+    RecoveryKeyLeft {
+        restored: String,
+        key: String,
+        island: String,
+        reason: String,
+    },
 
     // --- a plan asking for what the file or the connections lack ---
     #[error("island {island} is not in the file")]
