@@ -132,11 +132,27 @@ enum Command {
     /// destination island, decrypts it with --identity, then installs
     /// restic, the runner, the password, the job's S3 key and settings on
     /// --to, and lists the repository's snapshots from there. Starts no timer.
-    /// Exit status: 0 when the repository opens on the new host, 1
+    /// With --from-vault, reads both from the chaton's vault instead, with
+    /// a read-only key made for it and deleted afterwards, and restores
+    /// --snapshot (the latest by default) into --target.
+    /// Exit status: 0 when the repository opens on the new host (with
+    /// --from-vault: when the snapshot was restored and the key deleted), 1
     /// otherwise.
     Recover {
         #[command(flatten)]
         args: commands::recover::Args,
+        #[command(flatten)]
+        ssh: SshArgs,
+    },
+    /// Clear a vault's incidents once a person has looked into them.
+    ///
+    /// While an incident is open, the vault deletes nothing; once cleared,
+    /// the deletions waiting start their grace period again, and what is
+    /// still true (a lifecycle rule) is raised again by the next pass.
+    /// Exit status: 0 when cleared, 1 when it could not be.
+    Clear {
+        #[command(flatten)]
+        args: commands::clear::Args,
         #[command(flatten)]
         ssh: SshArgs,
     },
@@ -284,6 +300,9 @@ fn main() -> ExitCode {
         Command::Recover { args, ssh } => ssh
             .settings()
             .and_then(|ssh| commands::recover::run(&cli.file, ssh, args)),
+        Command::Clear { args, ssh } => ssh
+            .settings()
+            .and_then(|ssh| commands::clear::run(&cli.file, ssh, args)),
         Command::Show(args) => commands::show::run(args),
         Command::Unlock { args, ssh } => ssh
             .settings()

@@ -280,12 +280,48 @@ fn desired_island(island: &Island, parts: &IslandParts) -> DesiredIsland {
         })
         .collect();
 
+    let vaulted = vaulted(parts);
+    let buckets = desired_buckets(parts, &vaulted);
+    let mut keys: Vec<String> = buckets
+        .iter()
+        .flat_map(|b| b.grants.keys().cloned())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let receives_backups = !parts.backups.is_empty();
+    DesiredIsland {
+        capacity: crate::capacity::island_capacity(island, parts),
+        s3_risks: if receives_backups {
+            s3_risks(island, parts)
+        } else {
+            Vec::new()
+        },
+        name: island.name.clone(),
+        replication_factor: island.garage.replication_factor,
+        version: island.garage.version.clone(),
+        binary_sha256: island.garage.sha256.clone(),
+        s3_port: island.garage.s3_port,
+        s3_region: island.garage.s3_region.clone(),
+        vaults: (!vaulted.is_empty()).then(|| DesiredVaults {
+            chatons: vaulted.iter().map(|(c, _)| c.name.clone()).collect(),
+            config: vault::config(&island.name, &vaulted),
+            service: vault::service(&island.name),
+            timer: vault::timer(&island.name),
+        }),
+        nodes,
+        buckets,
+        keys,
+    }
+}
+
+/// An island's buckets, sorted: each chaton's backup bucket and vault, and
+/// the file's own buckets.
+fn desired_buckets(parts: &IslandParts, vaulted: &[(&Chaton, Vec<&Backup>)]) -> Vec<DesiredBucket> {
     let mut buckets: Vec<DesiredBucket> = Vec::new();
     let mut per_chaton: BTreeMap<&str, u64> = BTreeMap::new();
     for (chaton, backup) in &parts.backups {
         *per_chaton.entry(chaton.name.as_str()).or_default() += backup.quota.bytes();
     }
-    let vaulted = vaulted(parts);
     for (chaton, quota) in &per_chaton {
         let has_vault = vaulted.iter().any(|(c, _)| c.name == *chaton);
         let mut grants = BTreeMap::from([(chaton_key(chaton), READ_WRITE)]);
@@ -322,36 +358,7 @@ fn desired_island(island: &Island, parts: &IslandParts) -> DesiredIsland {
         });
     }
     buckets.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut keys: Vec<String> = buckets
-        .iter()
-        .flat_map(|b| b.grants.keys().cloned())
-        .collect();
-    keys.sort();
-    keys.dedup();
-    let receives_backups = !parts.backups.is_empty();
-    DesiredIsland {
-        capacity: crate::capacity::island_capacity(island, parts),
-        s3_risks: if receives_backups {
-            s3_risks(island, parts)
-        } else {
-            Vec::new()
-        },
-        name: island.name.clone(),
-        replication_factor: island.garage.replication_factor,
-        version: island.garage.version.clone(),
-        binary_sha256: island.garage.sha256.clone(),
-        s3_port: island.garage.s3_port,
-        s3_region: island.garage.s3_region.clone(),
-        vaults: (!vaulted.is_empty()).then(|| DesiredVaults {
-            chatons: vaulted.iter().map(|(c, _)| c.name.clone()).collect(),
-            config: vault::config(&island.name, &vaulted),
-            service: vault::service(&island.name),
-            timer: vault::timer(&island.name),
-        }),
-        nodes,
-        buckets,
-        keys,
-    }
+    buckets
 }
 
 /// The chatons with a vault on an island, sorted, each with its jobs there.

@@ -97,8 +97,8 @@ pub struct PassReport {
 }
 
 /// Something a vault pass saw that the chaton's own backups do not
-/// explain; open until a person clears it (`vault-pass clear` on the node
-/// that runs the passes).
+/// explain; open until a person clears it (`archipel clear`, which runs
+/// `vault-pass clear` on a node of the island).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Incident {
     pub id: String,

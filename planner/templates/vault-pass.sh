@@ -366,8 +366,9 @@ pass_body() {
     emptied=no
     if [ "$have_last" = 1 ] && [ "$last_source" -gt 0 ] && [ "$under_job" -eq 0 ] && [ "$vault_objects" -gt 0 ]; then
         emptied=yes
+        emptied_jobs=$(cut -f1 "$work/jobs" | paste -sd, - | sed "s/,/, /g")
         raise "$st_now-bucket-emptied" bucket-emptied - "$started" \
-            "The source bucket $source had $last_source objects at the last pass and now has none under any job, while the vault holds $vault_objects"
+            "The source bucket $source had $last_source objects at the last pass and now has none under its jobs (${emptied_jobs:-none configured}), while the vault holds $vault_objects"
     fi
 
     if [ "$emptied" = no ]; then

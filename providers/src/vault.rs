@@ -111,3 +111,59 @@ rm -f -- "$script""#;
         .await
         .map(drop)
 }
+
+/// What clearing an incident left: the pass run right after it, as the
+/// node recorded it.
+#[derive(Debug)]
+pub struct Cleared {
+    /// The pass's report (JSON), as `status` reads it.
+    pub report: String,
+    /// The pass's messages (which incidents were cleared).
+    pub messages: String,
+}
+
+/// Clears a vault's incident (`all`: every open one) with the pass on
+/// this node, which records it in the vault and runs a pass at once: the
+/// grace period of every deletion waiting restarts. `Ok(None)` when the
+/// node has no vault pass installed.
+pub async fn clear(
+    remote: &Remote,
+    chaton: &str,
+    incident: &str,
+) -> Result<Option<Cleared>, SshError> {
+    const ABSENT: i32 = 100;
+    const SCRIPT: &str = r#"[ -x "$1" ] && [ -r "$2" ] || exit 100
+"$1" clear "$3" "$4"
+code=$?
+cat "$5" 2>/dev/null
+exit $code"#;
+    let status_file = files::status_file(chaton);
+    let output = remote
+        .run(
+            SCRIPT,
+            &[
+                files::SCRIPT_PATH,
+                files::CREDENTIALS_FILE,
+                chaton,
+                incident,
+                &status_file,
+            ],
+            None,
+        )
+        .await?;
+    match output.status {
+        ABSENT => Ok(None),
+        // 0: the vault is fine now; 1: incidents are still open (the pass
+        // raises again what is still true).
+        0 | 1 => Ok(Some(Cleared {
+            report: output.stdout_text(),
+            messages: output.stderr_text(),
+        })),
+        status => Err(SshError::Failed {
+            host: remote.host().to_string(),
+            command: format!("{} clear {chaton} {incident}", files::SCRIPT_PATH),
+            status,
+            stderr: output.stderr_text(),
+        }),
+    }
+}

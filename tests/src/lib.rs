@@ -4,6 +4,7 @@
 //! reached over real SSH). [`run_lab_tests`] is the `main` of a lab test binary: one
 //! lab per binary, its cases run one after the other, the lab torn down at the end.
 
+pub mod jobs;
 pub mod local_garage;
 pub mod s3;
 
@@ -352,8 +353,8 @@ pub fn ensure(condition: bool, message: impl Into<String>) -> Result<(), Failed>
 }
 
 /// The subcommands that reach machines, and so take the SSH options.
-const SSH_COMMANDS: [&str; 8] = [
-    "facts", "plan", "apply", "status", "drill", "recover", "drift", "unlock",
+const SSH_COMMANDS: [&str; 9] = [
+    "facts", "plan", "apply", "status", "drill", "recover", "drift", "unlock", "clear",
 ];
 
 /// Runs archipel against the lab as a user would: `-f FILE`, the lab's

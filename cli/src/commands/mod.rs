@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod apply;
+pub mod clear;
 pub mod drift;
 pub mod drill;
 pub mod facts;

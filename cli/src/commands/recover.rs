@@ -200,7 +200,9 @@ impl Recovery<'_> {
         //    node that answers.
         let coordinator = connect_island(ssh, self.model, self.island, opened).await?;
         if let Some(restore) = &self.vault_restore {
-            return self.from_vault(ssh, &coordinator, restore, opened).await;
+            return self
+                .recover_from_vault(ssh, &coordinator, restore, opened)
+                .await;
         }
         let password = self.open_escrow(&coordinator).await?;
         // 2. The new host, set up like apply would, without timers.
@@ -246,7 +248,7 @@ impl Recovery<'_> {
 
     /// A recovery from the vault: a read-only key on it made first and
     /// deleted last, whatever happened in between.
-    async fn from_vault(
+    async fn recover_from_vault(
         &self,
         ssh: &Ssh,
         coordinator: &Remote,

@@ -240,7 +240,7 @@ fn human(report: &Status) -> String {
     let vaults_bad = report.vaults.iter().filter(|v| !v.is_good()).count();
     if vaults_bad > 0 {
         out.push_str(&format!(
-            "\n{vaults_bad} of {} vaults need attention: an open incident freezes its deletions until a person clears it on the node that runs the passes (/usr/local/lib/archipel/vault-pass clear CHATON ID|all); a pass that stopped or failed copies nothing new.\n",
+            "\n{vaults_bad} of {} vaults need attention: an open incident freezes its deletions until a person who looked into it clears it with `archipel clear`; a pass that stopped or failed copies nothing new.\n",
             report.vaults.len()
         ));
     }
@@ -351,6 +351,12 @@ fn vault_lines(report: &Status) -> Vec<String> {
                     .unwrap_or_default(),
                 incident.since,
                 incident.what
+            ));
+        }
+        if !vault.incidents().is_empty() {
+            lines.push(format!(
+                "  once looked into: archipel clear {} all --island {}",
+                vault.chaton, vault.island
             ));
         }
     }
