@@ -76,9 +76,15 @@ pub async fn write_service(remote: &Remote, vaults: &DesiredVaults) -> Result<()
     backup::write_unit(remote, files::SERVICE, &vaults.service, false).await
 }
 
-/// The timer, enabled and started: the passes run from now on.
+/// The timer, enabled and started: the passes run from now on. A first
+/// pass starts at once (in the background), not at the next hour: until
+/// one has run, status reports the vault as never filled.
 pub async fn write_timer(remote: &Remote, vaults: &DesiredVaults) -> Result<(), SshError> {
-    backup::write_unit(remote, files::TIMER, &vaults.timer, true).await
+    backup::write_unit(remote, files::TIMER, &vaults.timer, true).await?;
+    remote
+        .run_checked("systemctl start --no-block \"$1\"", &[files::SERVICE], None)
+        .await
+        .map(drop)
 }
 
 /// Takes the passes off a node: the timer stopped (a pass running is
