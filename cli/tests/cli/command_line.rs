@@ -53,7 +53,7 @@ fn ssh_options_where_they_apply_and_single_dash_spellings() {
         assert!(!help.contains("--verbose"), "{command} lists --verbose");
     }
     for command in [
-        "facts", "plan", "apply", "status", "drill", "recover", "drift", "unlock",
+        "facts", "plan", "apply", "status", "drill", "recover", "drift", "unlock", "clear",
     ] {
         let help = archipel().args([command, "--help"]).output().unwrap();
         let help = String::from_utf8_lossy(&help.stdout);
@@ -189,4 +189,75 @@ fn json_output_is_json_whatever_happens() {
             .unwrap()
             .contains("no.plan")
     );
+}
+
+/// A recovery from the vault and a clearing are checked against the file
+/// and their own rules before any machine is reached (the file's machines
+/// do not exist here: reaching one would fail differently).
+#[test]
+fn vault_recovery_and_clearing_are_checked_before_any_machine() {
+    let dir = examples().join("archipelago");
+    let recover = |extra: &[&str]| {
+        let mut args = vec![
+            "recover",
+            "picasoft/nextcloud",
+            "--identity",
+            "/nonexistent",
+            "--to",
+            "root@nowhere.invalid",
+        ];
+        args.extend_from_slice(extra);
+        archipel().arg("-f").arg(&dir).args(&args).output().unwrap()
+    };
+    for (extra, says) in [
+        (&["--from-vault"][..], "--target"),
+        (&["--snapshot", "4f2a9c1e"], "--from-vault"),
+        (
+            &["--from-vault", "--target", "restore"],
+            "give an absolute path",
+        ),
+        (
+            &["--from-vault", "--target", "/srv/r", "--snapshot", "last"],
+            "give restic's snapshot ID",
+        ),
+    ] {
+        let output = recover(extra);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{extra:?}: {stderr}");
+        assert!(stderr.contains(says), "{extra:?}: {stderr}");
+    }
+    for (args, says) in [
+        (
+            &["clear", "picasoft", "all"][..],
+            "has vaults on islands est, sud: say which with --island",
+        ),
+        (
+            &[
+                "clear",
+                "picasoft",
+                "all",
+                "20261203T1800Z-x",
+                "--island",
+                "est",
+            ],
+            "give `all` alone",
+        ),
+        (
+            &["clear", "picasoft", "a/b", "--island", "sud"],
+            "is not an incident id",
+        ),
+        (
+            &["clear", "nobody", "all"],
+            "chaton nobody has no vault in the file",
+        ),
+        (
+            &["clear", "picasoft", "all", "--island", "nowhere"],
+            "has no vault on island nowhere",
+        ),
+    ] {
+        let output = archipel().arg("-f").arg(&dir).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
 }

@@ -115,22 +115,35 @@ fn plan_password(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) -> 
     password_missing
 }
 
-/// The job's S3 key on the host; whether it is missing.
+/// The job's S3 key on the host: written when it is not there, and again
+/// when the plan makes the key (one deleted on the island, to cut off a
+/// host that leaked it, is made anew with a new secret). Whether it was
+/// missing.
 fn plan_credentials(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) -> bool {
     let credentials_missing = !is_present(facts, &backup.s3_file);
-    if credentials_missing {
-        b.add(
-            job_step(backup, BackupStep::Credentials),
+    let key_is_new = b.changes.iter().any(|c| {
+        c.action == Action::Create
+            && matches!(&c.target, Target::Key { island, key } if *island == backup.island && *key == backup.key)
+    });
+    let (action, reason) = match (credentials_missing, key_is_new) {
+        (true, _) => (
             Action::Create,
-            "the job's S3 key is not on the host",
-        )
-        .attribute(
-            "key",
-            None,
-            Some(format!("{} on island {}", backup.key, backup.island)),
-        )
+            "the job's S3 key is not on the host".to_string(),
+        ),
+        (false, true) => (
+            Action::Update,
+            format!(
+                "the key {} is made anew: its secret is written again",
+                backup.key
+            ),
+        ),
+        (false, false) => return false,
+    };
+    let key = format!("{} on island {}", backup.key, backup.island);
+    let before = (action == Action::Update).then(|| key.clone());
+    b.add(job_step(backup, BackupStep::Credentials), action, reason)
+        .attribute("key", before, Some(key))
         .attribute("secret", None, Some(SENSITIVE.into()));
-    }
     credentials_missing
 }
 

@@ -222,3 +222,38 @@ fn a_job_file_with_the_wrong_mode_shows_its_owner_before_and_after() {
     assert!(change.file.is_some());
     assert_eq!(change.attributes.len(), 1);
 }
+
+#[test]
+fn a_chatons_key_made_anew_is_written_to_its_hosts_again() {
+    let desired = desired_from(BASE);
+    let job = desired
+        .backups
+        .iter()
+        .find(|j| j.chaton == "a")
+        .expect("chaton a backs up");
+    let mut observed = converged(&desired);
+    crate::fixture::reached(&mut observed, &job.island)
+        .keys
+        .retain(|k| k.name != job.key);
+    let planned = plan(&desired, &observed);
+    let text = outline(&planned);
+    let credentials = format!(
+        "~ chaton.a.backup.{}.credentials  (the key {} is made anew: its secret is written again)",
+        job.job, job.key
+    );
+    assert!(text.contains(&credentials), "{text}");
+    let change = planned
+        .changes
+        .iter()
+        .find(|c| {
+            c.address
+                .to_string()
+                .ends_with(&format!("{}.credentials", job.job))
+        })
+        .expect("the credentials change");
+    assert!(
+        texts(&change.depends_on).contains(&format!("island.{}.key.{}", job.island, job.key)),
+        "{:?}",
+        change.depends_on
+    );
+}
