@@ -258,3 +258,47 @@ pub fn cleared(lab: &Lab) -> Result<(), Failed> {
         "a grace period starts again when a person clears",
     )
 }
+
+/// The key the attacker held, deleted on the island: apply makes it anew
+/// and writes its new secret to the host, starts the erased repository
+/// anew, and the job backs up again.
+pub fn key_made_anew(lab: &Lab) -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let file = archipelago(lab, dir.path())?;
+    let secret = |lab: &Lab| {
+        lab.ssh_ok(
+            HOST,
+            &format!("sed -n 's/^AWS_SECRET_ACCESS_KEY=//p' /etc/archipel/restic/{JOB}.s3"),
+        )
+    };
+    let leaked = secret(lab)?;
+    lab.ssh_ok(
+        "node1",
+        &format!("{GARAGE} key delete --yes archipel-chaton-3 >/dev/null"),
+    )?;
+    let output = archipel(lab, &file, &["plan"])?;
+    let text = output_text(&output);
+    ensure(
+        text.contains("chaton.chaton-3.backup.data.credentials")
+            && text.contains("the key archipel-chaton-3 is made anew"),
+        text.clone(),
+    )?;
+    let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
+    let log = output_text(&output);
+    ensure(output.status.success(), log.clone())?;
+    ensure(secret(lab)? != leaked, "a new secret on the host")?;
+    lab.ssh_ok(
+        HOST,
+        &format!("systemctl start archipel-backup-{JOB}.service"),
+    )?;
+    let run = archipel_tests::jobs::status(lab, HOST, JOB, "backup")?;
+    ensure(run["exit_code"] == 0, format!("{run}"))?;
+    // The erased repository was started anew under the same names: the
+    // vault keeps the old one's and reports the new `config`.
+    let report = pass(lab)?;
+    ensure(
+        incident_kinds(&report).contains(&"changed-file".to_string())
+            && report.to_string().contains("data/config"),
+        format!("{report}"),
+    )
+}

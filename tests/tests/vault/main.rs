@@ -38,6 +38,10 @@ fn main() {
                 "apply_removes_the_lifecycle_rule_and_clear_reopens_the_grace_period",
                 attack::cleared,
             ),
+            (
+                "the_leaked_key_deleted_is_made_anew_and_reaches_the_host",
+                attack::key_made_anew,
+            ),
         ],
     )
 }
