@@ -76,15 +76,10 @@ pub async fn write_service(remote: &Remote, vaults: &DesiredVaults) -> Result<()
     backup::write_unit(remote, files::SERVICE, &vaults.service, false).await
 }
 
-/// The timer, enabled and started: the passes run from now on. A first
-/// pass starts at once (in the background), not at the next hour: until
-/// one has run, status reports the vault as never filled.
+/// The timer, enabled and started: the passes run from now on (the first
+/// at the next hour; `systemctl start archipel-vault.service` runs one now).
 pub async fn write_timer(remote: &Remote, vaults: &DesiredVaults) -> Result<(), SshError> {
-    backup::write_unit(remote, files::TIMER, &vaults.timer, true).await?;
-    remote
-        .run_checked("systemctl start --no-block \"$1\"", &[files::SERVICE], None)
-        .await
-        .map(drop)
+    backup::write_unit(remote, files::TIMER, &vaults.timer, true).await
 }
 
 /// Takes the passes off a node: the timer stopped (a pass running is
