@@ -11,15 +11,16 @@ pub(super) fn plan_bucket(
     live: Option<(&BucketInfo, &Cluster)>,
     b: &mut Builder,
 ) {
-    plan_quota(island, bucket, live.map(|(l, _)| l), b);
+    plan_settings(island, bucket, live.map(|(l, _)| l), b);
     plan_grants(island, bucket, live.map(|(l, _)| l), b);
     if let Some((live, cluster)) = live {
         plan_drifted_grants(island, bucket, live, cluster, b);
     }
 }
 
-/// The bucket, with its quota.
-fn plan_quota(
+/// The bucket, with its quota and, for a bucket of backups, no lifecycle
+/// configuration.
+fn plan_settings(
     island: &DesiredIsland,
     bucket: &DesiredBucket,
     live: Option<&BucketInfo>,
