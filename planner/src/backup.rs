@@ -8,7 +8,7 @@
 //! timers: `archipel-backup-CHATON-JOB`, `archipel-prune-…` and
 //! `archipel-check-…`.
 
-use crate::model::{Backup, ResticSource};
+use crate::model::{Backup, HostCommand, ResticSource};
 use crate::templates::render;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,9 @@ pub const JOBS_DIR: &str = "/etc/archipel/restic";
 /// Each task's last run and last success, as JSON.
 pub const STATUS_DIR: &str = "/var/lib/archipel/backups";
 pub const CACHE_DIR: &str = "/var/cache/archipel/restic";
+/// Where a job's dumps are written during a run (`DUMPS_DIR/ID/NAME`),
+/// then saved in the snapshot under that name, then deleted.
+pub const DUMPS_DIR: &str = "/var/lib/archipel/dumps";
 pub const UNITS_DIR: &str = "/etc/systemd/system";
 
 /// restic's version, or a failure when it is not installed.
@@ -174,8 +177,54 @@ pub fn env(
             cache_dir => CACHE_DIR,
             region => region,
             restic => restic_path(&backup.restic),
+            commands => commands(&id, backup),
         },
     )
+}
+
+/// Where a job's dumps are written during a run.
+pub fn dump_dir(id: &str) -> String {
+    format!("{DUMPS_DIR}/{id}")
+}
+
+/// The settings of the commands the runner runs around a backup, as
+/// `ARCHIPEL_*` variables: `ARCHIPEL_BEFORE` and its `_USER` and
+/// `_TIMEOUT` (seconds), the same for `AFTER` and `ON_FAILURE`,
+/// `ARCHIPEL_DUMPS` (their names, in order) and `ARCHIPEL_DUMP_N`,
+/// `_USER`, `_TIMEOUT`, `_CHECK` for the Nth.
+fn commands(id: &str, backup: &Backup) -> Vec<(String, String)> {
+    fn push(out: &mut Vec<(String, String)>, prefix: &str, command: &HostCommand) {
+        out.push((prefix.to_string(), command.command.clone()));
+        out.push((
+            format!("{prefix}_USER"),
+            command.user.clone().unwrap_or_else(|| "root".into()),
+        ));
+        out.push((
+            format!("{prefix}_TIMEOUT"),
+            command.timeout.seconds().to_string(),
+        ));
+    }
+    let mut out = Vec::new();
+    for (name, hook) in backup.hooks.iter() {
+        push(
+            &mut out,
+            &format!("ARCHIPEL_{}", name.to_ascii_uppercase()),
+            hook,
+        );
+    }
+    if !backup.dumps.is_empty() {
+        let names: Vec<&str> = backup.dumps.iter().map(|d| d.name.as_str()).collect();
+        out.push(("ARCHIPEL_DUMPS".into(), names.join(" ")));
+        out.push(("ARCHIPEL_DUMP_DIR".into(), dump_dir(id)));
+    }
+    for (n, dump) in backup.dumps.iter().enumerate() {
+        let prefix = format!("ARCHIPEL_DUMP_{}", n + 1);
+        push(&mut out, &prefix, &dump.run);
+        if let Some(check) = &dump.check {
+            out.push((format!("{prefix}_CHECK"), check.clone()));
+        }
+    }
+    out
 }
 
 /// The S3 key file's content. Holds a secret: written, never shown.
@@ -254,6 +303,8 @@ pub fn service(chaton: &str, backup: &Backup, task: Task) -> String {
             args => arguments(task, backup),
             cache_dir => CACHE_DIR,
             status_dir => STATUS_DIR,
+            // Backups run the hooks and dumps, drills the dumps' checks.
+            commands => backup.runs_commands() && matches!(task, Task::Backup | Task::Drill),
         },
     )
 }

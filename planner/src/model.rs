@@ -335,8 +335,75 @@ pub struct Backup {
     pub check: Schedule,
     /// When a restore drill runs, if it runs by timer.
     pub drill: Option<Schedule>,
+    /// Databases dumped to files of the snapshot, in the file's order.
+    pub dumps: Vec<Dump>,
+    /// Commands run around each backup.
+    pub hooks: Hooks,
     #[serde(skip)]
     pub origin: Origin,
+}
+
+impl Backup {
+    /// Whether the runner runs commands of the user's around its backups
+    /// (hooks or dumps): such a job's units cannot be sandboxed, since the
+    /// commands may write anywhere.
+    pub fn runs_commands(&self) -> bool {
+        !self.dumps.is_empty() || !self.hooks.is_empty()
+    }
+}
+
+/// A command of the user's the job's runner runs on the backup host (a
+/// dump or a hook), in a clean environment (no S3 key, no password).
+#[derive(Debug, Clone, Serialize)]
+pub struct HostCommand {
+    /// A line of `sh -c`.
+    pub command: String,
+    /// Who runs it (`runuser -u USER`); root when none.
+    pub user: Option<String>,
+    /// Killed after this long (SIGTERM, then SIGKILL 30 s later).
+    pub timeout: Duration,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// `dump "NAME" { command = "pg_dump -Fc app", user = "postgres" }`: the
+/// command's output becomes the file `DUMPS_DIR/CHATON-JOB/NAME` of each
+/// snapshot. A dump that fails fails the run before restic starts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dump {
+    pub name: String,
+    pub run: HostCommand,
+    /// Run by drills with the restored dump on its standard input
+    /// (`pg_restore --list`); it passes when it exits 0.
+    pub check: Option<String>,
+}
+
+/// `before`, `after` and `on_failure` blocks: commands run around each
+/// backup (not around prune, check or drill).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Hooks {
+    /// Before the dumps and restic: failing, it aborts the backup.
+    pub before: Option<HostCommand>,
+    /// Last, whatever happened, once `before` was started.
+    pub after: Option<HostCommand>,
+    /// When `before`, a dump or restic failed, before `after`.
+    pub on_failure: Option<HostCommand>,
+}
+
+impl Hooks {
+    pub const NAMES: [&'static str; 3] = ["before", "after", "on_failure"];
+
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    /// The hooks the job has, in the order they can run.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &HostCommand)> {
+        ["before", "on_failure", "after"]
+            .into_iter()
+            .zip([&self.before, &self.on_failure, &self.after])
+            .filter_map(|(name, hook)| hook.as_ref().map(|h| (name, h)))
+    }
 }
 
 /// restic on a backup host: Debian's package, or a pinned binary.

@@ -152,9 +152,49 @@ pub struct Run {
     pub restic_version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<Summary>,
-    /// restic's last error line, when the run failed.
+    /// Why the run failed: the failing command's last error line (a hook's,
+    /// a dump's, or restic's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The job's commands the run ran: hooks and dumps for a backup, the
+    /// dumps' checks for a drill.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
+}
+
+/// A hook, a dump or a dump's check, as the runner recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// `before`, `on_failure` or `after`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<String>,
+    /// The dump's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dump: Option<String>,
+    /// 124: killed at its timeout.
+    pub exit_code: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<u64>,
+    /// The dump's size: as written, or as restored by a drill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// In a drill: whether the dump's check command ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked: Option<bool>,
+    /// The last lines of its output, what looks like a secret masked.
+    #[serde(default)]
+    pub output: String,
+}
+
+impl Step {
+    /// `before`, `dump nextcloud-db`.
+    pub fn name(&self) -> String {
+        match (&self.hook, &self.dump) {
+            (Some(hook), _) => hook.clone(),
+            (None, Some(dump)) => format!("dump {dump}"),
+            (None, None) => "command".into(),
+        }
+    }
 }
 
 /// restic's backup summary: what the run added.

@@ -95,14 +95,29 @@ pub fn systemd_word(value: String) -> String {
     out
 }
 
-/// One POSIX shell word, single-quoted (a `'` written as `'\''`): also a
-/// value of a systemd EnvironmentFile= that a shell can source.
+/// One POSIX shell word, single-quoted (a `'` written as `'\''`).
 pub fn shell_word(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
+/// A value of a systemd EnvironmentFile= that a shell sourcing the file
+/// reads the same: single-quoted when it holds no `'` and no `\` (systemd
+/// reads a backslash even there), else double-quoted with `\`, `"`, `$`
+/// and `` ` `` escaped, which systemd (252) and `sh` both undo.
 fn env_value(value: String) -> String {
-    shell_word(&value)
+    if !value.contains(['\'', '\\']) {
+        return format!("'{value}'");
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    out.push('"');
+    for c in value.chars() {
+        if matches!(c, '\\' | '"' | '$' | '`') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]
@@ -123,7 +138,14 @@ mod tests {
     }
 
     #[test]
-    fn environment_values_are_single_quoted() {
-        assert_eq!(env_value("it's".into()), r"'it'\''s'");
+    fn environment_values_read_the_same_in_systemd_and_sh() {
+        assert_eq!(
+            env_value("/usr/bin/restic $x".into()),
+            "'/usr/bin/restic $x'"
+        );
+        assert_eq!(
+            env_value(r#"psql -c 'select 1' && echo "$HOME" \ `id`"#.into()),
+            r#""psql -c 'select 1' && echo \"\$HOME\" \\ \`id\`""#
+        );
     }
 }

@@ -6,13 +6,25 @@
 # it succeeded, JOB.TASK.success.json), each written atomically: the
 # command, its exit code, start, duration, restic's version and, for a
 # backup, restic's summary (snapshot id, files and bytes added), and for a
-# failed run restic's last error line. A drill
-# restores a sample of the latest snapshot (up to 20 of its files, chosen at
-# random) into a temporary directory and verifies them against it.
+# failed run the failing command's last error line.
+#
+# A backup runs the job's commands around restic: `before`, then each dump
+# (its output saved to $ARCHIPEL_DUMP_DIR/NAME, backed up with the job's
+# paths, then deleted), then restic, then `on_failure` if something failed,
+# then `after`, whatever happened once `before` started. A failing
+# `before` or dump means no restic run at all: no snapshot can claim a
+# dump that did not complete. Each command's exit code, duration and last
+# lines of output are recorded with the run.
+#
+# A drill restores a sample of the latest snapshot (up to 20 of its files,
+# chosen at random, and every dump) into a temporary directory, verifies
+# them against it, and checks each dump: not empty, and accepted by its
+# check command (the dump on its standard input) when it has one.
 #
 # Usage: restic-run JOB TASK [restic arguments...]
 # The repository, the credentials and the password come from the
-# environment (the unit's EnvironmentFile=), restic from $ARCHIPEL_RESTIC.
+# environment (the unit's EnvironmentFile=), restic from $ARCHIPEL_RESTIC,
+# the commands from the ARCHIPEL_* variables of the job's settings.
 set -u
 job=$1 task=$2
 shift 2
@@ -55,11 +67,160 @@ start=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 begin=$(date +%s)
 output=$(mktemp)
 errors=$(mktemp)
-trap 'rm -f "$output" "$errors"' EXIT
+work=$(mktemp -d)
+dump_dir=${ARCHIPEL_DUMP_DIR:-}
+cleanup() {
+    rm -rf -- "$output" "$errors" "$work"
+    [ -z "$dump_dir" ] || [ "$task" != backup ] || rm -rf -- "$dump_dir"
+}
+trap cleanup EXIT
+
+# A command's output with what looks like a secret masked: dumps and hooks
+# print connection strings (`password=…`, `postgresql://user:…@host`).
+masked() {
+    tr -d '\000-\010\013-\037' <"$1" | sed -E \
+        -e 's/((password|passwd|pwd|secret|token)[[:space:]]*[=:][[:space:]]*)[^[:space:]&;,]+/\1<redacted>/Ig' \
+        -e 's#(://[^:/@[:space:]]*:)[^@[:space:]]*@#\1<redacted>@#g'
+}
+# Lines as one JSON string.
+json_string() {
+    cut -c 1-300 | iconv -f UTF-8 -t UTF-8 -c | awk '
+        BEGIN { printf "\"" }
+        { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); gsub(/\t/, "\\t")
+          if (NR > 1) printf "\\n"
+          printf "%s", $0 }
+        END { printf "\"" }'
+}
+last_line() { masked "$1" | grep '[^[:space:]]' | tail -n 1; }
+
+# The run's commands (hooks, dumps, checks) as JSON objects, and the first
+# failure, in its own words.
+steps=""
+failure=""
+outcome=success
+snapshot=""
+add_step() { steps="${steps:+$steps,}$1"; }
+failed() { # WHAT EXIT_CODE TIMEOUT LOG
+    outcome=failure
+    [ -z "$failure" ] || return 0
+    if [ "$2" -eq 124 ]; then
+        failure="$1 timed out after $3 s"
+    else
+        line=$(last_line "$4")
+        failure="$1 failed (exit $2)${line:+: $line}"
+    fi
+}
+
+# Runs a command of the user's with `sh -c`: as USER (runuser), killed after
+# SECONDS (SIGTERM, then SIGKILL 30 s later), in a clean environment: the
+# S3 key and the password are the runner's, never the commands'.
+as_user() { # USER SECONDS COMMAND
+    if [ "$1" = root ]; then
+        set -- timeout -k 30 "$2" sh -c "$3"
+    else
+        set -- runuser -u "$1" -- timeout -k 30 "$2" sh -c "$3"
+    fi
+    env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        HOME=/root LANG=C.UTF-8 ARCHIPEL_JOB="$job" ARCHIPEL_DUMP_DIR="$dump_dir" \
+        ARCHIPEL_OUTCOME="$outcome" ARCHIPEL_ERROR="$failure" ARCHIPEL_SNAPSHOT="$snapshot" \
+        "$@"
+}
+
+# `hook NAME`: runs the job's ARCHIPEL_NAME, if it has one, and records it.
+hook() {
+    eval "cmd=\${ARCHIPEL_$1:-} user=\${ARCHIPEL_$1_USER:-root} seconds=\${ARCHIPEL_$1_TIMEOUT:-600}"
+    [ -n "$cmd" ] || return 0
+    label=$(printf '%s' "$1" | tr 'A-Z' 'a-z')
+    log="$work/$label.log"
+    echo "restic-run: running $label" >&2
+    t0=$(date +%s)
+    as_user "$user" "$seconds" "$cmd" >"$log" 2>&1 </dev/null
+    rc=$?
+    masked "$log" >&2
+    add_step "{\"hook\":\"$label\",\"exit_code\":$rc,\"duration_seconds\":$(($(date +%s) - t0)),\"output\":$(masked "$log" | tail -n 20 | json_string)}"
+    [ "$rc" -eq 0 ] || failed "$label" "$rc" "$seconds" "$log"
+    return "$rc"
+}
+
+# `dump N NAME`: the Nth dump's output to $dump_dir/NAME, recorded. A dump
+# that fails, or prints nothing, leaves no file.
+dump() {
+    eval "cmd=\${ARCHIPEL_DUMP_$1} user=\${ARCHIPEL_DUMP_$1_USER:-root} seconds=\${ARCHIPEL_DUMP_$1_TIMEOUT:-21600}"
+    file="$dump_dir/$2"
+    log="$work/dump-$1.log"
+    echo "restic-run: dumping $2" >&2
+    t0=$(date +%s)
+    as_user "$user" "$seconds" "$cmd" >"$file.partial" 2>"$log" </dev/null
+    rc=$?
+    masked "$log" >&2
+    bytes=$(stat -c %s "$file.partial" 2>/dev/null || echo 0)
+    if [ "$rc" -eq 0 ] && [ "$bytes" -eq 0 ]; then
+        echo "the dump printed nothing on its standard output" >>"$log"
+        rc=1
+    fi
+    add_step "{\"dump\":\"$2\",\"exit_code\":$rc,\"bytes\":$bytes,\"duration_seconds\":$(($(date +%s) - t0)),\"output\":$(masked "$log" | tail -n 20 | json_string)}"
+    if [ "$rc" -ne 0 ]; then
+        rm -f -- "$file.partial"
+        failed "dump $2" "$rc" "$seconds" "$log"
+        return "$rc"
+    fi
+    mv -f -- "$file.partial" "$file"
+}
+
+# `check_dump N NAME ROOT`: the Nth dump as restored under ROOT, checked.
+check_dump() {
+    eval "check=\${ARCHIPEL_DUMP_$1_CHECK:-} user=\${ARCHIPEL_DUMP_$1_USER:-root} seconds=\${ARCHIPEL_DUMP_$1_TIMEOUT:-21600}"
+    file="$3$dump_dir/$2"
+    log="$work/check-$1.log"
+    bytes=$(stat -c %s "$file" 2>/dev/null || echo 0)
+    if [ ! -f "$file" ]; then
+        echo "the dump is not in the latest snapshot" >"$log"
+        rc=1
+    elif [ "$bytes" -eq 0 ]; then
+        echo "the restored dump is empty" >"$log"
+        rc=1
+    elif [ -n "$check" ]; then
+        as_user "$user" "$seconds" "$check" <"$file" >"$log" 2>&1
+        rc=$?
+        # Its output is the dump's table of contents: only the tail is kept.
+        tail -n 20 "$log" | masked /dev/stdin >&2
+    else
+        : >"$log"
+        rc=0
+    fi
+    add_step "{\"dump\":\"$2\",\"exit_code\":$rc,\"bytes\":$bytes,\"checked\":$([ -n "$check" ] && echo true || echo false),\"output\":$(masked "$log" | tail -n 20 | json_string)}"
+    [ "$rc" -eq 0 ] || failed "check of dump $2" "$rc" "$seconds" "$log"
+    return "$rc"
+}
+
+code=0
 case $task in
-    backup) "$restic" backup --json "$@" >"$output" 2>"$errors" ;;
-    prune) "$restic" forget --prune "$@" >"$output" 2>"$errors" ;;
-    check) "$restic" check "$@" >"$output" 2>"$errors" ;;
+    backup)
+        if hook BEFORE; then
+            if [ -n "${ARCHIPEL_DUMPS:-}" ]; then
+                # A dump holds a database: root's alone, and gone after the run.
+                mkdir -p -m 0700 "${dump_dir%/*}"
+                rm -rf -- "$dump_dir"
+                mkdir -m 0700 "$dump_dir"
+                n=0
+                for name in $ARCHIPEL_DUMPS; do
+                    n=$((n + 1))
+                    dump "$n" "$name" || break
+                done
+                set -- "$@" "$dump_dir"
+            fi
+            if [ "$outcome" = success ]; then
+                "$restic" backup --json "$@" >"$output" 2>"$errors"
+                code=$?
+            fi
+        fi
+        [ "$outcome" = success ] || code=1
+        snapshot=$(grep '"message_type":"summary"' "$output" | tail -n 1 |
+            sed -n 's/.*"snapshot_id":"\([0-9a-f]*\)".*/\1/p')
+        [ "$code" -eq 0 ] || outcome=failure
+        ;;
+    prune) "$restic" forget --prune "$@" >"$output" 2>"$errors" || code=$? ;;
+    check) "$restic" check "$@" >"$output" 2>"$errors" || code=$? ;;
     drill)
         target=$(mktemp -d)
         sample=$(mktemp)
@@ -67,13 +228,33 @@ case $task in
             sed -n 's/.*"path":"\([^"\\]*\)".*/\1/p' | shuf -n 20 >"$sample"
         set --
         while IFS= read -r path; do set -- "$@" --include "$path"; done <"$sample"
-        "$restic" restore latest --target "$target" --verify "$@" >"$output" 2>&1
-        code=$?
-        rm -rf -- "$target" "$sample"
-        (exit "$code") ;;
+        for name in ${ARCHIPEL_DUMPS:-}; do set -- "$@" --include "$dump_dir/$name"; done
+        "$restic" restore latest --target "$target" --verify "$@" >"$output" 2>&1 || code=$?
+        if [ "$code" -eq 0 ]; then
+            n=0
+            for name in ${ARCHIPEL_DUMPS:-}; do
+                n=$((n + 1))
+                check_dump "$n" "$name" "$target" || code=1
+            done
+        fi
+        rm -rf -- "$target" "$sample" ;;
     *) echo "restic-run: unknown task $task" >&2; exit 2 ;;
 esac
-code=$?
+
+# restic's own failure, in its words (its "Fatal: …" line).
+if [ "$code" -ne 0 ] && [ -z "$failure" ]; then
+    line=$(grep -h . "$errors" "$output" | grep -v '"message_type"' | grep 'Fatal' | tail -n 1)
+    [ -n "$line" ] || line=$(grep -h . "$errors" | tail -n 1)
+    failure=$line
+fi
+# A backup whose snapshot was saved is a success, even if `after` then
+# fails (the run fails, and says why).
+saved=0
+[ "$task" != backup ] || [ -z "$snapshot" ] || [ "$outcome" != success ] || saved=1
+if [ "$task" = backup ]; then
+    [ "$outcome" = success ] || hook ON_FAILURE
+    hook AFTER || code=1
+fi
 end=$(date +%s)
 
 # The journal gets restic's messages, without a backup's progress lines.
@@ -81,21 +262,18 @@ grep -v '"message_type":"status"' "$output"
 cat "$errors" >&2
 summary=$(grep '"message_type":"summary"' "$output" | tail -n 1)
 [ -n "$summary" ] || summary=null
-# Why a run failed: restic's last word (its "Fatal: …" line), as a JSON
-# string.
 error=null
-if [ "$code" -ne 0 ]; then
-    line=$(grep -h . "$errors" "$output" | grep -v '"message_type"' | grep 'Fatal' | tail -n 1)
-    [ -n "$line" ] || line=$(grep -h . "$errors" | tail -n 1)
-    line=$(printf '%s' "$line" | tr -d '\000-\037' | cut -c 1-300 | sed 's/\\/\\\\/g; s/"/\\"/g')
-    [ -z "$line" ] || error="\"$line\""
-fi
-record() {
+[ "$code" -eq 0 ] || [ -z "$failure" ] || error=$(printf '%s\n' "$failure" | json_string)
+record() { # FILE EXIT_CODE
     tmp="$status_dir/.$job.$task.$$"
-    printf '{"job":"%s","command":"%s","exit_code":%d,"start":"%s","start_unix":%d,"duration_seconds":%d,"restic_version":"%s","summary":%s,"error":%s}\n' \
-        "$job" "$task" "$code" "$start" "$begin" "$((end - begin))" "$version" "$summary" "$error" >"$tmp" &&
+    printf '{"job":"%s","command":"%s","exit_code":%d,"start":"%s","start_unix":%d,"duration_seconds":%d,"restic_version":"%s","summary":%s,"error":%s,"steps":[%s]}\n' \
+        "$job" "$task" "$2" "$start" "$begin" "$((end - begin))" "$version" "$summary" "$error" "$steps" >"$tmp" &&
         mv -f "$tmp" "$1"
 }
-record "$status_dir/$job.$task.json"
-[ "$code" -ne 0 ] || record "$status_dir/$job.$task.success.json"
+record "$status_dir/$job.$task.json" "$code"
+if [ "$task" = backup ]; then
+    [ "$saved" -eq 0 ] || record "$status_dir/$job.$task.success.json" 0
+else
+    [ "$code" -ne 0 ] || record "$status_dir/$job.$task.success.json" 0
+fi
 exit "$code"

@@ -50,13 +50,30 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
     };
     let run: Run = serde_json::from_str(text.trim())
         .map_err(|e| LoadError::new(format!("the drill left no readable record: {e}")))?;
+    let dumps = dump_lines(&run);
     if run.exit_code == 0 {
         outln!(
             "Drill of {} passed: a sample of the latest snapshot restored and verified in {} s.",
             args.job,
             run.duration_seconds
         );
+        for dump in dumps {
+            outln!("  {dump}");
+        }
         Ok(ExitCode::SUCCESS)
+    } else if run
+        .steps
+        .iter()
+        .any(|step| step.dump.is_some() && step.exit_code != 0)
+    {
+        outln!(
+            "Drill of {} FAILED: the latest snapshot restores, but a dump does not pass.",
+            args.job
+        );
+        for dump in dumps {
+            outln!("  {dump}");
+        }
+        Ok(ExitCode::FAILURE)
     } else {
         outln!(
             "Drill of {} FAILED (restic exit {}): the latest snapshot does not restore; see `journalctl` or run restic restore by hand on {}.",
@@ -66,4 +83,27 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         );
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// What the drill found of each dump of the snapshot, a line each.
+fn dump_lines(run: &Run) -> Vec<String> {
+    run.steps
+        .iter()
+        .filter_map(|step| {
+            let name = step.dump.as_ref()?;
+            Some(match (step.exit_code, step.checked) {
+                (0, Some(true)) => format!("dump {name} restored and accepted by its check"),
+                (0, _) => format!("dump {name} restored, not empty"),
+                (code, _) => format!(
+                    "dump {name} FAILED (exit {code}){}",
+                    step.output
+                        .lines()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .map(|l| format!(": {}", l.trim()))
+                        .unwrap_or_default()
+                ),
+            })
+        })
+        .collect()
 }

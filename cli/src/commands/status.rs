@@ -225,6 +225,14 @@ fn human(report: &Status) -> String {
     for failure in failures(report) {
         out.push_str(&format!("\n{failure}"));
     }
+    let commands = command_lines(report);
+    if !commands.is_empty() {
+        out.push_str("\nCommands of the last runs\n");
+        for line in commands {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
     if !report.vaults.is_empty() {
         out.push_str("\nVaults\n");
         for line in vault_lines(report) {
@@ -289,6 +297,59 @@ fn failures(report: &Status) -> Vec<String> {
         }
     }
     lines
+}
+
+/// The hooks, dumps and dump checks of each job's last backup and drill,
+/// a line each: how they went, and a failed one's last line of output.
+fn command_lines(report: &Status) -> Vec<String> {
+    let mut lines = Vec::new();
+    for job in &report.jobs {
+        for (task, run) in [
+            ("backup", job.last_run.as_ref()),
+            ("drill", job.last_drill.as_ref()),
+        ] {
+            let Some(run) = run.filter(|r| !r.steps.is_empty()) else {
+                continue;
+            };
+            let steps: Vec<String> = run.steps.iter().map(step_words).collect();
+            lines.push(format!(
+                "{}/{} {task} of {}: {}",
+                job.chaton,
+                job.job,
+                run.start,
+                steps.join(", ")
+            ));
+        }
+    }
+    lines
+}
+
+/// `dump db 1.2M in 5 s`, `before FAILED (exit 3): occ: …`.
+fn step_words(step: &status::Step) -> String {
+    let mut words = step.name();
+    if let Some(size) = step.bytes.filter(|_| step.exit_code == 0) {
+        words.push_str(&format!(" {}", bytes(size)));
+    }
+    if step.checked == Some(true) && step.exit_code == 0 {
+        words.push_str(" checked");
+    }
+    match step.exit_code {
+        0 => {
+            if let Some(seconds) = step.duration_seconds {
+                words.push_str(&format!(" ok in {seconds} s"));
+            } else {
+                words.push_str(" ok");
+            }
+        }
+        124 => words.push_str(" TIMED OUT"),
+        code => {
+            words.push_str(&format!(" FAILED (exit {code})"));
+            if let Some(line) = step.output.lines().rev().find(|l| !l.trim().is_empty()) {
+                words.push_str(&format!(": {}", line.trim()));
+            }
+        }
+    }
+    words
 }
 
 /// A vault's condition, then a line per open incident.
@@ -386,6 +447,13 @@ fn markdown(report: &Status) -> String {
         out.push('\n');
         for failure in failed {
             out.push_str(&format!("- {}\n", escape(&failure)));
+        }
+    }
+    let commands = command_lines(report);
+    if !commands.is_empty() {
+        out.push_str("\n**Commands of the last runs**\n\n");
+        for line in commands {
+            out.push_str(&format!("- {}\n", escape(&line)));
         }
     }
     if !report.vaults.is_empty() {

@@ -42,6 +42,8 @@ impl Decoder<'_> {
         let prune = self.optional(&fields, "prune", Self::schedule);
         let check = self.optional(&fields, "check", Self::schedule);
         let drill = self.optional(&fields, "drill", Self::schedule);
+        let dumps = self.dumps(&fields.blocks);
+        let hooks = self.hooks(&fields.blocks);
         Some(Backup {
             name: name?,
             host: host?,
@@ -57,6 +59,8 @@ impl Decoder<'_> {
             check: check?
                 .unwrap_or_else(|| Schedule::parse(DEFAULT_CHECK).expect("a valid default")),
             drill: drill?,
+            dumps: dumps?,
+            hooks: hooks?,
             origin: fields.origin,
         })
     }

@@ -12,12 +12,14 @@
 //! attributes and nested blocks (`decoder.rs`), the kinds of value
 //! (`values.rs`) and names and references (`names.rs`); then one file per
 //! kind of block: the top level (`archipelago.rs`), `island`, `garage`,
-//! `node`, `chaton`, `backup`, `removed`, `vault` and `bucket`.
+//! `node`, `chaton`, `backup` (and the commands it runs, `commands.rs`),
+//! `removed`, `vault` and `bucket`.
 
 mod archipelago;
 mod backup;
 mod bucket;
 mod chaton;
+mod commands;
 mod decoder;
 mod garage;
 mod island;
@@ -30,6 +32,7 @@ mod values;
 mod vault;
 
 pub use bucket::check_bucket_name;
+pub use commands::check_user;
 pub use names::check_name;
 pub use schema::{
     BACKUP, BUCKET, CHATON, DEFAULT_ADMIN_PORT, DEFAULT_CHECK, DEFAULT_DATA_DIR, DEFAULT_META_DIR,

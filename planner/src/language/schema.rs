@@ -1,5 +1,7 @@
 //! What each kind of block may hold, and what an attribute left out means.
 
+use crate::duration::Duration;
+
 /// Default Garage ports and paths, as in Garage's documentation.
 pub const DEFAULT_RPC_PORT: u16 = 3901;
 pub const DEFAULT_S3_PORT: u16 = 3900;
@@ -12,6 +14,10 @@ pub const DEFAULT_PRUNE: &str = "Sun 04:00";
 /// `check` reads a tenth of the data each month: all of it within a year.
 pub const DEFAULT_CHECK: &str = "*-*-01 05:00";
 pub const DEFAULT_META_DIR: &str = "/var/lib/garage/meta";
+/// A hook that takes longer is stuck; a dump of a large database is not.
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_seconds(10 * 60);
+pub const DEFAULT_DUMP_TIMEOUT: Duration = Duration::from_seconds(6 * 3600);
+pub const MAX_COMMAND_TIMEOUT: Duration = Duration::from_seconds(7 * 86_400);
 
 /// What may appear in each kind of block. The single source for unknown-name
 /// checks, "did you mean" suggestions and the language reference's tests.
@@ -82,6 +88,27 @@ pub const BACKUP: Schema = Schema {
         "host", "to", "paths", "exclude", "schedule", "keep", "quota", "restic", "prune", "check",
         "drill",
     ],
+    blocks: &["dump", "before", "after", "on_failure"],
+};
+pub const DUMP: Schema = Schema {
+    block: "dump",
+    attributes: &["command", "user", "timeout", "check"],
+    blocks: &[],
+};
+const HOOK_ATTRIBUTES: &[&str] = &["command", "user", "timeout"];
+pub const BEFORE: Schema = Schema {
+    block: "before",
+    attributes: HOOK_ATTRIBUTES,
+    blocks: &[],
+};
+pub const AFTER: Schema = Schema {
+    block: "after",
+    attributes: HOOK_ATTRIBUTES,
+    blocks: &[],
+};
+pub const ON_FAILURE: Schema = Schema {
+    block: "on_failure",
+    attributes: HOOK_ATTRIBUTES,
     blocks: &[],
 };
 pub const BUCKET: Schema = Schema {
@@ -91,5 +118,17 @@ pub const BUCKET: Schema = Schema {
 };
 
 pub const SCHEMAS: &[&Schema] = &[
-    &TOP_LEVEL, &ISLAND, &GARAGE, &CHATON, &NODE, &BACKUP, &REMOVED, &VAULT, &BUCKET,
+    &TOP_LEVEL,
+    &ISLAND,
+    &GARAGE,
+    &CHATON,
+    &NODE,
+    &BACKUP,
+    &DUMP,
+    &BEFORE,
+    &AFTER,
+    &ON_FAILURE,
+    &REMOVED,
+    &VAULT,
+    &BUCKET,
 ];

@@ -50,7 +50,7 @@ impl Decoder<'_> {
     }
 
     /// A length of time: a string like `"30d"`.
-    fn duration(&mut self, attr: &Attribute) -> Option<Duration> {
+    pub(super) fn duration(&mut self, attr: &Attribute) -> Option<Duration> {
         let text = match &attr.value {
             Expression::Number(_) => {
                 let span = self.span(&attr.value);

@@ -22,6 +22,47 @@ fn backup_job_files_as_written_on_the_host() {
     snapshot!("backup_job_files_as_written_on_the_host", text);
 }
 
+/// A job with hooks and dumps: the commands in its settings (quoted so
+/// that systemd and a shell read them alike), its backup and drill units
+/// without the read-only sandbox its commands could not work in.
+#[test]
+fn a_jobs_commands_as_written_on_the_host() {
+    let text = BASE.replacen(
+        "    quota    = \"2G\"\n  }",
+        r#"    quota    = "2G"
+    drill    = "Sat 05:00"
+    before {
+      command = "sudo -u www-data php /var/www/nextcloud/occ maintenance:mode --on"
+    }
+    dump "nextcloud-db" {
+      command = "pg_dump -Fc nextcloud"
+      user    = "postgres"
+      timeout = "2h"
+      check   = "pg_restore --list"
+    }
+    dump "sieve" {
+      command = "sqlite3 /var/lib/sieve/db '.backup /dev/stdout' && echo \"$HOME\""
+    }
+    after {
+      command = "sudo -u www-data php /var/www/nextcloud/occ maintenance:mode --off"
+      timeout = "1m"
+    }
+  }"#,
+        1,
+    );
+    let desired = desired_from(&text);
+    let job = desired
+        .backups
+        .iter()
+        .find(|b| b.job == "mail")
+        .expect("the mail job");
+    let mut text = format!("# {}\n{}", job.env_file, job.env);
+    for unit in &job.units {
+        text.push_str(&format!("\n# {}\n{}", unit.service_name, unit.service));
+    }
+    snapshot!("a_jobs_commands_as_written_on_the_host", text);
+}
+
 #[test]
 fn a_repository_that_refuses_the_password_is_an_error_never_a_new_one() {
     let desired = desired_from(BASE);

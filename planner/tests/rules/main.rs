@@ -4,6 +4,7 @@
 mod fixture;
 
 mod backup;
+mod commands;
 mod island;
 mod machines;
 mod references;

@@ -1,0 +1,67 @@
+//! The applications lab's archipelago: chaton-2 (island lab-b, node2)
+//! backs up its application host node3 to lab-a (node1): files of
+//! `/srv/app` and a dump of the PostgreSQL database `app`.
+
+use archipel_tests::jobs::sha256_of;
+use archipel_tests::{Failed, Lab, garage_build};
+use std::path::{Path, PathBuf};
+
+pub const HOST: &str = "node3";
+pub const JOB: &str = "chaton-2-app";
+/// Where the dump is in each snapshot.
+pub const DUMP: &str = "/var/lib/archipel/dumps/chaton-2-app/app-db";
+
+/// The dump and hooks a case runs with.
+pub struct Commands<'a> {
+    pub dump: &'a str,
+    pub before: &'a str,
+}
+
+/// The job as an operator writes it: the database dumped as `postgres`
+/// over TCP (the password comes from its `.pgpass`), the application in
+/// maintenance while it is, and a record of each run's outcome.
+pub const GOOD: Commands<'static> = Commands {
+    dump: "pg_dump -Fc -h 127.0.0.1 -U app app",
+    before: "echo 'maintenance on' > /srv/app/MAINTENANCE && test -n \"$ARCHIPEL_JOB\"",
+};
+
+pub fn archipelago(dir: &Path, commands: &Commands<'_>) -> Result<PathBuf, Failed> {
+    let (garage, sha256) = garage_build()?;
+    let restic = "/usr/bin/restic";
+    let restic_sha256 = sha256_of(restic)?;
+    let hcl = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let island = |name: &str| {
+        format!(
+            "island \"{name}\" {{\n  garage {{\n    version            = \"2.5.0\"\n    binary             = \"{garage}\"\n    sha256             = \"{sha256}\"\n    replication_factor = 1\n  }}\n}}\n\n"
+        )
+    };
+    let text = format!(
+        "{}{}chaton \"chaton-1\" {{\n  island  = \"lab-a\"\n  contact = \"admin@chaton-1.lab\"\n\n  node \"node1\" {{\n    ssh      = \"root@node1\"\n    capacity = \"10G\"\n  }}\n}}\n\n\
+chaton \"chaton-2\" {{\n  island  = \"lab-b\"\n  contact = \"admin@chaton-2.lab\"\n  escrow  = []\n  vault   = false\n\n  node \"node2\" {{\n    ssh      = \"root@node2\"\n    capacity = \"10G\"\n  }}\n\n\
+  backup \"app\" {{\n    host     = \"root@{HOST}\"\n    to       = \"lab-a\"\n    paths    = [\"/srv/app\"]\n    schedule = \"*-*-* 03:00\"\n    keep     = {{ daily = 7 }}\n    quota    = \"1G\"\n    restic   = {{ binary = \"{restic}\", sha256 = \"{restic_sha256}\" }}\n\n\
+    before {{\n      command = \"{}\"\n      timeout = \"1m\"\n    }}\n\n\
+    dump \"app-db\" {{\n      command = \"{}\"\n      user    = \"postgres\"\n      timeout = \"5m\"\n      check   = \"pg_restore --list\"\n    }}\n\n\
+    after {{\n      command = \"rm -f /srv/app/MAINTENANCE; echo \\\"$ARCHIPEL_OUTCOME: $ARCHIPEL_ERROR\\\" >> /root/after.log\"\n    }}\n\n\
+    on_failure {{\n      command = \"echo failed >> /root/on-failure.log\"\n    }}\n  }}\n}}\n",
+        island("lab-a"),
+        island("lab-b"),
+        hcl(commands.before),
+        hcl(commands.dump),
+    );
+    let path = dir.join("archipelago.hcl");
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+/// The canary: the database password, in the host's `.pgpass` only.
+pub fn canary(lab: &Lab) -> Result<String, Failed> {
+    let path = lab.state_dir().join("canary-pg-password");
+    if !path.exists() {
+        use std::io::Read as _;
+        let mut bytes = [0u8; 12];
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(&path, format!("canary{hex}"))?;
+    }
+    Ok(std::fs::read_to_string(&path)?)
+}

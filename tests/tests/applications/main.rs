@@ -1,0 +1,37 @@
+//! Backups of a live application against real machines: a PostgreSQL on
+//! backup host node3, written to all along, dumped with `pg_dump` as the
+//! `postgres` user (its password in a `.pgpass` on the host, a canary the
+//! secret sweep looks for everywhere), around `before` and `after` hooks,
+//! to island lab-a. The cases run in order, each from where the last left
+//! the lab: a consistent dump restored into a fresh PostgreSQL; a dump
+//! that fails halfway; a `before` that fails; a drill that checks the
+//! dump with `pg_restore --list`.
+
+use archipel_tests::run_archipel_lab_tests;
+
+mod fixture;
+mod postgres;
+
+fn main() {
+    run_archipel_lab_tests(
+        3,
+        &[
+            (
+                "a_dump_taken_during_writes_restores_into_a_fresh_postgresql",
+                postgres::consistent_dump,
+            ),
+            (
+                "a_dump_that_fails_halfway_fails_the_run_and_saves_no_snapshot",
+                postgres::failing_dump,
+            ),
+            (
+                "a_failing_before_aborts_the_backup_and_after_sees_it",
+                postgres::failing_before,
+            ),
+            (
+                "a_drill_restores_the_dump_and_runs_its_check",
+                postgres::drill,
+            ),
+        ],
+    )
+}
