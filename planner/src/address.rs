@@ -233,6 +233,7 @@ impl fmt::Display for BackupStep {
             BackupStep::Escrow => f.write_str("escrow"),
             BackupStep::Settings => f.write_str("settings"),
             BackupStep::Repository => f.write_str("repository"),
+            BackupStep::LocalRepository => f.write_str("local_repository"),
             BackupStep::Service(task) => write!(f, "{}.service", task.name()),
             BackupStep::Timer(task) => write!(f, "{}.timer", task.name()),
         }
@@ -391,6 +392,7 @@ fn backup_step(parts: &[&str]) -> Option<BackupStep> {
         ["escrow"] => BackupStep::Escrow,
         ["settings"] => BackupStep::Settings,
         ["repository"] => BackupStep::Repository,
+        ["local_repository"] => BackupStep::LocalRepository,
         [name, "service"] => BackupStep::Service(task(name)?),
         [name, "timer"] => BackupStep::Timer(task(name)?),
         _ => return None,

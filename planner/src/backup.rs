@@ -85,17 +85,26 @@ pub fn installed_jobs(output: &str) -> Vec<InstalledJob> {
 #[serde(rename_all = "snake_case")]
 pub enum Task {
     Backup,
+    /// `restic copy` from the job's local repository to the island's.
+    Copy,
     Prune,
     Check,
     Drill,
 }
 
 impl Task {
-    pub const ALL: [Task; 4] = [Task::Backup, Task::Prune, Task::Check, Task::Drill];
+    pub const ALL: [Task; 5] = [
+        Task::Backup,
+        Task::Copy,
+        Task::Prune,
+        Task::Check,
+        Task::Drill,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Task::Backup => "backup",
+            Task::Copy => "copy",
             Task::Prune => "prune",
             Task::Check => "check",
             Task::Drill => "drill",
@@ -105,6 +114,7 @@ impl Task {
     fn description(self) -> &'static str {
         match self {
             Task::Backup => "restic backup",
+            Task::Copy => "restic copy from the local repository to the island",
             Task::Prune => "restic forget --prune (retention)",
             Task::Check => "restic check of a tenth of the data",
             Task::Drill => "restore drill of a sample of the latest snapshot",
@@ -115,7 +125,7 @@ impl Task {
     /// schedule do not reach the island at once.
     fn delay(self) -> &'static str {
         match self {
-            Task::Backup => "15min",
+            Task::Backup | Task::Copy => "15min",
             Task::Prune | Task::Check | Task::Drill => "1h",
         }
     }
@@ -178,6 +188,10 @@ pub fn env(
             region => region,
             restic => restic_path(&backup.restic),
             commands => commands(&id, backup),
+            local => backup.local.as_ref().map(|local| context! {
+                path => &local.path,
+                keep => local.keep.as_ref().unwrap_or(&backup.keep).arguments().join(" "),
+            }),
         },
     )
 }
@@ -234,11 +248,16 @@ pub fn s3_credentials(access_key_id: &str, secret_access_key: &str) -> String {
     )
 }
 
-/// The tasks a job runs on schedule: a backup, its retention when it has
-/// a policy, checks, and drills when it has a drill schedule.
+/// The tasks a job runs on schedule: a backup, its copy to the island when
+/// it backs up to a local repository, its retention when it has a policy,
+/// checks, and drills when it has a drill schedule.
 pub fn tasks(backup: &Backup) -> Vec<Task> {
     let mut tasks = vec![Task::Backup];
-    if !backup.keep.is_empty() {
+    if backup.local.is_some() {
+        tasks.push(Task::Copy);
+    }
+    let local_keep = backup.local.as_ref().and_then(|l| l.keep.as_ref());
+    if !backup.keep.is_empty() || local_keep.is_some_and(|k| !k.is_empty()) {
         tasks.push(Task::Prune);
     }
     tasks.push(Task::Check);
@@ -266,23 +285,10 @@ fn arguments(task: Task, backup: &Backup) -> Vec<String> {
             args.extend(backup.paths.iter().cloned());
             args
         }
-        Task::Prune => {
-            let keep = &backup.keep;
-            [
-                ("--keep-hourly", keep.hourly),
-                ("--keep-daily", keep.daily),
-                ("--keep-weekly", keep.weekly),
-                ("--keep-monthly", keep.monthly),
-                ("--keep-yearly", keep.yearly),
-            ]
-            .into_iter()
-            .filter_map(|(flag, count)| count.map(|n| vec![flag.to_string(), n.to_string()]))
-            .flatten()
-            .collect()
-        }
+        Task::Prune => backup.keep.arguments(),
         // Since restic 0.12 the subset may be a percentage.
         Task::Check => vec!["--read-data-subset=10%".into()],
-        Task::Drill => Vec::new(),
+        Task::Copy | Task::Drill => Vec::new(),
     }
 }
 
@@ -305,6 +311,7 @@ pub fn service(chaton: &str, backup: &Backup, task: Task) -> String {
             status_dir => STATUS_DIR,
             // Backups run the hooks and dumps, drills the dumps' checks.
             commands => backup.runs_commands() && matches!(task, Task::Backup | Task::Drill),
+            local => backup.local.as_ref().map(|l| &l.path),
         },
     )
 }
@@ -314,6 +321,7 @@ pub fn service(chaton: &str, backup: &Backup, task: Task) -> String {
 pub fn schedule(backup: &Backup, task: Task) -> &crate::schedule::Schedule {
     match task {
         Task::Backup => &backup.schedule,
+        Task::Copy => backup.local.as_ref().map_or(&backup.schedule, |l| &l.copy),
         Task::Prune => &backup.prune,
         Task::Check => &backup.check,
         Task::Drill => backup.drill.as_ref().unwrap_or(&backup.check),

@@ -121,6 +121,9 @@ pub struct DesiredBackup {
     pub schedule: String,
     /// `s3:ENDPOINT/BUCKET/JOB`.
     pub repository: String,
+    /// The repository on the host that backups go to first, if any (the
+    /// island's is copied from it).
+    pub local_repository: Option<String>,
     pub env_file: String,
     /// The settings file's content (no secret in it).
     pub env: String,
@@ -442,6 +445,7 @@ fn desired_backup(
             &island.garage.s3_region,
         ),
         repository,
+        local_repository: backup.local.as_ref().map(|l| l.path.clone()),
         env_file: backup::env_file(&id),
         s3_file: backup::s3_file(&id),
         password_file: backup::password_file(&id),
@@ -469,12 +473,14 @@ fn schedules_probe(job: &DesiredBackup) -> String {
 /// A shell snippet run on the backup host: restic's answer about the
 /// job's repository, read with the job's own files. Prints nothing secret:
 /// restic's error messages name the repository, never the key.
-fn repository_probe(job: &DesiredBackup) -> String {
+/// With `local`, about the job's local repository at that path.
+fn repository_probe(job: &DesiredBackup, local: Option<&str>) -> String {
     format!(
-        "[ -r {env} ] && [ -r {s3} ] && [ -r {password} ] || {{ echo no-credentials; exit 3; }}; set -a; . {env}; . {s3}; set +a; answer=$(\"$ARCHIPEL_RESTIC\" cat config --no-lock 2>&1 >/dev/null); code=$?; printf '%s\\n' \"$answer\" | tail -n 3; exit $code",
+        "[ -r {env} ] && [ -r {s3} ] && [ -r {password} ] || {{ echo no-credentials; exit 3; }}; set -a; . {env}; . {s3}; set +a; answer=$(\"$ARCHIPEL_RESTIC\" {repository}cat config --no-lock 2>&1 >/dev/null); code=$?; printf '%s\\n' \"$answer\" | tail -n 3; exit $code",
         env = shell_word(&job.env_file),
         s3 = shell_word(&job.s3_file),
         password = shell_word(&job.password_file),
+        repository = local.map_or(String::new(), |path| format!("-r {} ", shell_word(path))),
     )
 }
 
@@ -608,8 +614,14 @@ impl Desired {
             // one probe that reaches the island. Secrets stay on the host.
             query.probes.push((
                 Probe::Repository(job.id.clone()).to_string(),
-                repository_probe(job),
+                repository_probe(job, None),
             ));
+            if let Some(local) = &job.local_repository {
+                query.probes.push((
+                    Probe::LocalRepository(job.id.clone()).to_string(),
+                    repository_probe(job, Some(local)),
+                ));
+            }
         }
         query
     }

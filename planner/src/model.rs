@@ -339,6 +339,26 @@ pub struct Backup {
     pub dumps: Vec<Dump>,
     /// Commands run around each backup.
     pub hooks: Hooks,
+    /// A repository on the host itself that backups go to first, copied
+    /// to the island on its own schedule.
+    pub local: Option<LocalCopy>,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// `local { path = "/srv/backup/restic/JOB", copy = "*-*-* 05:00" }`: the
+/// job backs up to a restic repository on its host ("J-0 local"), and
+/// `restic copy` fills the island's from it on the `copy` schedule ("J-1
+/// remote"). Both share the repository password and chunker parameters.
+#[derive(Debug, Clone, Serialize)]
+pub struct LocalCopy {
+    /// The local repository's directory: absolute, outside every path the
+    /// host's jobs back up.
+    pub path: String,
+    /// When `restic copy` sends new snapshots to the island.
+    pub copy: Schedule,
+    /// The local repository's retention; the job's `keep` when unset.
+    pub keep: Option<Keep>,
     #[serde(skip)]
     pub origin: Origin,
 }
@@ -432,6 +452,28 @@ impl Keep {
 
     pub fn is_empty(&self) -> bool {
         *self == Keep::default()
+    }
+
+    pub fn get(&self, field: &str) -> Option<u32> {
+        match field {
+            "hourly" => self.hourly,
+            "daily" => self.daily,
+            "weekly" => self.weekly,
+            "monthly" => self.monthly,
+            _ => self.yearly,
+        }
+    }
+
+    /// restic's `forget` arguments for it.
+    pub fn arguments(&self) -> Vec<String> {
+        Self::FIELDS
+            .iter()
+            .filter_map(|field| {
+                self.get(field)
+                    .map(|n| [format!("--keep-{field}"), n.to_string()])
+            })
+            .flatten()
+            .collect()
     }
 
     pub fn set(&mut self, field: &str, value: u32) {

@@ -85,10 +85,14 @@ pub struct HostFacts {
 pub enum Probe {
     /// restic's answer about the job's repository.
     Repository(String),
+    /// restic's answer about the job's local repository.
+    LocalRepository(String),
     /// Whether each of the job's schedules ever elapses.
     Schedules(String),
     /// The period of the job's backup schedule, for `status`.
     Period(String),
+    /// The period of the job's copy schedule, for `status`.
+    CopyPeriod(String),
 }
 
 impl std::fmt::Display for Probe {
@@ -97,6 +101,8 @@ impl std::fmt::Display for Probe {
             Probe::Repository(job) => write!(f, "repository:{job}"),
             Probe::Schedules(job) => write!(f, "schedules:{job}"),
             Probe::Period(job) => write!(f, "period:{job}"),
+            Probe::LocalRepository(job) => write!(f, "local-repository:{job}"),
+            Probe::CopyPeriod(job) => write!(f, "copy-period:{job}"),
         }
     }
 }

@@ -37,7 +37,10 @@ pub fn query(desired: &Desired, machine: &str) -> FactsQuery {
         query.probes.push((NOW_PROBE.0.into(), NOW_PROBE.1.into()));
     }
     for job in jobs {
-        for task in [Task::Backup, Task::Check, Task::Drill] {
+        for task in [Task::Backup, Task::Copy, Task::Check, Task::Drill] {
+            if task == Task::Copy && job.local_repository.is_none() {
+                continue;
+            }
             for success in [false, true] {
                 query.files.push(FileQuery::new(
                     status_file(&job.id, task, success),
@@ -47,11 +50,14 @@ pub fn query(desired: &Desired, machine: &str) -> FactsQuery {
         }
         query.probes.push((
             Probe::Period(job.id.clone()).to_string(),
-            format!(
-                "systemd-analyze calendar --iterations=2 '{}' | sed -n 's/^.*\\(Next elapse\\|#2\\): //p' | while read -r at; do date -d \"$at\" +%s; done",
-                job.schedule.replace('\'', "")
-            ),
+            period_probe(&job.schedule),
         ));
+        if let Some(copy) = job.units.iter().find(|u| u.task == Task::Copy) {
+            query.probes.push((
+                Probe::CopyPeriod(job.id.clone()).to_string(),
+                period_probe(&copy.schedule),
+            ));
+        }
     }
     if let Some(island) = desired.island_of_node(machine)
         && let Some(vaults) = &island.vaults
@@ -66,6 +72,14 @@ pub fn query(desired: &Desired, machine: &str) -> FactsQuery {
         }
     }
     query
+}
+
+/// The next two times a schedule elapses, by the host's systemd.
+fn period_probe(schedule: &str) -> String {
+    format!(
+        "systemd-analyze calendar --iterations=2 '{}' | sed -n 's/^.*\\(Next elapse\\|#2\\): //p' | while read -r at; do date -d \"$at\" +%s; done",
+        schedule.replace('\'', "")
+    )
 }
 
 /// A vault pass's report, as the pass writes it on its node
@@ -225,6 +239,10 @@ pub struct JobStatus {
     pub success_age_seconds: Option<u64>,
     pub last_check: Option<Run>,
     pub last_drill: Option<Run>,
+    /// With a local repository (where `last_success` is), the copies to
+    /// the island.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local: Option<LocalStatus>,
     /// The chaton's backup bucket on the island: bytes stored, quota.
     pub bucket_bytes: Option<u64>,
     pub bucket_quota: Option<u64>,
@@ -233,6 +251,19 @@ pub struct JobStatus {
     /// Why the host could not say.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+}
+
+/// A job's local repository and its copies to the island: the island's
+/// repository is as fresh as the last copy that succeeded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LocalStatus {
+    pub path: String,
+    pub copy_schedule: String,
+    pub copy_period_seconds: Option<u64>,
+    pub last_copy: Option<Run>,
+    pub last_copy_success: Option<Run>,
+    /// Seconds since the last copy that succeeded ended.
+    pub copy_age_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -398,11 +429,16 @@ fn job_status(job: &DesiredBackup, observed: &Observed) -> JobStatus {
     };
     read_runs(&mut status, job, facts);
     read_clock(&mut status, job, facts);
-    status.stale = match (status.success_age_seconds, status.period_seconds) {
+    let stale = |age: Option<u64>, period: Option<u64>| match (age, period) {
         (Some(age), Some(period)) => age > 2 * period,
         // Never succeeded, or the schedule could not be read.
         _ => true,
     };
+    status.stale = stale(status.success_age_seconds, status.period_seconds)
+        || status
+            .local
+            .as_ref()
+            .is_some_and(|l| stale(l.copy_age_seconds, l.copy_period_seconds));
     status.failing = status
         .last_run
         .as_ref()
@@ -414,6 +450,11 @@ fn job_status(job: &DesiredBackup, observed: &Observed) -> JobStatus {
         || status
             .last_drill
             .as_ref()
+            .is_some_and(|run| run.exit_code != 0)
+        || status
+            .local
+            .as_ref()
+            .and_then(|l| l.last_copy.as_ref())
             .is_some_and(|run| run.exit_code != 0);
     status
 }
@@ -440,6 +481,19 @@ fn unread_status(job: &DesiredBackup, observed: &Observed) -> JobStatus {
         success_age_seconds: None,
         last_check: None,
         last_drill: None,
+        local: job.local_repository.as_ref().map(|path| LocalStatus {
+            path: path.clone(),
+            copy_schedule: job
+                .units
+                .iter()
+                .find(|u| u.task == Task::Copy)
+                .map(|u| u.schedule.clone())
+                .unwrap_or_default(),
+            copy_period_seconds: None,
+            last_copy: None,
+            last_copy_success: None,
+            copy_age_seconds: None,
+        }),
         bucket_bytes: bucket.map(|b| b.bytes),
         bucket_quota: bucket.and_then(|b| b.quotas.max_size),
         stale: true,
@@ -463,6 +517,10 @@ fn read_runs(status: &mut JobStatus, job: &DesiredBackup, facts: &HostFacts) {
     status.last_success = run(Task::Backup, true);
     status.last_check = run(Task::Check, false);
     status.last_drill = run(Task::Drill, false);
+    if let Some(local) = &mut status.local {
+        local.last_copy = run(Task::Copy, false);
+        local.last_copy_success = run(Task::Copy, true);
+    }
 }
 
 /// The schedule's period and the last success's age, by the host's clock.
@@ -485,8 +543,17 @@ fn read_clock(status: &mut JobStatus, job: &DesiredBackup, facts: &HostFacts) {
         [next, after, ..] if after > next => Some(after - next),
         _ => None,
     };
-    status.success_age_seconds = match (&status.last_success, now) {
+    let age = |run: Option<&Run>| match (run, now) {
         (Some(run), Some(now)) => Some(now.saturating_sub(run.start_unix + run.duration_seconds)),
         _ => None,
     };
+    status.success_age_seconds = age(status.last_success.as_ref());
+    let copy_period = number(&Probe::CopyPeriod(job.id.clone()).to_string());
+    if let Some(local) = &mut status.local {
+        local.copy_period_seconds = match copy_period[..] {
+            [next, after, ..] if after > next => Some(after - next),
+            _ => None,
+        };
+        local.copy_age_seconds = age(local.last_copy_success.as_ref());
+    }
 }

@@ -16,6 +16,11 @@
 # dump that did not complete. Each command's exit code, duration and last
 # lines of output are recorded with the run.
 #
+# With a local repository ($ARCHIPEL_LOCAL_REPOSITORY, on the host), a
+# backup goes there, and the copy task sends the snapshots the island's
+# repository lacks (`restic copy`, both repositories sharing the password
+# and chunker parameters); prune and check then apply to both.
+#
 # A drill restores a sample of the latest snapshot (up to 20 of its files,
 # chosen at random, and every dump) into a temporary directory, verifies
 # them against it, and checks each dump: not empty, and accepted by its
@@ -58,9 +63,16 @@ if [ -n "${ARCHIPEL_S3_ENDPOINTS:-}" ]; then
     done
 fi
 
+local_repository=${ARCHIPEL_LOCAL_REPOSITORY:-}
+if [ "$task" = copy ] && [ -z "$local_repository" ]; then
+    echo "restic-run: the job has no local repository to copy from" >&2
+    exit 2
+fi
+
 # A run killed before it could clean up leaves its lock in the repository;
 # `restic unlock` removes only locks whose process is gone, or stale ones.
 "$restic" unlock >/dev/null 2>&1 || true
+[ -z "$local_repository" ] || "$restic" -r "$local_repository" unlock >/dev/null 2>&1 || true
 
 version=$("$restic" version 2>/dev/null | sed -n 's/^restic \([0-9][0-9.]*\).*/\1/p')
 start=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -210,7 +222,8 @@ case $task in
                 set -- "$@" "$dump_dir"
             fi
             if [ "$outcome" = success ]; then
-                "$restic" backup --json "$@" >"$output" 2>"$errors"
+                # With a local repository, the backup goes there.
+                "$restic" ${local_repository:+-r "$local_repository"} backup --json "$@" >"$output" 2>"$errors"
                 code=$?
             fi
         fi
@@ -219,8 +232,22 @@ case $task in
             sed -n 's/.*"snapshot_id":"\([0-9a-f]*\)".*/\1/p')
         [ "$code" -eq 0 ] || outcome=failure
         ;;
-    prune) "$restic" forget --prune "$@" >"$output" 2>"$errors" || code=$? ;;
-    check) "$restic" check "$@" >"$output" 2>"$errors" || code=$? ;;
+    copy)
+        "$restic" copy --from-repo "$local_repository" --from-password-file "$RESTIC_PASSWORD_FILE" \
+            >"$output" 2>"$errors" || code=$? ;;
+    prune)
+        "$restic" forget --prune "$@" >"$output" 2>"$errors" || code=$?
+        if [ -n "$local_repository" ]; then
+            # shellcheck disable=SC2086 # whole numbers and --keep-* flags
+            "$restic" -r "$local_repository" forget --prune ${ARCHIPEL_LOCAL_KEEP:-} >>"$output" 2>>"$errors" ||
+                { rc=$?; [ "$code" -ne 0 ] || code=$rc; }
+        fi ;;
+    check)
+        "$restic" check "$@" >"$output" 2>"$errors" || code=$?
+        if [ -n "$local_repository" ]; then
+            "$restic" -r "$local_repository" check "$@" >>"$output" 2>>"$errors" ||
+                { rc=$?; [ "$code" -ne 0 ] || code=$rc; }
+        fi ;;
     drill)
         target=$(mktemp -d)
         sample=$(mktemp)

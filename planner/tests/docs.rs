@@ -30,13 +30,16 @@ fn every_block_and_attribute_is_documented() {
 fn every_diagnostic_code_is_documented() {
     let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/language.md"))
         .expect("docs/language.md");
-    // Codes are emitted by the files of the language and by validate.rs.
+    // Codes are emitted by the files of the language and of validate/.
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let language = std::fs::read_dir(src.join("language"))
         .expect("src/language")
         .map(|entry| entry.expect("src/language").path());
+    let rules = std::fs::read_dir(src.join("validate"))
+        .expect("src/validate")
+        .map(|entry| entry.expect("src/validate").path());
     let sources: String = language
-        .chain([src.join("validate.rs")])
+        .chain(rules)
         .map(|path| std::fs::read_to_string(path).expect("source"))
         .collect();
     // Codes are the first string argument of Diagnostic::error/warning and

@@ -158,6 +158,38 @@ esac"#,
         .map(drop)
 }
 
+/// The job's local repository: checked, and initialised when there is none,
+/// with the island's repository's chunker parameters (so that `restic copy`
+/// deduplicates there) and the job's password. One that exists but refuses
+/// the password is never initialised again.
+pub async fn ensure_local_repository(remote: &Remote, job: &DesiredBackup) -> Result<(), SshError> {
+    let Some(path) = &job.local_repository else {
+        return Ok(());
+    };
+    let script = format!(
+        r#"set -a; . "$1"; . "$2"; set +a
+answer=$("$ARCHIPEL_RESTIC" -r "$3" cat config --no-lock 2>&1 >/dev/null) && exit 0
+case $answer in
+    {wrong})
+        echo "the local repository $3 exists but does not open with the job's password: not initialised again" >&2
+        exit 4 ;;
+    {missing})
+        mkdir -p -m 0700 "$3" &&
+            "$ARCHIPEL_RESTIC" -r "$3" init --from-repo "$RESTIC_REPOSITORY" --from-password-file "$RESTIC_PASSWORD_FILE" --copy-chunker-params ;;
+    *)
+        printf '%s
+' "$answer" >&2
+        exit 5 ;;
+esac"#,
+        wrong = RepositoryAnswer::WrongPassword.shell_pattern(),
+        missing = RepositoryAnswer::Missing.shell_pattern(),
+    );
+    remote
+        .run_checked(&script, &[&job.env_file, &job.s3_file, path], None)
+        .await
+        .map(drop)
+}
+
 /// A restore drill of the job, run now through the runner with the job's
 /// settings and key (as its units run it). Returns the drill's record, the
 /// JSON the runner wrote, whatever the drill's outcome.
@@ -404,7 +436,7 @@ pub async fn remove_job(remote: &Remote, id: &str, escrowed: bool) -> Result<(),
     const SCRIPT: &str = r#"set -eu
 id=$1 escrowed=$2 jobs=$3 status=$4 units_dir=$5
 units=
-for task in backup prune check drill; do
+for task in backup copy prune check drill; do
     units="$units archipel-$task-$id.timer archipel-$task-$id.service"
 done
 systemctl disable --now --quiet $units 2>/dev/null || true

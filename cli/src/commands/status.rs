@@ -225,6 +225,14 @@ fn human(report: &Status) -> String {
     for failure in failures(report) {
         out.push_str(&format!("\n{failure}"));
     }
+    let locals = local_lines(report);
+    if !locals.is_empty() {
+        out.push_str("\nLocal repositories, copied to the island\n");
+        for line in locals {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
     let commands = command_lines(report);
     if !commands.is_empty() {
         out.push_str("\nCommands of the last runs\n");
@@ -280,6 +288,10 @@ fn failures(report: &Status) -> Vec<String> {
     for job in &report.jobs {
         let runs = [
             ("backup", job.last_run.as_ref()),
+            (
+                "copy to the island",
+                job.local.as_ref().and_then(|l| l.last_copy.as_ref()),
+            ),
             ("check", job.last_check.as_ref()),
             ("drill", job.last_drill.as_ref()),
         ];
@@ -295,6 +307,41 @@ fn failures(report: &Status) -> Vec<String> {
                 ));
             }
         }
+    }
+    lines
+}
+
+/// Each job with a local repository: its last backup there, and how old
+/// the island's copy is.
+fn local_lines(report: &Status) -> Vec<String> {
+    let mut lines = Vec::new();
+    for job in &report.jobs {
+        let Some(local) = &job.local else {
+            continue;
+        };
+        let backed_up = match job.success_age_seconds {
+            Some(a) => format!("last backup {} ago", age(a)),
+            None if job.problem.is_some() => "last backup ?".into(),
+            None => "never backed up".into(),
+        };
+        let copied = match (local.copy_age_seconds, local.copy_period_seconds) {
+            (Some(a), Some(p)) => {
+                format!("copied to {} {} ago (every {})", job.island, age(a), age(p))
+            }
+            (Some(a), None) => format!("copied to {} {} ago", job.island, age(a)),
+            (None, _) if job.problem.is_some() => format!("copied to {} ?", job.island),
+            (None, _) => format!("never copied to {}", job.island),
+        };
+        let failed = match &local.last_copy {
+            Some(run) if run.exit_code != 0 => {
+                format!(", the last copy FAILED (exit {})", run.exit_code)
+            }
+            _ => String::new(),
+        };
+        lines.push(format!(
+            "{}/{}: {} in {}; {copied}{failed}",
+            job.chaton, job.job, backed_up, local.path
+        ));
     }
     lines
 }
@@ -447,6 +494,13 @@ fn markdown(report: &Status) -> String {
         out.push('\n');
         for failure in failed {
             out.push_str(&format!("- {}\n", escape(&failure)));
+        }
+    }
+    let locals = local_lines(report);
+    if !locals.is_empty() {
+        out.push_str("\n**Local repositories, copied to the island**\n\n");
+        for line in locals {
+            out.push_str(&format!("- {}\n", escape(&line)));
         }
     }
     let commands = command_lines(report);

@@ -44,6 +44,7 @@ impl Decoder<'_> {
         let drill = self.optional(&fields, "drill", Self::schedule);
         let dumps = self.dumps(&fields.blocks);
         let hooks = self.hooks(&fields.blocks);
+        let local = self.local(&fields.blocks);
         Some(Backup {
             name: name?,
             host: host?,
@@ -61,11 +62,12 @@ impl Decoder<'_> {
             drill: drill?,
             dumps: dumps?,
             hooks: hooks?,
+            local: local?,
             origin: fields.origin,
         })
     }
 
-    fn schedule(&mut self, attr: &Attribute) -> Option<Schedule> {
+    pub(super) fn schedule(&mut self, attr: &Attribute) -> Option<Schedule> {
         let text = self.string(attr)?;
         match Schedule::parse(&text) {
             Ok(schedule) => Some(schedule),
@@ -140,7 +142,7 @@ impl Decoder<'_> {
         }
     }
 
-    fn keep(&mut self, attr: &Attribute) -> Option<Keep> {
+    pub(super) fn keep(&mut self, attr: &Attribute) -> Option<Keep> {
         let Expression::Object(object) = &attr.value else {
             self.wrong_type(&attr.value, "an object, e.g. { daily = 7, weekly = 4 }");
             return None;

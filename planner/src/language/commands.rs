@@ -1,15 +1,16 @@
-//! Commands a backup job runs on its host: `dump` blocks (a database's
-//! dump, saved as a file of each snapshot) and the `before`, `after` and
-//! `on_failure` hooks.
+//! What a backup job does on its host beyond restic's backup: `dump`
+//! blocks (a database's dump, saved as a file of each snapshot), the
+//! `before`, `after` and `on_failure` hooks, and a `local` repository the
+//! island's is copied from.
 
 use super::decoder::Decoder;
 use super::schema::{
-    AFTER, BEFORE, DEFAULT_DUMP_TIMEOUT, DEFAULT_HOOK_TIMEOUT, DUMP, MAX_COMMAND_TIMEOUT,
+    AFTER, BEFORE, DEFAULT_DUMP_TIMEOUT, DEFAULT_HOOK_TIMEOUT, DUMP, LOCAL, MAX_COMMAND_TIMEOUT,
     ON_FAILURE, Schema,
 };
 use crate::diagnostic::Diagnostic;
 use crate::duration::Duration;
-use crate::model::{Dump, Hooks, HostCommand};
+use crate::model::{Dump, Hooks, HostCommand, LocalCopy};
 use hcl_edit::structure::{Attribute, Block};
 
 /// Who may run a command: a user name as Debian's `adduser` accepts it.
@@ -176,6 +177,61 @@ impl Decoder<'_> {
             timeout: timeout?.unwrap_or(default_timeout),
             origin: fields.origin.clone(),
         })
+    }
+
+    /// The job's `local` block, at most one.
+    pub(super) fn local(&mut self, blocks: &[&Block]) -> Option<Option<LocalCopy>> {
+        let mut found = blocks.iter().filter(|b| b.ident.as_str() == "local");
+        let Some(block) = found.next() else {
+            return Some(None);
+        };
+        let mut ok = true;
+        for again in found {
+            let span = self.header_span(again);
+            let first = self.header_span(block);
+            self.diagnostics.push(
+                Diagnostic::error("duplicate-block", span, "a job has one `local` block")
+                    .with_related(first, "first defined here"),
+            );
+            ok = false;
+        }
+        if !block.labels.is_empty() {
+            let span = self.span(&block.labels[0]);
+            self.error("extra-label", span, "a local block has no name");
+        }
+        let fields = self.fields(block, &LOCAL, "local".to_string());
+        let path = self.required(
+            &fields,
+            "path",
+            "\"/srv/backup/restic/nextcloud\"",
+            |d, attr| {
+                let path = d.absolute_path(attr)?;
+                let path = path.trim_end_matches('/').to_string();
+                // It is also a word of the units' ReadWritePaths=.
+                let plain = path
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/._-+@:".contains(c));
+                if path.is_empty() || !plain {
+                    let span = d.span(&attr.value);
+                    d.error(
+                        "invalid-path",
+                        span,
+                        "a local repository's path is a directory other than /, of letters, digits and / . _ - + @ :",
+                    );
+                    return None;
+                }
+                Some(path)
+            },
+        );
+        let copy = self.required(&fields, "copy", "\"*-*-* 05:00\"", Self::schedule);
+        let keep = self.optional(&fields, "keep", Self::keep);
+        let local = LocalCopy {
+            path: path?,
+            copy: copy?,
+            keep: keep?,
+            origin: fields.origin,
+        };
+        ok.then_some(Some(local))
     }
 
     /// One line of shell: what `sh -c` runs on the host.

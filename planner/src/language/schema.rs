@@ -88,7 +88,12 @@ pub const BACKUP: Schema = Schema {
         "host", "to", "paths", "exclude", "schedule", "keep", "quota", "restic", "prune", "check",
         "drill",
     ],
-    blocks: &["dump", "before", "after", "on_failure"],
+    blocks: &["dump", "before", "after", "on_failure", "local"],
+};
+pub const LOCAL: Schema = Schema {
+    block: "local",
+    attributes: &["path", "copy", "keep"],
+    blocks: &[],
 };
 pub const DUMP: Schema = Schema {
     block: "dump",
@@ -128,6 +133,7 @@ pub const SCHEMAS: &[&Schema] = &[
     &BEFORE,
     &AFTER,
     &ON_FAILURE,
+    &LOCAL,
     &REMOVED,
     &VAULT,
     &BUCKET,

@@ -47,7 +47,8 @@ pub(super) fn plan_backup(
     .changed();
     schedules_elapse(b, backup, facts);
     let files_change = password_missing || credentials_missing || settings_changed;
-    plan_repository(backup, facts, files_change, b);
+    let repository_planned = plan_repository(backup, facts, files_change, b);
+    plan_local_repository(backup, facts, files_change || repository_planned, b);
     plan_units(backup, facts, b);
 }
 
@@ -191,8 +192,14 @@ fn plan_escrow(
 }
 
 /// The repository, as restic sees it with the job's own files
-/// (`files_change`: some of them are about to be written).
-fn plan_repository(backup: &DesiredBackup, facts: &HostFacts, files_change: bool, b: &mut Builder) {
+/// (`files_change`: some of them are about to be written). Whether the
+/// plan checks or makes it.
+fn plan_repository(
+    backup: &DesiredBackup,
+    facts: &HostFacts,
+    files_change: bool,
+    b: &mut Builder,
+) -> bool {
     let probe = facts.probe(&Probe::Repository(backup.id.clone()));
     let answer = probe.map(|p| {
         let output = p.output.trim();
@@ -223,6 +230,7 @@ fn plan_repository(backup: &DesiredBackup, facts: &HostFacts, files_change: bool
         )),
         None => Some("the repository was not checked".to_string()),
     };
+    let planned = repository_reason.is_some();
     if let Some(reason) = repository_reason {
         b.add(
             job_step(backup, BackupStep::Repository),
@@ -231,6 +239,52 @@ fn plan_repository(backup: &DesiredBackup, facts: &HostFacts, files_change: bool
         )
         .attribute("repository", None, Some(backup.repository.clone()));
     }
+    planned
+}
+
+/// The job's local repository, as restic sees it with the job's password
+/// (`before_it`: the job's files or its island repository are about to
+/// change, so it is checked after them).
+fn plan_local_repository(
+    backup: &DesiredBackup,
+    facts: &HostFacts,
+    before_it: bool,
+    b: &mut Builder,
+) {
+    let Some(path) = &backup.local_repository else {
+        return;
+    };
+    let answer = facts
+        .probe(&Probe::LocalRepository(backup.id.clone()))
+        .map(|p| {
+            let output = p.output.trim();
+            (RepositoryAnswer::of(p.status, output), output)
+        });
+    let reason = match answer {
+        Some((RepositoryAnswer::Opens, _)) => return,
+        _ if before_it => "checked once the job's files and island repository are in place, and initialised with the island repository's chunker parameters if it does not exist".to_string(),
+        Some((RepositoryAnswer::WrongPassword, _)) => {
+            b.plan.errors.push(PlanError {
+                address: job_step(backup, BackupStep::LocalRepository).address(),
+                message: format!(
+                    "the local repository at {path} exists but does not open with the job's password: archipel never initialises it again; move it aside"
+                ),
+            });
+            return;
+        }
+        Some((RepositoryAnswer::Missing, _)) => "the local repository does not exist: initialised with the island repository's chunker parameters, so that copies deduplicate there".to_string(),
+        Some((RepositoryAnswer::Unknown, output)) => format!(
+            "restic could not tell whether the local repository exists ({}): apply checks again before initialising it",
+            output.lines().last().unwrap_or("no answer")
+        ),
+        None => "the local repository was not checked".to_string(),
+    };
+    b.add(
+        job_step(backup, BackupStep::LocalRepository),
+        Action::Create,
+        reason,
+    )
+    .attribute("path", None, Some(path.clone()));
 }
 
 /// Each task's service and timer, the timer enabled and active.

@@ -214,6 +214,9 @@ fn waits_for(change: &Change) -> &'static [Preference] {
                 &[&[Step::Job(B::Password), Step::Job(B::Repository)]],
             ],
             B::Repository => &[&[JOB_FILES], &[RESTIC]],
+            // It takes the island's repository's chunker parameters, so
+            // that copies from it deduplicate there.
+            B::LocalRepository => &[&[JOB_FILES], &[RESTIC], &[&[Step::Job(B::Repository)]]],
             B::Service(_) => &[
                 &[&[Step::Job(B::Settings)]],
                 &[&[Step::Host(HostStep::Runner)]],
@@ -221,7 +224,11 @@ fn waits_for(change: &Change) -> &'static [Preference] {
             // A schedule starts once its service and the repository are
             // there.
             B::Timer(_) => &[&[
-                &[Step::TaskService, Step::Job(B::Repository)],
+                &[
+                    Step::TaskService,
+                    Step::Job(B::Repository),
+                    Step::Job(B::LocalRepository),
+                ],
                 JOB_FILES,
                 RESTIC,
             ]],

@@ -311,7 +311,8 @@ pub enum HostStep {
 }
 
 /// A backup job on its host: its password, key and settings → its
-/// repository → each task's service → each task's timer; the password's
+/// repository (→ its local repository, made with the island's chunker
+/// parameters) → each task's service → each task's timer; the password's
 /// escrow once the password and the key exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -321,6 +322,8 @@ pub enum BackupStep {
     Escrow,
     Settings,
     Repository,
+    /// The repository on the host that backups go to first.
+    LocalRepository,
     Service(Task),
     Timer(Task),
 }

@@ -63,6 +63,85 @@ fn a_jobs_commands_as_written_on_the_host() {
     snapshot!("a_jobs_commands_as_written_on_the_host", text);
 }
 
+/// A job with a local repository: backups go there, a copy task fills
+/// the island's from it, and the plan makes it from the island's chunker
+/// parameters once the island's repository is there.
+#[test]
+fn a_local_repository_as_written_and_planned() {
+    let text = BASE.replacen(
+        "    quota    = \"2G\"\n  }",
+        "    quota    = \"2G\"\n    local {\n      path = \"/backup/restic/mail\"\n      copy = \"*-*-* 05:00\"\n      keep = { daily = 3 }\n    }\n  }",
+        1,
+    );
+    let desired = desired_from(&text);
+    let job = desired
+        .backups
+        .iter()
+        .find(|b| b.job == "mail")
+        .expect("the mail job");
+    let mut files = format!("# {}\n{}", job.env_file, job.env);
+    for unit in job
+        .units
+        .iter()
+        .filter(|u| u.task.name() == "copy" || u.task.name() == "backup")
+    {
+        files.push_str(&format!("\n# {}\n{}", unit.service_name, unit.service));
+        files.push_str(&format!("\n# {}\n{}", unit.timer_name, unit.timer));
+    }
+    snapshot!("a_local_repository_as_written_on_the_host", files);
+
+    // On a converged host without it: the local repository is made.
+    let mut observed = converged(&desired);
+    answer(
+        &mut observed,
+        &job.machine,
+        Probe::LocalRepository(job.id.clone()),
+        1,
+        "Fatal: unable to open config file: stat /backup/restic/mail/config: no such file or directory\nIs there a repository at the following location?",
+    );
+    let planned = plan(&desired, &observed);
+    let addresses: Vec<String> = planned
+        .changes
+        .iter()
+        .map(|c| c.address.to_string())
+        .collect();
+    assert!(
+        addresses.contains(&format!(
+            "chaton.{}.backup.mail.local_repository",
+            job.chaton
+        )),
+        "{addresses:?}"
+    );
+    let change = planned
+        .changes
+        .iter()
+        .find(|c| c.address.to_string().ends_with("local_repository"))
+        .expect("the local repository");
+    assert!(
+        change.reason.contains("chunker parameters"),
+        "{}",
+        change.reason
+    );
+
+    // One that refuses the job's password is never made again.
+    answer(
+        &mut observed,
+        &job.machine,
+        Probe::LocalRepository(job.id.clone()),
+        1,
+        "Fatal: wrong password or no key found",
+    );
+    let refused = plan(&desired, &observed);
+    assert!(
+        refused
+            .errors
+            .iter()
+            .any(|e| e.message.contains("never initialises it again")),
+        "{:?}",
+        refused.errors
+    );
+}
+
 #[test]
 fn a_repository_that_refuses_the_password_is_an_error_never_a_new_one() {
     let desired = desired_from(BASE);

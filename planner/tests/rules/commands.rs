@@ -124,3 +124,59 @@ fn users_timeouts_and_commands_that_cannot_work() {
         .is_empty()
     );
 }
+
+#[test]
+fn a_local_repository_stands_apart() {
+    let local = |block: &str| job_with(&format!("    local {{\n{block}\n    }}"));
+    assert!(
+        codes(&local(
+            "      path = \"/backup/restic/files\"\n      copy = \"*-*-* 05:00\"\n      keep = { daily = 3 }"
+        ))
+        .is_empty()
+    );
+    // The base job backs up /srv.
+    let inside = local("      path = \"/srv/restic\"\n      copy = \"daily\"");
+    assert_eq!(
+        diagnostics(&inside),
+        vec![(
+            "local-inside-paths",
+            Severity::Error,
+            line_of(&inside, "/srv/restic")
+        )]
+    );
+    assert_eq!(
+        codes(&local("      path = \"/backup\"")),
+        vec!["missing-attribute"]
+    );
+    for bad in ["\"backup\"", "\"/\"", "\"/my backups\""] {
+        assert_eq!(
+            codes(&local(&format!(
+                "      path = {bad}\n      copy = \"daily\""
+            ))),
+            vec!["invalid-path"],
+            "{bad}"
+        );
+    }
+    // Keeping more locally than on the island sends forgotten snapshots
+    // again at each copy (the base job keeps daily = 7).
+    assert_eq!(
+        codes(&local(
+            "      path = \"/backup\"\n      copy = \"daily\"\n      keep = { daily = 30 }"
+        )),
+        vec!["local-keeps-more"]
+    );
+    assert_eq!(
+        codes(&local(
+            "      path = \"/backup\"\n      copy = \"daily\"\n    }\n    local {\n      path = \"/b2\"\n      copy = \"daily\""
+        )),
+        vec!["duplicate-block"]
+    );
+}
+
+#[test]
+fn two_jobs_of_a_host_keep_distinct_local_repositories() {
+    let text = job_with(
+        "    local {\n      path = \"/backup/restic\"\n      copy = \"daily\"\n    }\n  }\n\n  backup \"other\" {\n    host     = \"root@files.a.example.org\"\n    to       = \"est\"\n    paths    = [\"/home\"]\n    schedule = \"daily\"\n    keep     = { daily = 7 }\n    quota    = \"10G\"\n    local {\n      path = \"/backup/restic/other\"\n      copy = \"daily\"\n    }",
+    );
+    assert_eq!(codes(&text), vec!["duplicate-local"]);
+}

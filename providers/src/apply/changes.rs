@@ -312,6 +312,7 @@ async fn backup_step(
         }
         BackupStep::Settings => backup::write_settings(remote, job).await,
         BackupStep::Repository => backup::ensure_repository(remote, job).await,
+        BackupStep::LocalRepository => backup::ensure_local_repository(remote, job).await,
         BackupStep::Service(task) => {
             let unit = unit(*task)?;
             backup::write_unit(remote, &unit.service_name, &unit.service, false).await

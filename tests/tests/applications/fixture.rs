@@ -1,6 +1,7 @@
 //! The applications lab's archipelago: chaton-2 (island lab-b, node2)
 //! backs up its application host node3 to lab-a (node1): files of
-//! `/srv/app` and a dump of the PostgreSQL database `app`.
+//! `/srv/app` and a dump of the PostgreSQL database `app` (job `app`), and
+//! `/srv/files` to a local repository copied to lab-a (job `files`).
 
 use archipel_tests::jobs::sha256_of;
 use archipel_tests::{Failed, Lab, garage_build};
@@ -8,6 +9,9 @@ use std::path::{Path, PathBuf};
 
 pub const HOST: &str = "node3";
 pub const JOB: &str = "chaton-2-app";
+/// The job that backs up to a local repository, copied to lab-a.
+pub const FILES_JOB: &str = "chaton-2-files";
+pub const LOCAL: &str = "/srv/local-backup/files";
 /// Where the dump is in each snapshot.
 pub const DUMP: &str = "/var/lib/archipel/dumps/chaton-2-app/app-db";
 
@@ -42,7 +46,9 @@ chaton \"chaton-2\" {{\n  island  = \"lab-b\"\n  contact = \"admin@chaton-2.lab\
     before {{\n      command = \"{}\"\n      timeout = \"1m\"\n    }}\n\n\
     dump \"app-db\" {{\n      command = \"{}\"\n      user    = \"postgres\"\n      timeout = \"5m\"\n      check   = \"pg_restore --list\"\n    }}\n\n\
     after {{\n      command = \"rm -f /srv/app/MAINTENANCE; echo \\\"$ARCHIPEL_OUTCOME: $ARCHIPEL_ERROR\\\" >> /root/after.log\"\n    }}\n\n\
-    on_failure {{\n      command = \"echo failed >> /root/on-failure.log\"\n    }}\n  }}\n}}\n",
+    on_failure {{\n      command = \"echo failed >> /root/on-failure.log\"\n    }}\n  }}\n\n\
+  backup \"files\" {{\n    host     = \"root@{HOST}\"\n    to       = \"lab-a\"\n    paths    = [\"/srv/files\"]\n    schedule = \"*-*-* 03:00\"\n    keep     = {{ daily = 7 }}\n    quota    = \"1G\"\n    restic   = {{ binary = \"{restic}\", sha256 = \"{restic_sha256}\" }}\n\n\
+    local {{\n      path = \"{LOCAL}\"\n      copy = \"*-*-* 05:00\"\n      keep = {{ daily = 3 }}\n    }}\n  }}\n}}\n",
         island("lab-a"),
         island("lab-b"),
         hcl(commands.before),

@@ -4,12 +4,15 @@
 //! secret sweep looks for everywhere), around `before` and `after` hooks,
 //! to island lab-a. The cases run in order, each from where the last left
 //! the lab: a consistent dump restored into a fresh PostgreSQL; a dump
-//! that fails halfway; a `before` that fails; a drill that checks the
-//! dump with `pg_restore --list`.
+//! that fails halfway; a `before` that fails. Then a job that backs up to
+//! a local repository on its host, copied to lab-a: both restore the same
+//! files, and losing the local one loses nothing lab-a has. Last, a drill
+//! that checks the dump with `pg_restore --list`, and `status` all good.
 
 use archipel_tests::run_archipel_lab_tests;
 
 mod fixture;
+mod local;
 mod postgres;
 
 fn main() {
@@ -27,6 +30,14 @@ fn main() {
             (
                 "a_failing_before_aborts_the_backup_and_after_sees_it",
                 postgres::failing_before,
+            ),
+            (
+                "a_local_repository_fills_the_island_and_both_restore_the_same",
+                local::copied,
+            ),
+            (
+                "losing_the_local_repository_loses_nothing_the_island_has",
+                local::lost,
             ),
             (
                 "a_drill_restores_the_dump_and_runs_its_check",

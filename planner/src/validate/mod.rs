@@ -1,6 +1,9 @@
 //! The rules that make an archipelago sound, beyond what each block says on
 //! its own: names are unique, references resolve, each island can hold the
-//! replicas and the quotas asked of it.
+//! replicas and the quotas asked of it. What jobs on one host must agree
+//! on is in `jobs.rs`.
+
+mod jobs;
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::duration::Duration;
@@ -13,7 +16,11 @@ use std::hash::Hash;
 
 /// The first item seen under `key`, or `None` when this one is the first
 /// (and is remembered): pairwise rules in one pass, linear in the file.
-fn first_seen<K: Hash + Eq, T: Copy>(seen: &mut HashMap<K, T>, key: K, item: T) -> Option<T> {
+pub(super) fn first_seen<K: Hash + Eq, T: Copy>(
+    seen: &mut HashMap<K, T>,
+    key: K,
+    item: T,
+) -> Option<T> {
     match seen.entry(key) {
         std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
         std::collections::hash_map::Entry::Vacant(slot) => {
@@ -37,8 +44,9 @@ pub fn validate(parsed: &Parsed) -> Vec<Diagnostic> {
     nodes_are_distinct_machines(model, &mut out);
     machines_have_distinct_names(model, &mut out);
     rpc_addresses_are_distinct(model, &mut out);
-    jobs_have_distinct_files(model, &mut out);
-    one_restic_per_host(model, &mut out);
+    jobs::jobs_have_distinct_files(model, &mut out);
+    jobs::one_restic_per_host(model, &mut out);
+    jobs::local_repositories_stand_apart(model, &mut out);
     risky_but_legal(model, &mut out);
     backups_reach_s3_safely(model, &mut out);
     let decoded_cleanly =
@@ -356,39 +364,6 @@ fn rpc_addresses_are_distinct(model: &Archipelago, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// A job's files and units on its host are named `CHATON-JOB`: chaton "a"
-/// with job "b-c" and chaton "a-b" with job "c" would share them (one
-/// password overwriting the other). Renaming jobs already deployed would
-/// need their passwords and escrows carried over, so such pairs are refused.
-fn jobs_have_distinct_files(model: &Archipelago, out: &mut Vec<Diagnostic>) {
-    let jobs: Vec<_> = model
-        .chatons
-        .iter()
-        .flat_map(|c| c.backups.iter().map(move |b| (c, b)))
-        .collect();
-    let mut seen = HashMap::new();
-    for &(chaton, backup) in &jobs {
-        let id = crate::backup::job_id(&chaton.name, &backup.name);
-        let key = (backup.host.machine_key(), id.clone());
-        let clash =
-            first_seen(&mut seen, key, (chaton, backup)).filter(|(c, _)| c.name != chaton.name);
-        if let Some((first_chaton, first)) = clash {
-            out.push(
-                Diagnostic::error(
-                    "job-name-collision",
-                    backup.origin.block.clone(),
-                    format!(
-                        "backup \"{}\" of chaton \"{}\" and backup \"{}\" of chaton \"{}\" would share their files and units on {} (archipel-*-{id}, {id}.password)",
-                        backup.name, chaton.name, first.name, first_chaton.name, backup.host.machine_name()
-                    ),
-                )
-                .with_related(first.origin.block.clone(), "the other job")
-                .with_help("rename one of the two jobs"),
-            );
-        }
-    }
-}
-
 /// Backups sent in clear over a public network: legal, and worth a warning
 /// on the island's `s3_endpoint` (or its block, when it has none).
 fn backups_reach_s3_safely(model: &Archipelago, out: &mut Vec<Diagnostic>) {
@@ -404,33 +379,6 @@ fn backups_reach_s3_safely(model: &Archipelago, out: &mut Vec<Diagnostic>) {
                 island.origin.attribute("s3_endpoint"),
                 risk,
             ));
-        }
-    }
-}
-
-/// A host has one restic: its backup jobs must agree on where it comes from.
-fn one_restic_per_host(model: &Archipelago, out: &mut Vec<Diagnostic>) {
-    let backups: Vec<_> = model
-        .chatons
-        .iter()
-        .flat_map(|c| c.backups.iter().map(move |b| (c, b)))
-        .collect();
-    let mut seen = HashMap::new();
-    for &(chaton, backup) in &backups {
-        let first = first_seen(&mut seen, backup.host.machine_key(), (chaton, backup));
-        if let Some((first_chaton, first)) = first.filter(|(_, b)| b.restic != backup.restic) {
-            out.push(
-                Diagnostic::error(
-                    "conflicting-restic",
-                    backup.origin.attribute("restic"),
-                    format!(
-                        "backup \"{}\" of chaton \"{}\" wants another restic than backup \"{}\" of chaton \"{}\" on the same host ({})",
-                        backup.name, chaton.name, first.name, first_chaton.name, backup.host
-                    ),
-                )
-                .with_related(first.origin.attribute("restic"), "the other one")
-                .with_help("a host has one restic: give its backups the same `restic`"),
-            );
         }
     }
 }
