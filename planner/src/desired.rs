@@ -455,6 +455,64 @@ fn desired_backup(
     }
 }
 
+/// What a backup job's host is asked about it: its files, its units (and
+/// those of tasks it no longer has), its schedules, its repositories.
+fn job_query(job: &DesiredBackup, query: &mut FactsQuery) {
+    query
+        .files
+        .push(FileQuery::new(job.env_file.clone(), Read::Content));
+    if let Some(escrow) = &job.escrow {
+        query
+            .files
+            .push(FileQuery::new(escrow.record_file.clone(), Read::Content));
+    }
+    for secret in [&job.s3_file, &job.password_file] {
+        query
+            .files
+            .push(FileQuery::new(secret.clone(), Read::Metadata));
+    }
+    for unit in &job.units {
+        for name in [&unit.service_name, &unit.timer_name] {
+            query.files.push(FileQuery::new(
+                format!("{}/{name}", backup::UNITS_DIR),
+                Read::Content,
+            ));
+            query.units.push(name.clone());
+        }
+    }
+    // Units of tasks the job no longer has, to take off.
+    for task in Task::ALL {
+        if !job.units.iter().any(|u| u.task == task) {
+            query.files.push(FileQuery::new(
+                format!(
+                    "{}/{}",
+                    backup::UNITS_DIR,
+                    backup::timer_name(task, &job.id)
+                ),
+                Read::Metadata,
+            ));
+        }
+    }
+    // When each timer would next run, by the host's own systemd (its
+    // time zones, its clock): a date in the past never runs.
+    query.probes.push((
+        Probe::Schedules(job.id.clone()).to_string(),
+        schedules_probe(job),
+    ));
+    // Whether the repository answers to the job's password: the
+    // one probe that reaches the island. Secrets stay on the host.
+    query.probes.push((
+        Probe::Repository(job.id.clone()).to_string(),
+        repository_probe(job, None),
+    ));
+    if let Some(local) = &job.local_repository {
+        query.probes.push((
+            Probe::LocalRepository(job.id.clone()).to_string(),
+            repository_probe(job, Some(local)),
+        ));
+    }
+}
+
 /// A shell snippet run on the backup host: for each of the job's
 /// schedules, a line `TASK<TAB>next` or `TASK<TAB>never` (or `invalid`),
 /// from `systemd-analyze calendar`.
@@ -582,46 +640,7 @@ impl Desired {
             }
         }
         for job in jobs {
-            query
-                .files
-                .push(FileQuery::new(job.env_file.clone(), Read::Content));
-            if let Some(escrow) = &job.escrow {
-                query
-                    .files
-                    .push(FileQuery::new(escrow.record_file.clone(), Read::Content));
-            }
-            for secret in [&job.s3_file, &job.password_file] {
-                query
-                    .files
-                    .push(FileQuery::new(secret.clone(), Read::Metadata));
-            }
-            for unit in &job.units {
-                for name in [&unit.service_name, &unit.timer_name] {
-                    query.files.push(FileQuery::new(
-                        format!("{}/{name}", backup::UNITS_DIR),
-                        Read::Content,
-                    ));
-                    query.units.push(name.clone());
-                }
-            }
-            // When each timer would next run, by the host's own systemd (its
-            // time zones, its clock): a date in the past never runs.
-            query.probes.push((
-                Probe::Schedules(job.id.clone()).to_string(),
-                schedules_probe(job),
-            ));
-            // Whether the repository answers to the job's password: the
-            // one probe that reaches the island. Secrets stay on the host.
-            query.probes.push((
-                Probe::Repository(job.id.clone()).to_string(),
-                repository_probe(job, None),
-            ));
-            if let Some(local) = &job.local_repository {
-                query.probes.push((
-                    Probe::LocalRepository(job.id.clone()).to_string(),
-                    repository_probe(job, Some(local)),
-                ));
-            }
+            job_query(job, &mut query);
         }
         query
     }

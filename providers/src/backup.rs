@@ -428,6 +428,23 @@ cat "$dir/snapshots.json""#;
     Ok(output.stdout_text())
 }
 
+/// Takes one task off a job the file no longer gives it (a `drill`
+/// schedule, `keep`, or a `local` repository removed): its timer stopped
+/// and disabled, a run in progress stopped, its units and records removed.
+pub async fn remove_task(remote: &Remote, id: &str, task: Task) -> Result<(), SshError> {
+    const SCRIPT: &str = r#"set -eu
+units="archipel-$2-$1.timer archipel-$2-$1.service"
+systemctl disable --now --quiet $units 2>/dev/null || true
+for unit in $units; do rm -f -- "$3/$unit"; done
+systemctl daemon-reload
+systemctl reset-failed $units 2>/dev/null || true
+rm -f -- "$4/$1.$2.json" "$4/$1.$2.success.json""#;
+    remote
+        .run_checked(SCRIPT, &[id, task.name(), UNITS_DIR, STATUS_DIR], None)
+        .await
+        .map(drop)
+}
+
 /// Takes a job off a host: its timers stopped and disabled, a run in
 /// progress interrupted (restic stops cleanly on SIGINT), its units, settings,
 /// key, escrow record and status files removed. Its password goes only

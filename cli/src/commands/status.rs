@@ -225,29 +225,13 @@ fn human(report: &Status) -> String {
     for failure in failures(report) {
         out.push_str(&format!("\n{failure}"));
     }
-    let locals = local_lines(report);
-    if !locals.is_empty() {
-        out.push_str("\nLocal repositories, copied to the island\n");
-        for line in locals {
-            out.push_str(&line);
-            out.push('\n');
-        }
-    }
-    let commands = command_lines(report);
-    if !commands.is_empty() {
-        out.push_str("\nCommands of the last runs\n");
-        for line in commands {
-            out.push_str(&line);
-            out.push('\n');
-        }
-    }
-    if !report.vaults.is_empty() {
-        out.push_str("\nVaults\n");
-        for line in vault_lines(report) {
-            out.push_str(&line);
-            out.push('\n');
-        }
-    }
+    section(
+        &mut out,
+        "Local repositories, copied to the island",
+        local_lines(report),
+    );
+    section(&mut out, "Commands of the last runs", command_lines(report));
+    section(&mut out, "Vaults", vault_lines(report));
     out.push_str("\nIslands\n");
     for island in &report.islands {
         out.push_str(&island_line(island));
@@ -280,6 +264,18 @@ fn human(report: &Status) -> String {
         )
     });
     out
+}
+
+/// A titled block of lines, when there are any.
+fn section(out: &mut String, title: &str, lines: Vec<String>) {
+    if lines.is_empty() {
+        return;
+    }
+    out.push_str(&format!("\n{title}\n"));
+    for line in lines {
+        out.push_str(&line);
+        out.push('\n');
+    }
 }
 
 /// What failed, in restic's words: a line per failed task of a job.

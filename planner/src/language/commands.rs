@@ -246,13 +246,70 @@ impl Decoder<'_> {
             );
             return None;
         }
+        if let Some(what) = holds_a_password(&text) {
+            let span = self.span(&attr.value);
+            self.error(
+                "secret-in-command",
+                span,
+                format!("this command holds a password ({what}): the archipelago file is reviewed and kept in git"),
+            )
+            .help = Some(
+                "keep it in a file on the host that only the command's user reads: `~/.pgpass` for PostgreSQL, `--defaults-file=/root/.my.cnf` for MariaDB".into(),
+            );
+            return None;
+        }
         Some(text)
     }
 }
 
+/// What in a command looks like a password written into it: a password
+/// variable, option or URL with a value.
+fn holds_a_password(command: &str) -> Option<&'static str> {
+    for variable in ["PGPASSWORD=", "MYSQL_PWD=", "RESTIC_PASSWORD="] {
+        if command.contains(variable) {
+            return Some("a password variable");
+        }
+    }
+    if command
+        .match_indices("--password=")
+        .any(|(at, found)| !command[at + found.len()..].starts_with([' ', '\'', '"']))
+    {
+        return Some("--password=");
+    }
+    // `scheme://user:password@host`
+    let url_password = command.match_indices("://").any(|(at, found)| {
+        let rest = &command[at + found.len()..];
+        let authority = rest.split(['/', ' ', '\'', '"']).next().unwrap_or("");
+        authority
+            .split_once('@')
+            .is_some_and(|(user, _)| user.split_once(':').is_some_and(|(_, p)| !p.is_empty()))
+    });
+    url_password.then_some("a URL with a password")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::check_user;
+    use super::{check_user, holds_a_password};
+
+    #[test]
+    fn passwords_written_into_commands_are_seen() {
+        for bad in [
+            "PGPASSWORD=hunter2 pg_dump app",
+            "mysqldump --password=hunter2 --all-databases",
+            "pg_dump postgresql://app:hunter2@localhost/app",
+        ] {
+            assert!(holds_a_password(bad).is_some(), "{bad}");
+        }
+        for good in [
+            "pg_dump -Fc -h 127.0.0.1 -U app app",
+            "mysqldump --defaults-file=/root/.my.cnf --single-transaction --all-databases",
+            "pg_dump postgresql://app@localhost/app",
+            "curl -fsS https://hc-ping.com/x",
+            "mysql --password= -e 'select 1'",
+        ] {
+            assert!(holds_a_password(good).is_none(), "{good}");
+        }
+    }
 
     #[test]
     fn user_names_are_the_hosts() {

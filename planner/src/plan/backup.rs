@@ -9,7 +9,7 @@ use super::{
     Action, BackupStep, Builder, FileChange, HostStep, Incomplete, PlanError, SENSITIVE, Target,
 };
 use crate::address::Address;
-use crate::backup;
+use crate::backup::{self, Task};
 use crate::desired::{Desired, DesiredBackup, DesiredEscrow};
 use crate::model::ResticSource;
 use crate::observed::{FileFacts, HostFacts, Observed, Probe, Unreachable};
@@ -287,8 +287,33 @@ fn plan_local_repository(
     .attribute("path", None, Some(path.clone()));
 }
 
-/// Each task's service and timer, the timer enabled and active.
+/// Each task's service and timer, the timer enabled and active; a task
+/// the job no longer has taken off.
 fn plan_units(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) {
+    for task in Task::ALL {
+        let timer = format!(
+            "{}/{}",
+            backup::UNITS_DIR,
+            backup::timer_name(task, &backup.id)
+        );
+        if !backup.units.iter().any(|u| u.task == task) && is_present(facts, &timer) {
+            let why = match task {
+                Task::Copy => {
+                    "the job has no local repository any more: nothing is copied to the island from it"
+                }
+                Task::Prune => {
+                    "the job has no retention any more: its snapshots are no longer forgotten"
+                }
+                Task::Drill => "the job has no drill schedule any more",
+                Task::Backup | Task::Check => "the job no longer runs it",
+            };
+            b.add(
+                job_step(backup, BackupStep::Timer(task)),
+                Action::Delete,
+                format!("{why}: its timer is stopped, its units and records removed"),
+            );
+        }
+    }
     for unit in &backup.units {
         managed_file(
             b,

@@ -4,7 +4,7 @@
 use crate::converged::{bare_world, converged};
 use crate::fixture::{BASE, answer, desired_from, facts, file, outline, texts};
 use archipel_planner::observed::*;
-use archipel_planner::plan::plan;
+use archipel_planner::plan::{Action, plan};
 
 #[test]
 fn backup_job_files_as_written_on_the_host() {
@@ -139,6 +139,35 @@ fn a_local_repository_as_written_and_planned() {
             .any(|e| e.message.contains("never initialises it again")),
         "{:?}",
         refused.errors
+    );
+}
+
+/// A task the file no longer gives a job (here the local repository's
+/// copy) is taken off its host, and says what stops with it.
+#[test]
+fn a_task_the_job_no_longer_has_is_taken_off() {
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    let job = desired
+        .backups
+        .iter()
+        .find(|b| b.job == "mail")
+        .expect("the mail job");
+    facts(&mut observed, &job.machine).files.insert(
+        format!("/etc/systemd/system/archipel-copy-{}.timer", job.id),
+        file("root", "root", "644", None, None),
+    );
+    let planned = plan(&desired, &observed);
+    let change = planned
+        .changes
+        .iter()
+        .find(|c| c.address == "chaton.d.backup.mail.copy.timer")
+        .expect("the copy's timer is taken off");
+    assert_eq!(change.action, Action::Delete);
+    assert!(
+        change.reason.contains("nothing is copied to the island"),
+        "{}",
+        change.reason
     );
 }
 

@@ -77,6 +77,15 @@ pub(super) async fn run(
         } => backup::remove_job(context.remote(machine)?, id, *escrowed).await,
         Target::BackupHost { machine, step } => backup_host_step(context, machine, step).await,
         Target::Backup {
+            machine,
+            chaton,
+            job,
+            step: BackupStep::Timer(task),
+        } if change.action == Action::Delete => {
+            let id = archipel_planner::backup::job_id(chaton, job);
+            backup::remove_task(context.remote(machine)?, &id, *task).await
+        }
+        Target::Backup {
             chaton, job, step, ..
         } => backup_step(context, chaton, job, step).await,
         Target::Vault { island, node, step } => vault_step(context, island, node, step).await,

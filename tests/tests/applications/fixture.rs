@@ -19,6 +19,8 @@ pub const DUMP: &str = "/var/lib/archipel/dumps/chaton-2-app/app-db";
 pub struct Commands<'a> {
     pub dump: &'a str,
     pub before: &'a str,
+    /// Whether job `files` backs up to its local repository.
+    pub local: bool,
 }
 
 /// The job as an operator writes it: the database dumped as `postgres`
@@ -27,6 +29,7 @@ pub struct Commands<'a> {
 pub const GOOD: Commands<'static> = Commands {
     dump: "pg_dump -Fc -h 127.0.0.1 -U app app",
     before: "echo 'maintenance on' > /srv/app/MAINTENANCE && test -n \"$ARCHIPEL_JOB\"",
+    local: true,
 };
 
 pub fn archipelago(dir: &Path, commands: &Commands<'_>) -> Result<PathBuf, Failed> {
@@ -48,11 +51,18 @@ chaton \"chaton-2\" {{\n  island  = \"lab-b\"\n  contact = \"admin@chaton-2.lab\
     after {{\n      command = \"rm -f /srv/app/MAINTENANCE; echo \\\"$ARCHIPEL_OUTCOME: $ARCHIPEL_ERROR\\\" >> /root/after.log\"\n    }}\n\n\
     on_failure {{\n      command = \"echo failed >> /root/on-failure.log\"\n    }}\n  }}\n\n\
   backup \"files\" {{\n    host     = \"root@{HOST}\"\n    to       = \"lab-a\"\n    paths    = [\"/srv/files\"]\n    schedule = \"*-*-* 03:00\"\n    keep     = {{ daily = 7 }}\n    quota    = \"1G\"\n    restic   = {{ binary = \"{restic}\", sha256 = \"{restic_sha256}\" }}\n\n\
-    local {{\n      path = \"{LOCAL}\"\n      copy = \"*-*-* 05:00\"\n      keep = {{ daily = 3 }}\n    }}\n  }}\n}}\n",
+{}  }}\n}}\n",
         island("lab-a"),
         island("lab-b"),
         hcl(commands.before),
         hcl(commands.dump),
+        if commands.local {
+            format!(
+                "    local {{\n      path = \"{LOCAL}\"\n      copy = \"*-*-* 05:00\"\n      keep = {{ daily = 3 }}\n    }}\n"
+            )
+        } else {
+            String::new()
+        },
     );
     let path = dir.join("archipelago.hcl");
     std::fs::write(&path, text)?;

@@ -1,7 +1,7 @@
 //! A job that backs up to a repository on its own host ("J-0 local"),
 //! copied to the island on its own schedule ("J-1 remote").
 
-use crate::fixture::{FILES_JOB, GOOD, HOST, LOCAL, archipelago};
+use crate::fixture::{Commands, FILES_JOB, GOOD, HOST, LOCAL, archipelago};
 use archipel_tests::{Failed, Lab, archipel, ensure, jobs, output_text};
 
 /// restic on the host with the job's files, against the local repository
@@ -101,7 +101,7 @@ pub fn copied(lab: &Lab) -> Result<(), Failed> {
     let text = output_text(&status);
     ensure(
         text.contains("Local repositories, copied to the island")
-            && text.contains(&format!("chaton-2/files: last backup "))
+            && text.contains("chaton-2/files: last backup ")
             && text.contains(&format!("in {LOCAL}; copied to lab-a ")),
         format!("status shows both, with their ages: {text}"),
     )?;
@@ -162,4 +162,43 @@ pub fn lost(lab: &Lab) -> Result<(), Failed> {
         "cd /srv/files && find . -type f | sort | xargs sha256sum",
     )?;
     ensure(restored(lab, false)? == source, "and restores from there")
+}
+
+pub fn removed(lab: &Lab) -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let file = archipelago(
+        dir.path(),
+        &Commands {
+            local: false,
+            ..GOOD
+        },
+    )?;
+    let refused = archipel(lab, &file, &["apply", "--auto-approve"])?;
+    let text = output_text(&refused);
+    ensure(
+        !refused.status.success()
+            && text.contains("chaton.chaton-2.backup.files.copy.timer")
+            && text.contains("nothing is copied to the island from it")
+            && text.contains("--allow-destroy"),
+        format!("taking the copy off is said, and waits for --allow-destroy: {text}"),
+    )?;
+    let applied = archipel(lab, &file, &["apply", "--auto-approve", "--allow-destroy"])?;
+    ensure(applied.status.success(), output_text(&applied))?;
+    ensure(
+        lab.ssh_ok(
+            HOST,
+            &format!("test ! -e /etc/systemd/system/archipel-copy-{FILES_JOB}.timer && ! systemctl is-active --quiet archipel-copy-{FILES_JOB}.timer && echo gone"),
+        )?
+        .trim()
+            == "gone",
+        "the copy's timer is gone",
+    )?;
+    let before = snapshots(lab, false)?.len();
+    start(lab, "backup")?;
+    ensure(
+        snapshots(lab, false)?.len() == before + 1,
+        "backups now go to the island itself",
+    )?;
+    let plan = archipel(lab, &file, &["plan", "--detailed-exitcode"])?;
+    ensure(plan.status.code() == Some(0), output_text(&plan))
 }

@@ -7,7 +7,8 @@
 //! that fails halfway; a `before` that fails. Then a job that backs up to
 //! a local repository on its host, copied to lab-a: both restore the same
 //! files, and losing the local one loses nothing lab-a has. Last, a drill
-//! that checks the dump with `pg_restore --list`, and `status` all good.
+//! that checks the dump with `pg_restore --list`, and `status` all good;
+//! and the `local` block removed, its copy taken off.
 
 use archipel_tests::run_archipel_lab_tests;
 
@@ -42,6 +43,10 @@ fn main() {
             (
                 "a_drill_restores_the_dump_and_runs_its_check",
                 postgres::drill,
+            ),
+            (
+                "a_local_block_removed_takes_its_copy_off_and_backups_go_to_the_island",
+                local::removed,
             ),
         ],
     )
