@@ -4,13 +4,15 @@
 use super::{Context, Event, HEALTHY_WITHIN, REPORT_EVERY};
 use crate::backup;
 use crate::garage;
-use crate::ssh::{LocalError, SshError};
+use crate::ssh::{LocalError, Remote, SshError};
 use crate::vault;
 use archipel_planner::backup::Task;
+use archipel_planner::desired::{DesiredIsland, DesiredNode};
 use archipel_planner::model::ResticSource;
 use archipel_planner::plan::{
     Action, BackupStep, Change, HostStep, NodeDecision, NodeStep, Target, VaultStep,
 };
+use std::collections::BTreeMap;
 use tokio::sync::{mpsc, watch};
 
 /// Makes one change.
@@ -144,23 +146,55 @@ async fn node_step(
         NodeStep::Unit => garage::write_unit(remote, node).await,
         NodeStep::Service => {
             let restart = action == Action::Update;
-            garage::start(remote, restart).await?;
-            // A node that was already a member rejoins before the
-            // change counts as done (and, for a rolling restart,
-            // before the next node's turn): the island healthy
-            // again. A new node is connected by the island's
-            // connect change instead.
             if *decided == NodeDecision::Rejoin {
-                // Healthy as the node sees it, and as the island's
-                // coordinator does (it notices the node back a
-                // moment later; plans read the island through it).
-                garage::wait_healthy(remote, HEALTHY_WITHIN).await?;
-                garage::wait_healthy(context.coordinator(island)?, HEALTHY_WITHIN).await
+                rejoin(context, island, node, restart).await
             } else {
-                Ok(())
+                // A new node is connected by the island's connect change.
+                garage::start(remote, restart).await
             }
         }
     }
+}
+
+/// Starts (or restarts) a node that is already a member of its island,
+/// never while another member is down, and waits until it is back: seen up
+/// by every member, itself included, for longer than a ping, and the
+/// island healthy again. Only then is the next node's turn.
+async fn rejoin(
+    context: &Context,
+    island: &DesiredIsland,
+    node: &DesiredNode,
+    restart: bool,
+) -> Result<(), SshError> {
+    let remote = context.remote(&node.name)?;
+    let ids = context.node_ids(island).await?;
+    let names: BTreeMap<String, String> = ids
+        .iter()
+        .map(|(name, id)| (id.clone(), name.clone()))
+        .collect();
+    // How the island's nodes see it, this one first.
+    let view_of = |name: &str| context.remote(name).ok().cloned();
+    let others = island.nodes.iter().filter(|n| n.name != node.name);
+    let all: Vec<Remote> = std::iter::once(remote.clone())
+        .chain(others.clone().filter_map(|n| view_of(&n.name)))
+        .collect();
+    // A node joining in the same apply is connected later: only members
+    // count.
+    let members = garage::members(&all, &island.name, &names).await?;
+    let is_member = |name: &str| ids.get(name).is_some_and(|id| members.contains(id));
+    let views: Vec<Remote> = std::iter::once(remote.clone())
+        .chain(
+            others
+                .filter(|n| is_member(&n.name))
+                .filter_map(|n| view_of(&n.name)),
+        )
+        .collect();
+    if restart {
+        garage::others_up(&views, &island.name, &node.name, &members, &names).await?;
+    }
+    garage::start(remote, restart).await?;
+    garage::wait_rejoined(&views, &members, HEALTHY_WITHIN).await?;
+    garage::wait_healthy(context.coordinator(island)?, HEALTHY_WITHIN).await
 }
 
 /// Connects an island's nodes to its coordinator.

@@ -6,9 +6,10 @@ use super::admin_api::{api, api_as};
 use crate::ssh::{LocalError, Remote, SshError};
 use archipel_planner::desired::DesiredNode;
 use archipel_planner::garage::{self as files, BINARY, CONFIG};
-use archipel_planner::observed::ClusterHealth;
+use archipel_planner::observed::{ClusterHealth, ClusterStatus};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// An island's shared secrets. Never printed, logged or written anywhere
@@ -190,6 +191,131 @@ pub async fn wait_healthy(remote: &Remote, limit: Duration) -> Result<(), SshErr
         },
     )
     .await
+}
+
+/// How long a node's view of the island must stay whole before a restarted
+/// node counts as back: longer than Garage's ping interval (15 s). A node
+/// counts a peer as up through its own connection to it, and may read a
+/// restarted peer as up before it noticed the restart, then as down until
+/// its next attempt to reconnect.
+const STEADY_FOR: Duration = Duration::from_secs(16);
+
+/// How long a peer may look down before a restart is refused: more than
+/// Garage's wait between two attempts to reconnect (30 s), so that a peer
+/// just back (its link restored, its own restart finished) counts as up.
+const PEERS_UP_WITHIN: Duration = Duration::from_secs(45);
+
+/// The island as the first of `views` that answers sees it.
+async fn first_view(views: &[Remote], island: &str) -> Result<ClusterStatus, SshError> {
+    for view in views {
+        if let Ok(status) = api_as::<ClusterStatus>(view, "GetClusterStatus").await {
+            return Ok(status);
+        }
+    }
+    Err(LocalError::NoIslandView {
+        island: island.to_string(),
+    }
+    .into())
+}
+
+/// The nodes of `names` (id → name) that hold a role in the island's
+/// layout: those a rejoining node must see, and be seen by (a node joining
+/// in the same apply is connected later).
+pub async fn members(
+    views: &[Remote],
+    island: &str,
+    names: &BTreeMap<String, String>,
+) -> Result<Vec<String>, SshError> {
+    let status = first_view(views, island).await?;
+    Ok(names
+        .keys()
+        .filter(|id| {
+            status
+                .nodes
+                .iter()
+                .any(|n| &n.id == *id && n.role.is_some())
+        })
+        .cloned()
+        .collect())
+}
+
+/// Before restarting `node`: every other member of the island is up, as
+/// the first of `views` that answers sees it, within [`PEERS_UP_WITHIN`].
+/// A rolling restart never takes a second node down.
+pub async fn others_up(
+    views: &[Remote],
+    island: &str,
+    node: &str,
+    members: &[String],
+    names: &BTreeMap<String, String>,
+) -> Result<(), SshError> {
+    let started = Instant::now();
+    loop {
+        let status = first_view(views, island).await?;
+        let down = members.iter().find(|id| {
+            names.get(*id).is_some_and(|name| name != node)
+                && !status.nodes.iter().any(|n| &n.id == *id && n.is_up)
+        });
+        let Some(down) = down else {
+            return Ok(());
+        };
+        if started.elapsed() >= PEERS_UP_WITHIN {
+            return Err(LocalError::PeerDown {
+                node: node.to_string(),
+                down: names.get(down).cloned().unwrap_or_else(|| down.clone()),
+            }
+            .into());
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Waits until every node of `views` sees every node of `ids` up, and
+/// keeps seeing them so for [`STEADY_FOR`]: a restarted node back in its
+/// island as each of the others sees it, not only as it sees itself.
+pub async fn wait_rejoined(
+    views: &[Remote],
+    ids: &[String],
+    limit: Duration,
+) -> Result<(), SshError> {
+    let started = Instant::now();
+    let mut whole_since: Option<Instant> = None;
+    loop {
+        let mut missing = None;
+        for view in views {
+            let status: ClusterStatus = api_as(view, "GetClusterStatus").await?;
+            if let Some(id) = ids
+                .iter()
+                .find(|id| !status.nodes.iter().any(|n| &n.id == *id && n.is_up))
+            {
+                missing = Some(format!(
+                    "{} does not see node {} up",
+                    view.host(),
+                    id.get(..16).unwrap_or(id)
+                ));
+                break;
+            }
+        }
+        match missing {
+            None => {
+                if whole_since.get_or_insert_with(Instant::now).elapsed() >= STEADY_FOR {
+                    return Ok(());
+                }
+            }
+            Some(missing) => {
+                whole_since = None;
+                if started.elapsed() > limit {
+                    return Err(SshError::Failed {
+                        host: views.first().map_or("?", |v| v.host()).to_string(),
+                        command: "wait for every node to see the island whole".into(),
+                        status: 1,
+                        stderr: format!("still not whole after {} s: {missing}", limit.as_secs()),
+                    });
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// Waits until a node taken out of the layout holds nothing more: no layout

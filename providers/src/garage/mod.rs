@@ -28,7 +28,7 @@ pub use buckets_and_keys::{
 };
 pub use cluster::observe_cluster;
 pub use daemon::{
-    Secrets, install_binary, node_id, prepare_directories, start, stop, wait_drained, wait_for,
-    wait_healthy, write_config, write_secrets, write_unit,
+    Secrets, install_binary, members, node_id, others_up, prepare_directories, start, stop,
+    wait_drained, wait_for, wait_healthy, wait_rejoined, write_config, write_secrets, write_unit,
 };
 pub use layout::{apply_layout, connect};

@@ -125,6 +125,12 @@ pub enum LocalError {
     BackupNotInFile { chaton: String, job: String },
     #[error("island {island} has no node")]
     IslandWithoutNode { island: String },
+    #[error(
+        "{node} was not restarted: {down} of its island is not up (not within 45 s), and restarting now would take a second node down (its partitions could lose their quorum); bring {down} back, or take it out of the file, then apply again"
+    )]
+    PeerDown { node: String, down: String },
+    #[error("no node of island {island} answers to say whether its other nodes are up")]
+    NoIslandView { island: String },
     #[error("{machine} is not connected")]
     NotConnected { machine: String },
     #[error("node {node} is not connected")]
