@@ -6,20 +6,31 @@ use crate::fixture::{BASE, answer, desired_from, facts, file, outline, texts};
 use archipel_planner::observed::*;
 use archipel_planner::plan::{Action, plan};
 
-#[test]
-fn backup_job_files_as_written_on_the_host() {
-    let desired = desired_from(BASE);
+/// Job `mail`'s settings, then the units of the tasks `shown` picks (their
+/// timers too, with `timers`), as the host gets them from `text`.
+fn mail_files(text: &str, shown: impl Fn(&str) -> bool, timers: bool) -> String {
+    let desired = desired_from(text);
     let job = desired
         .backups
         .iter()
         .find(|b| b.job == "mail")
         .expect("the mail job");
-    let mut text = format!("# {}\n{}", job.env_file, job.env);
-    for unit in &job.units {
-        text.push_str(&format!("\n# {}\n{}", unit.service_name, unit.service));
-        text.push_str(&format!("\n# {}\n{}", unit.timer_name, unit.timer));
+    let mut files = format!("# {}\n{}", job.env_file, job.env);
+    for unit in job.units.iter().filter(|u| shown(u.task.name())) {
+        files.push_str(&format!("\n# {}\n{}", unit.service_name, unit.service));
+        if timers {
+            files.push_str(&format!("\n# {}\n{}", unit.timer_name, unit.timer));
+        }
     }
-    snapshot!("backup_job_files_as_written_on_the_host", text);
+    files
+}
+
+#[test]
+fn backup_job_files_as_written_on_the_host() {
+    snapshot!(
+        "backup_job_files_as_written_on_the_host",
+        mail_files(BASE, |_| true, true)
+    );
 }
 
 /// A job with hooks and dumps: the commands in its settings (quoted so
@@ -41,7 +52,7 @@ fn a_jobs_commands_as_written_on_the_host() {
       check   = "pg_restore --list"
     }
     dump "sieve" {
-      command = "sqlite3 /var/lib/sieve/db '.backup /dev/stdout' && echo \"$HOME\""
+      command = "sqlite3 /var/lib/sieve/db .dump && echo 'it''s' \"$HOME\""
     }
     after {
       command = "sudo -u www-data php /var/www/nextcloud/occ maintenance:mode --off"
@@ -50,17 +61,10 @@ fn a_jobs_commands_as_written_on_the_host() {
   }"#,
         1,
     );
-    let desired = desired_from(&text);
-    let job = desired
-        .backups
-        .iter()
-        .find(|b| b.job == "mail")
-        .expect("the mail job");
-    let mut text = format!("# {}\n{}", job.env_file, job.env);
-    for unit in &job.units {
-        text.push_str(&format!("\n# {}\n{}", unit.service_name, unit.service));
-    }
-    snapshot!("a_jobs_commands_as_written_on_the_host", text);
+    snapshot!(
+        "a_jobs_commands_as_written_on_the_host",
+        mail_files(&text, |_| true, false)
+    );
 }
 
 /// A job with a local repository: backups go there, a copy task fills
@@ -73,22 +77,16 @@ fn a_local_repository_as_written_and_planned() {
         "    quota    = \"2G\"\n    local {\n      path = \"/backup/restic/mail\"\n      copy = \"*-*-* 05:00\"\n      keep = { daily = 3 }\n    }\n  }",
         1,
     );
+    snapshot!(
+        "a_local_repository_as_written_on_the_host",
+        mail_files(&text, |task| task == "backup" || task == "copy", true)
+    );
     let desired = desired_from(&text);
     let job = desired
         .backups
         .iter()
         .find(|b| b.job == "mail")
         .expect("the mail job");
-    let mut files = format!("# {}\n{}", job.env_file, job.env);
-    for unit in job
-        .units
-        .iter()
-        .filter(|u| u.task.name() == "copy" || u.task.name() == "backup")
-    {
-        files.push_str(&format!("\n# {}\n{}", unit.service_name, unit.service));
-        files.push_str(&format!("\n# {}\n{}", unit.timer_name, unit.timer));
-    }
-    snapshot!("a_local_repository_as_written_on_the_host", files);
 
     // On a converged host without it: the local repository is made.
     let mut observed = converged(&desired);
