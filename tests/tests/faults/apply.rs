@@ -138,17 +138,8 @@ pub fn failed_health_gate(lab: &Lab) -> Result<(), Failed> {
     let text = run.text();
     let cut = cut.ok_or_else(|| format!("no lab-b member was cut: {text}"))?;
     ensure(run.status == Some(1), format!("apply fails: {text}"))?;
-    // The cut node's branch fails within SSH's keep-alive time; lab-a's
-    // roll goes on meanwhile (each of its nodes seen back for 16 s).
-    let cut_at = run.cut.as_ref().map(|(_, at)| *at).unwrap_or_default();
-    let failed_at = run
-        .progress
-        .iter()
-        .find(|(_, line)| line.contains(&format!("island.lab-b.node.{cut}.service: FAILED")))
-        .map(|(at, _)| *at);
     ensure(
-        failed_at.is_some_and(|at| at.saturating_sub(cut_at) < Duration::from_secs(45))
-            && run.elapsed < Duration::from_secs(180),
+        fails_soon_after_the_cut(&run, &cut),
         format!("a cut node costs its gate, not minutes: {text}"),
     )?;
     ensure(
@@ -179,6 +170,20 @@ pub fn failed_health_gate(lab: &Lab) -> Result<(), Failed> {
         }
     }
     Ok(())
+}
+
+/// The cut node's branch fails within SSH's keep-alive time, and the apply
+/// within minutes: lab-a's roll goes on meanwhile (each of its nodes seen
+/// back for 16 s).
+fn fails_soon_after_the_cut(run: &Run, cut: &str) -> bool {
+    let cut_at = run.cut.as_ref().map(|(_, at)| *at).unwrap_or_default();
+    let failed_at = run
+        .progress
+        .iter()
+        .find(|(_, line)| line.contains(&format!("island.lab-b.node.{cut}.service: FAILED")))
+        .map(|(at, _)| *at);
+    failed_at.is_some_and(|at| at.saturating_sub(cut_at) < Duration::from_secs(45))
+        && run.elapsed < Duration::from_secs(180)
 }
 
 /// lab-a rolled entirely: each node restarted, with the new config.
