@@ -408,12 +408,13 @@ pub fn recorded(output: Output) -> Output {
 
 /// Reads every secret on the lab's machines now: islands' rpc secrets and
 /// admin tokens, every Garage key's secret, backup jobs' passwords and S3
-/// secrets, database passwords in `.pgpass` files. Machines that do not answer (stopped, cut) are skipped. One SSH
+/// secrets, database passwords in `.pgpass` and `.my.cnf` files. Machines that do not answer (stopped, cut) are skipped. One SSH
 /// round trip per machine, all machines at once (it runs after every test).
 fn gather_secrets(lab: &Lab) {
     const SCRIPT: &str = r#"for f in /etc/garage/rpc_secret /etc/garage/admin_token /etc/archipel/restic/*.password; do [ -f "$f" ] && { cat "$f"; echo; }; done
 sed -n 's/^AWS_SECRET_ACCESS_KEY=//p' /etc/archipel/restic/*.s3 2>/dev/null
 cut -d: -f5 /root/.pgpass /var/lib/postgresql/.pgpass 2>/dev/null
+sed -n 's/^password *= *//p' /root/.my.cnf 2>/dev/null
 if [ -f /etc/garage/garage.toml ] && command -v garage >/dev/null; then
   for id in $(garage -c /etc/garage/garage.toml json-api ListKeys 2>/dev/null | sed -n 's/^ *"id": *"\([A-Za-z0-9]*\)".*/\1/p'); do
     garage -c /etc/garage/garage.toml json-api GetKeyInfo "{\"id\":\"$id\",\"showSecretKey\":true}" 2>/dev/null | sed -n 's/^ *"secretAccessKey": *"\([^"]*\)".*/\1/p' &

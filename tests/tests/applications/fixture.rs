@@ -1,7 +1,8 @@
 //! The applications lab's archipelago: chaton-2 (island lab-b, node2)
 //! backs up its application host node3 to lab-a (node1): files of
 //! `/srv/app` and a dump of the PostgreSQL database `app` (job `app`), and
-//! `/srv/files` to a local repository copied to lab-a (job `files`).
+//! `/srv/files` to a local repository copied to lab-a (job `files`), and
+//! a MariaDB database `wiki` (job `wiki`).
 
 use archipel_tests::jobs::sha256_of;
 use archipel_tests::{Failed, Lab, garage_build};
@@ -12,6 +13,9 @@ pub const JOB: &str = "chaton-2-app";
 /// The job that backs up to a local repository, copied to lab-a.
 pub const FILES_JOB: &str = "chaton-2-files";
 pub const LOCAL: &str = "/srv/local-backup/files";
+/// The MariaDB job, and where its dump is in each snapshot.
+pub const WIKI_JOB: &str = "chaton-2-wiki";
+pub const WIKI_DUMP: &str = "/var/lib/archipel/dumps/chaton-2-wiki/wiki-db";
 /// Where the dump is in each snapshot.
 pub const DUMP: &str = "/var/lib/archipel/dumps/chaton-2-app/app-db";
 
@@ -50,12 +54,13 @@ chaton \"chaton-2\" {{\n  island  = \"lab-b\"\n  contact = \"admin@chaton-2.lab\
     dump \"app-db\" {{\n      command = \"{}\"\n      user    = \"postgres\"\n      timeout = \"5m\"\n      check   = \"pg_restore --list\"\n    }}\n\n\
     after {{\n      command = \"rm -f /srv/app/MAINTENANCE; echo \\\"$ARCHIPEL_OUTCOME: $ARCHIPEL_ERROR\\\" >> /root/after.log\"\n    }}\n\n\
     on_failure {{\n      command = \"echo failed >> /root/on-failure.log\"\n    }}\n  }}\n\n\
-  backup \"files\" {{\n    host     = \"root@{HOST}\"\n    to       = \"lab-a\"\n    paths    = [\"/srv/files\"]\n    schedule = \"*-*-* 03:00\"\n    keep     = {{ daily = 7 }}\n    quota    = \"1G\"\n    restic   = {{ binary = \"{restic}\", sha256 = \"{restic_sha256}\" }}\n\n\
+{}  backup \"files\" {{\n    host     = \"root@{HOST}\"\n    to       = \"lab-a\"\n    paths    = [\"/srv/files\"]\n    schedule = \"*-*-* 03:00\"\n    keep     = {{ daily = 7 }}\n    quota    = \"1G\"\n    restic   = {{ binary = \"{restic}\", sha256 = \"{restic_sha256}\" }}\n\n\
 {}  }}\n}}\n",
         island("lab-a"),
         island("lab-b"),
         hcl(commands.before),
         hcl(commands.dump),
+        wiki_job(restic, &restic_sha256),
         if commands.local {
             format!(
                 "    local {{\n      path = \"{LOCAL}\"\n      copy = \"*-*-* 05:00\"\n      keep = {{ daily = 3 }}\n    }}\n"
@@ -67,6 +72,14 @@ chaton \"chaton-2\" {{\n  island  = \"lab-b\"\n  contact = \"admin@chaton-2.lab\
     let path = dir.join("archipelago.hcl");
     std::fs::write(&path, text)?;
     Ok(path)
+}
+
+/// Job `wiki`: a MariaDB database dumped with `mysqldump
+/// --single-transaction`, its credentials in `/root/.my.cnf`.
+fn wiki_job(restic: &str, restic_sha256: &str) -> String {
+    format!(
+        "  backup \"wiki\" {{\n    host     = \"root@{HOST}\"\n    to       = \"lab-a\"\n    paths    = [\"/srv/wiki\"]\n    schedule = \"*-*-* 03:00\"\n    keep     = {{ daily = 7 }}\n    quota    = \"1G\"\n    restic   = {{ binary = \"{restic}\", sha256 = \"{restic_sha256}\" }}\n\n    dump \"wiki-db\" {{\n      command = \"mysqldump --defaults-file=/root/.my.cnf --single-transaction --routines --events --databases wiki\"\n      check   = \"grep -q '^-- Dump completed'\"\n    }}\n  }}\n\n"
+    )
 }
 
 /// The canary: the database password, in the host's `.pgpass` only.

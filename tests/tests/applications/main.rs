@@ -6,7 +6,9 @@
 //! the lab: a consistent dump restored into a fresh PostgreSQL; a dump
 //! that fails halfway; a `before` that fails. Then a job that backs up to
 //! a local repository on its host, copied to lab-a: both restore the same
-//! files, and losing the local one loses nothing lab-a has. Last, a drill
+//! files, and losing the local one loses nothing lab-a has. A MariaDB
+//! database dumped with `mysqldump --single-transaction` while written
+//! to restores complete, and its drill checks the dump. Last, a drill
 //! that checks the dump with `pg_restore --list`, and `status` all good;
 //! and the `local` block removed, its copy taken off.
 
@@ -14,6 +16,7 @@ use archipel_tests::run_archipel_lab_tests;
 
 mod fixture;
 mod local;
+mod mariadb;
 mod postgres;
 
 fn main() {
@@ -39,6 +42,10 @@ fn main() {
             (
                 "losing_the_local_repository_loses_nothing_the_island_has",
                 local::lost,
+            ),
+            (
+                "a_mariadb_dump_taken_during_writes_restores_complete",
+                mariadb::consistent_dump,
             ),
             (
                 "a_drill_restores_the_dump_and_runs_its_check",
