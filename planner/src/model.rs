@@ -411,8 +411,6 @@ pub struct Hooks {
 }
 
 impl Hooks {
-    pub const NAMES: [&'static str; 3] = ["before", "after", "on_failure"];
-
     pub fn is_empty(&self) -> bool {
         self.iter().next().is_none()
     }

@@ -5,7 +5,7 @@
 //! a MariaDB database `wiki` (job `wiki`).
 
 use archipel_tests::jobs::sha256_of;
-use archipel_tests::{Failed, Lab, garage_build};
+use archipel_tests::{Failed, Lab, ensure, garage_build};
 use std::path::{Path, PathBuf};
 
 pub const HOST: &str = "node3";
@@ -93,4 +93,45 @@ pub fn canary(lab: &Lab) -> Result<String, Failed> {
         std::fs::write(&path, format!("canary{hex}"))?;
     }
     Ok(std::fs::read_to_string(&path)?)
+}
+
+/// How many ids a writer has committed, by its log on the host.
+pub fn committed(lab: &Lab, log: &str) -> Result<u64, Failed> {
+    Ok(lab
+        .ssh_ok(HOST, &format!("wc -l < {log} 2>/dev/null || echo 0"))?
+        .trim()
+        .parse()?)
+}
+
+/// Waits until the writer logging to `log` has committed a few ids.
+pub fn writer_is_writing(lab: &Lab, log: &str) -> Result<(), Failed> {
+    for _ in 0..100 {
+        if committed(lab, log)? >= 20 {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Err(format!("the writer committed only {} ids", committed(lab, log)?).into())
+}
+
+/// A restored table's `count|min|max` of ids holds exactly the ids
+/// committed at one instant of the run: every id from 1 to its last, and
+/// that last one committed between `before` and `after` the run.
+pub fn committed_at_one_instant(restored: &str, before: u64, after: u64) -> Result<(), Failed> {
+    let numbers: Vec<u64> = restored
+        .trim()
+        .split('|')
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    let [count, min, max] = numbers[..] else {
+        return Err(format!("count, min, max: {restored}").into());
+    };
+    ensure(
+        min == 1 && count == max,
+        format!("every id up to the last restored is there ({count} rows, ids {min}..{max})"),
+    )?;
+    ensure(
+        (before..=after).contains(&max),
+        format!("the dump's last id {max} was committed during the run ({before}..{after})"),
+    )
 }

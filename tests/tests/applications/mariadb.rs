@@ -1,15 +1,14 @@
 //! A MariaDB database backed up by `mysqldump --single-transaction`, its
 //! password in `/root/.my.cnf`, while it is written to.
 
-use crate::fixture::{GOOD, HOST, WIKI_DUMP, WIKI_JOB, archipelago, canary};
-use archipel_tests::{Failed, Lab, archipel, ensure, jobs, output_text, record};
+use crate::fixture::{
+    GOOD, HOST, WIKI_DUMP, WIKI_JOB, archipelago, canary, committed, committed_at_one_instant,
+    writer_is_writing,
+};
 
-fn committed(lab: &Lab) -> Result<u64, Failed> {
-    Ok(lab
-        .ssh_ok(HOST, "wc -l < /root/wiki-committed 2>/dev/null || echo 0")?
-        .trim()
-        .parse()?)
-}
+/// Where the writer logs each id it committed.
+const WRITER_LOG: &str = "/root/wiki-committed";
+use archipel_tests::{Failed, Lab, archipel, ensure, jobs, output_text, record};
 
 /// MariaDB from Debian's packages, a database `wiki` whose user's password
 /// is the canary (in `/root/.my.cnf` only), and a writer inserting ids one
@@ -32,18 +31,12 @@ mkdir -p /srv/wiki && echo 'wiki files' > /srv/wiki/LocalSettings.php
 systemd-run -q --unit wiki-writer sh -c 'i=0; while :; do i=$((i+1)); until mysql --defaults-file=/root/.my.cnf wiki -e \"insert into pages values ($i, repeat(\\\"x\\\", 200))\" 2>/dev/null; do sleep 0.2; done; echo $i >> /root/wiki-committed; done'"
         ),
     )?;
-    for _ in 0..100 {
-        if committed(lab)? >= 20 {
-            return Ok(());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    Err(format!("the writer committed only {} ids", committed(lab)?).into())
+    writer_is_writing(lab, WRITER_LOG)
 }
 
 pub fn consistent_dump(lab: &Lab) -> Result<(), Failed> {
     set_up(lab)?;
-    let before = committed(lab)?;
+    let before = committed(lab, WRITER_LOG)?;
     let run = lab.ssh(
         HOST,
         &format!("systemctl start archipel-backup-{WIKI_JOB}.service"),
@@ -57,7 +50,7 @@ pub fn consistent_dump(lab: &Lab) -> Result<(), Failed> {
         run.status.success(),
         format!("the backup succeeds: {record_text}"),
     )?;
-    let after = committed(lab)?;
+    let after = committed(lab, WRITER_LOG)?;
     ensure(after > before, "the writer committed during the backup")?;
     ensure(
         !record_text.contains(&canary(lab)?),
@@ -79,22 +72,7 @@ mysql --no-defaults -NBe 'select count(*), min(id), max(id) from wiki_restored.p
 mysql --no-defaults -e 'drop database wiki_restored'"
         ),
     )?;
-    let numbers: Vec<u64> = restored
-        .trim()
-        .split('|')
-        .map(str::parse)
-        .collect::<Result<_, _>>()?;
-    let [count, min, max] = numbers[..] else {
-        return Err(format!("count, min, max: {restored}").into());
-    };
-    ensure(
-        min == 1 && count == max,
-        format!("every id up to the last restored is there ({count} rows, ids {min}..{max})"),
-    )?;
-    ensure(
-        (before..=after).contains(&max),
-        format!("the dump's last id {max} was committed during the run ({before}..{after})"),
-    )?;
+    committed_at_one_instant(&restored, before, after)?;
     lab.ssh_ok(HOST, "systemctl stop wiki-writer")?;
 
     let dir = tempfile::tempdir()?;

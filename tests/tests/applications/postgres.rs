@@ -2,16 +2,14 @@
 //! written to, a failed dump never passing for a backup, hooks around it,
 //! and drills that check the dump.
 
-use crate::fixture::{Commands, DUMP, GOOD, HOST, JOB, archipelago, canary};
-use archipel_tests::{Failed, Lab, archipel, ensure, jobs, output_text, record};
+use crate::fixture::{
+    Commands, DUMP, GOOD, HOST, JOB, archipelago, canary, committed, committed_at_one_instant,
+    writer_is_writing,
+};
 
-/// How many ids the writer has committed.
-fn committed(lab: &Lab) -> Result<u64, Failed> {
-    Ok(lab
-        .ssh_ok(HOST, "wc -l < /root/committed 2>/dev/null || echo 0")?
-        .trim()
-        .parse()?)
-}
+/// Where the writer logs each id it committed.
+const WRITER_LOG: &str = "/root/committed";
+use archipel_tests::{Failed, Lab, archipel, ensure, jobs, output_text, record};
 
 /// PostgreSQL from Debian's packages, a database `app` whose owner's
 /// password is the canary (in `.pgpass` files only), the application's
@@ -37,14 +35,7 @@ mkdir -p /srv/app && echo '<?php echo 1;' > /srv/app/index.php
 systemd-run -q --unit app-writer -E PGPASSFILE=/root/.pgpass sh -c 'i=0; while :; do i=$((i+1)); until psql -qAtX -h 127.0.0.1 -U app app -c \"insert into t (id) values ($i)\" >/dev/null 2>&1; do sleep 0.2; done; echo $i >> /root/committed; done'"
         ),
     )?;
-    // The writer is writing.
-    for _ in 0..100 {
-        if committed(lab)? >= 20 {
-            return Ok(());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    Err(format!("the writer committed only {} ids", committed(lab)?).into())
+    writer_is_writing(lab, WRITER_LOG)
 }
 
 fn apply(lab: &Lab, commands: &Commands<'_>) -> Result<String, Failed> {
@@ -131,7 +122,7 @@ pub fn consistent_dump(lab: &Lab) -> Result<(), Failed> {
         format!("a job with commands runs them unsandboxed, as their users: {units}"),
     )?;
 
-    let before = committed(lab)?;
+    let before = committed(lab, WRITER_LOG)?;
     ensure(
         backup(lab)?,
         output_text(&lab.ssh(
@@ -139,7 +130,7 @@ pub fn consistent_dump(lab: &Lab) -> Result<(), Failed> {
             &format!("journalctl -q -o cat -u archipel-backup-{JOB}.service | tail -n 20"),
         )),
     )?;
-    let after = committed(lab)?;
+    let after = committed(lab, WRITER_LOG)?;
     ensure(after > before, "the writer committed during the backup")?;
 
     let run = last_run(lab)?;
@@ -181,22 +172,7 @@ runuser -u postgres -- pg_restore -p 5433 -d app --no-owner --no-acl --exit-on-e
 runuser -u postgres -- psql -p 5433 -qAtX -d app -c 'select count(*), min(id), max(id) from t'"
         ),
     )?;
-    let numbers: Vec<u64> = restored
-        .trim()
-        .split('|')
-        .map(str::parse)
-        .collect::<Result<_, _>>()?;
-    let [count, min, max] = numbers[..] else {
-        return Err(format!("count, min, max: {restored}").into());
-    };
-    ensure(
-        min == 1 && count == max,
-        format!("every id up to the last restored is there ({count} rows, ids {min}..{max})"),
-    )?;
-    ensure(
-        (before..=after).contains(&max),
-        format!("the dump's last id {max} was committed during the run ({before}..{after})"),
-    )?;
+    committed_at_one_instant(&restored, before, after)?;
     lab.ssh_ok(HOST, "pg_dropcluster --stop 15 fresh")?;
     Ok(())
 }
