@@ -1,0 +1,218 @@
+//! A backup job as its host gets it: its files, units and repositories,
+//! and what the facts ask the host about it.
+
+use super::{backup_bucket, chaton_key};
+use crate::backup::{self, Task};
+use crate::escrow;
+use crate::model::{Backup, Chaton, Island, ResticSource};
+use crate::observed::{FactsQuery, FileQuery, Probe, Read};
+use crate::templates::shell_word;
+use serde::Serialize;
+
+/// A backup job, for the parts of the plan on its host.
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredBackup {
+    pub chaton: String,
+    pub job: String,
+    /// How the job is named on its host: `CHATON-JOB`.
+    pub id: String,
+    /// The machine it runs on (a name of `Archipelago::machines`).
+    pub machine: String,
+    /// The destination island, its bucket and the chaton's key there.
+    pub island: String,
+    pub bucket: String,
+    pub key: String,
+    pub restic: ResticSource,
+    /// When the backup runs (systemd's OnCalendar).
+    pub schedule: String,
+    /// `s3:ENDPOINT/BUCKET/JOB`.
+    pub repository: String,
+    /// The repository on the host that backups go to first, if any (the
+    /// island's is copied from it).
+    pub local_repository: Option<String>,
+    pub env_file: String,
+    /// The settings file's content (no secret in it).
+    pub env: String,
+    /// The S3 key, root-only: never read back.
+    pub s3_file: String,
+    /// The repository password, root-only: read back only to escrow it.
+    pub password_file: String,
+    /// Where the password is escrowed, when the chaton names recipients.
+    pub escrow: Option<DesiredEscrow>,
+    pub units: Vec<DesiredUnit>,
+}
+
+/// The job's password, encrypted to its chaton's admins, as an object in
+/// the job's bucket (a new name each time it is written, the newest under
+/// `prefix` the current one); the host records what was escrowed.
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredEscrow {
+    pub recipients: Vec<String>,
+    /// Where the objects are in the job's bucket, `JOB.escrow/`.
+    pub prefix: String,
+    /// The name of earlier versions, `JOB.escrow.age`: read when no
+    /// versioned object exists, deleted once one does.
+    pub legacy_object: String,
+    pub record_file: String,
+    pub record: String,
+}
+
+/// One task of a job: its service and the timer that starts it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredUnit {
+    pub task: Task,
+    /// Its timer's `OnCalendar=`.
+    pub schedule: String,
+    pub service_name: String,
+    pub service: String,
+    pub timer_name: String,
+    pub timer: String,
+}
+
+/// `machine`: the name of the machine it runs on; `endpoints`: its
+/// island's S3 addresses ([`s3_endpoints`]).
+pub(super) fn desired_backup(
+    island: &Island,
+    chaton: &Chaton,
+    backup: &Backup,
+    machine: String,
+    endpoints: &[String],
+) -> DesiredBackup {
+    let id = backup::job_id(&chaton.name, &backup.name);
+    let bucket = backup_bucket(&chaton.name);
+    let repository = format!("s3:{}/{bucket}/{}", endpoints[0], backup.name);
+    let recipients = chaton.escrow.clone().unwrap_or_default();
+    let escrow = (!recipients.is_empty()).then(|| {
+        let prefix = escrow::prefix(&backup.name);
+        DesiredEscrow {
+            record_file: escrow::record_file(&id),
+            record: escrow::record(&backup.to, &bucket, &prefix, &recipients),
+            recipients,
+            prefix,
+            legacy_object: escrow::legacy_object(&backup.name),
+        }
+    });
+    let units = backup::tasks(backup)
+        .into_iter()
+        .map(|task| DesiredUnit {
+            task,
+            schedule: backup::schedule(backup, task).as_str().to_string(),
+            service_name: backup::service_name(task, &id),
+            service: backup::service(&chaton.name, backup, task),
+            timer_name: backup::timer_name(task, &id),
+            timer: backup::timer(&chaton.name, backup, task),
+        })
+        .collect();
+    DesiredBackup {
+        chaton: chaton.name.clone(),
+        job: backup.name.clone(),
+        machine,
+        island: backup.to.clone(),
+        bucket,
+        key: chaton_key(&chaton.name),
+        restic: backup.restic.clone(),
+        schedule: backup.schedule.as_str().to_string(),
+        env: backup::env(
+            &chaton.name,
+            backup,
+            &repository,
+            endpoints,
+            &island.garage.s3_region,
+        ),
+        repository,
+        local_repository: backup.local.as_ref().map(|l| l.path.clone()),
+        env_file: backup::env_file(&id),
+        s3_file: backup::s3_file(&id),
+        password_file: backup::password_file(&id),
+        escrow,
+        units,
+        id,
+    }
+}
+
+/// What a backup job's host is asked about it: its files, its units (and
+/// those of tasks it no longer has), its schedules, its repositories.
+pub(super) fn job_query(job: &DesiredBackup, query: &mut FactsQuery) {
+    query
+        .files
+        .push(FileQuery::new(job.env_file.clone(), Read::Content));
+    if let Some(escrow) = &job.escrow {
+        query
+            .files
+            .push(FileQuery::new(escrow.record_file.clone(), Read::Content));
+    }
+    for secret in [&job.s3_file, &job.password_file] {
+        query
+            .files
+            .push(FileQuery::new(secret.clone(), Read::Metadata));
+    }
+    for unit in &job.units {
+        for name in [&unit.service_name, &unit.timer_name] {
+            query.files.push(FileQuery::new(
+                format!("{}/{name}", backup::UNITS_DIR),
+                Read::Content,
+            ));
+            query.units.push(name.clone());
+        }
+    }
+    // Units of tasks the job no longer has, to take off.
+    for task in Task::ALL {
+        if !job.units.iter().any(|u| u.task == task) {
+            query.files.push(FileQuery::new(
+                format!(
+                    "{}/{}",
+                    backup::UNITS_DIR,
+                    backup::timer_name(task, &job.id)
+                ),
+                Read::Metadata,
+            ));
+        }
+    }
+    // When each timer would next run, by the host's own systemd (its
+    // time zones, its clock): a date in the past never runs.
+    query.probes.push((
+        Probe::Schedules(job.id.clone()).to_string(),
+        schedules_probe(job),
+    ));
+    // Whether the repository answers to the job's password: the
+    // one probe that reaches the island. Secrets stay on the host.
+    query.probes.push((
+        Probe::Repository(job.id.clone()).to_string(),
+        repository_probe(job, None),
+    ));
+    if let Some(local) = &job.local_repository {
+        query.probes.push((
+            Probe::LocalRepository(job.id.clone()).to_string(),
+            repository_probe(job, Some(local)),
+        ));
+    }
+}
+
+/// A shell snippet run on the backup host: for each of the job's
+/// schedules, a line `TASK<TAB>next` or `TASK<TAB>never` (or `invalid`),
+/// from `systemd-analyze calendar`.
+fn schedules_probe(job: &DesiredBackup) -> String {
+    let mut script = String::new();
+    for unit in &job.units {
+        script.push_str(&format!(
+            "if answer=$(systemd-analyze calendar --iterations=1 -- {schedule} 2>&1); then case $answer in *'Next elapse: never'*) printf '%s\\tnever\\n' {task};; *) printf '%s\\tnext\\n' {task};; esac; else printf '%s\\tinvalid\\t%s\\n' {task} \"$(printf '%s' \"$answer\" | tail -n 1)\"; fi\n",
+            schedule = shell_word(&unit.schedule),
+            task = unit.task.name(),
+        ));
+    }
+    script
+}
+
+/// A shell snippet run on the backup host: restic's answer about the
+/// job's repository, read with the job's own files. Prints nothing secret:
+/// restic's error messages name the repository, never the key.
+/// With `local`, about the job's local repository at that path.
+fn repository_probe(job: &DesiredBackup, local: Option<&str>) -> String {
+    format!(
+        "[ -r {env} ] && [ -r {s3} ] && [ -r {password} ] || {{ echo no-credentials; exit 3; }}; set -a; . {env}; . {s3}; set +a; answer=$(\"$ARCHIPEL_RESTIC\" {repository}cat config --no-lock 2>&1 >/dev/null); code=$?; printf '%s\\n' \"$answer\" | tail -n 3; exit $code",
+        env = shell_word(&job.env_file),
+        s3 = shell_word(&job.s3_file),
+        password = shell_word(&job.password_file),
+        repository = local.map_or(String::new(), |path| format!("-r {} ", shell_word(path))),
+    )
+}
