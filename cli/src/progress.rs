@@ -60,6 +60,7 @@ fn lane(target: &Target) -> String {
         | Target::Vault { node, .. }
         | Target::VaultRemoval { node, .. } => node.clone(),
         Target::Connect { island }
+        | Target::Upgrade { island, .. }
         | Target::Layout { island }
         | Target::Bucket { island, .. }
         | Target::Key { island, .. }

@@ -23,6 +23,8 @@ pub enum Address {
     Island { island: String },
     /// `island.I.connect`: the nodes meeting.
     Connect { island: String },
+    /// `island.I.upgrade`: Garage's preparation for a new release.
+    Upgrade { island: String },
     /// `island.I.layout`
     Layout { island: String },
     /// `island.I.layout.role.ID`: a role in the live layout, by the first
@@ -82,6 +84,7 @@ impl Address {
         match self {
             Address::Island { island }
             | Address::Connect { island }
+            | Address::Upgrade { island }
             | Address::Layout { island }
             | Address::LayoutRole { island, .. }
             | Address::Node { island, .. }
@@ -128,6 +131,7 @@ impl Address {
         match self {
             Address::Island { .. } | Address::Chaton { .. } | Address::Machine { .. } => None,
             Address::Connect { island: i }
+            | Address::Upgrade { island: i }
             | Address::Layout { island: i }
             | Address::Node { island: i, .. }
             | Address::Buckets { island: i }
@@ -245,6 +249,7 @@ impl fmt::Display for Address {
         match self {
             Address::Island { island } => write!(f, "island.{island}"),
             Address::Connect { island } => write!(f, "island.{island}.connect"),
+            Address::Upgrade { island } => write!(f, "island.{island}.upgrade"),
             Address::Layout { island } => write!(f, "island.{island}.layout"),
             Address::LayoutRole { island, id } => write!(f, "island.{island}.layout.role.{id}"),
             Address::Node { island, node } => write!(f, "island.{island}.node.{node}"),
@@ -319,6 +324,7 @@ impl FromStr for Address {
         let address = match parts.as_slice() {
             ["island", i] => Address::Island { island: s(i) },
             ["island", i, "connect"] => Address::Connect { island: s(i) },
+            ["island", i, "upgrade"] => Address::Upgrade { island: s(i) },
             ["island", i, "layout"] => Address::Layout { island: s(i) },
             ["island", i, "layout", "role", id] => Address::LayoutRole {
                 island: s(i),

@@ -27,6 +27,65 @@ pub const ROLE_TAG: &str = "archipel";
 pub const VERSION_PROBE: (&str, &str) = ("garage_version", "/usr/local/bin/garage --version");
 pub const USER_PROBE: (&str, &str) = ("garage_user", "id -u garage");
 
+/// A Garage release, as the file pins it (`2.5.0`) and as Garage reports it
+/// (`v2.5.0`, `cargo:2.5.0`, `garage cargo:2.5.0 [features: …]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Release {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl Release {
+    /// The file's form: three numbers, an optional leading `v`.
+    pub fn parse(text: &str) -> Option<Release> {
+        let mut numbers = text.strip_prefix('v').unwrap_or(text).split('.');
+        let mut next = || numbers.next()?.parse::<u32>().ok();
+        let release = Release {
+            major: next()?,
+            minor: next()?,
+            patch: next()?,
+        };
+        numbers.next().is_none().then_some(release)
+    }
+
+    /// The release in what Garage reports: its first word that reads as
+    /// one after any `v` or `cargo:` prefix (pre-release suffixes dropped).
+    pub fn reported(text: &str) -> Option<Release> {
+        text.split_whitespace().find_map(|word| {
+            let word = word.rsplit(':').next().unwrap_or(word);
+            let core = word.split(['-', '+']).next().unwrap_or(word);
+            Release::parse(core)
+        })
+    }
+
+    /// Garage's major version: "we will always bump the first nonzero
+    /// component" for a major upgrade (its upgrading guide), so 0.8 and 0.9
+    /// are two majors, 2.1 and 2.5 one.
+    pub fn major_line(self) -> (u32, u32) {
+        if self.major == 0 {
+            (0, self.minor)
+        } else {
+            (self.major, 0)
+        }
+    }
+}
+
+impl std::fmt::Display for Release {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// Where a node keeps the metadata snapshot taken before its last upgrade,
+/// out of Garage's `snapshots` directory (whose cleanup keeps only the two
+/// newest, so the next automatic snapshot would delete it).
+pub fn upgrade_snapshots_dir(meta_dir: &str) -> String {
+    format!("{}/{UPGRADE_SNAPSHOTS}", meta_dir.trim_end_matches('/'))
+}
+
+pub const UPGRADE_SNAPSHOTS: &str = "archipel-snapshots";
+
 /// Garage's public node key: its hex is the node's ID.
 pub fn node_key_path(meta_dir: &str) -> String {
     format!("{}/node_key.pub", meta_dir.trim_end_matches('/'))
@@ -118,6 +177,31 @@ pub fn role_tags(node: &Node) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn releases_are_read_as_the_file_and_garage_write_them() {
+        let r = |major, minor, patch| Release {
+            major,
+            minor,
+            patch,
+        };
+        assert_eq!(Release::parse("2.5.0"), Some(r(2, 5, 0)));
+        assert_eq!(Release::parse("v2.4.1"), Some(r(2, 4, 1)));
+        assert_eq!(Release::parse("2.5"), None);
+        assert_eq!(Release::parse("2.5.0.1"), None);
+        assert_eq!(Release::parse("latest"), None);
+        assert_eq!(
+            Release::reported("garage cargo:2.5.0 [features: bundled-libs, lmdb]"),
+            Some(r(2, 5, 0))
+        );
+        assert_eq!(Release::reported("v2.4.1"), Some(r(2, 4, 1)));
+        assert_eq!(Release::reported("git:v2.6.0-rc1"), Some(r(2, 6, 0)));
+        assert_eq!(Release::reported("garage"), None);
+        assert!(r(2, 4, 1) < r(2, 5, 0) && r(2, 5, 0) < r(2, 10, 0));
+        assert_eq!(r(2, 1, 0).major_line(), r(2, 5, 3).major_line());
+        assert_ne!(r(1, 3, 0).major_line(), r(2, 0, 0).major_line());
+        assert_ne!(r(0, 8, 4).major_line(), r(0, 9, 0).major_line());
+    }
 
     #[test]
     fn replication_factor_is_read_back() {

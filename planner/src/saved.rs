@@ -21,8 +21,9 @@ use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 
 /// 2: each change carries its target (format 1 had them in a list beside
-/// the plan).
-pub const FORMAT_VERSION: &str = "3";
+/// the plan). 3: a node's change carries what the plan decided for it. 4:
+/// an island's upgrade preparation is a target of its own.
+pub const FORMAT_VERSION: &str = "4";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedPlan {
@@ -261,14 +262,15 @@ mod tests {
     #[test]
     fn a_plan_saved_in_another_format_is_refused_by_its_version() {
         let mut old = serde_json::to_value(saved()).unwrap();
-        for format in ["1", "2"] {
-            // Format 2's node changes did not carry the plan's decisions.
+        for format in ["1", "2", "3"] {
+            // Format 2's node changes did not carry the plan's decisions;
+            // format 3 had no upgrade preparation.
             old["format_version"] = json!(format);
             let error = SavedPlan::from_json(&old.to_string()).unwrap_err();
             assert_eq!(
                 error,
                 format!(
-                    "it is in format {format} (archipel 0.1.0), this archipel reads format 3: make the plan again with archipel plan -out"
+                    "it is in format {format} (archipel 0.1.0), this archipel reads format 4: make the plan again with archipel plan -out"
                 )
             );
         }

@@ -494,7 +494,23 @@ pub fn output_text(output: &Output) -> String {
 
 /// The cached Garage build (built if missing): its path and sha256.
 pub fn garage_build() -> Result<(String, String), LabError> {
+    build_garage(&[])
+}
+
+/// The release upgrades start from in the lab, and its cached build
+/// (without k2v and metrics: all an island needs to run and be upgraded).
+pub const OLDER_GARAGE: &str = "2.4.1";
+
+pub fn older_garage_build() -> Result<(String, String), LabError> {
+    build_garage(&[
+        ("GARAGE_VERSION", OLDER_GARAGE),
+        ("GARAGE_FEATURES", "minimal"),
+    ])
+}
+
+fn build_garage(env: &[(&str, &str)]) -> Result<(String, String), LabError> {
     let output = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/build-garage"))
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .map_err(|e| LabError::new("cannot run tests/lab/build-garage", e.to_string()))?;

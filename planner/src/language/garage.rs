@@ -11,7 +11,7 @@ use hcl_edit::structure::{Attribute, Block};
 impl Decoder<'_> {
     pub(super) fn garage(&mut self, block: &Block, island: &str) -> Option<Garage> {
         let fields = self.fields(block, &GARAGE, format!("the garage block of {island}"));
-        let version = self.required(&fields, "version", "\"2.5.0\"", Self::string);
+        let version = self.required(&fields, "version", "\"2.5.0\"", Self::release);
         let binary = self.required(&fields, "binary", "\"https://…/garage\"", |d, attr| {
             d.binary_source(&attr.value, "Garage")
         });

@@ -234,6 +234,22 @@ impl Decoder<'_> {
         }
     }
 
+    /// A Garage release: three numbers (`2.5.0`), as its releases are named.
+    pub(super) fn release(&mut self, attr: &Attribute) -> Option<String> {
+        let text = self.string(attr)?;
+        if crate::garage::Release::parse(&text).is_some() {
+            Some(text.trim_start_matches('v').to_string())
+        } else {
+            let span = self.span(&attr.value);
+            self.error(
+                "invalid-version",
+                span,
+                format!("version must be a Garage release such as \"2.5.0\", not \"{text}\""),
+            );
+            None
+        }
+    }
+
     pub(super) fn sha256(&mut self, value: &Expression) -> Option<String> {
         let text = self.string_value(value)?;
         if text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()) {

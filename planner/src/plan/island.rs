@@ -4,6 +4,7 @@ use super::bucket::plan_bucket;
 use super::files::file_content;
 use super::machines::machine_facts;
 use super::node::{IslandSeen, plan_node};
+use super::upgrade::plan_upgrade;
 use super::{Action, Builder, Incomplete, NodeStep, PlanError, SENSITIVE, Target, Unmanaged};
 use crate::address::Address;
 use crate::desired::{DesiredIsland, DesiredNode};
@@ -22,7 +23,7 @@ pub(super) fn node_address(island: &str, node: &str) -> Address {
     }
 }
 
-fn island_address(island: &str) -> Address {
+pub(super) fn island_address(island: &str) -> Address {
     Address::Island {
         island: island.to_string(),
     }
@@ -69,24 +70,11 @@ pub(super) fn plan_island(island: &DesiredIsland, observed: &Observed, b: &mut B
             ),
         });
     }
-    // Two desired nodes with one Garage identity: a cloned metadata directory.
-    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
-    for (node, id) in &node_ids {
-        if let Some(id) = id
-            && let Some(other) = seen.insert(id, node)
-        {
-            b.plan.errors.push(PlanError {
-                address: node_address(&island.name, node),
-                message: format!(
-                    "nodes {other} and {node} have the same Garage node ID {}: a metadata directory was copied between machines",
-                    short_id(id)
-                ),
-            });
-        }
-    }
+    one_identity_per_node(island, &node_ids, b);
 
     match observed.islands.get(&island.name) {
         Some(IslandObservation::Reached { cluster, .. }) => {
+            plan_upgrade(island, &seen.releases, b);
             plan_live_island(island, cluster, &node_ids, b)
         }
         Some(IslandObservation::NotRunning) => plan_new_island(island, b),
@@ -113,6 +101,28 @@ pub(super) fn plan_island(island: &DesiredIsland, observed: &Observed, b: &mut B
     }
 }
 
+/// Two desired nodes with one Garage identity: a cloned metadata directory.
+fn one_identity_per_node(
+    island: &DesiredIsland,
+    node_ids: &BTreeMap<&str, Option<String>>,
+    b: &mut Builder,
+) {
+    let mut holders: BTreeMap<&str, &str> = BTreeMap::new();
+    for (node, id) in node_ids {
+        if let Some(id) = id
+            && let Some(other) = holders.insert(id, node)
+        {
+            b.plan.errors.push(PlanError {
+                address: node_address(&island.name, node),
+                message: format!(
+                    "nodes {other} and {node} have the same Garage node ID {}: a metadata directory was copied between machines",
+                    short_id(id)
+                ),
+            });
+        }
+    }
+}
+
 pub(super) fn not_observed() -> Unreachable {
     Unreachable {
         kind: crate::observed::UnreachableKind::Other,
@@ -125,7 +135,7 @@ fn short_id(id: &str) -> &str {
 }
 
 /// The node's Garage ID (hex public key), once the daemon has run.
-fn node_id(facts: &HostFacts, node: &DesiredNode) -> Option<String> {
+pub(super) fn node_id(facts: &HostFacts, node: &DesiredNode) -> Option<String> {
     facts
         .files
         .get(&garage::node_key_path(&node.meta_dir))

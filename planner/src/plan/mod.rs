@@ -10,7 +10,7 @@
 //! a Garage node (`node.rs`), an island, its layout and keys (`island.rs`),
 //! a bucket (`bucket.rs`), a backup job and its host (`backup.rs`), the jobs
 //! the file no longer runs (`removals.rs`), an island's vault passes
-//! (`vault.rs`); the checks on the whole plan
+//! (`vault.rs`), a new Garage release (`upgrade.rs`); the checks on the whole plan
 //! (`machines.rs`, `guard.rs` for `prevent_destroy`); the text files
 //! archipel writes (`files.rs`); and the dependency order (`order.rs`).
 
@@ -24,6 +24,7 @@ mod node;
 mod order;
 mod removals;
 mod types;
+mod upgrade;
 mod vault;
 
 pub use types::{

@@ -3,11 +3,13 @@
 
 use super::files::{Drift, managed_file};
 use super::machines::machine_facts;
+use super::upgrade::{NodeRelease, releases};
 use super::{Action, Builder, NodeDecision, NodeStep, SENSITIVE, Target};
 use crate::desired::{DesiredIsland, DesiredNode};
 use crate::garage;
 use crate::observed::{FileFacts, HostFacts, IslandObservation, Observed};
 use crate::ownership;
+use std::collections::BTreeMap;
 
 /// What the whole island shows that its nodes' changes depend on: apply
 /// is told, not left to judge again (see [`NodeDecision`]).
@@ -16,6 +18,8 @@ pub(super) struct IslandSeen<'a> {
     secrets_holder: Option<&'a str>,
     /// The island answered with its layout: it runs.
     running: bool,
+    /// What each node runs.
+    pub releases: BTreeMap<&'a str, NodeRelease>,
 }
 
 impl<'a> IslandSeen<'a> {
@@ -33,6 +37,7 @@ impl<'a> IslandSeen<'a> {
             })
             .map(|node| node.name.as_str());
         IslandSeen {
+            releases: releases(island, observed),
             secrets_holder,
             running: matches!(
                 observed.islands.get(&island.name),
@@ -108,15 +113,37 @@ impl OnNode<'_> {
 
 /// The binary: the pinned one.
 fn plan_binary(on: &OnNode, restart_for: &mut Vec<&str>, b: &mut Builder) {
+    // The release its daemon runs, as the cluster reports it; the installed
+    // binary's when the daemon is not seen.
     let live_version = on
-        .facts
-        .probes
-        .get(garage::VERSION_PROBE.0)
-        .filter(|p| p.status == 0)
-        .map(|p| p.output.clone());
+        .seen
+        .releases
+        .get(on.node.name.as_str())
+        .and_then(|r| r.effective())
+        .map(|r| r.to_string());
     match on.file(garage::BINARY) {
         FileFacts::File { sha256, .. }
-            if sha256.as_deref() == Some(on.island.binary_sha256.as_str()) => {}
+            if sha256.as_deref() == Some(on.island.binary_sha256.as_str()) =>
+        {
+            // The pinned binary is the one installed: it must be the
+            // release the file says, which upgrades are decided on.
+            let reports = on
+                .seen
+                .releases
+                .get(on.node.name.as_str())
+                .and_then(|r| r.installed);
+            if let Some(reports) = reports
+                && garage::Release::parse(&on.island.version) != Some(reports)
+            {
+                b.plan.errors.push(super::PlanError {
+                    address: on.target(NodeStep::Binary).address(),
+                    message: format!(
+                        "the binary pinned by sha256 reports Garage {reports}, but the file says version = \"{}\": correct one of them",
+                        on.island.version
+                    ),
+                });
+            }
+        }
         FileFacts::File { sha256, .. } => {
             restart_for.push("binary");
             b.add(

@@ -1,7 +1,8 @@
 //! The dependency order of the changes.
 
 use super::{
-    Action, BackupStep, Builder, Change, HostStep, NodeStep, Plan, PlanError, Target, VaultStep,
+    Action, BackupStep, Builder, Change, HostStep, NodeDecision, NodeStep, Plan, PlanError, Target,
+    VaultStep,
 };
 use crate::address::Address;
 use crate::desired::{backup_bucket, chaton_key};
@@ -17,10 +18,11 @@ pub(super) fn order(mut builder: Builder) -> Plan {
         .changes
         .sort_by_cached_key(|change| change.address.to_string());
     let changes = &builder.changes;
-    let dependencies: Vec<BTreeSet<usize>> = changes
+    let mut dependencies: Vec<BTreeSet<usize>> = changes
         .iter()
         .map(|change| depends_on(change, changes))
         .collect();
+    one_restart_at_a_time(changes, &mut dependencies);
     let addresses: Vec<&Address> = changes.iter().map(|c| &c.address).collect();
     let (sequence, cycles) = sequence(&addresses, &dependencies);
     let mut plan = std::mem::take(&mut builder.plan);
@@ -37,6 +39,26 @@ pub(super) fn order(mut builder: Builder) -> Plan {
         })
         .collect();
     plan
+}
+
+/// The members of a running island restart one after the other, in the
+/// order of their addresses: each waits for the one before, so the plan
+/// shows the order, and a restart that fails stops the ones after it.
+fn one_restart_at_a_time(changes: &[Change], dependencies: &mut [BTreeSet<usize>]) {
+    let mut previous: std::collections::BTreeMap<&str, usize> = Default::default();
+    // `changes` are sorted by address.
+    for (index, change) in changes.iter().enumerate() {
+        if let Target::Node {
+            island,
+            step: NodeStep::Service,
+            decided: NodeDecision::Rejoin,
+            ..
+        } = &change.target
+            && let Some(before) = previous.insert(island, index)
+        {
+            dependencies[index].insert(before);
+        }
+    }
 }
 
 /// A topological order of the changes (by index), taking the first ready
@@ -101,6 +123,8 @@ enum Step {
     Services,
     Connect,
     Layout,
+    /// The island's preparation for a new Garage release.
+    Upgrade,
     /// The bucket a grant is on, and the key it is for.
     GrantedBucket,
     GrantedKey,
@@ -172,13 +196,20 @@ fn waits_for(change: &Change) -> &'static [Preference] {
     use BackupStep as B;
     match &change.target {
         Target::Node { step, .. } => match step {
-            NodeStep::Binary | NodeStep::Directories => &[],
+            // A running node's binary is replaced once Garage's preparation
+            // for the release is done.
+            NodeStep::Binary => &[&[&[Step::Upgrade]]],
+            NodeStep::Directories => &[],
             NodeStep::Config => &[&[INSTALLED]],
             // Secret files belong to the garage user.
             NodeStep::Secrets => &[&[&[Step::Node(NodeStep::Directories)]]],
             NodeStep::Unit => &[&[CONFIGURED, INSTALLED]],
-            NodeStep::Service => &[&[&[Step::Node(NodeStep::Unit)], CONFIGURED, INSTALLED]],
+            NodeStep::Service => &[
+                &[&[Step::Node(NodeStep::Unit)], CONFIGURED, INSTALLED],
+                &[&[Step::Upgrade]],
+            ],
         },
+        Target::Upgrade { .. } => &[],
         Target::Connect { .. } => &[&[&[Step::Services]]],
         Target::Layout { .. } => &[&[&[Step::Connect], &[Step::Services]]],
         Target::NodeRemoval { .. } => &[&[&[Step::Layout]]],
@@ -296,6 +327,7 @@ impl Step {
                 },
             )
             | (Step::Connect, Target::Connect { island })
+            | (Step::Upgrade, Target::Upgrade { island, .. })
             | (Step::Layout, Target::Layout { island }) => island_of(waiting) == Some(island),
             (Step::GrantedBucket, Target::Bucket { island, bucket }) => {
                 grant_of(waiting).is_some_and(|(i, b, _)| i == island && b == bucket)
@@ -364,6 +396,7 @@ fn island_of(target: &Target) -> Option<&String> {
         Target::Node { island, .. }
         | Target::NodeRemoval { island, .. }
         | Target::Connect { island }
+        | Target::Upgrade { island, .. }
         | Target::Layout { island }
         | Target::Bucket { island, .. }
         | Target::Key { island, .. }

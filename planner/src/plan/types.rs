@@ -153,6 +153,15 @@ pub enum Target {
     Connect {
         island: String,
     },
+    /// Garage's preparation before its running nodes get a new release:
+    /// a table repair on every node, waited for, then a metadata snapshot
+    /// on every node, kept for a way back.
+    Upgrade {
+        island: String,
+        /// The nodes running in the island when planned: each keeps its
+        /// snapshot.
+        members: Vec<String>,
+    },
     Layout {
         island: String,
     },
@@ -217,6 +226,7 @@ impl Target {
             } => Address::NodeStep { island, node, step },
             Target::NodeRemoval { island, node, .. } => Address::Node { island, node },
             Target::Connect { island } => Address::Connect { island },
+            Target::Upgrade { island, .. } => Address::Upgrade { island },
             Target::Layout { island } => Address::Layout { island },
             Target::Bucket { island, bucket } => Address::Bucket { island, bucket },
             Target::Key { island, key } => Address::Key { island, key },

@@ -31,5 +31,6 @@ mod removals;
 mod saved;
 mod scope;
 mod status;
+mod upgrade;
 mod vault;
 mod world;

@@ -30,6 +30,9 @@ pub(super) async fn run(
             decided,
         } => node_step(context, change.action, island, node, step, decided).await,
         Target::Connect { island } => connect_island(context, island).await,
+        Target::Upgrade { island, members } => {
+            prepare_upgrade(context, &change.address, island, members, events).await
+        }
         Target::Layout { island } => change_layout(context, island).await,
         Target::Bucket { island, bucket } if change.action == Action::Delete => {
             let island = context.island(island)?;
@@ -135,7 +138,7 @@ async fn node_step(
                     island: island.name.clone(),
                 }
             })?;
-            garage::install_binary(remote, binary, &island.binary_sha256).await
+            garage::install_binary(remote, binary, &island.binary_sha256, &island.version).await
         }
         NodeStep::Directories => garage::prepare_directories(remote, node).await,
         NodeStep::Config => garage::write_config(remote, node).await,
@@ -218,6 +221,34 @@ async fn connect_island(context: &Context, island: &str) -> Result<(), SshError>
         .collect();
     let all: Vec<String> = ids.values().cloned().collect();
     garage::connect(coordinator, &peers, &all).await
+}
+
+/// Garage's preparation for a new release, before any node of the island
+/// gets it: the table repair, waited for, then a metadata snapshot kept on
+/// every member, whose place is reported.
+async fn prepare_upgrade(
+    context: &Context,
+    address: &archipel_planner::address::Address,
+    island: &str,
+    members: &[String],
+    events: &mpsc::UnboundedSender<Event>,
+) -> Result<(), SshError> {
+    let island = context.island(island)?;
+    let coordinator = context.coordinator(island)?;
+    let say = |message: String| {
+        let _ = events.send(Event::Progress(address.clone(), message));
+    };
+    say("repairing the tables on every node".into());
+    garage::repair_tables(coordinator).await?;
+    say("tables repaired; snapshotting every node's metadata".into());
+    let mut nodes = Vec::new();
+    for node in island.nodes.iter().filter(|n| members.contains(&n.name)) {
+        nodes.push((node, context.remote(&node.name)?));
+    }
+    for (node, kept) in garage::snapshot_metadata(coordinator, &nodes, &island.version).await? {
+        say(format!("{node}: metadata snapshot kept in {kept}"));
+    }
+    Ok(())
 }
 
 /// Applies the island's new layout, then waits for it to be healthy.

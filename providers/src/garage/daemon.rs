@@ -60,9 +60,34 @@ impl Secrets {
 }
 
 /// Installs the pinned binary (already verified), keeping the previous one
-/// for a rollback by hand, and checks what landed.
-pub async fn install_binary(remote: &Remote, binary: &[u8], sha256: &str) -> Result<(), SshError> {
-    crate::host::install_pinned(remote, BINARY, Some(files::PREVIOUS_BINARY), binary, sha256).await
+/// for a rollback by hand, and checks what landed: its hash, and that it
+/// runs and reports the release the file says (upgrades are decided on
+/// it). The daemon is not restarted here.
+pub async fn install_binary(
+    remote: &Remote,
+    binary: &[u8],
+    sha256: &str,
+    version: &str,
+) -> Result<(), SshError> {
+    crate::host::install_pinned(remote, BINARY, Some(files::PREVIOUS_BINARY), binary, sha256)
+        .await?;
+    let reports = remote
+        .run_checked(files::VERSION_PROBE.1, &[], None)
+        .await?;
+    let reported = files::Release::reported(&reports.stdout_text());
+    if reported.is_some() && reported == files::Release::parse(version) {
+        Ok(())
+    } else {
+        Err(SshError::Failed {
+            host: remote.host().to_string(),
+            command: files::VERSION_PROBE.1.to_string(),
+            status: 1,
+            stderr: format!(
+                "the pinned binary reports {:?}, not Garage {version} as the file says; Garage was not restarted",
+                reports.stdout_text().trim()
+            ),
+        })
+    }
 }
 
 /// The `garage` system user and the node's private directories.

@@ -14,13 +14,16 @@
 //! - `layout.rs`: joining the nodes into one cluster and staging and
 //!   applying its layout;
 //! - `buckets_and_keys.rs`: buckets, access keys and the grants between
-//!   them.
+//!   them;
+//! - `upgrade.rs`: Garage's preparation for a new release (a table repair,
+//!   waited for, and a metadata snapshot kept on every node).
 
 mod admin_api;
 mod buckets_and_keys;
 mod cluster;
 mod daemon;
 mod layout;
+mod upgrade;
 
 pub use admin_api::{API_CALL_WITHIN, Asking, api};
 pub use buckets_and_keys::{
@@ -32,3 +35,4 @@ pub use daemon::{
     wait_drained, wait_for, wait_healthy, wait_rejoined, write_config, write_secrets, write_unit,
 };
 pub use layout::{apply_layout, connect};
+pub use upgrade::{repair_tables, snapshot_metadata};
