@@ -56,7 +56,7 @@ island \"lab-b\" {{\n  garage {{\n    version            = \"2.5.0\"\n    binary
 /// asked through `from` (`GetNodeInfo` on every node), by node ID; a node
 /// that did not answer, with its error.
 pub fn versions(lab: &Lab, from: &str) -> Result<Vec<(String, String)>, Failed> {
-    let info = garage_api(lab, from, "GetNodeInfo '{\"node\":\"*\"}'")?;
+    let info = garage_api(lab, from, "GetNodeInfo '{\"node\":\"*\",\"body\":null}'")?;
     let mut versions: Vec<(String, String)> = info["success"]
         .as_object()
         .ok_or("success")?
