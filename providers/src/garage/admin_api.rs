@@ -33,7 +33,10 @@ const TIMED_OUT: i32 = 124;
 /// config and the bound in seconds (`Endpoint` or `Endpoint=JSON`), eight at
 /// a time (each call is a short RPC session with the local daemon), each
 /// stopped after the bound where the node has `timeout`, then prints each
-/// answer framed as base64 on its own line, in the order asked.
+/// answer framed as base64 on its own line, in the order asked: what the
+/// call printed on stdout when it succeeded (a release may log on stderr
+/// meanwhile, and a log line in the middle of the JSON would break it),
+/// its stderr then stdout when it failed.
 const SCRIPT: &str = r#"bin=$1; cfg=$2; limit=$3; shift 3
 if command -v timeout >/dev/null 2>&1; then bounded() { timeout "$limit" "$@"; }; else bounded() { "$@"; }; fi
 dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
@@ -42,7 +45,7 @@ for call; do
   i=$((i+1))
   (
     endpoint=${call%%=*}
-    case $call in *=*) bounded "$bin" -c "$cfg" json-api "$endpoint" "${call#*=}" ;; *) bounded "$bin" -c "$cfg" json-api "$endpoint" ;; esac >"$dir/$i" 2>&1
+    case $call in *=*) bounded "$bin" -c "$cfg" json-api "$endpoint" "${call#*=}" ;; *) bounded "$bin" -c "$cfg" json-api "$endpoint" ;; esac >"$dir/$i" 2>"$dir/$i.err"
     echo $? >"$dir/$i.rc"
   ) &
   [ $((i % 8)) -eq 0 ] && wait
@@ -51,7 +54,9 @@ wait
 i=0
 for call; do
   i=$((i+1))
-  printf 'api\t%s\t%s\t' "${call%%=*}" "$(cat "$dir/$i.rc")"; base64 -w0 <"$dir/$i"; echo
+  rc=$(cat "$dir/$i.rc")
+  printf 'api\t%s\t%s\t' "${call%%=*}" "$rc"
+  if [ "$rc" = 0 ]; then base64 -w0 <"$dir/$i"; else cat "$dir/$i.err" "$dir/$i" | base64 -w0; fi; echo
 done
 "#;
 
