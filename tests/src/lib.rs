@@ -313,8 +313,16 @@ fn parse_summary(summary: &str) -> Result<Vec<LabNode>, LabError> {
 }
 
 /// The `archipel` binary of this checkout, built if needed (the tests crate
-/// cannot depend on a binary crate, so it asks cargo, like a user would).
+/// cannot depend on a binary crate, so it asks cargo, like a user would),
+/// once per test binary: every case runs the same archipel, and the
+/// checkout may change while they run.
 pub fn archipel_binary() -> Result<PathBuf, LabError> {
+    ARCHIPEL.get_or_init(build_archipel).clone()
+}
+
+static ARCHIPEL: std::sync::OnceLock<Result<PathBuf, LabError>> = std::sync::OnceLock::new();
+
+fn build_archipel() -> Result<PathBuf, LabError> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let output = Command::new(env!("CARGO"))
         .args([
@@ -340,7 +348,21 @@ pub fn archipel_binary() -> Result<PathBuf, LabError> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"));
-    Ok(target.join("debug/archipel"))
+    // A copy of its own: another build in the checkout replaces the
+    // target's. Copies of test processes gone are removed.
+    let copies = target.join("archipel-lab-copies");
+    let copy_error =
+        |e: std::io::Error| LabError::new("cannot copy the archipel binary", e.to_string());
+    std::fs::create_dir_all(&copies).map_err(copy_error)?;
+    for entry in std::fs::read_dir(&copies).map_err(copy_error)?.flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !Path::new("/proc").join(&pid).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    let copy = copies.join(std::process::id().to_string());
+    std::fs::copy(target.join("debug/archipel"), &copy).map_err(copy_error)?;
+    Ok(copy)
 }
 
 /// A test's check: `Err(message)` when `condition` does not hold.
@@ -583,6 +605,9 @@ fn run(nodes: usize, tests: &[LabTest], sweep: bool) -> ! {
     let conclusion = libtest_mimic::run(&args, trials);
     // Tear down before exiting: `exit` runs no destructors.
     drop(lab.lock().unwrap_or_else(PoisonError::into_inner).take());
+    if let Some(Ok(copy)) = ARCHIPEL.get() {
+        let _ = std::fs::remove_file(copy);
+    }
     conclusion.exit()
 }
 
