@@ -109,6 +109,37 @@ impl ScopeArgs {
     }
 }
 
+/// `--dead-node`: nodes out of the file whose machine is gone for good.
+#[derive(Debug, clap::Args)]
+pub struct DeadNodeArgs {
+    /// A node taken out of the file whose machine is gone for good
+    /// (repeatable): dropped from its island's layout without handing its
+    /// data over, instead of drained; the plan says which data has one copy
+    /// fewer until the island has copied it again.
+    #[arg(long = "dead-node", value_name = "NODE")]
+    dead_nodes: Vec<String>,
+}
+
+impl DeadNodeArgs {
+    /// Declares the nodes dead in `desired`; a node the file still has is
+    /// the error.
+    pub fn declare(&self, desired: &mut Desired) -> Result<(), LoadError> {
+        for name in &self.dead_nodes {
+            if desired
+                .islands
+                .iter()
+                .any(|i| i.nodes.iter().any(|n| &n.name == name))
+            {
+                return Err(LoadError::new(format!(
+                    "--dead-node {name}: {name} is a node of the file; take its block out of the file (and add its replacement) first"
+                )));
+            }
+        }
+        desired.dead_nodes = self.dead_nodes.iter().cloned().collect();
+        Ok(())
+    }
+}
+
 /// `CHATON/JOB`: one backup job of the file. Its help is the command's.
 #[derive(Debug, clap::Args)]
 pub struct JobArgs {

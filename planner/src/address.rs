@@ -185,16 +185,18 @@ impl NodeStep {
             NodeStep::Secrets => "secrets",
             NodeStep::Unit => "unit",
             NodeStep::Service => "service",
+            NodeStep::Data => "data",
         }
     }
 
-    const ALL: [NodeStep; 6] = [
+    const ALL: [NodeStep; 7] = [
         NodeStep::Binary,
         NodeStep::Directories,
         NodeStep::Config,
         NodeStep::Secrets,
         NodeStep::Unit,
         NodeStep::Service,
+        NodeStep::Data,
     ];
 }
 

@@ -91,6 +91,23 @@ pub fn node_key_path(meta_dir: &str) -> String {
     format!("{}/node_key.pub", meta_dir.trim_end_matches('/'))
 }
 
+/// Where Garage records its data directories and the marker it wrote in
+/// each (`data_layout`, in the metadata directory): present once Garage
+/// has run on the node.
+pub fn data_layout_path(meta_dir: &str) -> String {
+    format!("{}/data_layout", meta_dir.trim_end_matches('/'))
+}
+
+/// The marker Garage writes in a data directory the first time it uses it
+/// (`garage-marker`). Missing while [`data_layout_path`] records it, the
+/// directory lost its blocks (a new disk, a wiped one) though the node
+/// kept its identity and metadata: Garage refuses to start on it until
+/// its data layout is made anew, then a block repair refills it from the
+/// other nodes.
+pub fn data_marker_path(data_dir: &str) -> String {
+    format!("{}/garage-marker", data_dir.trim_end_matches('/'))
+}
+
 /// The config: root's, readable by Garage.
 pub const CONFIG_OWNER: Ownership = Ownership::new("root", USER, 0o640);
 /// The secrets: Garage's alone (it refuses to start otherwise).

@@ -231,6 +231,7 @@ mod tests {
                     node: "a-9".into(),
                     id: "ab".repeat(32),
                     ssh: SshTarget::parse("ops@[fd00::9]:2222").unwrap(),
+                    dead: true,
                 },
                 &[],
             ),

@@ -1,7 +1,7 @@
 //! `archipel apply`: compute the plan, show it, ask, make the changes in
 //! dependency order over SSH, and observe again to prove what converged.
 
-use crate::args::ScopeArgs;
+use crate::args::{DeadNodeArgs, ScopeArgs};
 use crate::files::{self, LoadError};
 use crate::{progress, remote, render};
 use archipel_planner::address::Address;
@@ -31,6 +31,10 @@ use tokio::sync::watch;
     )
     .conflicts_with("saved")
 }))]
+#[command(mut_arg("dead_nodes", |dead| {
+    // A saved plan says which nodes it drops as dead.
+    dead.conflicts_with("saved")
+}))]
 pub struct Args {
     /// A plan saved with `archipel plan -out FILE`: applied exactly as it
     /// was saved, without asking, or refused when the file or the live
@@ -39,6 +43,8 @@ pub struct Args {
     saved: Option<std::path::PathBuf>,
     #[command(flatten)]
     only: ScopeArgs,
+    #[command(flatten)]
+    dead: DeadNodeArgs,
     /// Do not ask for confirmation (for CI). Without it, apply asks on a
     /// terminal and refuses to run anywhere else.
     #[arg(long)]
@@ -60,7 +66,8 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
     let Some(model) = files::load_valid(path, false)? else {
         return Ok(ExitCode::FAILURE);
     };
-    let desired = desired(&model);
+    let mut desired = desired(&model);
+    args.dead.declare(&mut desired)?;
     let saved = args.saved.as_deref().map(files::read_saved).transpose()?;
     let scopes = args.only.scopes(&desired)?;
     let runtime = remote::runtime()?;
@@ -418,7 +425,13 @@ async fn departing(ssh: &Ssh, plan: &Plan) -> Result<BTreeMap<String, Remote>, S
         .changes
         .iter()
         .filter_map(|c| match &c.target {
-            Target::NodeRemoval { node, ssh, .. } => Some((node.as_str(), ssh)),
+            // A dead node's machine is gone: nothing to reach or stop.
+            Target::NodeRemoval {
+                node,
+                ssh,
+                dead: false,
+                ..
+            } => Some((node.as_str(), ssh)),
             _ => None,
         })
         .collect();

@@ -1,7 +1,7 @@
 //! `archipel plan`: observe the islands and machines, compare them with the
 //! file, and show the changes apply would make, in order.
 
-use crate::args::{self, Format, OutputArgs, ScopeArgs};
+use crate::args::{self, DeadNodeArgs, Format, OutputArgs, ScopeArgs};
 use crate::files::{self, LoadError};
 use crate::{remote, render};
 use archipel_planner::desired::desired;
@@ -39,6 +39,8 @@ pub struct Args {
     out: Option<PathBuf>,
     #[command(flatten)]
     only: ScopeArgs,
+    #[command(flatten)]
+    dead: DeadNodeArgs,
     /// Exit 2 when there are changes, 0 when there are none (1 on error),
     /// as `terraform plan -detailed-exitcode`: for drift checks on a timer.
     #[arg(long)]
@@ -57,7 +59,8 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
     let Some(model) = files::load_valid(path, args.output.json())? else {
         return Ok(ExitCode::FAILURE);
     };
-    let desired = desired(&model);
+    let mut desired = desired(&model);
+    args.dead.declare(&mut desired)?;
     let scopes = args.only.scopes(&desired)?;
     let observed = match &args.observed {
         Some(file) => read_observation(file)?,

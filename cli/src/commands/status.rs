@@ -183,18 +183,91 @@ fn rows(report: &Status) -> Vec<Row> {
 }
 
 fn island_line(island: &status::IslandStatus) -> String {
-    if island.total_bytes == 0 {
+    if island.total_bytes == 0 && island.partitions == 0 {
         return format!("{}: {}", island.name, island.health);
     }
-    format!(
-        "{}: {}, {}/{} storage nodes up, {} used of {}",
+    let mut line = format!(
+        "{}: {}, {}/{} storage nodes up, {}/{} partitions with quorum, {} used of {}, {} stored",
         island.name,
         island.health,
         island.storage_nodes_up,
         island.storage_nodes,
+        island.partitions_quorum,
+        island.partitions,
         bytes(island.used_bytes),
-        bytes(island.total_bytes)
-    )
+        bytes(island.total_bytes),
+        bytes(island.stored_bytes)
+    );
+    if let Some(per_gb) = island.memory_bytes_per_stored_gb {
+        line.push_str(&format!(", Garage memory {} per stored GB", bytes(per_gb)));
+    }
+    line
+}
+
+/// A node in a line: what is wrong first, then Garage's signals and what
+/// the node costs.
+fn node_line(node: &status::NodeHealth) -> String {
+    let mut words: Vec<String> = Vec::new();
+    if node.data_lost {
+        words.push("DATA DIRECTORY LOST (its blocks are gone; `archipel apply` repairs it)".into());
+    }
+    match node.up {
+        Some(true) => words.push("up".into()),
+        Some(false) => words.push("DOWN".into()),
+        None => {}
+    }
+    if let Some(version) = &node.version {
+        words.push(version.clone());
+    }
+    if let (Some(used), Some(total)) = (node.disk_used_bytes, node.disk_total_bytes) {
+        let capacity = node
+            .capacity
+            .map(|c| format!(", capacity {}", Size(c)))
+            .unwrap_or_default();
+        words.push(format!(
+            "disk {} of {}{capacity}",
+            bytes(used),
+            bytes(total)
+        ));
+    }
+    if let Some(blocks) = node.blocks {
+        words.push(format!("{blocks} blocks"));
+    }
+    match node.resync_queue {
+        Some(0) | None => {}
+        Some(queue) => words.push(format!("resyncing: {queue} blocks queued")),
+    }
+    match node.resync_errors {
+        Some(0) | None => {}
+        Some(errors) => words.push(format!(
+            "{errors} BLOCKS FAILED TO RESYNC (`garage block list-errors`)"
+        )),
+    }
+    match (&node.scrub_last_completed, node.scrub_age_seconds) {
+        (_, Some(a)) => words.push(format!("scrubbed {} ago", age(a))),
+        (Some(never), None) => words.push(format!("scrubbed {never}")),
+        _ => {}
+    }
+    match node.scrub_corruptions {
+        Some(0) | None => {}
+        Some(found) => words.push(format!("{found} CORRUPTIONS FOUND BY SCRUBS")),
+    }
+    if let Some(memory) = &node.memory {
+        let peak = memory
+            .peak_with_cache_bytes
+            .map(|p| format!(", peak {} with cache", bytes(p)))
+            .unwrap_or_default();
+        words.push(format!(
+            "memory {} (+{} page cache{peak}; by {})",
+            bytes(memory.used_bytes),
+            bytes(memory.page_cache_bytes),
+            memory.measured
+        ));
+    }
+    for problem in &node.problems {
+        words.push(format!("not read: {problem}"));
+    }
+    format!("{}: {}", node.name, words.join(", "))
 }
 
 fn human(report: &Status) -> String {
@@ -236,12 +309,22 @@ fn human(report: &Status) -> String {
     for island in &report.islands {
         out.push_str(&island_line(island));
         out.push('\n');
+        for node in &island.nodes {
+            out.push_str(&format!("  {}\n", node_line(node)));
+        }
     }
     let vaults_bad = report.vaults.iter().filter(|v| !v.is_good()).count();
     if vaults_bad > 0 {
         out.push_str(&format!(
             "\n{vaults_bad} of {} vaults need attention: an open incident freezes its deletions until a person who looked into it clears it with `archipel clear`; a pass that stopped or failed copies nothing new.\n",
             report.vaults.len()
+        ));
+    }
+    let islands_bad = report.islands.iter().filter(|i| !i.is_good()).count();
+    if islands_bad > 0 {
+        out.push_str(&format!(
+            "\n{islands_bad} of {} islands need attention: not healthy, a node down or not read, a data directory lost, blocks that failed to resync, or corruptions found.\n",
+            report.islands.len()
         ));
     }
     let bad = report.jobs.iter().filter(|j| verdict(j) != "ok").count();
@@ -518,6 +601,9 @@ fn markdown(report: &Status) -> String {
     out.push_str("\n**Islands**\n\n");
     for island in &report.islands {
         out.push_str(&format!("- {}\n", escape(&island_line(island))));
+        for node in &island.nodes {
+            out.push_str(&format!("  - {}\n", escape(&node_line(node))));
+        }
     }
     out
 }

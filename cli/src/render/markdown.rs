@@ -355,6 +355,7 @@ mod tests {
                 node: "n9".into(),
                 id: "ab".repeat(32),
                 ssh: archipel_planner::model::SshTarget::parse("root@n9").unwrap(),
+                dead: false,
             },
             3,
         );

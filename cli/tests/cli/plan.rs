@@ -114,3 +114,25 @@ fn drift_that_saw_nothing_is_unknown() {
         "{text}"
     );
 }
+
+/// `--dead-node` names a node out of the file: one the file still has is
+/// refused before anything is observed, by plan and apply alike.
+#[test]
+fn a_node_of_the_file_cannot_be_declared_dead() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plan");
+    for command in [&["plan", "--observed", "observed.json"][..], &["apply"]] {
+        let output = archipel()
+            .current_dir(&fixtures)
+            .args(["-f", "archipelago.hcl"])
+            .args(command)
+            .args(["--dead-node", "node1"])
+            .output()
+            .expect("run");
+        assert_eq!(output.status.code(), Some(1), "{command:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("--dead-node node1: node1 is a node of the file"),
+            "{command:?}: {stderr}"
+        );
+    }
+}

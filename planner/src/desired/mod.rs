@@ -30,6 +30,10 @@ pub struct Desired {
     pub guarded: Guarded,
     /// Jobs the file declares removed, still to be taken off their hosts.
     pub removed: Vec<RemovedJob>,
+    /// Nodes the operator declared dead (`--dead-node`): out of the file,
+    /// their machine gone for good. Not the file's to say: a command's
+    /// flag sets it, and the plan names it.
+    pub dead_nodes: std::collections::BTreeSet<String>,
 }
 
 /// A `removed` block: the job, and the machine it ran on.
@@ -212,6 +216,7 @@ pub fn desired(model: &Archipelago) -> Desired {
         backups,
         guarded,
         removed,
+        dead_nodes: Default::default(),
     }
 }
 
@@ -408,6 +413,8 @@ impl Desired {
                 FileQuery::new(node.meta_dir.clone(), Read::Metadata),
                 FileQuery::new(node.data_dir.clone(), Read::Metadata),
                 FileQuery::new(garage::node_key_path(&node.meta_dir), Read::Hex),
+                FileQuery::new(garage::data_layout_path(&node.meta_dir), Read::Metadata),
+                FileQuery::new(garage::data_marker_path(&node.data_dir), Read::Metadata),
             ]);
             query.units.push(garage::SERVICE.into());
             for (name, snippet) in [garage::VERSION_PROBE, garage::USER_PROBE] {

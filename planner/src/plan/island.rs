@@ -283,7 +283,7 @@ fn plan_layout(
     let (mut role_changes, desired_ids) = roles_of_the_file(island, layout, node_ids);
     for role in &layout.roles {
         if !desired_ids.contains(&role.id) {
-            plan_role_out_of_file(island, role, &mut role_changes, b);
+            plan_role_out_of_file(island, cluster, role, &mut role_changes, b);
         }
     }
     // Running nodes with no role that the file does not know: a node a
@@ -375,6 +375,7 @@ fn roles_of_the_file(
 /// the file, drained then stopped; any other is shown, left alone.
 fn plan_role_out_of_file(
     island: &DesiredIsland,
+    cluster: &Cluster,
     role: &LayoutRole,
     role_changes: &mut Vec<RoleChange>,
     b: &mut Builder,
@@ -414,6 +415,18 @@ fn plan_role_out_of_file(
                 return;
             }
         };
+        let up = cluster
+            .status
+            .nodes
+            .iter()
+            .any(|n| n.id == role.id && n.is_up);
+        let dead = b.dead_nodes.contains(&node_name);
+        if dead {
+            b.dead_nodes_found.insert(node_name.clone());
+        }
+        let Some(reason) = removal_reason(island, &node_name, dead, up, b) else {
+            return;
+        };
         role_changes.push((
             format!("role {node_name}"),
             Some(role_text(
@@ -429,9 +442,10 @@ fn plan_role_out_of_file(
                 node: node_name.clone(),
                 id: role.id.clone(),
                 ssh: target,
+                dead,
             },
             Action::Delete,
-            "the node is no longer in the file: its data moves to the island's other nodes, then its Garage is stopped (its data directory is kept)",
+            reason,
         )
         .attribute("ssh", Some(ssh.clone()), None);
     } else {
@@ -447,6 +461,51 @@ fn plan_role_out_of_file(
                     .map_or("gateway".to_string(), |c| Size(c).to_string())
             ),
         });
+    }
+}
+
+/// Why a node out of the file leaves its island: drained while it runs,
+/// dropped when the operator declared it dead. None, with the plan error
+/// that says why, when neither applies: a node down that is not declared
+/// dead, or one declared dead that the island sees up.
+fn removal_reason(
+    island: &DesiredIsland,
+    node_name: &str,
+    dead: bool,
+    up: bool,
+    b: &mut Builder,
+) -> Option<String> {
+    let name = &island.name;
+    match (dead, up) {
+        (false, true) => Some("the node is no longer in the file: its data moves to the island's other nodes, then its Garage is stopped (its data directory is kept)".to_string()),
+        (false, false) => {
+            b.plan.errors.push(PlanError {
+                address: node_address(name, node_name),
+                message: format!(
+                    "node {node_name} is out of the file but down, and a removal drains a node, which needs it up: bring it back; or, if its machine is gone for good, say so with --dead-node {node_name} (its data then has one copy fewer until the island has copied it again)"
+                ),
+            });
+            None
+        }
+        (true, true) => {
+            b.plan.errors.push(PlanError {
+                address: node_address(name, node_name),
+                message: format!(
+                    "node {node_name} is declared dead (--dead-node) but the island sees it up: without the flag, its removal hands its data over before it stops"
+                ),
+            });
+            None
+        }
+        (true, false) => {
+            let warning = format!(
+                "node {node_name} is DEAD (--dead-node {node_name}): it leaves island {name}'s layout without handing its data over, so every object it held a copy of has one copy fewer (of {}) until the island's other nodes have copied it again; `archipel status` shows the resync",
+                island.replication_factor
+            );
+            b.plan.warnings.push(warning.clone());
+            Some(format!(
+                "{warning}. The layout version that drops it is unblocked as Garage documents (skip-dead-nodes, never allow-missing-data), then Garage's table and block repairs run on every node"
+            ))
+        }
     }
 }
 

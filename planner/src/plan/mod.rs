@@ -47,7 +47,10 @@ use std::collections::BTreeSet;
 /// Computes the plan. Pure: the same desired and observed state always give
 /// the same plan, in the same order.
 pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
-    let mut builder = Builder::default();
+    let mut builder = Builder {
+        dead_nodes: desired.dead_nodes.clone(),
+        ..Builder::default()
+    };
     for island in &desired.islands {
         plan_island(island, observed, &mut builder);
         plan_vaults(island, observed, &mut builder);
@@ -59,6 +62,11 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     plan_backup_removals(desired, observed, &mut builder);
     machines_are_distinct(observed, &mut builder);
     guard(desired, observed, &mut builder);
+    for unknown in builder.dead_nodes.difference(&builder.dead_nodes_found) {
+        builder.plan.warnings.push(format!(
+            "--dead-node {unknown}: no island's layout has a node of that name, so nothing is dropped"
+        ));
+    }
     let mut plan = order(builder);
     for island in &desired.islands {
         plan.warnings.extend(island.s3_risks.iter().cloned());
@@ -72,6 +80,9 @@ struct Builder {
     /// The changes, unordered, their dependencies not yet found.
     changes: Vec<Change>,
     plan: Plan,
+    /// The nodes declared dead, and those of them found in a layout.
+    dead_nodes: BTreeSet<String>,
+    dead_nodes_found: BTreeSet<String>,
 }
 
 impl Builder {

@@ -67,6 +67,7 @@ pub(super) fn plan_node(
     plan_text_files(&on, &mut restart_for, b);
     plan_secrets(&on, b);
     plan_service(&on, restart_for, b);
+    plan_lost_data(&on, b);
 }
 
 static MISSING: FileFacts = FileFacts::Missing;
@@ -90,7 +91,7 @@ impl OnNode<'_> {
                     Some(holder) => NodeDecision::CopySecretsFrom(holder.to_string()),
                     None => NodeDecision::GenerateSecrets,
                 },
-                NodeStep::Service if self.was_member() => NodeDecision::Rejoin,
+                NodeStep::Service | NodeStep::Data if self.was_member() => NodeDecision::Rejoin,
                 _ => NodeDecision::Nothing,
             },
         }
@@ -316,4 +317,44 @@ fn plan_service(on: &OnNode, mut restart_for: Vec<&str>, b: &mut Builder) {
             ),
         );
     }
+}
+
+/// A data directory that lost its blocks while the node kept its identity
+/// and metadata (a disk swapped, a directory wiped): Garage's marker is
+/// gone from it, though the node's data layout records one. Such a node is
+/// not healthy whatever its daemon says, and Garage refuses to start on
+/// it. Apply makes its data layout anew (the old one kept aside),
+/// restarts it as any member (never while another is down), and launches
+/// Garage's block repair on it, which fetches every block it should hold
+/// from the other nodes.
+fn plan_lost_data(on: &OnNode, b: &mut Builder) {
+    let recorded = matches!(
+        on.file(&garage::data_layout_path(&on.node.meta_dir)),
+        FileFacts::File { .. }
+    );
+    let marker = on.file(&garage::data_marker_path(&on.node.data_dir));
+    if !recorded || !matches!(marker, FileFacts::Missing) {
+        return;
+    }
+    let copies = if on.island.replication_factor > 1 {
+        format!(
+            "the island keeps {} copies of each block: the other nodes hold them until this one is refilled, one copy fewer meanwhile",
+            on.island.replication_factor
+        )
+    } else {
+        "the island keeps ONE copy of each block: the blocks this node held are LOST, and the repair only lets Garage run on the empty directory".to_string()
+    };
+    let change = b.add(
+        on.target(NodeStep::Data),
+        Action::Update,
+        format!(
+            "DATA DIRECTORY LOST: {} has no garage-marker though Garage's data layout records one (a new or wiped disk); Garage restarts on it with a new data layout and a block repair refills it ({copies})",
+            on.node.data_dir
+        ),
+    );
+    change.attribute(
+        "blocks",
+        Some("lost".into()),
+        Some("refilled by Garage's block repair".into()),
+    );
 }

@@ -45,17 +45,25 @@ pub(super) fn order(mut builder: Builder) -> Plan {
 /// order of their addresses: each waits for the one before, so the plan
 /// shows the order, and a restart that fails stops the ones after it.
 fn one_restart_at_a_time(changes: &[Change], dependencies: &mut [BTreeSet<usize>]) {
+    // A node's restarts (its service, then its data directory's repair)
+    // in the order of their steps, the nodes in the order of their names.
+    let mut restarts: Vec<(&str, &str, NodeStep, usize)> = changes
+        .iter()
+        .enumerate()
+        .filter_map(|(index, change)| match &change.target {
+            Target::Node {
+                island,
+                node,
+                step: step @ (NodeStep::Service | NodeStep::Data),
+                decided: NodeDecision::Rejoin,
+            } => Some((island.as_str(), node.as_str(), *step, index)),
+            _ => None,
+        })
+        .collect();
+    restarts.sort();
     let mut previous: std::collections::BTreeMap<&str, usize> = Default::default();
-    // `changes` are sorted by address.
-    for (index, change) in changes.iter().enumerate() {
-        if let Target::Node {
-            island,
-            step: NodeStep::Service,
-            decided: NodeDecision::Rejoin,
-            ..
-        } = &change.target
-            && let Some(before) = previous.insert(island, index)
-        {
+    for (island, _, _, index) in restarts {
+        if let Some(before) = previous.insert(island, index) {
             dependencies[index].insert(before);
         }
     }
@@ -208,6 +216,12 @@ fn waits_for(change: &Change) -> &'static [Preference] {
                 &[&[Step::Node(NodeStep::Unit)], CONFIGURED, INSTALLED],
                 &[&[Step::Upgrade]],
             ],
+            // Restarted on its empty directory once it runs what the file
+            // says (its service's change, when there is one).
+            NodeStep::Data => &[&[
+                &[Step::Node(NodeStep::Service)],
+                &[Step::Node(NodeStep::Directories)],
+            ]],
         },
         Target::Upgrade { .. } => &[],
         Target::Connect { .. } => &[&[&[Step::Services]]],

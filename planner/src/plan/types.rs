@@ -140,7 +140,9 @@ pub enum Target {
         decided: NodeDecision,
     },
     /// A node out of the file but still in the island's layout: drained,
-    /// then stopped.
+    /// then stopped; or, declared dead, dropped from the layout without
+    /// handing its data over, the layout then unblocked and the island
+    /// repaired.
     NodeRemoval {
         island: String,
         node: String,
@@ -149,6 +151,9 @@ pub enum Target {
         /// How to reach it (from its role's tags, checked by the plan).
         #[serde(with = "ssh_text")]
         ssh: SshTarget,
+        /// Declared dead (`--dead-node`): its machine is gone for good.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        dead: bool,
     },
     Connect {
         island: String,
@@ -266,6 +271,9 @@ pub enum NodeStep {
     Secrets = 3,
     Unit = 4,
     Service = 5,
+    /// A data directory that lost its blocks, refilled by Garage's block
+    /// repair once the node restarted on it.
+    Data = 6,
 }
 
 /// What a node's change needs that only what the plan saw can tell: the

@@ -92,6 +92,14 @@ fn garage_node(f: &mut HostFacts, island: &DesiredIsland, node: &DesiredNode) {
             Some(&node_id(&node.name)),
         ),
     );
+    f.files.insert(
+        garage::data_layout_path(&node.meta_dir),
+        file("garage", "garage", "600", None, None),
+    );
+    f.files.insert(
+        garage::data_marker_path(&node.data_dir),
+        file("garage", "garage", "644", None, None),
+    );
     f.units.insert(garage::SERVICE.into(), active());
     f.probes
         .insert(garage::VERSION_PROBE.0.into(), ok("garage cargo:2.5.0"));

@@ -138,3 +138,111 @@ fn unmanaged_bucket_key_and_role_are_left_alone() {
         outline(&plan)
     );
 }
+
+/// b-2 left the file and the island sees it down: with `up` false.
+fn plan_without_b2(b2_up: bool, dead: bool) -> Plan {
+    let mut old = desired_from(BASE);
+    if dead {
+        old.dead_nodes.insert("b-2".into());
+    }
+    let new = desired_from(&with_node_b2());
+    let mut observed = converged(&new);
+    let cluster = reached(&mut observed, "ouest");
+    let b2 = cluster
+        .layout
+        .roles
+        .iter()
+        .find(|r| r.tags.get(1).is_some_and(|n| n == "b-2"))
+        .map(|r| r.id.clone())
+        .expect("b-2 has a role");
+    for node in &mut cluster.status.nodes {
+        if node.id == b2 {
+            node.is_up = b2_up;
+        }
+    }
+    plan(&old, &observed)
+}
+
+#[test]
+fn a_removed_node_that_is_down_is_never_drained_nor_dropped_unsaid() {
+    let plan = plan_without_b2(false, false);
+    assert_eq!(plan.errors.len(), 1, "{:?}", plan.errors);
+    assert_eq!(plan.errors[0].address, "island.ouest.node.b-2");
+    assert!(
+        plan.errors[0].message.contains("--dead-node b-2"),
+        "{}",
+        plan.errors[0].message
+    );
+    assert!(
+        !plan
+            .changes
+            .iter()
+            .any(|c| matches!(c.target, archipel_planner::plan::Target::NodeRemoval { .. }))
+    );
+}
+
+#[test]
+fn a_dead_node_is_dropped_from_the_layout_with_a_loud_warning() {
+    use archipel_planner::plan::{Action, Target};
+    let plan = plan_without_b2(false, true);
+    assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+    let removal = plan
+        .changes
+        .iter()
+        .find(|c| c.address == "island.ouest.node.b-2")
+        .expect("b-2 is removed");
+    assert_eq!(removal.action, Action::Delete);
+    assert!(matches!(
+        removal.target,
+        Target::NodeRemoval { dead: true, .. }
+    ));
+    assert!(removal.reason.contains("DEAD"), "{}", removal.reason);
+    assert!(
+        removal.reason.contains("skip-dead-nodes"),
+        "{}",
+        removal.reason
+    );
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("b-2 is DEAD") && w.contains("one copy fewer (of 2)")),
+        "{:?}",
+        plan.warnings
+    );
+    // The layout drops its role in the same change as any other.
+    let layout = plan
+        .changes
+        .iter()
+        .find(|c| c.address == "island.ouest.layout")
+        .expect("a layout change");
+    assert!(
+        layout
+            .attributes
+            .iter()
+            .any(|a| a.name == "role b-2" && a.after.is_none())
+    );
+}
+
+#[test]
+fn a_node_declared_dead_that_the_island_sees_up_is_an_error() {
+    let plan = plan_without_b2(true, true);
+    assert_eq!(plan.errors.len(), 1, "{:?}", plan.errors);
+    assert!(
+        plan.errors[0].message.contains("sees it up"),
+        "{}",
+        plan.errors[0].message
+    );
+}
+
+#[test]
+fn a_dead_node_no_layout_has_is_a_warning() {
+    let mut desired = desired_from(BASE);
+    desired.dead_nodes.insert("z-9".into());
+    let plan = plan(&desired, &converged(&desired_from(BASE)));
+    assert!(plan.changes.is_empty());
+    assert!(
+        plan.warnings.iter().any(|w| w.contains("--dead-node z-9")),
+        "{:?}",
+        plan.warnings
+    );
+}

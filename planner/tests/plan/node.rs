@@ -142,3 +142,76 @@ fn a_restarted_member_rejoins_and_a_new_node_is_connected_instead() {
         "{services:?}"
     );
 }
+
+/// A member's data directory lost its blocks (Garage's marker gone while
+/// its data layout records one): one loud change that restarts it as any
+/// member, in turn with the others' restarts.
+#[test]
+fn a_lost_data_directory_is_repaired_in_the_islands_turn() {
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    let a1 = &desired.islands[0].nodes[0];
+    let marker = garage::data_marker_path(&a1.data_dir);
+    facts(&mut observed, "a-1")
+        .files
+        .insert(marker, FileFacts::Missing);
+    // Another member restarts for its config.
+    let f = facts(&mut observed, "b-1");
+    if let Some(FileFacts::File {
+        content: Some(content),
+        ..
+    }) = f.files.get_mut(garage::CONFIG)
+    {
+        *content = content.replace("consistent", "degraded");
+    }
+    let plan = plan(&desired, &observed);
+    let data = plan
+        .changes
+        .iter()
+        .find(|c| c.address == "island.ouest.node.a-1.data")
+        .expect("a-1's data is repaired");
+    assert!(
+        matches!(
+            &data.target,
+            Target::Node {
+                step: NodeStep::Data,
+                decided: NodeDecision::Rejoin,
+                ..
+            }
+        ),
+        "{data:?}"
+    );
+    assert!(
+        data.reason.starts_with("DATA DIRECTORY LOST"),
+        "{}",
+        data.reason
+    );
+    assert!(data.reason.contains("2 copies"), "{}", data.reason);
+    // a-1's repair, then b-1's restart: one member at a time.
+    let b1 = plan
+        .changes
+        .iter()
+        .find(|c| c.address == "island.ouest.node.b-1.service")
+        .expect("b-1 restarts");
+    assert!(
+        texts(&b1.depends_on).contains(&"island.ouest.node.a-1.data".to_string()),
+        "{:?}",
+        b1.depends_on
+    );
+    assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+}
+
+/// A node whose Garage never ran (no data layout) has nothing lost.
+#[test]
+fn a_new_node_without_a_marker_has_nothing_lost() {
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    let a1 = &desired.islands[0].nodes[0];
+    let f = facts(&mut observed, "a-1");
+    f.files
+        .insert(garage::data_marker_path(&a1.data_dir), FileFacts::Missing);
+    f.files
+        .insert(garage::data_layout_path(&a1.meta_dir), FileFacts::Missing);
+    let plan = plan(&desired, &observed);
+    assert!(plan.changes.is_empty(), "{}", outline(&plan));
+}

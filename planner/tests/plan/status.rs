@@ -109,3 +109,74 @@ fn status_reads_each_vault_from_the_node_that_passed_last() {
         .expect("a's vault");
     assert!(a.stale && a.last_pass.is_none(), "{a:?}");
 }
+
+/// Each node's Garage signals and memory, read from what its own Garage
+/// and cgroup answered; a lost data directory, errored blocks and an
+/// unread node make the island need attention.
+#[test]
+fn status_reads_each_nodes_health_and_memory() {
+    use archipel_planner::garage;
+    use archipel_planner::observed::FileFacts;
+    use archipel_planner::status::status;
+    let desired = desired_from(BASE);
+    let mut observed = converged(&desired);
+    let now = 1_796_502_667u64;
+    let ouest = &desired.islands[0];
+    for (i, node) in ouest.nodes.iter().enumerate() {
+        let f = facts(&mut observed, &node.name);
+        f.probes.insert("now".into(), ok(&now.to_string()));
+        f.probes.insert(
+            "garage_statistics".into(),
+            ok(&format!(
+                r#"{{"success":{{"{i:064}":{{"freeform":"…","blockManagerStats":{{"rcEntries":120,"resyncQueueLen":{},"resyncErrors":{}}}}}}},"error":{{}}}}"#,
+                if i == 1 { 37 } else { 0 },
+                if i == 2 { 4 } else { 0 }
+            )),
+        );
+        f.probes.insert(
+            "garage_workers".into(),
+            ok(r#"{"success":{"x":{"scrub-last-completed":"2026-12-04T20:31:07.000Z","scrub-corruptions_detected":"0","resync-tranquility":"2"}},"error":{}}"#),
+        );
+        f.probes.insert(
+            "garage_memory".into(),
+            ok("measured cgroup\nanon 50000000\nfile 400000000\nkernel 2000000\npeak 480000000\n"),
+        );
+    }
+    for bucket in &mut crate::fixture::reached(&mut observed, "ouest").buckets {
+        bucket.bytes = 1_000_000_000;
+    }
+    let report = status(&desired, &observed);
+    let island = &report.islands[0];
+    assert_eq!(island.name, "ouest");
+    let first = &island.nodes[0];
+    assert_eq!(first.blocks, Some(120));
+    assert_eq!(first.scrub_age_seconds, Some(86_400));
+    assert_eq!(first.scrub_corruptions, Some(0));
+    let memory = first.memory.clone().expect("memory read");
+    assert_eq!(
+        (memory.used_bytes, memory.page_cache_bytes),
+        (52_000_000, 400_000_000)
+    );
+    assert!(first.is_good(), "{first:?}");
+    // Resyncing is normal; blocks that failed to resync are not.
+    assert_eq!(island.nodes[1].resync_queue, Some(37));
+    assert!(island.nodes[1].is_good());
+    assert!(!island.nodes[2].is_good());
+    assert!(!island.is_good());
+    // Memory per stored GB: the nodes' own memory, not their page cache.
+    let stored = island.stored_bytes;
+    assert!(stored > 0);
+    assert_eq!(
+        island.memory_bytes_per_stored_gb,
+        Some((52_000_000u128 * ouest.nodes.len() as u128 * 1_000_000_000 / stored as u128) as u64)
+    );
+
+    // A lost data directory.
+    let a1 = &ouest.nodes[0];
+    facts(&mut observed, "a-1")
+        .files
+        .insert(garage::data_marker_path(&a1.data_dir), FileFacts::Missing);
+    let report = status(&desired, &observed);
+    assert!(report.islands[0].nodes[0].data_lost);
+    assert!(!report.islands[0].nodes[0].is_good());
+}

@@ -28,7 +28,7 @@ pub(super) async fn run(
             node,
             step,
             decided,
-        } => node_step(context, change.action, island, node, step, decided).await,
+        } => node_step(context, change, (island, node), step, decided, events).await,
         Target::Connect { island } => connect_island(context, island).await,
         Target::Upgrade { island, members } => {
             prepare_upgrade(context, &change.address, island, members, events).await
@@ -61,19 +61,17 @@ pub(super) async fn run(
             island,
             bucket,
             key,
-        } => {
-            let island = context.island(island)?;
-            let wanted = island
-                .buckets
-                .iter()
-                .find(|b| &b.name == bucket)
-                .and_then(|b| b.grants.get(key).copied())
-                .unwrap_or_default();
-            garage::grant(context.coordinator(island)?, bucket, key, wanted).await
-        }
+        } => grant(context, island, bucket, key).await,
         Target::NodeRemoval {
-            island, node, id, ..
-        } => remove_node(context, change, events, stop, island, node, id).await,
+            island,
+            node,
+            id,
+            dead,
+            ..
+        } if !dead => remove_node(context, change, events, stop, island, node, id).await,
+        Target::NodeRemoval { island, node, .. } => {
+            forget_dead_node(context, &change.address, events, island, node).await
+        }
         Target::BackupRemoval {
             machine,
             id,
@@ -96,6 +94,19 @@ pub(super) async fn run(
         Target::Vault { island, node, step } => vault_step(context, island, node, step).await,
         Target::VaultRemoval { node, .. } => vault::remove(context.remote(node)?).await,
     }
+}
+
+/// Gives `key` on `bucket` the permissions the file gives it (none when
+/// the file no longer has the bucket or the grant).
+async fn grant(context: &Context, island: &str, bucket: &str, key: &str) -> Result<(), SshError> {
+    let island = context.island(island)?;
+    let wanted = island
+        .buckets
+        .iter()
+        .find(|b| b.name == bucket)
+        .and_then(|b| b.grants.get(key).copied())
+        .unwrap_or_default();
+    garage::grant(context.coordinator(island)?, bucket, key, wanted).await
 }
 
 /// One step of an island's vault passes, on the node that runs them.
@@ -123,12 +134,13 @@ async fn vault_step(
 /// One step of a Garage node.
 async fn node_step(
     context: &Context,
-    action: Action,
-    island: &str,
-    node: &str,
+    change: &Change,
+    (island, node): (&str, &str),
     step: &NodeStep,
     decided: &NodeDecision,
+    events: &mpsc::UnboundedSender<Event>,
 ) -> Result<(), SshError> {
+    let action = change.action;
     let (island, node) = context.node(island, node)?;
     let remote = context.remote(&node.name)?;
     match step {
@@ -156,7 +168,40 @@ async fn node_step(
                 garage::start(remote, restart).await
             }
         }
+        NodeStep::Data => repair_data(context, &change.address, island, node, events).await,
     }
+}
+
+/// A node's data directory lost its blocks: its data layout made anew,
+/// the node restarted on it as any member (never while another is down,
+/// back before the next node's turn), then Garage's block repair launched
+/// on it, which refills it from the other nodes in the background.
+async fn repair_data(
+    context: &Context,
+    address: &archipel_planner::address::Address,
+    island: &DesiredIsland,
+    node: &DesiredNode,
+    events: &mpsc::UnboundedSender<Event>,
+) -> Result<(), SshError> {
+    let remote = context.remote(&node.name)?;
+    let say = |message: String| {
+        let _ = events.send(Event::Progress(address.clone(), message));
+    };
+    garage::forget_data_layout(remote, node).await?;
+    say(format!(
+        "{}: Garage restarts on its empty data directory",
+        node.name
+    ));
+    rejoin(context, island, node, true).await?;
+    let id = garage::node_id(remote, &node.meta_dir).await?;
+    let coordinator = context.coordinator(island)?;
+    garage::clear_resync_queue(coordinator, &id).await?;
+    garage::repair_blocks(coordinator, &id).await?;
+    say(format!(
+        "{}: block repair launched; `archipel status` shows its resync queue until it is empty",
+        node.name
+    ));
+    Ok(())
 }
 
 /// Starts (or restarts) a node that is already a member of its island,
@@ -268,7 +313,53 @@ async fn change_layout(context: &Context, island: &str) -> Result<(), SshError> 
         context.options.clear_staged,
     )
     .await?;
+    // A dead node keeps the island degraded until the layout version that
+    // drops it no longer waits on it: its removal sees to that.
+    if remove.iter().any(|id| context.dead.contains(id)) {
+        return Ok(());
+    }
     garage::wait_healthy(coordinator, HEALTHY_WITHIN).await
+}
+
+/// A dead node out of the layout: the layout version that dropped it is
+/// unblocked as Garage documents (skip-dead-nodes, never with missing data
+/// allowed), then, the island healthy again, Garage's table and block
+/// repairs are launched on every node; their resync goes on in the
+/// background, and `status` shows it.
+async fn forget_dead_node(
+    context: &Context,
+    address: &archipel_planner::address::Address,
+    events: &mpsc::UnboundedSender<Event>,
+    island: &str,
+    node: &str,
+) -> Result<(), SshError> {
+    let island = context.island(island)?;
+    let coordinator = context.coordinator(island)?;
+    let say = |message: String| {
+        let _ = events.send(Event::Progress(address.clone(), message));
+    };
+    if let Some(version) = garage::skip_dead_nodes(coordinator, HEALTHY_WITHIN).await? {
+        say(format!(
+            "layout version {version} no longer waits on {node} (skip-dead-nodes)"
+        ));
+    }
+    garage::wait_healthy(coordinator, HEALTHY_WITHIN).await?;
+    say("island healthy again: repairing the tables on every node".into());
+    garage::repair_tables(coordinator).await?;
+    // Its replacement, new and empty, fetches its share at once.
+    for node in &island.nodes {
+        let remote = context.remote(&node.name)?;
+        if garage::holds_no_block(remote, node).await? {
+            let id = garage::node_id(remote, &node.meta_dir).await?;
+            garage::clear_resync_queue(coordinator, &id).await?;
+        }
+    }
+    garage::repair_blocks(coordinator, "*").await?;
+    say(
+        "block repair launched on every node; `archipel status` shows each node's resync queue until it is empty"
+            .into(),
+    );
+    Ok(())
 }
 
 /// Waits for a node out of the layout to hand its data over, then stops it.

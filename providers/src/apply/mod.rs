@@ -12,7 +12,7 @@ use crate::ssh::{LocalError, Remote, SshError};
 use archipel_planner::address::Address;
 use archipel_planner::desired::{Desired, DesiredIsland, DesiredNode};
 use archipel_planner::plan::{Action, Change, NodeDecision, NodeStep, Plan, Target};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, mpsc, watch};
@@ -59,6 +59,8 @@ pub struct Context {
     pub options: Options,
     /// Per island, the Garage IDs of the nodes the plan removes.
     removals: BTreeMap<String, Vec<String>>,
+    /// The IDs of the removed nodes declared dead.
+    dead: BTreeSet<String>,
     secrets: Mutex<BTreeMap<String, Arc<Secrets>>>,
 }
 
@@ -80,9 +82,19 @@ impl Context {
         options: Options,
     ) -> Context {
         let mut removals: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut dead = BTreeSet::new();
         for change in &plan.changes {
-            if let Target::NodeRemoval { island, id, .. } = &change.target {
+            if let Target::NodeRemoval {
+                island,
+                id,
+                dead: is_dead,
+                ..
+            } = &change.target
+            {
                 removals.entry(island.clone()).or_default().push(id.clone());
+                if *is_dead {
+                    dead.insert(id.clone());
+                }
             }
         }
         Context {
@@ -92,6 +104,7 @@ impl Context {
             binaries,
             options,
             removals,
+            dead,
             secrets: Mutex::new(BTreeMap::new()),
         }
     }

@@ -16,13 +16,17 @@
 //! - `buckets_and_keys.rs`: buckets, access keys and the grants between
 //!   them;
 //! - `upgrade.rs`: Garage's preparation for a new release (a table repair,
-//!   waited for, and a metadata snapshot kept on every node).
+//!   waited for, and a metadata snapshot kept on every node);
+//! - `repair.rs`: a node's lost data directory, made Garage's again and
+//!   refilled by a block repair; a layout version waiting on a dead node,
+//!   unblocked.
 
 mod admin_api;
 mod buckets_and_keys;
 mod cluster;
 mod daemon;
 mod layout;
+mod repair;
 mod upgrade;
 
 pub use admin_api::{API_CALL_WITHIN, Asking, api};
@@ -35,4 +39,7 @@ pub use daemon::{
     wait_drained, wait_for, wait_healthy, wait_rejoined, write_config, write_secrets, write_unit,
 };
 pub use layout::{apply_layout, connect};
+pub use repair::{
+    clear_resync_queue, forget_data_layout, holds_no_block, repair_blocks, skip_dead_nodes,
+};
 pub use upgrade::{repair_tables, snapshot_metadata};

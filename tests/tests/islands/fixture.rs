@@ -25,10 +25,16 @@ pub fn workdir(lab: &Lab) -> Result<PathBuf, Failed> {
 
 /// The archipelago with lab-a on `version` from `binary`; lab-b on the
 /// lab's own build.
-pub fn archipelago(
+pub fn archipelago(dir: &Path, version: &str, build: &(String, String)) -> Result<PathBuf, Failed> {
+    archipelago_of(dir, version, build, &LAB_A)
+}
+
+/// The archipelago with lab-a's chatons 1 to 3 on `nodes`, one each.
+pub fn archipelago_of(
     dir: &Path,
     version: &str,
     (binary, sha256): &(String, String),
+    nodes: &[&str],
 ) -> Result<PathBuf, Failed> {
     let (current, current_sha256) = garage_build()?;
     let restic = "/usr/bin/restic";
@@ -37,7 +43,7 @@ pub fn archipelago(
         "island \"lab-a\" {{\n  garage {{\n    version            = \"{version}\"\n    binary             = \"{binary}\"\n    sha256             = \"{sha256}\"\n    replication_factor = 3\n  }}\n}}\n\n\
 island \"lab-b\" {{\n  garage {{\n    version            = \"2.5.0\"\n    binary             = \"{current}\"\n    sha256             = \"{current_sha256}\"\n    replication_factor = 1\n  }}\n}}\n\n"
     );
-    for (i, node) in LAB_A.iter().enumerate() {
+    for (i, node) in nodes.iter().enumerate() {
         let n = i + 1;
         text.push_str(&format!(
             "chaton \"chaton-{n}\" {{\n  island  = \"lab-a\"\n  contact = \"admin@chaton-{n}.lab\"\n\n  node \"{node}\" {{\n    ssh      = \"root@{node}\"\n    capacity = \"10G\"\n  }}\n}}\n\n"
@@ -73,6 +79,17 @@ pub fn versions(lab: &Lab, from: &str) -> Result<Vec<(String, String)>, Failed> 
     }
     versions.sort();
     Ok(versions)
+}
+
+/// Block files in a node's data directory.
+pub fn blocks_on(lab: &Lab, node: &str) -> Result<u64, Failed> {
+    Ok(lab
+        .ssh_ok(
+            node,
+            "find /var/lib/garage/data -type f ! -name garage-marker | wc -l",
+        )?
+        .trim()
+        .parse()?)
 }
 
 /// When Garage last started on `node`, in microseconds since boot.
