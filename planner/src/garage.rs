@@ -179,6 +179,24 @@ pub fn replication_factor_in(config: &str) -> Option<u8> {
     })
 }
 
+/// The `db_engine` written in a node's config, if any.
+pub fn db_engine_in(config: &str) -> Option<&str> {
+    config.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        (key.trim() == "db_engine").then(|| value.trim().trim_matches('"'))
+    })
+}
+
+/// The metadata databases a node holds, an engine a line: Garage keeps
+/// its database in its `metadata_dir` (as the live config names it) as
+/// `db.lmdb` (a directory) or `db.sqlite` (a file). A probe rather than
+/// the files' metadata, which change with every write and would make
+/// every saved plan stale.
+pub const DATABASES_PROBE: (&str, &str) = (
+    "garage_databases",
+    r#"meta=$(sed -n 's/^metadata_dir = "\(.*\)"$/\1/p' /etc/garage/garage.toml 2>/dev/null); [ -n "$meta" ] && for engine in lmdb sqlite; do [ -e "$meta/db.$engine" ] && echo "$engine"; done; true"#,
+);
+
 /// The layout tags of a node's role: archipel's mark, the node's name, and
 /// how to reach it over SSH. The layout is the only record of a node once
 /// its block leaves the file, and archipel must still reach it then, to
@@ -227,5 +245,7 @@ mod tests {
             Some(3)
         );
         assert_eq!(replication_factor_in("no = 1"), None);
+        assert_eq!(db_engine_in("db_engine = \"sqlite\"\n"), Some("sqlite"));
+        assert_eq!(db_engine_in("replication_factor = 3\n"), None);
     }
 }

@@ -417,7 +417,11 @@ impl Desired {
                 FileQuery::new(garage::data_marker_path(&node.data_dir), Read::Metadata),
             ]);
             query.units.push(garage::SERVICE.into());
-            for (name, snippet) in [garage::VERSION_PROBE, garage::USER_PROBE] {
+            for (name, snippet) in [
+                garage::VERSION_PROBE,
+                garage::USER_PROBE,
+                garage::DATABASES_PROBE,
+            ] {
                 query.probes.push((name.into(), snippet.into()));
             }
         }

@@ -212,6 +212,7 @@ fn plan_directories(on: &OnNode, b: &mut Builder) {
 
 /// Text files: config and unit. A new text is loaded by a restart.
 fn plan_text_files(on: &OnNode, restart_for: &mut Vec<&str>, b: &mut Builder) {
+    refuse_unconverted_engine(on, b);
     for (path, desired_text, step, owner, why) in [
         (
             garage::CONFIG,
@@ -233,6 +234,46 @@ fn plan_text_files(on: &OnNode, restart_for: &mut Vec<&str>, b: &mut Builder) {
             restart_for.push(why);
         }
     }
+}
+
+/// A node's metadata database in another engine than the file says, not
+/// converted: Garage would start on an empty database of the new engine,
+/// its metadata left behind. archipel does not convert it (Garage's
+/// conversion runs offline, a node at a time); the plan error says how.
+/// Once converted, the config change restarts the node on it.
+fn refuse_unconverted_engine(on: &OnNode, b: &mut Builder) {
+    let live = match on.file(garage::CONFIG) {
+        FileFacts::File {
+            content: Some(text),
+            ..
+        } => garage::db_engine_in(text),
+        _ => None,
+    };
+    let Some(wanted) = garage::db_engine_in(&on.node.config) else {
+        return;
+    };
+    let Some(live) = live.filter(|live| *live != wanted) else {
+        return;
+    };
+    let meta = on.node.meta_dir.trim_end_matches('/');
+    let databases = on
+        .facts
+        .probes
+        .get(garage::DATABASES_PROBE.0)
+        .filter(|p| p.status == 0)
+        .map(|p| p.output.as_str())
+        .unwrap_or("");
+    let holds = |engine: &str| databases.lines().any(|l| l.trim() == engine);
+    if holds(wanted) || !holds(live) {
+        return;
+    }
+    let node = &on.node.name;
+    b.plan.errors.push(super::PlanError {
+        address: on.target(NodeStep::Config).address(),
+        message: format!(
+            "node {node} keeps its metadata in {live} and the file says db_engine = \"{wanted}\": Garage would start on an empty {wanted} database. archipel does not convert it; Garage's conversion runs offline, one node at a time, each back and the island healthy before the next: on {node}, `systemctl stop garage`, then `garage convert-db -a {live} -i {meta}/db.{live} -b {wanted} -o {meta}/db.{wanted}`, then `chown -R garage:garage {meta}/db.{wanted}`; `archipel apply --only node.{node}` then writes its config and starts it (the {live} database stays until you remove it). Or keep db_engine = \"{live}\""
+        ),
+    });
 }
 
 /// Secrets: present, private; never read.

@@ -215,3 +215,59 @@ fn a_new_node_without_a_marker_has_nothing_lost() {
     let plan = plan(&desired, &observed);
     assert!(plan.changes.is_empty(), "{}", outline(&plan));
 }
+
+/// ouest's file says sqlite; a-1's live config and database are lmdb.
+fn sqlite_wanted(converted: bool) -> Plan {
+    let old = desired_from(BASE);
+    let new = desired_from(&BASE.replacen(
+        "replication_factor = 2\n  }",
+        "replication_factor = 2\n    db_engine          = \"sqlite\"\n  }",
+        1,
+    ));
+    let mut observed = converged(&old);
+    facts(&mut observed, "a-1").probes.insert(
+        garage::DATABASES_PROBE.0.into(),
+        crate::fixture::ok(if converted {
+            "lmdb\nsqlite\n"
+        } else {
+            "lmdb\n"
+        }),
+    );
+    plan(&new, &observed)
+}
+
+/// A metadata engine changed in the file is refused, with Garage's
+/// offline conversion spelt out, on each node not converted yet; a node
+/// converted by hand gets its config and restarts on it.
+#[test]
+fn a_db_engine_change_waits_for_the_conversion() {
+    let plan = sqlite_wanted(false);
+    let errors: Vec<_> = plan
+        .errors
+        .iter()
+        .filter(|e| e.address == "island.ouest.node.a-1.config")
+        .collect();
+    assert_eq!(errors.len(), 1, "{:?}", plan.errors);
+    let message = &errors[0].message;
+    assert!(
+        message.contains("garage convert-db -a lmdb -i /var/lib/garage/meta/db.lmdb -b sqlite -o /var/lib/garage/meta/db.sqlite")
+            && message.contains("archipel apply --only node.a-1"),
+        "{message}"
+    );
+    let plan = sqlite_wanted(true);
+    assert!(
+        !plan
+            .errors
+            .iter()
+            .any(|e| e.address == "island.ouest.node.a-1.config"),
+        "{:?}",
+        plan.errors
+    );
+    assert!(
+        plan.changes
+            .iter()
+            .any(|c| c.address == "island.ouest.node.a-1.service"),
+        "{}",
+        outline(&plan)
+    );
+}
