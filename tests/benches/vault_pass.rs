@@ -21,32 +21,6 @@ const BIG_OBJECTS: usize = 64;
 const BIG_SIZE: usize = 16 << 20;
 const IDLE_ROUNDS: usize = 3;
 
-/// Uploads a local tree to the source bucket with the host's key.
-fn upload(garage: &LocalGarage, host_conf: &Path, dir: &Path, bucket: &str) {
-    let out = Command::new("rclone")
-        .env_remove("AWS_CA_BUNDLE")
-        .arg("--config")
-        .arg(host_conf)
-        .args([
-            "copy",
-            "--s3-no-check-bucket",
-            "--transfers",
-            "32",
-            "--checkers",
-            "32",
-        ])
-        .arg(dir)
-        .arg(format!("garage:{bucket}"))
-        .output()
-        .expect("rclone runs");
-    assert!(
-        out.status.success(),
-        "upload to {}: {}",
-        garage.endpoint(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// One pass; its wall time and status file.
 fn pass(garage: &LocalGarage, conf: &Path, state: &Path) -> (Duration, Value) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../planner/templates/vault-pass.sh");
@@ -102,7 +76,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     fs::create_dir_all(small.join("data1/snapshots"))?;
     fs::write(small.join("data1/config"), b"config")?;
-    upload(&garage, &host_conf, &small, "backup-bench");
+    garage.upload(&host_conf, &small, "backup-bench");
 
     let (first, status) = pass(&garage, &conf, &state);
     println!(
@@ -130,7 +104,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         fs::create_dir_all(&dir)?;
         fs::write(dir.join(&name), noise(1_000_000 + i as u64, BIG_SIZE))?;
     }
-    upload(&garage, &host_conf, &big, "backup-bench");
+    garage.upload(&host_conf, &big, "backup-bench");
     fs::remove_dir_all(&big)?;
     let (took, status) = pass(&garage, &conf, &state);
     println!(

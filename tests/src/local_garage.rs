@@ -41,6 +41,11 @@ impl LocalGarage {
     /// Starts Garage (built by tests/lab/build-garage if missing) with its
     /// RPC, S3 and admin ports at `base_port`, +1 and +3, all on 127.0.0.1.
     pub fn start(base_port: u16) -> Result<LocalGarage, Failed> {
+        LocalGarage::start_with(base_port, "lmdb")
+    }
+
+    /// The same, its metadata in `db_engine` (`lmdb` or `sqlite`).
+    pub fn start_with(base_port: u16, db_engine: &str) -> Result<LocalGarage, Failed> {
         let (garage, _) = garage_build()?;
         let dir = tempfile::tempdir()?;
         let root = dir.path().to_path_buf();
@@ -51,6 +56,7 @@ impl LocalGarage {
             format!(
                 r#"metadata_dir = "{root}/meta"
 data_dir = "{root}/data"
+db_engine = "{db_engine}"
 replication_factor = 1
 rpc_bind_addr = "127.0.0.1:{rpc}"
 rpc_public_addr = "127.0.0.1:{rpc}"
@@ -119,6 +125,11 @@ admin_token = "local-garage-admin-token"
 
     fn log(&self) -> String {
         fs::read_to_string(self.root.join("garage.log")).unwrap_or_default()
+    }
+
+    /// The daemon's process ID.
+    pub fn pid(&self) -> u32 {
+        self.daemon.id()
     }
 
     /// The temporary directory the daemon's data lives in (tests may add to it).
@@ -232,6 +243,35 @@ admin_token = "local-garage-admin-token"
             key.1,
             self.endpoint()
         )
+    }
+}
+
+impl LocalGarage {
+    /// Uploads a local tree to `bucket` with the key of the rclone config
+    /// `conf` (see [`LocalGarage::rclone_conf`]), 32 transfers at once.
+    pub fn upload(&self, conf: &Path, dir: &Path, bucket: &str) {
+        let out = Command::new("rclone")
+            .env_remove("AWS_CA_BUNDLE")
+            .arg("--config")
+            .arg(conf)
+            .args([
+                "copy",
+                "--s3-no-check-bucket",
+                "--transfers",
+                "32",
+                "--checkers",
+                "32",
+            ])
+            .arg(dir)
+            .arg(format!("garage:{bucket}"))
+            .output()
+            .expect("rclone runs");
+        assert!(
+            out.status.success(),
+            "upload to {}: {}",
+            self.endpoint(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
