@@ -3,7 +3,9 @@
 //! the binary (minijinja, strict: an unknown variable is an error, not an
 //! empty string).
 
+use crate::desired::DesiredNode;
 use crate::model::{ConsistencyMode, DbEngine, Island, Node};
+use crate::observed::{FileFacts, HostFacts};
 use crate::ownership::Ownership;
 use crate::templates::render;
 use minijinja::context;
@@ -96,6 +98,30 @@ pub fn node_key_path(meta_dir: &str) -> String {
 /// has run on the node.
 pub fn data_layout_path(meta_dir: &str) -> String {
     format!("{}/data_layout", meta_dir.trim_end_matches('/'))
+}
+
+/// A node's Garage ID (its public key, hex), once its daemon has run, as
+/// its facts show it.
+pub fn observed_node_id(facts: &HostFacts, node: &DesiredNode) -> Option<String> {
+    match facts.files.get(&node_key_path(&node.meta_dir)) {
+        Some(FileFacts::File {
+            content: Some(hex), ..
+        }) if hex.len() == 64 => Some(hex.clone()),
+        _ => None,
+    }
+}
+
+/// The node's data directory lost its blocks while the node kept its
+/// identity: Garage's marker is gone from it ([`data_marker_path`]) though
+/// its data layout records one ([`data_layout_path`]).
+pub fn data_directory_lost(facts: &HostFacts, node: &DesiredNode) -> bool {
+    matches!(
+        facts.files.get(&data_layout_path(&node.meta_dir)),
+        Some(FileFacts::File { .. })
+    ) && matches!(
+        facts.files.get(&data_marker_path(&node.data_dir)),
+        Some(FileFacts::Missing)
+    )
 }
 
 /// The marker Garage writes in a data directory the first time it uses it

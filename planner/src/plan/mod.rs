@@ -19,6 +19,7 @@ mod bucket;
 mod files;
 mod guard;
 mod island;
+mod layout;
 mod machines;
 mod node;
 mod order;

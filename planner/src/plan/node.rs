@@ -369,12 +369,7 @@ fn plan_service(on: &OnNode, mut restart_for: Vec<&str>, b: &mut Builder) {
 /// Garage's block repair on it, which fetches every block it should hold
 /// from the other nodes.
 fn plan_lost_data(on: &OnNode, b: &mut Builder) {
-    let recorded = matches!(
-        on.file(&garage::data_layout_path(&on.node.meta_dir)),
-        FileFacts::File { .. }
-    );
-    let marker = on.file(&garage::data_marker_path(&on.node.data_dir));
-    if !recorded || !matches!(marker, FileFacts::Missing) {
+    if !garage::data_directory_lost(on.facts, on.node) {
         return;
     }
     let copies = if on.island.replication_factor > 1 {

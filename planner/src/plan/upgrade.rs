@@ -2,7 +2,7 @@
 //! then its nodes one at a time (the binary and restart `node.rs` plans,
 //! chained by `order.rs`); an older release, or another major, refused.
 
-use super::island::{island_address, node_address, node_id};
+use super::island::{island_address, node_address};
 use super::machines::machine_facts;
 use super::{Action, Builder, PlanError, Target};
 use crate::desired::DesiredIsland;
@@ -47,7 +47,7 @@ pub(super) fn releases<'a>(
             .get(garage::VERSION_PROBE.0)
             .filter(|p| p.status == 0)
             .and_then(|p| Release::reported(&p.output));
-        let daemon = node_id(facts, node).and_then(|id| {
+        let daemon = garage::observed_node_id(facts, node).and_then(|id| {
             cluster?
                 .status
                 .nodes

@@ -195,10 +195,14 @@ async fn repair_data(
     rejoin(context, island, node, true).await?;
     let id = garage::node_id(remote, &node.meta_dir).await?;
     let coordinator = context.coordinator(island)?;
-    garage::clear_resync_queue(coordinator, &id).await?;
+    // Still empty (no backup wrote to it since): its queue holds only
+    // checks for later, which the repair brings forward once cleared.
+    if garage::holds_no_block(remote, node).await? {
+        garage::clear_resync_queue(coordinator, &id).await?;
+    }
     garage::repair_blocks(coordinator, &id).await?;
     say(format!(
-        "{}: block repair launched; `archipel status` shows its resync queue until it is empty",
+        "{}: block repair launched; `archipel status` shows its resync queue",
         node.name
     ));
     Ok(())

@@ -6,11 +6,12 @@
 //! version that waits on a dead node, unblocked.
 
 use super::admin_api::{api, api_as};
+use super::daemon::wait_for;
 use crate::ssh::{Remote, SshError};
 use archipel_planner::desired::DesiredNode;
 use archipel_planner::garage::{data_layout_path, data_marker_path};
 use archipel_planner::observed::LayoutHistory;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Moves the node's data layout aside (`data_layout.lost-TIME`, kept for
 /// whoever looks into it) unless the data directory has its marker again,
@@ -100,37 +101,33 @@ pub async fn skip_dead_nodes(
     coordinator: &Remote,
     within: Duration,
 ) -> Result<Option<u64>, SshError> {
-    let started = Instant::now();
-    let mut skipped = None;
-    loop {
-        let history: LayoutHistory = api_as(coordinator, "GetClusterLayoutHistory").await?;
-        if !history.is_draining() {
-            return Ok(skipped);
-        }
-        if history.min_ack < history.current_version {
-            api(
-                coordinator,
-                "ClusterLayoutSkipDeadNodes",
-                Some(&serde_json::json!({
-                    "version": history.current_version,
-                    "allowMissingData": false
-                })),
-            )
-            .await?;
-            skipped = Some(history.current_version);
-        }
-        if started.elapsed() > within {
-            return Err(SshError::Failed {
-                host: coordinator.host().to_string(),
-                command: "garage json-api GetClusterLayoutHistory".into(),
-                status: 1,
-                stderr: format!(
-                    "layout version {} still drains after {} s (`garage layout history` says what it waits for)",
-                    history.current_version,
-                    within.as_secs()
-                ),
-            });
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
+    let history: LayoutHistory = api_as(coordinator, "GetClusterLayoutHistory").await?;
+    if !history.is_draining() {
+        return Ok(None);
     }
+    let skipped = if history.min_ack < history.current_version {
+        api(
+            coordinator,
+            "ClusterLayoutSkipDeadNodes",
+            Some(&serde_json::json!({
+                "version": history.current_version,
+                "allowMissingData": false
+            })),
+        )
+        .await?;
+        Some(history.current_version)
+    } else {
+        None
+    };
+    wait_for(
+        coordinator,
+        "the older layout versions to be gone",
+        within,
+        |remote| async move {
+            let history: LayoutHistory = api_as(&remote, "GetClusterLayoutHistory").await?;
+            Ok(!history.is_draining())
+        },
+    )
+    .await?;
+    Ok(skipped)
 }
