@@ -8,7 +8,7 @@
 //! timers: `archipel-backup-CHATON-JOB`, `archipel-prune-…` and
 //! `archipel-check-…`.
 
-use crate::model::{Backup, HostCommand, ResticSource};
+use crate::model::{Backup, Chaton, HostCommand, PingUrl, ResticSource};
 use crate::templates::render;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
@@ -168,17 +168,18 @@ pub fn timer_name(task: Task, id: &str) -> String {
 /// `endpoints` are the island's S3 addresses, the repository's first: with
 /// more than one, the runner moves to the next that answers.
 pub fn env(
-    chaton: &str,
+    chaton: &Chaton,
     backup: &Backup,
     repository: &str,
     endpoints: &[String],
     region: &str,
 ) -> String {
-    let id = job_id(chaton, &backup.name);
+    let id = job_id(&chaton.name, &backup.name);
+    let notify = backup.notify.as_ref().or(chaton.notify.as_ref());
     render(
         "restic.env",
         context! {
-            chaton => chaton,
+            chaton => &chaton.name,
             job => &backup.name,
             repository => repository,
             endpoints => (endpoints.len() > 1).then(|| endpoints.join(" ")),
@@ -192,7 +193,39 @@ pub fn env(
                 path => &local.path,
                 keep => local.keep.as_ref().unwrap_or(&backup.keep).arguments().join(" "),
             }),
+            metrics_dir => &chaton.metrics_dir,
+            schedule => backup.schedule.as_str(),
+            ping => notify.map(|notify| context! {
+                kind => notify.kind.name(),
+                file => ping_file(&id, &notify.url),
+            }),
         },
+    )
+}
+
+/// Where the runner reads the job's ping URL: the file the `notify` block
+/// names on the host, or the one apply writes from its environment.
+pub fn ping_file(id: &str, url: &PingUrl) -> String {
+    match url {
+        PingUrl::File(path) => path.clone(),
+        PingUrl::Env { .. } => written_ping_file(id),
+    }
+}
+
+/// Where apply writes a ping URL it read from its environment.
+pub fn written_ping_file(id: &str) -> String {
+    format!("{JOBS_DIR}/{id}.ping")
+}
+
+/// Beside a ping URL written from apply's environment, which variable and
+/// version it came from: what the plan compares, never the URL.
+pub fn ping_record_file(id: &str) -> String {
+    format!("{JOBS_DIR}/{id}.ping-source")
+}
+
+pub fn ping_record(variable: &str, version: u64) -> String {
+    format!(
+        "# Managed by archipel: the ping URL beside this file was written from ${variable}, url_version {version}.\nvariable={variable}\nversion={version}\n"
     )
 }
 
@@ -293,12 +326,12 @@ fn arguments(task: Task, backup: &Backup) -> Vec<String> {
 }
 
 /// A task's service unit.
-pub fn service(chaton: &str, backup: &Backup, task: Task) -> String {
-    let id = job_id(chaton, &backup.name);
+pub fn service(chaton: &Chaton, backup: &Backup, task: Task) -> String {
+    let id = job_id(&chaton.name, &backup.name);
     render(
         "restic.service",
         context! {
-            chaton => chaton,
+            chaton => &chaton.name,
             job => &backup.name,
             id => &id,
             task => task.name(),
@@ -309,6 +342,7 @@ pub fn service(chaton: &str, backup: &Backup, task: Task) -> String {
             args => arguments(task, backup),
             cache_dir => CACHE_DIR,
             status_dir => STATUS_DIR,
+            metrics_dir => &chaton.metrics_dir,
             // Backups run the hooks and dumps, drills the dumps' checks.
             commands => backup.runs_commands() && matches!(task, Task::Backup | Task::Drill),
             local => backup.local.as_ref().map(|l| &l.path),
@@ -316,7 +350,6 @@ pub fn service(chaton: &str, backup: &Backup, task: Task) -> String {
     )
 }
 
-/// A task's timer unit.
 /// When a task of a job runs.
 pub fn schedule(backup: &Backup, task: Task) -> &crate::schedule::Schedule {
     match task {
@@ -328,6 +361,7 @@ pub fn schedule(backup: &Backup, task: Task) -> &crate::schedule::Schedule {
     }
 }
 
+/// A task's timer unit.
 pub fn timer(chaton: &str, backup: &Backup, task: Task) -> String {
     let schedule = schedule(backup, task);
     render(

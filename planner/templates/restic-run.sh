@@ -26,6 +26,15 @@
 # them against it, and checks each dump: not empty, and accepted by its
 # check command (the dump on its standard input) when it has one.
 #
+# After each run, the job's metrics are written for node_exporter's
+# textfile collector ($ARCHIPEL_METRICS_DIR/archipel-JOB.prom): each task's
+# last run, last success, duration and exit code, a backup's bytes added,
+# the repository's snapshots and size, and when the job turns stale. With
+# a ping URL ($ARCHIPEL_PING_FILE, root's alone), the service behind it
+# hears of a backup's start and of each task's success or failure, the
+# failure in restic's (or the failing command's) words; a ping that fails
+# is said in the journal and never fails the run.
+#
 # Usage: restic-run JOB TASK [restic arguments...]
 # The repository, the credentials and the password come from the
 # environment (the unit's EnvironmentFile=), restic from $ARCHIPEL_RESTIC,
@@ -205,7 +214,60 @@ check_dump() {
     return "$rc"
 }
 
+# `send_ping EVENT [MESSAGE]`: tells the job's ping URL that a backup started,
+# or that a task succeeded or failed, the way its service expects it. The
+# URL reaches curl on its standard input (not its command line, which any
+# user of the host can read), and curl's own words are not repeated (they
+# may quote it).
+send_ping() {
+    [ -n "${ARCHIPEL_PING_FILE:-}" ] || return 0
+    url=$(grep -m 1 '[^[:space:]]' "$ARCHIPEL_PING_FILE" 2>/dev/null | tr -d '[:space:]"\\')
+    if [ -z "$url" ]; then
+        echo "restic-run: no ping URL in $ARCHIPEL_PING_FILE: the $1 is not pinged" >&2
+        return 0
+    fi
+    if ! command -v curl >/dev/null; then
+        echo "restic-run: curl is not installed: the $1 is not pinged" >&2
+        return 0
+    fi
+    event=$1 message=${2:-}
+    body="$work/ping"
+    printf '%s\n' "$message" >"$body"
+    # A failure's body ends with the last lines restic (or the failing
+    # command) printed, what looks like a secret masked.
+    [ "$event" != failure ] || masked "$errors" | grep -v '"message_type"' | tail -n 20 >>"$body"
+    case ${ARCHIPEL_PING_TYPE:-healthchecks} in
+        healthchecks) # URL/start, URL, URL/fail; the body is the run's log.
+            case $event in start) url=$url/start ;; failure) url=$url/fail ;; esac
+            set -- --data-binary "@$body" ;;
+        uptime-kuma) # A push monitor: up or down, a short message.
+            [ "$event" != start ] || return 0
+            url=${url%%\?*}
+            state=up
+            [ "$event" = success ] || state=down
+            set -- --get --data-urlencode "status=$state" \
+                --data-urlencode "msg=$(head -n 1 "$body" | cut -c 1-200)" \
+                --data-urlencode "ping=$(($(date +%s) - begin))000" ;;
+        ntfy) # A message to the topic: failures loud, successes silent.
+            [ "$event" != start ] || return 0
+            if [ "$event" = success ]; then
+                set -- -H "Priority: min" -H "Tags: white_check_mark"
+            else
+                set -- -H "Priority: high" -H "Tags: warning"
+            fi
+            set -- "$@" -H "Title: ${ARCHIPEL_CHATON:-}/${ARCHIPEL_JOB_NAME:-$job}: $task $event" \
+                --data-binary "@$body" ;;
+    esac
+    printf 'url = "%s"\n' "$url" |
+        curl --config - --silent --fail --max-time 10 --retry 2 --retry-max-time 30 \
+            --user-agent archipel-restic-run --output /dev/null "$@" 2>/dev/null
+    rc=$?
+    [ "$rc" -eq 0 ] || echo "restic-run: the $event ping failed (curl exit $rc); the run goes on" >&2
+    return 0
+}
+
 code=0
+[ "$task" != backup ] || send_ping start "$(uname -n): backup of ${ARCHIPEL_CHATON:-}/${ARCHIPEL_JOB_NAME:-$job} started"
 case $task in
     backup)
         if hook BEFORE; then
@@ -302,5 +364,96 @@ if [ "$task" = backup ]; then
     [ "$saved" -eq 0 ] || record "$status_dir/$job.$task.success.json" 0
 else
     [ "$code" -ne 0 ] || record "$status_dir/$job.$task.success.json" 0
+fi
+
+# The task's samples, kept for the job's textfile: `sample NAME VALUE
+# [LABELS]`, the job's labels first.
+# (`backup`, not `job`: Prometheus gives `job` to the scrape's target.)
+labels="chaton=\"${ARCHIPEL_CHATON:-}\",backup=\"${ARCHIPEL_JOB_NAME:-$job}\""
+sample() { printf 'archipel_backup_%s{%s%s} %s\n' "$1" "$labels" "${3:+,$3}" "$2"; }
+# A success's end, from its record (0: none yet).
+success_end() {
+    sed -n 's/.*"start_unix":\([0-9]*\),"duration_seconds":\([0-9]*\).*/\1 \2/p' "$1" 2>/dev/null |
+        { read -r at took && echo $((at + took)) || echo 0; }
+}
+# The repository's snapshots and size, after a run that changed them:
+# `repository_samples LABEL [-r PATH]`. Read without a lock, at most 5 min.
+repository_samples() {
+    which=$1
+    shift
+    list="$work/snapshots"
+    timeout 300 "$restic" "$@" snapshots --json --no-lock >"$list" 2>/dev/null || return 0
+    size=$(timeout 300 "$restic" "$@" stats --mode raw-data --json --no-lock 2>/dev/null |
+        sed -n 's/.*"total_size":\([0-9]*\).*/\1/p')
+    {
+        sample snapshots "$(grep -o '"id":"' "$list" | wc -l)" "repository=\"$which\""
+        [ -z "$size" ] || sample repository_bytes "$size" "repository=\"$which\""
+    } >"$status_dir/$job.$which-repository.prom"
+}
+task_label="task=\"$task\""
+last_success=$(success_end "$status_dir/$job.$task.success.json")
+{
+    sample last_run_timestamp_seconds "$end" "$task_label"
+    sample last_success_timestamp_seconds "$last_success" "$task_label"
+    sample last_duration_seconds "$((end - begin))" "$task_label"
+    sample last_exit_code "$code" "$task_label"
+    if [ "$task" = backup ]; then
+        added=$(printf '%s' "$summary" | sed -n 's/.*"data_added":\([0-9]*\).*/\1/p')
+        [ -z "$added" ] || sample last_added_bytes "$added" "$task_label"
+        # Stale after two periods of its schedule without a success, as
+        # `archipel status` judges it.
+        period=$(systemd-analyze calendar --iterations=2 -- "${ARCHIPEL_SCHEDULE:-daily}" 2>/dev/null |
+            sed -n 's/^.*\(Next elapse\|#2\): //p' | while read -r at; do date -d "$at" +%s; done |
+            { read -r first && read -r second && echo $((second - first)); })
+        [ -z "$period" ] || sample stale_after_seconds "$((2 * period))"
+    fi
+} >"$status_dir/$job.$task.prom"
+if [ "$code" -eq 0 ] || [ "$saved" -eq 1 ]; then
+    case $task in
+        backup)
+            if [ -n "$local_repository" ]; then
+                repository_samples local -r "$local_repository"
+            else
+                repository_samples island
+            fi ;;
+        copy) repository_samples island ;;
+        prune)
+            repository_samples island
+            [ -z "$local_repository" ] || repository_samples local -r "$local_repository" ;;
+    esac
+fi
+# The job's textfile, made whole from every task's samples (each metric's
+# under one HELP and TYPE), then moved in place: the collector never reads
+# half a file.
+if [ -n "${ARCHIPEL_METRICS_DIR:-}" ]; then
+    textfile="$ARCHIPEL_METRICS_DIR/archipel-$job.prom"
+    partial="$ARCHIPEL_METRICS_DIR/.archipel-$job.prom.$$"
+    while IFS='|' read -r name help; do
+        cat "$status_dir/$job".*.prom 2>/dev/null | grep "^archipel_backup_$name{" >"$work/samples"
+        [ -s "$work/samples" ] || continue
+        printf '# HELP archipel_backup_%s %s\n# TYPE archipel_backup_%s gauge\n' "$name" "$help" "$name"
+        cat "$work/samples"
+    done >"$partial" <<'METRICS'
+last_run_timestamp_seconds|When the task's last run ended, in seconds since the epoch.
+last_success_timestamp_seconds|When the task's last success ended, in seconds since the epoch (0: never).
+last_duration_seconds|How long the task's last run took.
+last_exit_code|The task's last exit code (0: success).
+last_added_bytes|What the last backup added to the repository, in bytes.
+stale_after_seconds|Without a backup that long (two periods of its schedule), the job is stale.
+snapshots|Snapshots in the repository.
+repository_bytes|The repository's size (restic's raw data), in bytes.
+METRICS
+    mv -f -- "$partial" "$textfile" 2>/dev/null || {
+        rm -f -- "$partial"
+        echo "restic-run: could not write the metrics to $textfile" >&2
+    }
+fi
+
+# The run's end, told to the ping URL: a backup's success, any failure.
+where=$(uname -n)
+if [ "$code" -ne 0 ]; then
+    send_ping failure "$where: $task of ${ARCHIPEL_CHATON:-}/${ARCHIPEL_JOB_NAME:-$job} failed: ${failure:-exit $code}"
+elif [ "$task" = backup ]; then
+    send_ping success "$where: backup of ${ARCHIPEL_CHATON:-}/${ARCHIPEL_JOB_NAME:-$job} saved snapshot ${snapshot:-?} in $((end - begin)) s${added:+, $added bytes added}"
 fi
 exit "$code"

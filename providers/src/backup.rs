@@ -125,6 +125,68 @@ pub async fn write_credentials(
         .await
 }
 
+/// The job's ping URL from apply's environment, checked to be one: the
+/// error names the variable, never the value.
+pub fn ping_url(job: &DesiredBackup, variable: &str) -> Result<String, LocalError> {
+    let problem = |reason| LocalError::PingUrl {
+        chaton: job.chaton.clone(),
+        job: job.job.clone(),
+        variable: variable.to_string(),
+        reason,
+    };
+    let value =
+        std::env::var(variable).map_err(|_| problem("is not set in apply's environment"))?;
+    let url = value.trim();
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(problem("is not an http:// or https:// URL"));
+    }
+    if url
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\\')
+    {
+        return Err(problem("holds spaces, quotes or control characters"));
+    }
+    Ok(url.to_string())
+}
+
+/// The job's ping URL as its `notify` block says: written root-only from
+/// apply's environment with the record of where it came from (the URL
+/// first, so a record never names a URL that is not there), or, when the
+/// job no longer takes it from there, both removed.
+pub async fn write_ping(remote: &Remote, job: &DesiredBackup) -> Result<(), SshError> {
+    let record_file = archipel_planner::backup::ping_record_file(&job.id);
+    match job
+        .ping
+        .as_ref()
+        .and_then(|p| p.source.as_ref().map(|s| (p, s)))
+    {
+        Some((ping, source)) => {
+            let url = ping_url(job, &source.variable)?;
+            remote
+                .upload(
+                    &ping.file,
+                    format!("{url}\n").as_bytes(),
+                    Ownership::ROOT_PRIVATE,
+                )
+                .await?;
+            remote
+                .upload(
+                    &record_file,
+                    source.record.as_bytes(),
+                    Ownership::ROOT_PRIVATE,
+                )
+                .await
+        }
+        None => {
+            let written = archipel_planner::backup::written_ping_file(&job.id);
+            remote
+                .run_checked(r#"rm -f -- "$1" "$2""#, &[&record_file, &written], None)
+                .await
+                .map(drop)
+        }
+    }
+}
+
 /// The job's settings (no secret in them).
 pub async fn write_settings(remote: &Remote, job: &DesiredBackup) -> Result<(), SshError> {
     remote

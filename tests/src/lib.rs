@@ -383,7 +383,18 @@ const SSH_COMMANDS: [&str; 9] = [
 /// ssh_config, no colour, no terminal; at its highest verbosity, its output
 /// and any plan file it writes kept for the secret sweep.
 pub fn archipel(lab: &Lab, file: &Path, args: &[&str]) -> Result<Output, Failed> {
+    archipel_with_env(lab, file, args, &[])
+}
+
+/// [`archipel`] with variables of its environment (a ping URL apply reads).
+pub fn archipel_with_env(
+    lab: &Lab,
+    file: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<Output, Failed> {
     let mut command = Command::new(archipel_binary()?);
+    command.envs(env.iter().copied());
     command.arg("-f").arg(file);
     match args.split_first() {
         Some((subcommand, rest)) if SSH_COMMANDS.contains(subcommand) => {
@@ -433,7 +444,7 @@ pub fn recorded(output: Output) -> Output {
 /// secrets, database passwords in `.pgpass` and `.my.cnf` files. Machines that do not answer (stopped, cut) are skipped. One SSH
 /// round trip per machine, all machines at once (it runs after every test).
 fn gather_secrets(lab: &Lab) {
-    const SCRIPT: &str = r#"for f in /etc/garage/rpc_secret /etc/garage/admin_token /etc/archipel/restic/*.password; do [ -f "$f" ] && { cat "$f"; echo; }; done
+    const SCRIPT: &str = r#"for f in /etc/garage/rpc_secret /etc/garage/admin_token /etc/archipel/restic/*.password /etc/archipel/restic/*.ping; do [ -f "$f" ] && { cat "$f"; echo; }; done
 sed -n 's/^AWS_SECRET_ACCESS_KEY=//p' /etc/archipel/restic/*.s3 2>/dev/null
 cut -d: -f5 /root/.pgpass /var/lib/postgresql/.pgpass 2>/dev/null
 sed -n 's/^password *= *//p' /root/.my.cnf 2>/dev/null

@@ -8,7 +8,7 @@ use archipel_planner::address::Address;
 use archipel_planner::desired::{Desired, desired};
 use archipel_planner::model::{Archipelago, Machine, ResticSource, SshTarget};
 use archipel_planner::observed::Observed;
-use archipel_planner::plan::{Action, HostStep, NodeStep, Plan, Target};
+use archipel_planner::plan::{Action, BackupStep, HostStep, NodeStep, Plan, Target};
 use archipel_planner::saved::SavedPlan;
 use archipel_planner::scope::{Scope, restrict};
 use archipel_providers::apply::{self, Binaries, Context, Options, Outcome};
@@ -170,6 +170,7 @@ impl Apply<'_> {
         };
         out!("{}", render::human::render(&plan, crate::stdout::colour()));
         let binaries = match refusal(&plan, self.args)
+            .and_then(|()| ping_urls(self.desired, &plan))
             .and_then(|()| binaries(self.model, self.desired, &plan))
         {
             Ok(binaries) => binaries,
@@ -414,6 +415,36 @@ fn refusal(plan: &Plan, args: &Args) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The ping URLs the plan writes from apply's environment are there and
+/// are URLs, before anything is touched.
+fn ping_urls(desired: &Desired, plan: &Plan) -> Result<(), String> {
+    let problems: Vec<String> = plan
+        .changes
+        .iter()
+        .filter_map(|change| match &change.target {
+            Target::Backup {
+                chaton,
+                job,
+                step: BackupStep::Ping,
+                ..
+            } => desired
+                .backups
+                .iter()
+                .find(|b| b.chaton == *chaton && b.job == *job),
+            _ => None,
+        })
+        .filter_map(|job| {
+            let source = job.ping.as_ref()?.source.as_ref()?;
+            archipel_providers::backup::ping_url(job, &source.variable).err()
+        })
+        .map(|problem| problem.to_string())
+        .collect();
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(format!("{}: nothing was changed", problems.join("; "))),
+    }
 }
 
 /// Connections to the nodes the plan removes from their islands (the file

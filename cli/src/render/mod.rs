@@ -4,6 +4,7 @@
 pub mod human;
 pub mod json;
 pub mod markdown;
+pub mod status;
 
 use archipel_planner::address::Address;
 use archipel_planner::plan::{Action, Plan};

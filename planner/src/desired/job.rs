@@ -4,7 +4,7 @@
 use super::{backup_bucket, chaton_key};
 use crate::backup::{self, Task};
 use crate::escrow;
-use crate::model::{Backup, Chaton, Island, ResticSource};
+use crate::model::{Backup, Chaton, Island, PingUrl, ResticSource};
 use crate::observed::{FactsQuery, FileQuery, Probe, Read};
 use crate::templates::shell_word;
 use serde::Serialize;
@@ -39,7 +39,28 @@ pub struct DesiredBackup {
     pub password_file: String,
     /// Where the password is escrowed, when the chaton names recipients.
     pub escrow: Option<DesiredEscrow>,
+    /// The job's ping URL and where it comes from, when it pings.
+    pub ping: Option<DesiredPing>,
     pub units: Vec<DesiredUnit>,
+}
+
+/// Where the runner reads the job's ping URL. A URL from apply's
+/// environment is written root-only on the host, beside a record of the
+/// variable and version it came from (what the plan compares: never the
+/// URL); a file the host's admins put there is only checked to be there.
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredPing {
+    pub file: String,
+    /// `None` for a file of the host's admins.
+    pub source: Option<DesiredPingSource>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredPingSource {
+    pub variable: String,
+    pub version: u64,
+    pub record_file: String,
+    pub record: String,
 }
 
 /// The job's password, encrypted to its chaton's admins, as an object in
@@ -98,11 +119,27 @@ pub(super) fn desired_backup(
             task,
             schedule: backup::schedule(backup, task).as_str().to_string(),
             service_name: backup::service_name(task, &id),
-            service: backup::service(&chaton.name, backup, task),
+            service: backup::service(chaton, backup, task),
             timer_name: backup::timer_name(task, &id),
             timer: backup::timer(&chaton.name, backup, task),
         })
         .collect();
+    let ping = backup
+        .notify
+        .as_ref()
+        .or(chaton.notify.as_ref())
+        .map(|notify| DesiredPing {
+            file: backup::ping_file(&id, &notify.url),
+            source: match &notify.url {
+                PingUrl::File(_) => None,
+                PingUrl::Env { variable, version } => Some(DesiredPingSource {
+                    variable: variable.clone(),
+                    version: *version,
+                    record_file: backup::ping_record_file(&id),
+                    record: backup::ping_record(variable, *version),
+                }),
+            },
+        });
     DesiredBackup {
         chaton: chaton.name.clone(),
         job: backup.name.clone(),
@@ -113,7 +150,7 @@ pub(super) fn desired_backup(
         restic: backup.restic.clone(),
         schedule: backup.schedule.as_str().to_string(),
         env: backup::env(
-            &chaton.name,
+            chaton,
             backup,
             &repository,
             endpoints,
@@ -125,6 +162,7 @@ pub(super) fn desired_backup(
         s3_file: backup::s3_file(&id),
         password_file: backup::password_file(&id),
         escrow,
+        ping,
         units,
         id,
     }
@@ -146,6 +184,18 @@ pub(super) fn job_query(job: &DesiredBackup, query: &mut FactsQuery) {
             .files
             .push(FileQuery::new(secret.clone(), Read::Metadata));
     }
+    // The ping URL, a secret: whether it is there, never what it says;
+    // the record of where apply took it from, whether the job pings or
+    // not (a record left is a URL to remove).
+    if let Some(ping) = &job.ping {
+        query
+            .files
+            .push(FileQuery::new(ping.file.clone(), Read::Metadata));
+    }
+    query.files.push(FileQuery::new(
+        backup::ping_record_file(&job.id),
+        Read::Content,
+    ));
     for unit in &job.units {
         for name in [&unit.service_name, &unit.timer_name] {
             query.files.push(FileQuery::new(

@@ -17,7 +17,7 @@ use crate::garage;
 use crate::model::{Archipelago, Backup, Chaton, Island, IslandParts, Node, ResticSource};
 use crate::observed::{FactsQuery, FileQuery, Permissions, Read};
 use crate::vault;
-pub use job::{DesiredBackup, DesiredEscrow, DesiredUnit};
+pub use job::{DesiredBackup, DesiredEscrow, DesiredPing, DesiredPingSource, DesiredUnit};
 use job::{desired_backup, job_query};
 use serde::Serialize;
 use std::collections::BTreeMap;

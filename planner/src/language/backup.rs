@@ -45,6 +45,7 @@ impl Decoder<'_> {
         let dumps = self.dumps(&fields.blocks);
         let hooks = self.hooks(&fields.blocks);
         let local = self.local(&fields.blocks);
+        let notify = self.notify(&fields.blocks, &fields.what.clone());
         Some(Backup {
             name: name?,
             host: host?,
@@ -63,6 +64,7 @@ impl Decoder<'_> {
             dumps: dumps?,
             hooks: hooks?,
             local: local?,
+            notify: notify?,
             origin: fields.origin,
         })
     }

@@ -2,7 +2,7 @@
 //! the node, backup and removed blocks it holds.
 
 use super::decoder::Decoder;
-use super::schema::CHATON;
+use super::schema::{CHATON, DEFAULT_METRICS_DIR};
 use crate::model::Chaton;
 use hcl_edit::structure::{Attribute, Block};
 
@@ -34,6 +34,9 @@ impl Decoder<'_> {
             d.list(attr, Self::escrow_recipient)
         });
         let prevent_destroy = self.optional(&fields, "prevent_destroy", Self::boolean);
+        let metrics_dir = self.optional(&fields, "metrics_dir", Self::absolute_path);
+        let what = format!("chaton \"{}\"", name.as_deref().unwrap_or("?"));
+        let notify = self.notify(&fields.blocks, &what);
         // A node or backup with an error is left out (and reported), the
         // chaton kept: its name and island still serve the other rules.
         let mut nodes = Vec::new();
@@ -45,6 +48,7 @@ impl Decoder<'_> {
                 "node" => nodes.extend(self.node(inner)),
                 "removed" => removed.extend(self.removed(inner)),
                 "vault" => vault_blocks.push(*inner),
+                "notify" => {}
                 _ => backups.extend(self.backup(inner)),
             }
         }
@@ -59,6 +63,11 @@ impl Decoder<'_> {
             // An invalid value is reported; the chaton is guarded meanwhile.
             prevent_destroy: prevent_destroy.unwrap_or(Some(true)).unwrap_or(false),
             vault,
+            metrics_dir: metrics_dir
+                .flatten()
+                .unwrap_or_else(|| DEFAULT_METRICS_DIR.to_string()),
+            // An invalid block is reported; the chaton's jobs still count.
+            notify: notify.flatten(),
             nodes,
             backups,
             removed,

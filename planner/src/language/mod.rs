@@ -13,7 +13,7 @@
 //! (`values.rs`) and names and references (`names.rs`); then one file per
 //! kind of block: the top level (`archipelago.rs`), `island`, `garage`,
 //! `node`, `chaton`, `backup` (and the commands it runs, `commands.rs`),
-//! `removed`, `vault` and `bucket`.
+//! `removed`, `vault`, `notify` and `bucket`.
 
 mod archipelago;
 mod backup;
@@ -25,6 +25,7 @@ mod garage;
 mod island;
 mod names;
 mod node;
+mod notify;
 mod removed;
 mod schema;
 mod syntax;

@@ -14,6 +14,8 @@ pub const DEFAULT_PRUNE: &str = "Sun 04:00";
 /// `check` reads a tenth of the data each month: all of it within a year.
 pub const DEFAULT_CHECK: &str = "*-*-01 05:00";
 pub const DEFAULT_META_DIR: &str = "/var/lib/garage/meta";
+/// Where Debian's prometheus-node-exporter reads textfiles from.
+pub const DEFAULT_METRICS_DIR: &str = "/var/lib/prometheus/node-exporter";
 /// A hook that takes longer is stuck; a dump of a large database is not.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_seconds(10 * 60);
 pub const DEFAULT_DUMP_TIMEOUT: Duration = Duration::from_seconds(6 * 3600);
@@ -56,8 +58,15 @@ pub const GARAGE: Schema = Schema {
 };
 pub const CHATON: Schema = Schema {
     block: "chaton",
-    attributes: &["island", "contact", "escrow", "prevent_destroy", "vault"],
-    blocks: &["node", "backup", "removed", "vault"],
+    attributes: &[
+        "island",
+        "contact",
+        "escrow",
+        "prevent_destroy",
+        "vault",
+        "metrics_dir",
+    ],
+    blocks: &["node", "backup", "removed", "vault", "notify"],
 };
 pub const VAULT: Schema = Schema {
     block: "vault",
@@ -88,7 +97,12 @@ pub const BACKUP: Schema = Schema {
         "host", "to", "paths", "exclude", "schedule", "keep", "quota", "restic", "prune", "check",
         "drill",
     ],
-    blocks: &["dump", "before", "after", "on_failure", "local"],
+    blocks: &["dump", "before", "after", "on_failure", "local", "notify"],
+};
+pub const NOTIFY: Schema = Schema {
+    block: "notify",
+    attributes: &["type", "url_env", "url_version", "url_file"],
+    blocks: &[],
 };
 pub const LOCAL: Schema = Schema {
     block: "local",
@@ -134,6 +148,7 @@ pub const SCHEMAS: &[&Schema] = &[
     &AFTER,
     &ON_FAILURE,
     &LOCAL,
+    &NOTIFY,
     &REMOVED,
     &VAULT,
     &BUCKET,

@@ -34,6 +34,8 @@ pub struct Backup {
     /// A repository on the host itself that backups go to first, copied
     /// to the island on its own schedule.
     pub local: Option<LocalCopy>,
+    /// Its own pings, in place of its chaton's.
+    pub notify: Option<Notify>,
     #[serde(skip)]
     pub origin: Origin,
 }
@@ -176,4 +178,61 @@ impl Keep {
         };
         *slot = Some(value);
     }
+}
+
+/// `notify { … }`, on a chaton (all its jobs) or a job (its own): a URL
+/// the job's runner calls when a backup starts and when a task succeeds or
+/// fails, in the convention of the service behind it. The URL is a
+/// capability (whoever holds it can fake the job's pings): the file names
+/// where it is, never the URL itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct Notify {
+    pub kind: PingKind,
+    pub url: PingUrl,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// Whose convention the pings follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PingKind {
+    /// healthchecks.io (and its clones): `URL/start`, `URL`, `URL/fail`,
+    /// the run's words in the body.
+    Healthchecks,
+    /// Uptime Kuma's push monitors: `URL?status=up|down&msg=…&ping=…`.
+    UptimeKuma,
+    /// ntfy: a message posted to the topic's URL, on failure at high
+    /// priority, on success at the lowest.
+    Ntfy,
+}
+
+impl PingKind {
+    pub const NAMES: &'static [(&'static str, PingKind)] = &[
+        ("healthchecks", PingKind::Healthchecks),
+        ("uptime-kuma", PingKind::UptimeKuma),
+        ("ntfy", PingKind::Ntfy),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, kind)| *kind == self)
+            .map_or("healthchecks", |(name, _)| name)
+    }
+}
+
+/// Where the ping URL is, never what it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PingUrl {
+    /// `url_file`: a file on the backup host, put there by its admins;
+    /// the runner reads it at each run, archipel never does.
+    File(String),
+    /// `url_env` (and `url_version`): an environment variable of the
+    /// `apply` that installs the job (a CI secret), written root-only on
+    /// the host. The plan never sees the value: the host records which
+    /// variable and version it was written from, and a new `url_version`
+    /// writes it again (Terraform's write-only arguments do the same).
+    Env { variable: String, version: u64 },
 }

@@ -8,7 +8,9 @@
 
 mod backup;
 
-pub use backup::{Backup, Dump, Hooks, HostCommand, Keep, LocalCopy, ResticSource};
+pub use backup::{
+    Backup, Dump, Hooks, HostCommand, Keep, LocalCopy, Notify, PingKind, PingUrl, ResticSource,
+};
 
 use crate::duration::Duration;
 use crate::size::Size;
@@ -255,6 +257,11 @@ pub struct Chaton {
     pub prevent_destroy: bool,
     /// The island-side copy of its backups that its hosts cannot delete.
     pub vault: Vault,
+    /// node_exporter's textfile directory on its backup hosts, where each
+    /// job's runner writes its metrics after each run.
+    pub metrics_dir: String,
+    /// Pings of its jobs' runs (a job's own `notify` replaces it).
+    pub notify: Option<Notify>,
     pub nodes: Vec<Node>,
     pub backups: Vec<Backup>,
     /// Backup jobs taken out of the file whose host is still to be cleaned.

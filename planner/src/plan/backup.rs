@@ -45,6 +45,7 @@ pub(super) fn plan_backup(
         ROOT_ONLY,
     )
     .changed();
+    plan_ping(backup, facts, b);
     schedules_elapse(b, backup, facts);
     let files_change = password_missing || credentials_missing || settings_changed;
     let repository_planned = plan_repository(backup, facts, files_change, b);
@@ -146,6 +147,77 @@ fn plan_credentials(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) 
         .attribute("key", before, Some(key))
         .attribute("secret", None, Some(SENSITIVE.into()));
     credentials_missing
+}
+
+/// The job's ping URL. From apply's environment: written when it is not on
+/// the host or when the record beside it names another variable or
+/// version (the plan never sees the URL); removed, with its record, when
+/// the job no longer takes it from there. From a file of the host's
+/// admins: a warning when it is not there.
+fn plan_ping(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) {
+    let record_file = backup::ping_record_file(&backup.id);
+    let recorded = match facts.files.get(&record_file) {
+        Some(FileFacts::File { content, .. }) => Some(content.as_deref().unwrap_or_default()),
+        _ => None,
+    };
+    let Some(ping) = &backup.ping else {
+        if recorded.is_some() {
+            b.add(
+                job_step(backup, BackupStep::Ping),
+                Action::Delete,
+                "the job no longer pings a URL from apply's environment: the URL and its record are removed from the host",
+            );
+        }
+        return;
+    };
+    let Some(source) = &ping.source else {
+        if !is_present(facts, &ping.file) {
+            b.plan.warnings.push(format!(
+                "chaton {}, backup {}: its ping URL file {} is not on {}: its runs ping nothing until the host's admins put it there",
+                backup.chaton, backup.job, ping.file, backup.machine
+            ));
+        }
+        if recorded.is_some() {
+            b.add(
+                job_step(backup, BackupStep::Ping),
+                Action::Delete,
+                "the job's ping URL now comes from a file of the host's: the one apply wrote and its record are removed",
+            );
+        }
+        return;
+    };
+    let missing = !is_present(facts, &ping.file);
+    let (action, reason) = match recorded {
+        _ if missing => (
+            Action::Create,
+            format!(
+                "the job's ping URL is not on the host: written from ${} at apply, root's alone",
+                source.variable
+            ),
+        ),
+        Some(text) if text == source.record => return,
+        Some(_) => (
+            Action::Update,
+            format!(
+                "the job's ping URL comes from ${} at url_version {} now: written again",
+                source.variable, source.version
+            ),
+        ),
+        None => (
+            Action::Update,
+            format!(
+                "nothing records where the job's ping URL came from: written again from ${}",
+                source.variable
+            ),
+        ),
+    };
+    let change = b.add(job_step(backup, BackupStep::Ping), action, reason);
+    change.attribute("url", None, Some(SENSITIVE.into()));
+    change.file = Some(FileChange {
+        path: record_file,
+        before: recorded.map(str::to_string),
+        after: source.record.clone(),
+    });
 }
 
 /// The password sealed to the chaton's admins, as the record on the host

@@ -172,6 +172,7 @@ const JOB_FILES: Group = &[
     Step::Job(BackupStep::Password),
     Step::Job(BackupStep::Credentials),
     Step::Job(BackupStep::Settings),
+    Step::Job(BackupStep::Ping),
 ];
 const RESTIC: Group = &[Step::Host(HostStep::Restic)];
 /// The island's Garage runs as one cluster with its layout.
@@ -244,7 +245,7 @@ fn waits_for(change: &Change) -> &'static [Preference] {
         Target::BackupRemoval { .. } => &[&[&[Step::Job(B::Password)]]],
         Target::BackupHost { .. } => &[],
         Target::Backup { step, .. } => match step {
-            B::Settings => &[],
+            B::Settings | B::Ping => &[],
             B::Credentials => &[ISLAND_ACCESS],
             // restic, with the job's key and settings, first says that no
             // repository exists without this password.

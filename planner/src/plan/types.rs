@@ -339,6 +339,8 @@ pub enum BackupStep {
     Credentials,
     Escrow,
     Settings,
+    /// The ping URL, written from apply's environment (a secret).
+    Ping,
     Repository,
     /// The repository on the host that backups go to first.
     LocalRepository,

@@ -270,6 +270,16 @@ fn backup_job(f: &mut HostFacts, job: &DesiredBackup) {
             file("root", "root", "600", None, Some(&escrow.record)),
         );
     }
+    if let Some(ping) = &job.ping {
+        f.files
+            .insert(ping.file.clone(), file("root", "root", "600", None, None));
+        if let Some(source) = &ping.source {
+            f.files.insert(
+                source.record_file.clone(),
+                file("root", "root", "600", None, Some(&source.record)),
+            );
+        }
+    }
     f.files.insert(
         backup::RUNNER.into(),
         file("root", "root", "755", None, Some(backup::RUNNER_SCRIPT)),

@@ -27,6 +27,7 @@ mod island;
 mod keys_and_buckets;
 mod machines;
 mod node;
+mod notify;
 mod removals;
 mod saved;
 mod scope;

@@ -179,3 +179,56 @@ fn a_removed_job_is_not_declared() {
         )]
     );
 }
+
+/// A `notify` block names where its URL is, one way, never the URL.
+#[test]
+fn notify_names_where_its_url_is() {
+    let notify = |body: &str| {
+        with(
+            "  contact = \"a@example.org\"\n",
+            &format!("  contact = \"a@example.org\"\n  notify {{\n{body}  }}\n"),
+        )
+    };
+    assert!(codes(&notify("    url_env = \"A_PING\"\n")).is_empty());
+    assert!(
+        codes(&notify(
+            "    type = \"ntfy\"\n    url_file = \"/etc/ping\"\n"
+        ))
+        .is_empty()
+    );
+    assert_eq!(
+        codes(&notify("    type = \"ntfy\"\n")),
+        vec!["missing-attribute"]
+    );
+    assert_eq!(
+        codes(&notify(
+            "    url_env = \"A_PING\"\n    url_file = \"/etc/ping\"\n"
+        )),
+        vec!["conflicting-attributes"]
+    );
+    assert_eq!(
+        codes(&notify(
+            "    url_file = \"/etc/ping\"\n    url_version = 2\n"
+        )),
+        vec!["invalid-value"]
+    );
+    assert_eq!(
+        codes(&notify("    url_env = \"2PING\"\n")),
+        vec!["invalid-value"]
+    );
+    assert_eq!(
+        codes(&notify("    url_file = \"ping\"\n")),
+        vec!["invalid-path"]
+    );
+    assert_eq!(
+        codes(&notify("    type = \"healthcheck\"\n    url_env = \"A\"\n")),
+        vec!["invalid-value"]
+    );
+    // The URL itself is not an attribute.
+    assert_eq!(
+        codes(&notify("    url = \"https://hc-ping.com/x\"\n")),
+        vec!["missing-attribute", "unknown-attribute"]
+    );
+    let twice = notify("    url_env = \"A\"\n  }\n  notify {\n    url_env = \"B\"\n");
+    assert_eq!(codes(&twice), vec!["duplicate-block"]);
+}

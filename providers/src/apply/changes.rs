@@ -480,6 +480,7 @@ async fn backup_step(
             backup::escrow(remote, context.coordinator(island)?, island, job).await
         }
         BackupStep::Settings => backup::write_settings(remote, job).await,
+        BackupStep::Ping => backup::write_ping(remote, job).await,
         BackupStep::Repository => backup::ensure_repository(remote, job).await,
         BackupStep::LocalRepository => backup::ensure_local_repository(remote, job).await,
         BackupStep::Service(task) => {

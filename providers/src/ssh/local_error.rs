@@ -123,6 +123,15 @@ pub enum LocalError {
     BucketNotInFile { bucket: String },
     #[error("backup {chaton}/{job} is not in the file")]
     BackupNotInFile { chaton: String, job: String },
+    /// A job's ping URL, read from apply's environment: the value is
+    /// never in the message.
+    #[error("${variable} (the ping URL of backup {chaton}/{job}) {reason}")]
+    PingUrl {
+        chaton: String,
+        job: String,
+        variable: String,
+        reason: &'static str,
+    },
     #[error("island {island} has no node")]
     IslandWithoutNode { island: String },
     #[error(
