@@ -522,7 +522,12 @@ systemctl disable --now --quiet $units 2>/dev/null || true
 for unit in $units; do rm -f -- "$units_dir/$unit"; done
 systemctl daemon-reload
 systemctl reset-failed $units 2>/dev/null || true
-rm -f -- "$jobs/$id.s3" "$jobs/$id.escrow" "$status/$id".*.json "$status/$id.lock"
+# Its metrics, which would otherwise report a job that no longer runs (the
+# textfile directory is the one its settings name).
+metrics=$( { . "$jobs/$id.env" && printf '%s' "${ARCHIPEL_METRICS_DIR:-}"; } 2>/dev/null || true)
+[ -z "$metrics" ] || rm -f -- "$metrics/archipel-$id.prom"
+rm -f -- "$jobs/$id.s3" "$jobs/$id.escrow" "$jobs/$id.ping" "$jobs/$id.ping-source" \
+    "$status/$id".*.json "$status/$id".*.prom "$status/$id.lock"
 [ "$escrowed" = 1 ] && rm -f -- "$jobs/$id.password"
 # The settings last: they are how archipel finds the job.
 rm -f -- "$jobs/$id.env""#;

@@ -42,7 +42,7 @@ pub fn removed_job(lab: &Lab) -> Result<(), Failed> {
     ensure(output.status.success(), log.clone())?;
     let left = lab.ssh_ok(
         "node8",
-        "ls /etc/archipel/restic/ /etc/systemd/system/ /var/lib/archipel/backups/ | grep chaton-4-data || true",
+        "ls /etc/archipel/restic/ /etc/systemd/system/ /var/lib/archipel/backups/ /var/lib/prometheus/node-exporter/ 2>/dev/null | grep chaton-4-data || true",
     )?;
     ensure(left.trim().is_empty(), format!("files left: {left}"))?;
     let units = lab.ssh(
