@@ -194,7 +194,6 @@ pub fn env(
                 keep => local.keep.as_ref().unwrap_or(&backup.keep).arguments().join(" "),
             }),
             metrics_dir => &chaton.metrics_dir,
-            schedule => backup.schedule.as_str(),
             ping => notify.map(|notify| context! {
                 kind => notify.kind.name(),
                 file => ping_file(&id, &notify.url),

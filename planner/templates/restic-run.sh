@@ -401,8 +401,11 @@ last_success=$(success_end "$status_dir/$job.$task.success.json")
         added=$(printf '%s' "$summary" | sed -n 's/.*"data_added":\([0-9]*\).*/\1/p')
         [ -z "$added" ] || sample last_added_bytes "$added" "$task_label"
         # Stale after two periods of its schedule without a success, as
-        # `archipel status` judges it.
-        period=$(systemd-analyze calendar --iterations=2 -- "${ARCHIPEL_SCHEDULE:-daily}" 2>/dev/null |
+        # `archipel status` judges it: the schedule is its timer's (a new
+        # schedule changes the timer only).
+        schedule=$(sed -n 's/^OnCalendar=//p' "/etc/systemd/system/archipel-backup-$job.timer" 2>/dev/null | head -n 1)
+        period=
+        [ -z "$schedule" ] || period=$(systemd-analyze calendar --iterations=2 -- "$schedule" 2>/dev/null |
             sed -n 's/^.*\(Next elapse\|#2\): //p' | while read -r at; do date -d "$at" +%s; done |
             { read -r first && read -r second && echo $((second - first)); })
         [ -z "$period" ] || sample stale_after_seconds "$((2 * period))"
