@@ -13,6 +13,7 @@ mod binaries;
 mod commands;
 mod diagnostics;
 mod files;
+mod journal;
 mod progress;
 mod remote;
 mod render;
@@ -156,6 +157,19 @@ enum Command {
         #[command(flatten)]
         ssh: SshArgs,
     },
+    /// Print the applies that changed an island, from its journal: when,
+    /// who (and the CI job), the plan's digest and summary, and how each
+    /// change went.
+    ///
+    /// Reads every node of the island at once and merges what they hold.
+    /// Exit status: 0 when each island's journal could be read from at
+    /// least one node, 1 otherwise.
+    Log {
+        #[command(flatten)]
+        args: commands::log::Args,
+        #[command(flatten)]
+        ssh: SshArgs,
+    },
     /// Report how the live archipelago strays from the file: what changed,
     /// what is missing, what the file does not know.
     ///
@@ -249,6 +263,7 @@ impl Command {
             Command::Validate { output } | Command::Facts { output, .. } => output.json(),
             Command::Plan { args, .. } => args.output.json(),
             Command::Status { args, .. } => args.output.json(),
+            Command::Log { args, .. } => args.output.json(),
             Command::Drift { args, .. } => args.output.json(),
             Command::Show(args) => args.output.json(),
             _ => false,
@@ -303,6 +318,9 @@ fn main() -> ExitCode {
         Command::Clear { args, ssh } => ssh
             .settings()
             .and_then(|ssh| commands::clear::run(&cli.file, ssh, args)),
+        Command::Log { args, ssh } => ssh
+            .settings()
+            .and_then(|ssh| commands::log::run(&cli.file, ssh, args)),
         Command::Show(args) => commands::show::run(args),
         Command::Unlock { args, ssh } => ssh
             .settings()

@@ -186,10 +186,12 @@ impl NodeStep {
             NodeStep::Unit => "unit",
             NodeStep::Service => "service",
             NodeStep::Data => "data",
+            NodeStep::MetricsService => "metrics_service",
+            NodeStep::MetricsTimer => "metrics_timer",
         }
     }
 
-    const ALL: [NodeStep; 7] = [
+    const ALL: [NodeStep; 9] = [
         NodeStep::Binary,
         NodeStep::Directories,
         NodeStep::Config,
@@ -197,6 +199,8 @@ impl NodeStep {
         NodeStep::Unit,
         NodeStep::Service,
         NodeStep::Data,
+        NodeStep::MetricsService,
+        NodeStep::MetricsTimer,
     ];
 }
 

@@ -16,6 +16,16 @@ pub const PREVIOUS_BINARY: &str = "/usr/local/bin/garage.previous";
 pub const CONFIG: &str = "/etc/garage/garage.toml";
 pub const RPC_SECRET: &str = "/etc/garage/rpc_secret";
 pub const ADMIN_TOKEN: &str = "/etc/garage/admin_token";
+/// The bearer `/metrics` wants (Garage's admin token is not accepted
+/// there): one per island, kept like the other secrets.
+pub const METRICS_TOKEN: &str = "/etc/garage/metrics_token";
+/// curl's config for the node's own scraper: the metrics token as a
+/// header, root's alone, written on the node from the token file.
+pub const METRICS_CURL_CONFIG: &str = "/etc/garage/metrics-scrape.curl";
+pub const METRICS_SERVICE: &str = "archipel-garage-metrics.service";
+pub const METRICS_TIMER: &str = "archipel-garage-metrics.timer";
+/// The textfile the scraper writes in the island's `metrics_textfile`.
+pub const METRICS_TEXTFILE: &str = "garage.prom";
 pub const UNIT: &str = "/etc/systemd/system/garage.service";
 pub const SERVICE: &str = "garage.service";
 pub const USER: &str = "garage";
@@ -177,8 +187,10 @@ pub fn config(island: &Island, node: &Node) -> String {
             rpc_secret_file => RPC_SECRET,
             s3_region => &garage.s3_region,
             s3_bind_addr => format!("[::]:{}", garage.s3_port),
-            admin_bind_addr => format!("127.0.0.1:{}", garage.admin_port),
+            admin_bind_addr => garage.metrics_bind.clone()
+                .unwrap_or_else(|| format!("127.0.0.1:{}", garage.admin_port)),
             admin_token_file => ADMIN_TOKEN,
+            metrics_token_file => METRICS_TOKEN,
         },
     )
 }
@@ -195,6 +207,40 @@ pub fn unit(island: &Island, node: &Node) -> String {
             data_dir => &node.data_dir,
         },
     )
+}
+
+/// Where the node's own scraper asks for `/metrics`: the admin API's
+/// address, the loopback when it listens on every address.
+fn metrics_url(island: &Island) -> String {
+    let garage = &island.garage;
+    let local = format!("127.0.0.1:{}", garage.admin_port);
+    let address = match &garage.metrics_bind {
+        None => local,
+        Some(bind) => match bind.rsplit_once(':') {
+            Some(("[::]" | "0.0.0.0" | "*", port)) => format!("127.0.0.1:{port}"),
+            _ => bind.clone(),
+        },
+    };
+    format!("http://{address}/metrics")
+}
+
+/// The scraper's service and timer on a node, when the island writes
+/// Garage's metrics into a textfile directory.
+pub fn metrics_units(island: &Island, node: &Node) -> Option<(String, String)> {
+    let dir = island.garage.metrics_textfile.as_ref()?;
+    let context = context! {
+        island => &island.name,
+        node => &node.name,
+        dir => dir,
+        curl_config => METRICS_CURL_CONFIG,
+        url => metrics_url(island),
+        partial => format!("{dir}/.{METRICS_TEXTFILE}.partial"),
+        textfile => format!("{dir}/{METRICS_TEXTFILE}"),
+    };
+    Some((
+        render("garage-metrics.service", context.clone()),
+        render("garage-metrics.timer", context),
+    ))
 }
 
 /// The `replication_factor` written in a node's live config, if any.

@@ -16,6 +16,7 @@ pub mod endpoints;
 pub mod escrow;
 pub mod format;
 pub mod garage;
+pub mod journal;
 pub mod language;
 pub mod lexer;
 pub mod model;

@@ -41,6 +41,14 @@ fn templates() -> &'static Environment<'static> {
                 include_str!("../templates/vault.service.j2"),
             ),
             ("vault.timer", include_str!("../templates/vault.timer.j2")),
+            (
+                "garage-metrics.service",
+                include_str!("../templates/garage-metrics.service.j2"),
+            ),
+            (
+                "garage-metrics.timer",
+                include_str!("../templates/garage-metrics.timer.j2"),
+            ),
         ] {
             let _ = env.add_template(name, text);
         }

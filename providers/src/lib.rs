@@ -9,6 +9,7 @@ pub mod backup;
 pub mod escrow;
 pub mod garage;
 pub mod host;
+pub mod journal;
 pub mod lock;
 pub mod observe;
 pub mod s3;

@@ -375,8 +375,8 @@ pub fn ensure(condition: bool, message: impl Into<String>) -> Result<(), Failed>
 }
 
 /// The subcommands that reach machines, and so take the SSH options.
-const SSH_COMMANDS: [&str; 9] = [
-    "facts", "plan", "apply", "status", "drill", "recover", "drift", "unlock", "clear",
+const SSH_COMMANDS: [&str; 10] = [
+    "facts", "plan", "apply", "status", "drill", "recover", "drift", "unlock", "clear", "log",
 ];
 
 /// Runs archipel against the lab as a user would: `-f FILE`, the lab's
@@ -444,7 +444,7 @@ pub fn recorded(output: Output) -> Output {
 /// secrets, database passwords in `.pgpass` and `.my.cnf` files. Machines that do not answer (stopped, cut) are skipped. One SSH
 /// round trip per machine, all machines at once (it runs after every test).
 fn gather_secrets(lab: &Lab) {
-    const SCRIPT: &str = r#"for f in /etc/garage/rpc_secret /etc/garage/admin_token /etc/archipel/restic/*.password /etc/archipel/restic/*.ping; do [ -f "$f" ] && { cat "$f"; echo; }; done
+    const SCRIPT: &str = r#"for f in /etc/garage/rpc_secret /etc/garage/admin_token /etc/garage/metrics_token /etc/archipel/restic/*.password /etc/archipel/restic/*.ping; do [ -f "$f" ] && { cat "$f"; echo; }; done
 sed -n 's/^AWS_SECRET_ACCESS_KEY=//p' /etc/archipel/restic/*.s3 2>/dev/null
 cut -d: -f5 /root/.pgpass /var/lib/postgresql/.pgpass 2>/dev/null
 sed -n 's/^password *= *//p' /root/.my.cnf 2>/dev/null

@@ -249,8 +249,11 @@ impl Apply<'_> {
             },
         ));
         let interrupt = stop.clone();
+        let started = crate::journal::now();
         let outcomes = self.execute(plan, Arc::clone(&context), stop).await;
-        if *interrupt.borrow() {
+        let interrupted = *interrupt.borrow();
+        crate::journal::record(self.desired, plan, &outcomes, started, interrupted, remotes).await;
+        if interrupted {
             outln!(
                 "Interrupted: the changes in progress finished, no other one started. Run apply again to go on."
             );

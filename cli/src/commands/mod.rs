@@ -6,6 +6,7 @@ pub mod drift;
 pub mod drill;
 pub mod facts;
 pub mod fmt;
+pub mod log;
 pub mod plan;
 pub mod recover;
 pub mod show;

@@ -97,6 +97,16 @@ pub struct DesiredNode {
     pub config: String,
     pub unit: String,
     pub rpc_public_addr: String,
+    /// The scraper writing Garage's metrics into a textfile, when the
+    /// island has `metrics_textfile`: its service and timer.
+    pub metrics: Option<DesiredScraper>,
+}
+
+/// The node's own scraper of Garage's `/metrics`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredScraper {
+    pub service: String,
+    pub timer: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -340,6 +350,8 @@ fn desired_node(island: &Island, chaton: &Chaton, node: &Node) -> DesiredNode {
         config: garage::config(island, node),
         unit: garage::unit(island, node),
         rpc_public_addr: garage::rpc_public_addr(island, node),
+        metrics: garage::metrics_units(island, node)
+            .map(|(service, timer)| DesiredScraper { service, timer }),
     }
 }
 
@@ -410,6 +422,16 @@ impl Desired {
                 FileQuery::new(garage::UNIT, Read::Content),
                 FileQuery::new(garage::RPC_SECRET, Read::Metadata),
                 FileQuery::new(garage::ADMIN_TOKEN, Read::Metadata),
+                FileQuery::new(garage::METRICS_TOKEN, Read::Metadata),
+                FileQuery::new(garage::METRICS_CURL_CONFIG, Read::Metadata),
+                FileQuery::new(
+                    format!("{}/{}", backup::UNITS_DIR, garage::METRICS_SERVICE),
+                    Read::Content,
+                ),
+                FileQuery::new(
+                    format!("{}/{}", backup::UNITS_DIR, garage::METRICS_TIMER),
+                    Read::Content,
+                ),
                 FileQuery::new(node.meta_dir.clone(), Read::Metadata),
                 FileQuery::new(node.data_dir.clone(), Read::Metadata),
                 FileQuery::new(garage::node_key_path(&node.meta_dir), Read::Hex),
@@ -417,6 +439,7 @@ impl Desired {
                 FileQuery::new(garage::data_marker_path(&node.data_dir), Read::Metadata),
             ]);
             query.units.push(garage::SERVICE.into());
+            query.units.push(garage::METRICS_TIMER.into());
             for (name, snippet) in [
                 garage::VERSION_PROBE,
                 garage::USER_PROBE,

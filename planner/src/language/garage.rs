@@ -42,6 +42,8 @@ impl Decoder<'_> {
         let s3_port = self.optional(&fields, "s3_port", port);
         let admin_port = self.optional(&fields, "admin_port", port);
         let s3_region = self.optional(&fields, "s3_region", Self::string);
+        let metrics_bind = self.optional(&fields, "metrics_bind", Self::bind_address);
+        let metrics_textfile = self.optional(&fields, "metrics_textfile", Self::absolute_path);
         Some(Garage {
             version: version?,
             binary: binary?,
@@ -53,7 +55,32 @@ impl Decoder<'_> {
             s3_port: s3_port?.unwrap_or(DEFAULT_S3_PORT),
             admin_port: admin_port?.unwrap_or(DEFAULT_ADMIN_PORT),
             s3_region: s3_region?.unwrap_or_else(|| DEFAULT_S3_REGION.to_string()),
+            metrics_bind: metrics_bind?,
+            metrics_textfile: metrics_textfile?,
             origin: fields.origin,
         })
+    }
+
+    /// `HOST:PORT`, `[IPV6]:PORT`: where a daemon listens.
+    fn bind_address(&mut self, attr: &Attribute) -> Option<String> {
+        let text = self.string(attr)?;
+        let valid = text.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty()
+                && !host.contains(char::is_whitespace)
+                && port.parse::<u16>().is_ok_and(|p| p > 0)
+                && (!host.contains(':') || (host.starts_with('[') && host.ends_with(']')))
+        });
+        if !valid {
+            let span = self.span(&attr.value);
+            self.error(
+                "invalid-value",
+                span,
+                format!("\"{text}\" is not an address to listen on"),
+            )
+            .help =
+                Some("HOST:PORT, e.g. \"[::]:3903\", \"0.0.0.0:3903\" or \"10.0.0.5:3903\"".into());
+            return None;
+        }
+        Some(text)
     }
 }

@@ -53,6 +53,8 @@ pub const GARAGE: Schema = Schema {
         "s3_port",
         "admin_port",
         "s3_region",
+        "metrics_bind",
+        "metrics_textfile",
     ],
     blocks: &[],
 };

@@ -214,6 +214,12 @@ pub struct Garage {
     pub s3_port: u16,
     pub admin_port: u16,
     pub s3_region: String,
+    /// Where the admin API listens instead of the loopback, for
+    /// Prometheus to scrape `/metrics` (with the island's metrics token).
+    pub metrics_bind: Option<String>,
+    /// node_exporter's textfile directory on each node, where a timer
+    /// writes Garage's metrics every minute.
+    pub metrics_textfile: Option<String>,
     #[serde(skip)]
     pub origin: Origin,
 }

@@ -1,14 +1,14 @@
 //! Garage on a node: its binary, user and directories, config, secrets,
 //! unit and service.
 
-use super::files::{Drift, managed_file};
+use super::files::{Drift, managed_file, timer_started};
 use super::machines::machine_facts;
 use super::upgrade::{NodeRelease, releases};
 use super::{Action, Builder, NodeDecision, NodeStep, SENSITIVE, Target};
 use crate::desired::{DesiredIsland, DesiredNode};
 use crate::garage;
 use crate::observed::{FileFacts, HostFacts, IslandObservation, Observed};
-use crate::ownership;
+use crate::ownership::{self, Ownership};
 use std::collections::BTreeMap;
 
 /// What the whole island shows that its nodes' changes depend on: apply
@@ -24,16 +24,22 @@ pub(super) struct IslandSeen<'a> {
 
 impl<'a> IslandSeen<'a> {
     pub(super) fn of(island: &'a DesiredIsland, observed: &Observed) -> IslandSeen<'a> {
+        // The island's secrets are copied from a node that has them, one
+        // with the metrics token too first (islands made before it lack
+        // it: apply then makes it once for the island).
+        let holds = |node: &&DesiredNode, path: &str| {
+            machine_facts(observed, &node.name)
+                .is_ok_and(|facts| matches!(facts.files.get(path), Some(FileFacts::File { .. })))
+        };
         let secrets_holder = island
             .nodes
             .iter()
-            .find(|node| {
-                machine_facts(observed, &node.name).is_ok_and(|facts| {
-                    matches!(
-                        facts.files.get(garage::RPC_SECRET),
-                        Some(FileFacts::File { .. })
-                    )
-                })
+            .find(|node| holds(node, garage::RPC_SECRET) && holds(node, garage::METRICS_TOKEN))
+            .or_else(|| {
+                island
+                    .nodes
+                    .iter()
+                    .find(|node| holds(node, garage::RPC_SECRET))
             })
             .map(|node| node.name.as_str());
         IslandSeen {
@@ -68,6 +74,7 @@ pub(super) fn plan_node(
     plan_secrets(&on, b);
     plan_service(&on, restart_for, b);
     plan_lost_data(&on, b);
+    plan_metrics_scraper(&on, b);
 }
 
 static MISSING: FileFacts = FileFacts::Missing;
@@ -283,6 +290,7 @@ fn plan_secrets(on: &OnNode, b: &mut Builder) {
     for (path, name) in [
         (garage::RPC_SECRET, "rpc_secret"),
         (garage::ADMIN_TOKEN, "admin_token"),
+        (garage::METRICS_TOKEN, "metrics_token"),
     ] {
         match on.file(path) {
             FileFacts::File { .. } => {
@@ -305,7 +313,7 @@ fn plan_secrets(on: &OnNode, b: &mut Builder) {
             on.target(NodeStep::Secrets),
             if secrets_missing { Action::Create } else { Action::Update },
             if secrets_missing {
-                "Garage's secrets are not on the node (generated for a new island, copied from the island's nodes otherwise)"
+                "Garage's secrets are not all on the node (generated for a new island, copied from the island's nodes otherwise; the metrics token is made once for an island made before it)"
             } else {
                 "Garage's secret files must be private to the garage user (Garage refuses to start otherwise)"
             },
@@ -314,6 +322,47 @@ fn plan_secrets(on: &OnNode, b: &mut Builder) {
             change.attribute(&name, before, after);
         }
     }
+}
+
+/// The node's own scraper of Garage's metrics, when the island writes them
+/// into a textfile directory: its service (with the curl config holding
+/// the metrics token, made on the node) and its timer, running.
+fn plan_metrics_scraper(on: &OnNode, b: &mut Builder) {
+    let Some(scraper) = &on.node.metrics else {
+        return;
+    };
+    let service = managed_file(
+        b,
+        on.target(NodeStep::MetricsService),
+        on.facts,
+        &format!("{}/{}", crate::backup::UNITS_DIR, garage::METRICS_SERVICE),
+        &scraper.service,
+        Ownership::ROOT_READABLE,
+    );
+    if !service.changed() && !matches!(on.file(garage::METRICS_CURL_CONFIG), FileFacts::File { .. })
+    {
+        b.add(
+            on.target(NodeStep::MetricsService),
+            Action::Create,
+            "the scraper's curl config (the metrics token as a header) is not on the node: made there from the token",
+        )
+        .attribute("metrics_token", None, Some(SENSITIVE.to_string()));
+    }
+    let timer = managed_file(
+        b,
+        on.target(NodeStep::MetricsTimer),
+        on.facts,
+        &format!("{}/{}", crate::backup::UNITS_DIR, garage::METRICS_TIMER),
+        &scraper.timer,
+        Ownership::ROOT_READABLE,
+    );
+    timer_started(
+        b,
+        on.target(NodeStep::MetricsTimer),
+        on.facts,
+        garage::METRICS_TIMER,
+        timer.changed(),
+    );
 }
 
 /// The service: enabled and running, restarted for what it has not loaded.

@@ -223,6 +223,13 @@ fn waits_for(change: &Change) -> &'static [Preference] {
                 &[Step::Node(NodeStep::Service)],
                 &[Step::Node(NodeStep::Directories)],
             ]],
+            // The scraper's curl config is made from the node's metrics
+            // token; its first run once Garage runs with it.
+            NodeStep::MetricsService => &[&[&[Step::Node(NodeStep::Secrets)]]],
+            NodeStep::MetricsTimer => &[
+                &[&[Step::Node(NodeStep::MetricsService)]],
+                &[&[Step::Node(NodeStep::Service)], CONFIGURED],
+            ],
         },
         Target::Upgrade { .. } => &[],
         Target::Connect { .. } => &[&[&[Step::Services]]],

@@ -92,7 +92,7 @@ pub struct Plan {
     pub capacity: Vec<crate::capacity::Capacity>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub add: usize,
     pub change: usize,
@@ -274,6 +274,12 @@ pub enum NodeStep {
     /// A data directory that lost its blocks, refilled by Garage's block
     /// repair once the node restarted on it.
     Data = 6,
+    /// The node's own scraper of Garage's metrics, writing them into the
+    /// island's `metrics_textfile` directory: its service (and the curl
+    /// config it reads the metrics token from)…
+    MetricsService = 7,
+    /// …and its timer, every minute.
+    MetricsTimer = 8,
 }
 
 /// What a node's change needs that only what the plan saw can tell: the

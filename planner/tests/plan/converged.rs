@@ -68,10 +68,10 @@ fn garage_node(f: &mut HostFacts, island: &DesiredIsland, node: &DesiredNode) {
         garage::RPC_SECRET.into(),
         file("garage", "garage", "600", None, None),
     );
-    f.files.insert(
-        garage::ADMIN_TOKEN.into(),
-        file("garage", "garage", "600", None, None),
-    );
+    for secret in [garage::ADMIN_TOKEN, garage::METRICS_TOKEN] {
+        f.files
+            .insert(secret.into(), file("garage", "garage", "600", None, None));
+    }
     for dir in [&node.meta_dir, &node.data_dir] {
         f.files.insert(
             dir.clone(),
@@ -101,6 +101,22 @@ fn garage_node(f: &mut HostFacts, island: &DesiredIsland, node: &DesiredNode) {
         file("garage", "garage", "644", None, None),
     );
     f.units.insert(garage::SERVICE.into(), active());
+    if let Some(scraper) = &node.metrics {
+        for (name, text) in [
+            (garage::METRICS_SERVICE, &scraper.service),
+            (garage::METRICS_TIMER, &scraper.timer),
+        ] {
+            f.files.insert(
+                format!("{}/{name}", backup::UNITS_DIR),
+                file("root", "root", "644", None, Some(text)),
+            );
+        }
+        f.files.insert(
+            garage::METRICS_CURL_CONFIG.into(),
+            file("root", "root", "600", None, None),
+        );
+        f.units.insert(garage::METRICS_TIMER.into(), active());
+    }
     f.probes
         .insert(garage::VERSION_PROBE.0.into(), ok("garage cargo:2.5.0"));
     f.probes.insert(garage::USER_PROBE.0.into(), ok("999"));

@@ -271,3 +271,70 @@ fn a_db_engine_change_waits_for_the_conversion() {
         outline(&plan)
     );
 }
+
+/// Garage's metrics in a textfile: a scraper on each node, its curl config
+/// made there; converged, nothing to do. On an address: the admin API
+/// listens there, and the scraper (none here) is not needed.
+#[test]
+fn garages_metrics_by_textfile_or_address() {
+    let text = BASE.replacen(
+        "    replication_factor = 2\n  }\n}\n\nisland \"est\"",
+        "    replication_factor = 2\n    metrics_textfile   = \"/var/lib/prometheus/node-exporter\"\n  }\n}\n\nisland \"est\"",
+        1,
+    );
+    let desired = desired_from(&text);
+    let ouest = desired.islands.iter().find(|i| i.name == "ouest").unwrap();
+    let node = &ouest.nodes[0];
+    let scraper = node.metrics.as_ref().expect("a scraper");
+    assert!(
+        node.config
+            .contains("metrics_token_file = \"/etc/garage/metrics_token\"")
+    );
+    assert!(node.config.contains("api_bind_addr = \"127.0.0.1:3903\""));
+    assert!(
+        scraper
+            .service
+            .contains("--config \"/etc/garage/metrics-scrape.curl\"")
+    );
+    assert!(
+        scraper
+            .service
+            .contains("\"http://127.0.0.1:3903/metrics\"")
+    );
+    assert!(
+        scraper
+            .service
+            .contains("/var/lib/prometheus/node-exporter/garage.prom")
+    );
+    assert!(!scraper.service.contains("Bearer"));
+    let mut observed = converged(&desired);
+    assert!(!plan(&desired, &observed).has_changes());
+    facts(&mut observed, &node.name)
+        .files
+        .insert(garage::METRICS_CURL_CONFIG.into(), FileFacts::Missing);
+    let planned = plan(&desired, &observed);
+    let addresses: Vec<String> = planned
+        .changes
+        .iter()
+        .map(|c| c.address.to_string())
+        .collect();
+    assert_eq!(
+        addresses,
+        vec![format!("island.ouest.node.{}.metrics_service", node.name)]
+    );
+
+    let text = BASE.replacen(
+        "    replication_factor = 2\n  }\n}\n\nisland \"est\"",
+        "    replication_factor = 2\n    metrics_bind       = \"0.0.0.0:3903\"\n  }\n}\n\nisland \"est\"",
+        1,
+    );
+    let desired = desired_from(&text);
+    let node = &desired
+        .islands
+        .iter()
+        .find(|i| i.name == "ouest")
+        .unwrap()
+        .nodes[0];
+    assert!(node.config.contains("api_bind_addr = \"0.0.0.0:3903\""));
+    assert!(node.metrics.is_none());
+}

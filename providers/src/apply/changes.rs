@@ -169,6 +169,8 @@ async fn node_step(
             }
         }
         NodeStep::Data => repair_data(context, &change.address, island, node, events).await,
+        NodeStep::MetricsService => garage::write_metrics_service(remote, node).await,
+        NodeStep::MetricsTimer => garage::write_metrics_timer(remote, node).await,
     }
 }
 

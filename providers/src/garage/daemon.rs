@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 pub struct Secrets {
     pub rpc_secret: String,
     pub admin_token: String,
+    /// The bearer of `/metrics` (Garage refuses the admin token there).
+    pub metrics_token: String,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -37,10 +39,22 @@ impl Secrets {
         Ok(Secrets {
             rpc_secret: hex::encode(&bytes[..32]),
             admin_token: BASE64.encode(&bytes[32..]).replace(['+', '/', '='], ""),
+            metrics_token: Self::token()?,
         })
     }
 
-    /// The secrets of a running island, read from one of its nodes.
+    /// A token in Garage's format: no `.` (a dynamic token's mark).
+    fn token() -> Result<String, SshError> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| LocalError::NoRandomness {
+            reason: e.to_string(),
+        })?;
+        Ok(BASE64.encode(bytes).replace(['+', '/', '='], ""))
+    }
+
+    /// The secrets of a running island, read from one of its nodes; an
+    /// island made before the metrics token gets one, made here once (the
+    /// plan copies from a node that has one when any does).
     pub async fn read(remote: &Remote) -> Result<Secrets, SshError> {
         let read = |path: &'static str| async move {
             let bytes = remote
@@ -55,6 +69,10 @@ impl Secrets {
         Ok(Secrets {
             rpc_secret: read(files::RPC_SECRET).await?,
             admin_token: read(files::ADMIN_TOKEN).await?,
+            metrics_token: match remote.read_file(files::METRICS_TOKEN).await? {
+                Some(bytes) => String::from_utf8_lossy(&bytes).trim().to_string(),
+                None => Self::token()?,
+            },
         })
     }
 }
@@ -121,7 +139,52 @@ pub async fn write_secrets(remote: &Remote, secrets: &Secrets) -> Result<(), Ssh
             secrets.admin_token.as_bytes(),
             files::SECRET_OWNER,
         )
+        .await?;
+    remote
+        .upload(
+            files::METRICS_TOKEN,
+            secrets.metrics_token.as_bytes(),
+            files::SECRET_OWNER,
+        )
         .await
+}
+
+/// The node's own scraper of Garage's metrics: its curl config made on the
+/// node from the node's metrics token (which never leaves it), root's
+/// alone, then its service unit.
+pub async fn write_metrics_service(remote: &Remote, node: &DesiredNode) -> Result<(), SshError> {
+    const SCRIPT: &str = r#"set -eu
+umask 077
+token=$(cat "$1")
+printf 'header = "Authorization: Bearer %s"\n' "$token" >"$2.partial"
+mv -f -- "$2.partial" "$2""#;
+    let scraper = node
+        .metrics
+        .as_ref()
+        .ok_or_else(|| LocalError::FileMissing {
+            host: remote.host().to_string(),
+            path: files::METRICS_SERVICE.to_string(),
+        })?;
+    remote
+        .run_checked(
+            SCRIPT,
+            &[files::METRICS_TOKEN, files::METRICS_CURL_CONFIG],
+            None,
+        )
+        .await?;
+    crate::backup::write_unit(remote, files::METRICS_SERVICE, &scraper.service, false).await
+}
+
+/// The scraper's timer, enabled and started.
+pub async fn write_metrics_timer(remote: &Remote, node: &DesiredNode) -> Result<(), SshError> {
+    let scraper = node
+        .metrics
+        .as_ref()
+        .ok_or_else(|| LocalError::FileMissing {
+            host: remote.host().to_string(),
+            path: files::METRICS_TIMER.to_string(),
+        })?;
+    crate::backup::write_unit(remote, files::METRICS_TIMER, &scraper.timer, true).await
 }
 
 pub async fn write_unit(remote: &Remote, node: &DesiredNode) -> Result<(), SshError> {

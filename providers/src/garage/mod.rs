@@ -36,7 +36,8 @@ pub use buckets_and_keys::{
 pub use cluster::observe_cluster;
 pub use daemon::{
     Secrets, install_binary, members, node_id, others_up, prepare_directories, start, stop,
-    wait_drained, wait_for, wait_healthy, wait_rejoined, write_config, write_secrets, write_unit,
+    wait_drained, wait_for, wait_healthy, wait_rejoined, write_config, write_metrics_service,
+    write_metrics_timer, write_secrets, write_unit,
 };
 pub use layout::{apply_layout, connect};
 pub use repair::{

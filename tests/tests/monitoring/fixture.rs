@@ -19,9 +19,15 @@ pub fn archipelago(dir: &Path) -> Result<PathBuf, Failed> {
     let restic_sha256 = sha256_of(restic)?;
     let pinned = format!("{{ binary = \"{restic}\", sha256 = \"{restic_sha256}\" }}");
     let mut text = String::new();
-    for (island, factor) in [("lab-a", 2), ("lab-b", 1)] {
+    // Garage's metrics: lab-a's in a textfile on each node, lab-b's
+    // admin API open on every address.
+    let metrics = [
+        "    metrics_textfile   = \"/var/lib/prometheus/node-exporter\"\n",
+        "    metrics_bind       = \"0.0.0.0:3903\"\n",
+    ];
+    for ((island, factor), metrics) in [("lab-a", 2), ("lab-b", 1)].into_iter().zip(metrics) {
         text.push_str(&format!(
-            "island \"{island}\" {{\n  garage {{\n    version            = \"2.5.0\"\n    binary             = \"{garage}\"\n    sha256             = \"{sha256}\"\n    replication_factor = {factor}\n  }}\n}}\n\n"
+            "island \"{island}\" {{\n  garage {{\n    version            = \"2.5.0\"\n    binary             = \"{garage}\"\n    sha256             = \"{sha256}\"\n    replication_factor = {factor}\n{metrics}  }}\n}}\n\n"
         ));
     }
     let job = |name: &str, to: &str, schedule: &str, quota: &str, extra: &str| {
