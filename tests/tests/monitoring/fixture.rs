@@ -9,10 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// Islands lab-a (node1, node2) and lab-b (node3). node4 is a backup host:
-/// chaton-3 (lab-b) backs up `good` and `stale` (every minute) to lab-a,
-/// pinging the URL apply reads from `$CHATON3_PING`; chaton-2 (lab-a)
-/// backs up `full` to lab-b under a 2 MB quota, pinging the URL in a file
-/// of node4's (`/etc/archipel-full-ping`), as ntfy expects.
+/// chaton-3 (lab-b) backs up `good`, `stale` (every minute) and `kuma` to
+/// lab-a: `good` pings the URL apply reads from `$CHATON3_PING`
+/// (healthchecks, the chaton's), `stale` an ntfy topic and `kuma` an Uptime
+/// Kuma push monitor, each in a file of node4's; chaton-2 (lab-a) backs up
+/// `full` to lab-b under a 2 MB quota, pinging healthchecks' way the URL
+/// in `/etc/archipel-full-ping`.
 pub fn archipelago(dir: &Path) -> Result<PathBuf, Failed> {
     let (garage, sha256) = garage_build()?;
     let restic = "/usr/bin/restic";
@@ -43,12 +45,25 @@ pub fn archipelago(dir: &Path) -> Result<PathBuf, Failed> {
                 "lab-b",
                 "*-*-* 03:00",
                 "2M",
-                "    notify {\n      type     = \"ntfy\"\n      url_file = \"/etc/archipel-full-ping\"\n    }\n",
+                "    notify {\n      url_file = \"/etc/archipel-full-ping\"\n    }\n",
             ),
             3 => format!(
-                "  notify {{\n    url_env = \"CHATON3_PING\"\n  }}\n{}{}",
+                "  notify {{\n    url_env = \"CHATON3_PING\"\n  }}\n{}{}{}",
                 job("good", "lab-a", "*-*-* 03:00", "1G", ""),
-                job("stale", "lab-a", "minutely", "1G", "")
+                job(
+                    "stale",
+                    "lab-a",
+                    "minutely",
+                    "1G",
+                    "    notify {\n      type     = \"ntfy\"\n      url_file = \"/etc/archipel-stale-ping\"\n    }\n"
+                ),
+                job(
+                    "kuma",
+                    "lab-a",
+                    "*-*-* 03:00",
+                    "1G",
+                    "    notify {\n      type     = \"uptime-kuma\"\n      url_file = \"/etc/archipel-kuma-ping\"\n    }\n"
+                )
             ),
             _ => String::new(),
         };
