@@ -110,16 +110,10 @@ pub fn entries(plan: &Plan, results: &[(Address, ChangeResult)], run: &Run) -> V
             Some(ChangeResult::Skipped(why)) => ("skipped", Some(why.clone())),
             None => ("skipped", Some("not started".to_string())),
         };
-        let summary = summaries.entry(island.to_string()).or_default();
-        match change.action {
-            Action::Create => summary.add += 1,
-            Action::Update => summary.change += 1,
-            Action::Replace => {
-                summary.add += 1;
-                summary.destroy += 1;
-            }
-            Action::Delete => summary.destroy += 1,
-        }
+        summaries
+            .entry(island.to_string())
+            .or_default()
+            .count(change.action);
         by_island
             .entry(island.to_string())
             .or_default()

@@ -99,19 +99,26 @@ pub struct Summary {
     pub destroy: usize,
 }
 
+impl Summary {
+    /// Counts one more change: a replacement adds and destroys.
+    pub fn count(&mut self, action: Action) {
+        match action {
+            Action::Create => self.add += 1,
+            Action::Update => self.change += 1,
+            Action::Replace => {
+                self.add += 1;
+                self.destroy += 1;
+            }
+            Action::Delete => self.destroy += 1,
+        }
+    }
+}
+
 impl Plan {
     pub fn summary(&self) -> Summary {
         let mut summary = Summary::default();
         for change in &self.changes {
-            match change.action {
-                Action::Create => summary.add += 1,
-                Action::Update => summary.change += 1,
-                Action::Replace => {
-                    summary.add += 1;
-                    summary.destroy += 1;
-                }
-                Action::Delete => summary.destroy += 1,
-            }
+            summary.count(change.action);
         }
         summary
     }

@@ -4,7 +4,7 @@
 
 use super::admin_api::{api, api_as};
 use crate::ssh::{LocalError, Remote, SshError};
-use archipel_planner::desired::DesiredNode;
+use archipel_planner::desired::{DesiredNode, DesiredScraper};
 use archipel_planner::garage::{self as files, BINARY, CONFIG};
 use archipel_planner::observed::{ClusterHealth, ClusterStatus};
 use base64::Engine as _;
@@ -158,13 +158,7 @@ umask 077
 token=$(cat "$1")
 printf 'header = "Authorization: Bearer %s"\n' "$token" >"$2.partial"
 mv -f -- "$2.partial" "$2""#;
-    let scraper = node
-        .metrics
-        .as_ref()
-        .ok_or_else(|| LocalError::FileMissing {
-            host: remote.host().to_string(),
-            path: files::METRICS_SERVICE.to_string(),
-        })?;
+    let scraper = scraper(remote, node)?;
     remote
         .run_checked(
             SCRIPT,
@@ -177,14 +171,19 @@ mv -f -- "$2.partial" "$2""#;
 
 /// The scraper's timer, enabled and started.
 pub async fn write_metrics_timer(remote: &Remote, node: &DesiredNode) -> Result<(), SshError> {
-    let scraper = node
-        .metrics
-        .as_ref()
-        .ok_or_else(|| LocalError::FileMissing {
-            host: remote.host().to_string(),
-            path: files::METRICS_TIMER.to_string(),
-        })?;
+    let scraper = scraper(remote, node)?;
     crate::backup::write_unit(remote, files::METRICS_TIMER, &scraper.timer, true).await
+}
+
+/// The node's scraper, as the file says (the plan was made with one).
+fn scraper<'a>(remote: &Remote, node: &'a DesiredNode) -> Result<&'a DesiredScraper, SshError> {
+    node.metrics.as_ref().ok_or_else(|| {
+        LocalError::FileMissing {
+            host: remote.host().to_string(),
+            path: files::METRICS_SERVICE.to_string(),
+        }
+        .into()
+    })
 }
 
 pub async fn write_unit(remote: &Remote, node: &DesiredNode) -> Result<(), SshError> {
