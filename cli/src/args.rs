@@ -61,6 +61,16 @@ impl SshArgs {
             ..SshSettings::default()
         })
     }
+
+    /// The settings of a command that only reads: no secret crosses its
+    /// connections, so they start with OpenSSH's quick key exchanges
+    /// (where the user's configuration did not choose them).
+    pub fn read_only_settings(&self) -> Result<SshSettings, LoadError> {
+        Ok(SshSettings {
+            quick_key_exchange: true,
+            ..self.settings()?
+        })
+    }
 }
 
 /// The formats a command prints in: `human`, its default, and `json` among

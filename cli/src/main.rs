@@ -17,6 +17,7 @@ mod journal;
 mod progress;
 mod remote;
 mod render;
+mod timings;
 
 use args::{OutputArgs, SshArgs};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -301,19 +302,19 @@ fn main() -> ExitCode {
         Command::Validate { output } => commands::validate::run(&cli.file, output.format()),
         Command::Fmt { check, diff } => commands::fmt::run(&cli.file, *check, *diff),
         Command::Apply { args, ssh } => ssh
-            .settings()
+            .read_only_settings()
             .and_then(|ssh| commands::apply::run(&cli.file, ssh, args)),
         Command::Plan { args, ssh } => ssh
-            .settings()
+            .read_only_settings()
             .and_then(|ssh| commands::plan::run(&cli.file, ssh, args)),
         Command::Status { args, ssh } => ssh
-            .settings()
+            .read_only_settings()
             .and_then(|ssh| commands::status::run(&cli.file, ssh, args)),
         Command::Drill { args, ssh } => ssh
-            .settings()
+            .read_only_settings()
             .and_then(|ssh| commands::drill::run(&cli.file, ssh, args)),
         Command::Recover { args, ssh } => ssh
-            .settings()
+            .read_only_settings()
             .and_then(|ssh| commands::recover::run(&cli.file, ssh, args)),
         Command::Clear { args, ssh } => ssh
             .settings()

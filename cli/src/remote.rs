@@ -1,6 +1,7 @@
 //! What every command that talks to machines shares: the async runtime,
 //! Ctrl-C, and closing every SSH connection on the way out.
 
+use crate::timings::Phases;
 use archipel_planner::desired::Desired;
 use archipel_planner::model::Archipelago;
 use archipel_planner::observed::Observed;
@@ -49,11 +50,13 @@ pub async fn close(remotes: impl IntoIterator<Item = Remote>) {
 }
 
 /// Observes every island and machine of the file, concurrently, then
-/// closes the connections. `None` when interrupted.
+/// closes the connections; its phases are marked in `phases`. `None` when
+/// interrupted.
 pub fn observe_all(
     model: &Archipelago,
     desired: &Desired,
     settings: SshSettings,
+    phases: &mut Phases,
 ) -> Result<Option<Observed>, crate::files::LoadError> {
     let machines = model.machines();
     let runtime = runtime()?;
@@ -67,5 +70,6 @@ pub fn observe_all(
         close(std::mem::take(&mut observation.remotes).into_values()).await;
         observation
     });
+    phases.observation(&observation.timings);
     Ok((!observation.interrupted).then_some(observation.observed))
 }

@@ -15,17 +15,32 @@ use archipel_planner::observed::{
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 /// What observing left: what was seen, the open connections (for the caller
-/// to close, or to reuse for apply), and whether it was interrupted.
+/// to close, or to reuse for apply), whether it was interrupted, and when
+/// each of its phases ended.
 #[derive(Debug, Default)]
 pub struct Observation {
     pub observed: Observed,
     pub remotes: BTreeMap<String, Remote>,
     pub interrupted: bool,
+    pub timings: Timings,
+}
+
+/// When each phase of an observation ended for the last machine or island
+/// it waited on, counted from the observation's start: where the time of a
+/// slow plan went (`-v` prints them). A phase that did not run is `None`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Timings {
+    /// The last connection up (or given up).
+    pub connected: Option<Duration>,
+    /// The last machine's facts in.
+    pub facts: Option<Duration>,
+    /// The last island's admin API answers in.
+    pub islands: Option<Duration>,
 }
 
 /// An error as the plan reports an unreachable machine or island.
@@ -51,6 +66,7 @@ pub async fn gather_machines(
     stop: &mut watch::Receiver<bool>,
     grace: Duration,
 ) -> Observation {
+    let started = Instant::now();
     let mut tasks = JoinSet::new();
     for machine in machines {
         let ssh = Arc::clone(ssh);
@@ -60,11 +76,18 @@ pub async fn gather_machines(
             let remote = ssh
                 .connect(&machine.name, &machine.ssh, machine.host_key.as_deref())
                 .await;
+            let connected = started.elapsed();
             let facts = match &remote {
                 Ok(remote) => Some(host::gather(remote, &query).await),
                 Err(_) => None,
             };
-            (machine.name, remote, facts)
+            Gathered {
+                name: machine.name,
+                remote,
+                facts,
+                connected,
+                done: started.elapsed(),
+            }
         });
     }
     let mut observation = Observation::default();
@@ -79,27 +102,6 @@ pub async fn gather_machines(
             },
         );
     }
-    let collect = |observation: &mut Observation,
-                   (name, remote, facts): (
-        String,
-        Result<Remote, SshError>,
-        Option<Result<HostFacts, SshError>>,
-    )| {
-        let state = match (&remote, facts) {
-            (Err(error), _) => MachineObservation::Unreachable {
-                problem: unreachable(error),
-            },
-            (Ok(_), Some(Ok(facts))) => MachineObservation::Reached { facts },
-            (Ok(_), Some(Err(error))) => MachineObservation::Unreachable {
-                problem: unreachable(&error),
-            },
-            (Ok(_), None) => return,
-        };
-        observation.observed.machines.insert(name.clone(), state);
-        if let Ok(remote) = remote {
-            observation.remotes.insert(name, remote);
-        }
-    };
     let deadline = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
     tokio::pin!(deadline);
     let already_stopped = *stop.borrow();
@@ -110,7 +112,7 @@ pub async fn gather_machines(
     loop {
         tokio::select! {
             joined = tasks.join_next() => match joined {
-                Some(Ok(done)) => collect(&mut observation, done),
+                Some(Ok(gathered)) => gathered.collect_into(&mut observation),
                 Some(Err(_)) => {}
                 None => break,
             },
@@ -124,6 +126,42 @@ pub async fn gather_machines(
         }
     }
     observation
+}
+
+/// One machine's connection and facts, and when each was done.
+struct Gathered {
+    name: String,
+    remote: Result<Remote, SshError>,
+    facts: Option<Result<HostFacts, SshError>>,
+    connected: Duration,
+    done: Duration,
+}
+
+impl Gathered {
+    fn collect_into(self, observation: &mut Observation) {
+        let timings = &mut observation.timings;
+        timings.connected = timings.connected.max(Some(self.connected));
+        if self.facts.is_some() {
+            timings.facts = timings.facts.max(Some(self.done));
+        }
+        let state = match (&self.remote, self.facts) {
+            (Err(error), _) => MachineObservation::Unreachable {
+                problem: unreachable(error),
+            },
+            (Ok(_), Some(Ok(facts))) => MachineObservation::Reached { facts },
+            (Ok(_), Some(Err(error))) => MachineObservation::Unreachable {
+                problem: unreachable(&error),
+            },
+            (Ok(_), None) => return,
+        };
+        observation
+            .observed
+            .machines
+            .insert(self.name.clone(), state);
+        if let Ok(remote) = self.remote {
+            observation.remotes.insert(self.name, remote);
+        }
+    }
 }
 
 /// Observes the whole archipelago for a plan.
@@ -155,6 +193,7 @@ pub async fn observe_with(
     stop: &mut watch::Receiver<bool>,
     grace: Duration,
 ) -> Observation {
+    let started = Instant::now();
     let mut observation = gather_machines(ssh, machines, query, stop, grace).await;
     if observation.interrupted {
         return observation;
@@ -166,6 +205,9 @@ pub async fn observe_with(
         results = islands => {
             for (island, result) in desired.islands.iter().zip(results) {
                 observation.observed.islands.insert(island.name.clone(), result);
+            }
+            if !desired.islands.is_empty() {
+                observation.timings.islands = Some(started.elapsed());
             }
         }
         _ = stop.changed() => observation.interrupted = true,

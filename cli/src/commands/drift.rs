@@ -7,6 +7,7 @@
 use crate::args::{self, Format, OutputArgs};
 use crate::files::{self, LoadError};
 use crate::remote;
+use crate::timings::Phases;
 use archipel_planner::desired::desired;
 use archipel_planner::drift::{Drift, DriftItem, Verdict, drift};
 use archipel_providers::ssh::SshSettings;
@@ -39,7 +40,8 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         return Ok(ExitCode::FAILURE);
     };
     let desired = desired(&model);
-    let Some(observed) = remote::observe_all(&model, &desired, settings)? else {
+    let mut phases = Phases::start(settings.show_commands);
+    let Some(observed) = remote::observe_all(&model, &desired, settings, &mut phases)? else {
         eprintln!("Interrupted: connections closed, nothing compared.");
         return Ok(ExitCode::from(remote::INTERRUPTED));
     };
@@ -58,6 +60,8 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         DriftOutput::Markdown => markdown(&report, &problems),
     };
     out!("{text}");
+    phases.mark("compare");
+    phases.print();
     Ok(if !problems.is_empty() || !report.unknown.is_empty() {
         ExitCode::FAILURE
     } else if report.is_empty() {

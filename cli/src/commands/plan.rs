@@ -3,6 +3,7 @@
 
 use crate::args::{self, DeadNodeArgs, Format, OutputArgs, ScopeArgs};
 use crate::files::{self, LoadError};
+use crate::timings::Phases;
 use crate::{remote, render};
 use archipel_planner::desired::desired;
 use archipel_planner::observed::Observed;
@@ -56,15 +57,17 @@ pub struct Args {
 }
 
 pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, LoadError> {
+    let mut phases = Phases::start(settings.show_commands);
     let Some(model) = files::load_valid(path, args.output.json())? else {
         return Ok(ExitCode::FAILURE);
     };
+    phases.mark("read");
     let mut desired = desired(&model);
     args.dead.declare(&mut desired)?;
     let scopes = args.only.scopes(&desired)?;
     let observed = match &args.observed {
         Some(file) => read_observation(file)?,
-        None => match remote::observe_all(&model, &desired, settings)? {
+        None => match remote::observe_all(&model, &desired, settings, &mut phases)? {
             Some(observed) => observed,
             None => {
                 eprintln!("Interrupted: connections closed, nothing planned.");
@@ -80,7 +83,10 @@ pub fn run(path: &Path, settings: SshSettings, args: &Args) -> Result<ExitCode, 
         &scopes,
         &desired,
     );
+    phases.mark("plan");
     print(&plan, args.output.format());
+    phases.mark("render");
+    phases.print();
     if let Some(out) = &args.out {
         if plan.is_blocked() {
             eprintln!(

@@ -105,6 +105,13 @@ impl Remote {
             stdout: output.stdout,
             stderr: output.stderr,
         };
+        if self.inner.show_commands {
+            eprintln!(
+                "{}: exit {status} after {} ms: {command_name}",
+                self.inner.host,
+                started.elapsed().as_millis()
+            );
+        }
         if self.inner.sudo
             && status == 1
             && output

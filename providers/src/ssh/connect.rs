@@ -3,6 +3,7 @@
 //! master open while its [`Remote`] lives.
 
 use super::error::error_chain;
+use super::key_exchange;
 use super::remote::{Remote, RemoteInner};
 use super::settings::{CHANNELS_PER_HOST, HostKeyPolicy, SshSettings};
 use super::{LocalError, SshError};
@@ -36,6 +37,10 @@ async fn keep_master_open(master: Session, every: Duration) {
 pub struct Ssh {
     settings: SshSettings,
     control_dir: tempfile::TempDir,
+    /// OpenSSH's built-in key exchanges and the wrapper config that puts
+    /// the quick ones first, when [`SshSettings::quick_key_exchange`] asks
+    /// and reordering changes something (made once per run).
+    quick_kex: tokio::sync::OnceCell<Option<(String, PathBuf)>>,
 }
 
 impl Ssh {
@@ -61,6 +66,7 @@ impl Ssh {
         Ok(Ssh {
             settings,
             control_dir,
+            quick_kex: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -86,6 +92,9 @@ impl Ssh {
             })?;
 
         let mut builder = self.session_builder(target);
+        if let Some(wrapper) = self.quick_kex_config(&resolved).await {
+            builder.config_file(wrapper);
+        }
         let pin_file = self.check_host_key(&mut builder, &resolved, pinned_key)?;
         let session = builder.connect_mux(&target.host).await.map_err(|error| {
             let reason = error_chain(&error);
@@ -184,6 +193,41 @@ impl Ssh {
         }
     }
 
+    /// The wrapper config to connect with instead of the user's, when the
+    /// settings ask for the quick key exchange and nobody chose the host's
+    /// key exchanges (see `key_exchange.rs`).
+    async fn quick_kex_config(&self, resolved: &Resolved) -> Option<&Path> {
+        if !self.settings.quick_key_exchange {
+            return None;
+        }
+        let quick = self
+            .quick_kex
+            .get_or_init(|| async {
+                let output = tokio::process::Command::new("ssh")
+                    .args(["-F", "/dev/null", "-G", "archipel.invalid"])
+                    .output()
+                    .await
+                    .ok()?;
+                let text = String::from_utf8_lossy(&output.stdout);
+                let default = resolved_value(&text, "kexalgorithms")?;
+                let quick = key_exchange::quick_first(&default)?;
+                let wrapper = key_exchange::write_wrapper(
+                    self.control_dir.path(),
+                    &quick,
+                    self.settings.config_file.as_deref(),
+                )
+                .ok()?;
+                Some((default, wrapper))
+            })
+            .await;
+        match quick {
+            Some((default, wrapper)) if resolved.kex.as_deref() == Some(default) => {
+                Some(wrapper.as_path())
+            }
+            _ => None,
+        }
+    }
+
     /// Connects to every machine at once; one result per machine, in order.
     pub async fn connect_all(&self, machines: &[Machine]) -> Vec<Result<Remote, SshError>> {
         futures_util::future::join_all(
@@ -220,12 +264,9 @@ impl Ssh {
             ));
         }
         let text = String::from_utf8_lossy(&output.stdout);
-        let value = |key: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(key).and_then(|v| v.strip_prefix(' ')))
-                .map(str::to_string)
-        };
+        let value = |key: &str| resolved_value(&text, key);
         Ok(Resolved {
+            kex: value("kexalgorithms"),
             hostname: value("hostname").unwrap_or_else(|| target.host.clone()),
             port: value("port").and_then(|p| p.parse().ok()).unwrap_or(22),
             user: value("user").unwrap_or_else(|| "root".into()),
@@ -274,7 +315,16 @@ impl Drop for Ssh {
     }
 }
 
+/// One option's value in `ssh -G`'s output (`KEY VALUE` lines).
+fn resolved_value(text: &str, key: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|v| v.strip_prefix(' ')))
+        .map(str::to_string)
+}
+
 struct Resolved {
+    /// The key exchanges ssh will offer, in order.
+    kex: Option<String>,
     hostname: String,
     port: u16,
     user: String,

@@ -15,6 +15,8 @@
 //! - `local_error.rs`: [`LocalError`], what failed on the operator's machine;
 //! - `connect.rs`: [`Ssh`], which opens the master connections (what `ssh -G`
 //!   resolves, the pinned host key, the keeper that holds a master open);
+//! - `key_exchange.rs`: the quick key exchanges first, for commands that
+//!   only read;
 //! - `remote.rs`: [`Remote`], one connected machine, and how it closes;
 //! - `commands.rs`: running scripts on a [`Remote`] (`run`, `run_checked`,
 //!   `upload`, `read_file`) and their [`Output`];
@@ -24,6 +26,7 @@ mod commands;
 mod connect;
 mod error;
 mod forward;
+mod key_exchange;
 mod local_error;
 mod remote;
 mod settings;

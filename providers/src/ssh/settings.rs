@@ -42,6 +42,9 @@ pub struct SshSettings {
     /// stderr as it starts. Arguments never hold a secret: secrets travel
     /// on stdin only, and stdin is never printed.
     pub show_commands: bool,
+    /// Offer OpenSSH's quick key exchanges first (see `key_exchange.rs`):
+    /// for commands that only read, whose connections carry no secret.
+    pub quick_key_exchange: bool,
 }
 
 impl Default for SshSettings {
@@ -54,6 +57,7 @@ impl Default for SshSettings {
             keepalive: Duration::from_secs(2),
             idle_master_lifetime: Duration::from_secs(60),
             show_commands: false,
+            quick_key_exchange: false,
         }
     }
 }
