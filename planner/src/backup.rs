@@ -22,6 +22,25 @@ pub const RUNNER_SCRIPT: &str = include_str!("../templates/restic-run.sh");
 pub const JOBS_DIR: &str = "/etc/archipel/restic";
 /// Each task's last run and last success, as JSON.
 pub const STATUS_DIR: &str = "/var/lib/archipel/backups";
+
+/// The record of a repository the job's runner opened: the identity of the
+/// job's settings, credentials and password files ([`OPENED_SIGNATURE`],
+/// on its first line) and when (seconds since the epoch, on its second).
+/// `local`: the job's local repository's record.
+pub fn opened_record(id: &str, local: bool) -> String {
+    let which = if local { "local-opened" } else { "opened" };
+    format!("{STATUS_DIR}/{id}.{which}")
+}
+
+/// The command, given the job's env, s3 and password files in that order,
+/// whose output is the identity an opened record holds. The runner's is
+/// the same (a test holds them together).
+pub const OPENED_SIGNATURE: &str = "stat --printf '%d:%i:%s:%Y:%Z '";
+
+/// How long a repository the runner opened counts as opening for a plan:
+/// a day, so that a daily backup keeps plans from opening it, and a plan
+/// still opens a repository no run opened today.
+pub const OPENED_WITHIN_SECONDS: u64 = 24 * 3600;
 pub const CACHE_DIR: &str = "/var/cache/archipel/restic";
 /// Where a job's dumps are written during a run (`DUMPS_DIR/ID/NAME`),
 /// then saved in the snapshot under that name, then deleted.
@@ -30,16 +49,6 @@ pub const UNITS_DIR: &str = "/etc/systemd/system";
 
 /// restic's version, or a failure when it is not installed.
 pub const RESTIC_PROBE: (&str, &str) = ("restic_version", "restic version");
-
-/// The version of the restic a host's jobs use: Debian's in /usr/bin or
-/// the pinned one in /usr/local/bin (whichever else is on the PATH).
-pub fn restic_probe(source: &ResticSource) -> (&'static str, String) {
-    let binary = match source {
-        ResticSource::Package => PACKAGED_RESTIC,
-        ResticSource::Binary { .. } => PINNED_RESTIC,
-    };
-    (RESTIC_PROBE.0, format!("{binary} version"))
-}
 
 /// The jobs installed on a machine, whatever the file says: one line per
 /// settings file, `ID<TAB>ESCROWED<TAB>FIRST LINE` (1 when the job's
@@ -377,6 +386,30 @@ pub fn timer(chaton: &str, backup: &Backup, task: Task) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_runner_records_an_opened_repository_with_the_identity_the_probe_checks() {
+        // The probe compares the record with OPENED_SIGNATURE over the env,
+        // s3 and password files; the runner writes it with the same command
+        // over the same files, in the same order.
+        assert!(RUNNER_SCRIPT.contains(&format!(
+            "identity=$({OPENED_SIGNATURE} \"$settings.env\" \"$settings.s3\" \"$settings.password\" 2>/dev/null)"
+        )));
+        assert!(RUNNER_SCRIPT.contains("record=\"$status_dir/$job.opened\""));
+        assert!(RUNNER_SCRIPT.contains("record=\"$status_dir/$job.local-opened\""));
+        assert_eq!(
+            opened_record("c-j", false),
+            format!("{STATUS_DIR}/c-j.opened")
+        );
+        assert_eq!(
+            opened_record("c-j", true),
+            format!("{STATUS_DIR}/c-j.local-opened")
+        );
+        assert_eq!(env_file("c-j"), "/etc/archipel/restic/c-j.env");
+        assert_eq!(s3_file("c-j"), "/etc/archipel/restic/c-j.s3");
+        assert_eq!(password_file("c-j"), "/etc/archipel/restic/c-j.password");
+    }
+
     use super::*;
 
     #[test]

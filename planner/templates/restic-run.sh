@@ -389,6 +389,15 @@ repository_samples() {
         sample snapshots "$(grep -o '"id":"' "$list" | wc -l)" "repository=\"$which\""
         [ -z "$size" ] || sample repository_bytes "$size" "repository=\"$which\""
     } >"$status_dir/$job.$which-repository.prom"
+    # The repository opened with the job's files as they are: a plan within
+    # a day need not open it again (restic's key derivation costs half a
+    # second of CPU). A file changed since changes their identity.
+    record="$status_dir/$job.opened"
+    [ "$which" = island ] || record="$status_dir/$job.local-opened"
+    settings=/etc/archipel/restic/$job
+    if identity=$(stat --printf '%d:%i:%s:%Y:%Z ' "$settings.env" "$settings.s3" "$settings.password" 2>/dev/null); then
+        printf '%s\n%s\n' "$identity" "$(date +%s)" >"$record.$$" && mv -f -- "$record.$$" "$record"
+    fi
 }
 task_label="task=\"$task\""
 last_success=$(success_end "$status_dir/$job.$task.success.json")

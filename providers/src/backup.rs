@@ -527,7 +527,8 @@ systemctl reset-failed $units 2>/dev/null || true
 metrics=$( { . "$jobs/$id.env" && printf '%s' "${ARCHIPEL_METRICS_DIR:-}"; } 2>/dev/null || true)
 [ -z "$metrics" ] || rm -f -- "$metrics/archipel-$id.prom"
 rm -f -- "$jobs/$id.s3" "$jobs/$id.escrow" "$jobs/$id.ping" "$jobs/$id.ping-source" \
-    "$status/$id".*.json "$status/$id".*.prom "$status/$id.lock"
+    "$status/$id".*.json "$status/$id".*.prom "$status/$id.lock" \
+    "$status/$id.opened" "$status/$id.local-opened"
 [ "$escrowed" = 1 ] && rm -f -- "$jobs/$id.password"
 # The settings last: they are how archipel finds the job.
 rm -f -- "$jobs/$id.env""#;

@@ -240,9 +240,17 @@ pub(super) fn job_query(job: &DesiredBackup, query: &mut FactsQuery) {
 
 /// A shell snippet run on the backup host: for each of the job's
 /// schedules, a line `TASK<TAB>next` or `TASK<TAB>never` (or `invalid`),
-/// from `systemd-analyze calendar`.
+/// from `systemd-analyze calendar`: one call for all of them (it prints a
+/// block per schedule, in order), and one per schedule only when one of
+/// them does not parse, to tell which.
 fn schedules_probe(job: &DesiredBackup) -> String {
-    let mut script = String::new();
+    let schedules: Vec<String> = job.units.iter().map(|u| shell_word(&u.schedule)).collect();
+    let tasks: Vec<&str> = job.units.iter().map(|u| u.task.name()).collect();
+    let mut script = format!(
+        "if answer=$(systemd-analyze calendar --iterations=1 -- {} 2>&1); then set -- {}; printf '%s\\n' \"$answer\" | while IFS= read -r line; do case $line in *'Next elapse: never'*) printf '%s\\tnever\\n' \"$1\"; shift;; *'Next elapse:'*) printf '%s\\tnext\\n' \"$1\"; shift;; esac; done; exit 0; fi\n",
+        schedules.join(" "),
+        tasks.join(" "),
+    );
     for unit in &job.units {
         script.push_str(&format!(
             "if answer=$(systemd-analyze calendar --iterations=1 -- {schedule} 2>&1); then case $answer in *'Next elapse: never'*) printf '%s\\tnever\\n' {task};; *) printf '%s\\tnext\\n' {task};; esac; else printf '%s\\tinvalid\\t%s\\n' {task} \"$(printf '%s' \"$answer\" | tail -n 1)\"; fi\n",
@@ -257,12 +265,23 @@ fn schedules_probe(job: &DesiredBackup) -> String {
 /// job's repository, read with the job's own files. Prints nothing secret:
 /// restic's error messages name the repository, never the key.
 /// With `local`, about the job's local repository at that path.
+///
+/// Opening a repository costs restic its key derivation (scrypt, tuned to
+/// half a second of CPU and 60 MiB), so a repository the job's own runner
+/// opened within [`backup::OPENED_WITHIN_SECONDS`], with the same settings,
+/// credentials and password files (the same identity: device, inode, size,
+/// times), counts as opening without restic started again. The runner
+/// records that after each run that read the repository's snapshots
+/// ([`backup::opened_record`]); a file apply rewrites changes the identity.
 fn repository_probe(job: &DesiredBackup, local: Option<&str>) -> String {
     format!(
-        "[ -r {env} ] && [ -r {s3} ] && [ -r {password} ] || {{ echo no-credentials; exit 3; }}; set -a; . {env}; . {s3}; set +a; answer=$(\"$ARCHIPEL_RESTIC\" {repository}cat config --no-lock 2>&1 >/dev/null); code=$?; printf '%s\\n' \"$answer\" | tail -n 3; exit $code",
+        "[ -r {env} ] && [ -r {s3} ] && [ -r {password} ] || {{ echo no-credentials; exit 3; }}; if {{ IFS= read -r seen && read -r at; }} < {record} 2>/dev/null && [ \"$seen\" = \"$({signature} {env} {s3} {password} 2>/dev/null)\" ] && [ $(($(date +%s) - at)) -lt {within} ]; then echo \"opened by the job's run at $at\"; exit 0; fi; set -a; . {env}; . {s3}; set +a; answer=$(\"$ARCHIPEL_RESTIC\" {repository}cat config --no-lock 2>&1 >/dev/null); code=$?; printf '%s\\n' \"$answer\" | tail -n 3; exit $code",
         env = shell_word(&job.env_file),
         s3 = shell_word(&job.s3_file),
         password = shell_word(&job.password_file),
+        record = shell_word(&backup::opened_record(&job.id, local.is_some())),
+        signature = backup::OPENED_SIGNATURE,
+        within = backup::OPENED_WITHIN_SECONDS,
         repository = local.map_or(String::new(), |path| format!("-r {} ", shell_word(path))),
     )
 }

@@ -455,13 +455,13 @@ impl Desired {
             .filter(|b| b.machine == machine)
             .collect();
         if let Some(first) = jobs.first() {
-            let (name, snippet) = backup::restic_probe(&first.restic);
-            query.probes.push((name.into(), snippet));
-            if let ResticSource::Binary { .. } = first.restic {
-                query
-                    .files
-                    .push(FileQuery::new(backup::PINNED_RESTIC, Read::Hash));
-            }
+            // Whether restic is there, without starting it (a Go binary
+            // takes 0.1 s to say its version): Debian's package by its
+            // file, a pinned binary by its hash.
+            query.files.push(match first.restic {
+                ResticSource::Package => FileQuery::new(backup::PACKAGED_RESTIC, Read::Metadata),
+                ResticSource::Binary { .. } => FileQuery::new(backup::PINNED_RESTIC, Read::Hash),
+            });
             query
                 .files
                 .push(FileQuery::new(backup::RUNNER, Read::Content));

@@ -421,14 +421,12 @@ fn plan_backup_host(backup: &DesiredBackup, facts: &HostFacts, b: &mut Builder) 
         machine: backup.machine.clone(),
         step,
     };
-    let probe = facts.probes.get(backup::RESTIC_PROBE.0);
-    let version = probe
-        .filter(|p| p.status == 0)
-        .and_then(|p| p.output.split_whitespace().nth(1))
-        .map(str::to_string);
     match &backup.restic {
         ResticSource::Package => {
-            if version.is_none() {
+            if !matches!(
+                facts.files.get(backup::PACKAGED_RESTIC),
+                Some(FileFacts::File { .. })
+            ) {
                 b.add(
                     kind(HostStep::Restic),
                     Action::Create,

@@ -331,9 +331,9 @@ fn backup_job(f: &mut HostFacts, job: &DesiredBackup) {
         );
         f.units.insert(unit.timer_name.clone(), active());
     }
-    f.probes.insert(
-        "restic_version".into(),
-        ok("restic 0.14.0 compiled with go1.19.8 on linux/amd64"),
+    f.files.insert(
+        backup::PACKAGED_RESTIC.into(),
+        file("root", "root", "755", None, None),
     );
     f.probes
         .insert(Probe::Repository(job.id.clone()).to_string(), ok(""));
