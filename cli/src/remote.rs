@@ -70,6 +70,9 @@ pub fn observe_all(
         close(std::mem::take(&mut observation.remotes).into_values()).await;
         observation
     });
+    // The runtime's and the control sockets' shutdown count as closing.
+    drop(runtime);
+    drop(ssh);
     phases.observation(&observation.timings);
     Ok((!observation.interrupted).then_some(observation.observed))
 }

@@ -10,14 +10,14 @@ use crate::ssh::{Remote, Ssh, SshError};
 use archipel_planner::desired::{Desired, DesiredIsland};
 use archipel_planner::model::Machine;
 use archipel_planner::observed::{
-    FactsQuery, FileFacts, HostFacts, IslandObservation, MachineObservation, Observed, Unreachable,
-    UnreachableKind,
+    Cluster, FactsQuery, FileFacts, HostFacts, IslandObservation, MachineObservation, Observed,
+    Unreachable, UnreachableKind,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::sync::{mpsc, watch};
+use tokio::task::{JoinHandle, JoinSet};
 
 /// What observing left: what was seen, the open connections (for the caller
 /// to close, or to reuse for apply), whether it was interrupted, and when
@@ -66,16 +66,33 @@ pub async fn gather_machines(
     stop: &mut watch::Receiver<bool>,
     grace: Duration,
 ) -> Observation {
+    gather_machines_telling(ssh, machines, query, stop, grace, None).await
+}
+
+/// [`gather_machines`], telling `connected` of each connection as soon as
+/// it is up (before its facts).
+async fn gather_machines_telling(
+    ssh: &Arc<Ssh>,
+    machines: &[Machine],
+    query: impl Fn(&Machine) -> FactsQuery,
+    stop: &mut watch::Receiver<bool>,
+    grace: Duration,
+    connected: Option<mpsc::UnboundedSender<(String, Remote)>>,
+) -> Observation {
     let started = Instant::now();
     let mut tasks = JoinSet::new();
     for machine in machines {
         let ssh = Arc::clone(ssh);
         let machine = machine.clone();
         let query = query(&machine);
+        let tell = connected.clone();
         tasks.spawn(async move {
             let remote = ssh
                 .connect(&machine.name, &machine.ssh, machine.host_key.as_deref())
                 .await;
+            if let (Some(tell), Ok(remote)) = (tell, &remote) {
+                let _ = tell.send((machine.name.clone(), remote.clone()));
+            }
             let connected = started.elapsed();
             let facts = match &remote {
                 Ok(remote) => Some(host::gather(remote, &query).await),
@@ -194,12 +211,40 @@ pub async fn observe_with(
     grace: Duration,
 ) -> Observation {
     let started = Instant::now();
-    let mut observation = gather_machines(ssh, machines, query, stop, grace).await;
+    let (tell, connected) = mpsc::unbounded_channel();
+    let (mut observation, mut early) = tokio::join!(
+        gather_machines_telling(ssh, machines, query, stop, grace, Some(tell)),
+        read_islands_early(desired, connected)
+    );
     if observation.interrupted {
+        for (_, reading) in std::mem::take(&mut early) {
+            reading.abort();
+            let _ = reading.await;
+        }
         return observation;
     }
     let islands = futures_util::future::join_all(desired.islands.iter().map(|island| {
-        observe_island(island, &observation.observed.machines, &observation.remotes)
+        let early = early.remove(&island.name);
+        let (machines, remotes) = (&observation.observed.machines, &observation.remotes);
+        async move {
+            match early {
+                // Every member seen: the early reading is as good as any
+                // and already under way; another is made only if it fails.
+                Some(early) if all_seen(island, machines) => match early.await {
+                    Ok(Some((through, cluster))) => IslandObservation::Reached {
+                        through,
+                        cluster: Box::new(cluster),
+                    },
+                    _ => observe_island(island, machines, remotes).await,
+                },
+                // A member out of reach may make Garage wait: whichever
+                // reading answers first.
+                Some(early) => {
+                    first_reading(early, observe_island(island, machines, remotes)).await
+                }
+                None => observe_island(island, machines, remotes).await,
+            }
+        }
     }));
     tokio::select! {
         results = islands => {
@@ -213,6 +258,82 @@ pub async fn observe_with(
         _ = stop.changed() => observation.interrupted = true,
     }
     observation
+}
+
+/// An island's cluster read through the first of its members to connect,
+/// while the facts are still being gathered: the admin API round trip then
+/// costs nothing on a healthy island. `None` when that member could not
+/// answer (its Garage not running, or waiting on a member out of reach).
+type EarlyReading = JoinHandle<Option<(String, Cluster)>>;
+
+/// Starts an [`EarlyReading`] for each island as soon as one of its members
+/// is connected; ends when every connection has been told.
+async fn read_islands_early(
+    desired: &Desired,
+    mut connected: mpsc::UnboundedReceiver<(String, Remote)>,
+) -> BTreeMap<String, EarlyReading> {
+    let island_of: BTreeMap<&str, &str> = desired
+        .islands
+        .iter()
+        .flat_map(|i| i.nodes.iter().map(|n| (n.name.as_str(), i.name.as_str())))
+        .collect();
+    let mut early = BTreeMap::new();
+    while let Some((name, remote)) = connected.recv().await {
+        let Some(island) = island_of.get(name.as_str()) else {
+            continue;
+        };
+        if early.contains_key(*island) {
+            continue;
+        }
+        let reading = tokio::spawn(async move {
+            let read = garage::observe_cluster(&[&remote], garage::Asking::InTurn).await;
+            read.ok().map(|(_, cluster)| (name, cluster))
+        });
+        early.insert(island.to_string(), reading);
+    }
+    early
+}
+
+/// Whether the facts of every member of the island came in.
+fn all_seen(island: &DesiredIsland, machines: &BTreeMap<String, MachineObservation>) -> bool {
+    island.nodes.iter().all(|n| {
+        matches!(
+            machines.get(&n.name),
+            Some(MachineObservation::Reached { .. })
+        )
+    })
+}
+
+/// The first of an early reading and the reading after the facts that
+/// reached the island; the other is stopped (and its connection handle
+/// dropped before the connections close).
+async fn first_reading(
+    mut early: EarlyReading,
+    after_facts: impl Future<Output = IslandObservation>,
+) -> IslandObservation {
+    let reached = |(through, cluster): (String, Cluster)| IslandObservation::Reached {
+        through,
+        cluster: Box::new(cluster),
+    };
+    tokio::pin!(after_facts);
+    tokio::select! {
+        done = &mut early => match done {
+            Ok(Some(read)) => reached(read),
+            _ => after_facts.await,
+        },
+        observation = &mut after_facts => {
+            if matches!(observation, IslandObservation::Reached { .. }) {
+                early.abort();
+                let _ = early.await;
+                observation
+            } else {
+                match early.await {
+                    Ok(Some(read)) => reached(read),
+                    _ => observation,
+                }
+            }
+        }
+    }
 }
 
 /// Observes again through connections already open (after apply, to prove

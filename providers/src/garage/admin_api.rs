@@ -24,41 +24,98 @@ use std::time::Duration;
 pub const API_CALL_WITHIN: Duration = Duration::from_secs(10);
 
 /// How many calls [`SCRIPT`] runs at once.
-const CALLS_AT_ONCE: usize = 8;
+const CALLS_AT_ONCE: usize = 16;
 
 /// The exit status of a call `timeout` stopped.
 const TIMED_OUT: i32 = 124;
 
 /// Runs `garage json-api` calls, one per argument after the binary, the
-/// config and the bound in seconds (`Endpoint` or `Endpoint=JSON`), eight at
-/// a time (each call is a short RPC session with the local daemon), each
+/// config and the bound in seconds (`Endpoint` or `Endpoint=JSON`), sixteen
+/// at a time (each call is a short RPC session with the local daemon), each
 /// stopped after the bound where the node has `timeout`, then prints each
 /// answer framed as base64 on its own line, in the order asked: what the
 /// call printed on stdout when it succeeded (a release may log on stderr
 /// meanwhile, and a log line in the middle of the JSON would break it),
 /// its stderr then stdout when it failed.
+///
+/// A call `Endpoint=@Listing` (see [`over_listed`]) is made once per id the
+/// answer of the call `Listing` (asked in the same round) lists, with
+/// `{"id":"ID"}`, once `Listing` answered: the island's keys and buckets
+/// are read in one round trip. Its answer is the JSON array of theirs; the
+/// first that failed fails it. (The ids are picked out of the listing's
+/// JSON with grep, and the caller checks them against the listing it
+/// parses.)
 const SCRIPT: &str = r#"bin=$1; cfg=$2; limit=$3; shift 3
 if command -v timeout >/dev/null 2>&1; then bounded() { timeout "$limit" "$@"; }; else bounded() { "$@"; }; fi
 dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
-i=0
+one() { # NAME CALL: the answer in $dir/NAME, the exit status in $dir/NAME.rc
+  endpoint=${2%%=*}
+  case $2 in *=*) bounded "$bin" -c "$cfg" json-api "$endpoint" "${2#*=}" ;; *) bounded "$bin" -c "$cfg" json-api "$endpoint" ;; esac >"$dir/$1" 2>"$dir/$1.err"
+  echo $? >"$dir/$1.rc"
+}
+i=0 running=0
 for call; do
   i=$((i+1))
-  (
-    endpoint=${call%%=*}
-    case $call in *=*) bounded "$bin" -c "$cfg" json-api "$endpoint" "${call#*=}" ;; *) bounded "$bin" -c "$cfg" json-api "$endpoint" ;; esac >"$dir/$i" 2>"$dir/$i.err"
-    echo $? >"$dir/$i.rc"
-  ) &
-  [ $((i % 8)) -eq 0 ] && wait
+  case $call in *=@*) continue ;; esac
+  one "$i" "$call" &
+  running=$((running+1)); [ $((running % 16)) -eq 0 ] && wait
+done
+wait
+i=0 running=0
+for call; do
+  i=$((i+1))
+  case $call in *=@*) ;; *) continue ;; esac
+  listing=${call#*=@}; j=0; from=0; k=0
+  for c; do k=$((k+1)); [ "$c" = "$listing" ] && from=$k; done
+  if [ "$from" -gt 0 ] && read -r rc <"$dir/$from.rc" && [ "$rc" = 0 ]; then
+    for id in $(grep -o '"id": *"[0-9A-Za-z]*"' "$dir/$from" | cut -d'"' -f4); do
+      j=$((j+1)); one "$i.$j" "${call%%=*}={\"id\":\"$id\"}" &
+      running=$((running+1)); [ $((running % 16)) -eq 0 ] && wait
+    done
+    echo "$j" >"$dir/$i.count"
+  else
+    echo "$listing did not answer" >"$dir/$i.err"; : >"$dir/$i"; echo 1 >"$dir/$i.rc"
+  fi
 done
 wait
 i=0
 for call; do
   i=$((i+1))
-  rc=$(cat "$dir/$i.rc")
+  [ -f "$dir/$i.count" ] || continue
+  read -r count <"$dir/$i.count"
+  rc=0; j=0
+  {
+    printf '['
+    while [ "$j" -lt "$count" ]; do
+      j=$((j+1))
+      read -r one_rc <"$dir/$i.$j.rc" || one_rc=1
+      if [ "$one_rc" != 0 ] && [ "$rc" = 0 ]; then rc=$one_rc; cat "$dir/$i.$j.err" "$dir/$i.$j" >"$dir/$i.err"; fi
+      [ "$j" -gt 1 ] && printf ','
+      cat "$dir/$i.$j"
+    done
+    printf ']'
+  } >"$dir/$i"
+  echo "$rc" >"$dir/$i.rc"
+done
+i=0
+for call; do
+  i=$((i+1))
+  read -r rc <"$dir/$i.rc" || rc=1
   printf 'api\t%s\t%s\t' "${call%%=*}" "$rc"
   if [ "$rc" = 0 ]; then base64 -w0 <"$dir/$i"; else cat "$dir/$i.err" "$dir/$i" | base64 -w0; fi; echo
 done
 "#;
+
+/// The call that makes `endpoint` once per id the call `listing` lists
+/// (see [`SCRIPT`]); answered with a JSON array.
+pub(super) fn over_listed(endpoint: &str, listing: &str) -> String {
+    format!("{endpoint}=@{listing}")
+}
+
+/// The call a call over a listing needs answered on the same member.
+fn listing_of(call: &str) -> Option<&str> {
+    call.split_once("=@").map(|(_, listing)| listing)
+}
 
 /// One call's answer, as the node gave it.
 enum Answer {
@@ -95,8 +152,11 @@ async fn call(remote: &Remote, calls: &[String]) -> Result<Vec<(String, Answer)>
     let limit = API_CALL_WITHIN.as_secs().to_string();
     let mut args: Vec<&str> = vec![BINARY, CONFIG, &limit];
     args.extend(calls.iter().map(String::as_str));
-    // The calls run eight at a time; a node without `timeout` is bounded here.
-    let rounds = calls.len().div_ceil(CALLS_AT_ONCE).max(1) as u32;
+    // The calls run sixteen at a time, those over a listing after it; a
+    // node without `timeout` is bounded here. How many ids a listing holds
+    // is not known yet: a round per kind of call over one is counted.
+    let over = calls.iter().filter(|c| listing_of(c).is_some()).count();
+    let rounds = (calls.len() - over).div_ceil(CALLS_AT_ONCE).max(1) as u32 + 2 * over as u32;
     let output = remote
         .run_within(
             SCRIPT,
@@ -223,8 +283,16 @@ pub(super) async fn call_through(
     match asking {
         Asking::InTurn => {
             for (index, remote) in members.iter().enumerate() {
-                let pending: Vec<usize> =
-                    (0..calls.len()).filter(|i| answers[*i].is_none()).collect();
+                // A call over a listing is asked with its listing, even if
+                // another member answered that: the ids are the member's own.
+                let pending: Vec<usize> = (0..calls.len())
+                    .filter(|i| {
+                        answers[*i].is_none()
+                            || calls.iter().enumerate().any(|(j, call)| {
+                                answers[j].is_none() && listing_of(call) == Some(calls[*i].as_str())
+                            })
+                    })
+                    .collect();
                 if pending.is_empty() {
                     break;
                 }
