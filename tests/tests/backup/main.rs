@@ -25,6 +25,10 @@ fn main() {
             ),
             ("applying_again_changes_nothing", runs::idempotent),
             (
+                "a_repository_the_jobs_run_opened_is_not_opened_again_by_a_plan",
+                runs::opened_repositories_are_not_opened_again,
+            ),
+            (
                 "a_backup_goes_through_another_node_when_its_first_does_not_answer",
                 runs::first_node_down,
             ),

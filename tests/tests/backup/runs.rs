@@ -4,6 +4,7 @@
 
 use crate::fixture::{archipelago, escrow_keys, job_s3, live_escrow, restic, status};
 use archipel_tests::{Failed, Lab, archipel, ensure, garage_api as api, output_text};
+use std::path::Path;
 
 pub fn backs_up_to_the_other_island(lab: &Lab) -> Result<(), Failed> {
     let dir = tempfile::tempdir()?;
@@ -211,4 +212,80 @@ pub fn idempotent(lab: &Lab) -> Result<(), Failed> {
     let file = archipelago(lab, dir.path())?;
     let output = archipel(lab, &file, &["plan", "--detailed-exitcode"])?;
     ensure(output.status.code() == Some(0), output_text(&output))
+}
+
+/// The repository probe of chaton-1's job on node7 in a saved observation.
+fn repository_probe(observed: &Path) -> Result<(i64, String), Failed> {
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(observed)?)?;
+    let probe = &json["machines"]["node7"]["facts"]["probes"]["repository:chaton-1-data"];
+    Ok((
+        probe["status"].as_i64().unwrap_or(-1),
+        probe["output"].as_str().unwrap_or_default().to_string(),
+    ))
+}
+
+/// A plan after the job's own run opens no repository (restic's key
+/// derivation is half a second of CPU per job): the runner recorded the
+/// identity of the files it opened it with. A file changed since (here its
+/// password file touched) makes the plan open it with restic again; the
+/// record holds no secret.
+pub fn opened_repositories_are_not_opened_again(lab: &Lab) -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let file = archipelago(lab, dir.path())?;
+    // Converged already when the tests before it ran; on its own, made so.
+    let output = archipel(lab, &file, &["apply", "--auto-approve"])?;
+    ensure(output.status.success(), output_text(&output))?;
+    lab.ssh_ok(
+        "node7",
+        "mkdir -p /srv/data && systemctl start archipel-backup-chaton-1-data.service",
+    )?;
+    let record = lab.ssh_ok(
+        "node7",
+        "cat /var/lib/archipel/backups/chaton-1-data.opened",
+    )?;
+    let lines: Vec<&str> = record.lines().collect();
+    ensure(
+        lines.len() == 2
+            && lines[0].split_whitespace().count() == 3
+            && lines[0].split_whitespace().all(|id| {
+                id.split(':').count() == 5 && id.chars().all(|c| c.is_ascii_digit() || c == ':')
+            })
+            && lines[1].parse::<u64>().is_ok(),
+        format!("the record is not three file identities and a time: {record:?}"),
+    )?;
+    let observed = dir.path().join("observed.json");
+    let saved = observed.display().to_string();
+    let output = archipel(
+        lab,
+        &file,
+        &["plan", "--detailed-exitcode", "--save-observed", &saved],
+    )?;
+    ensure(output.status.code() == Some(0), output_text(&output))?;
+    let (status, said) = repository_probe(&observed)?;
+    ensure(
+        status == 0 && said == format!("opened by the job's run at {}", lines[1]),
+        format!("the plan opened the repository again: {status} {said:?}"),
+    )?;
+
+    lab.ssh_ok("node7", "touch /etc/archipel/restic/chaton-1-data.password")?;
+    let output = archipel(
+        lab,
+        &file,
+        &["plan", "--detailed-exitcode", "--save-observed", &saved],
+    )?;
+    ensure(output.status.code() == Some(0), output_text(&output))?;
+    let (status, said) = repository_probe(&observed)?;
+    ensure(
+        status == 0 && !said.contains("opened by"),
+        format!("a changed password file kept the record: {status} {said:?}"),
+    )?;
+    // The next run records the new identity.
+    lab.ssh_ok(
+        "node7",
+        "systemctl start archipel-backup-chaton-1-data.service",
+    )?;
+    let output = archipel(lab, &file, &["plan", "--save-observed", &saved])?;
+    ensure(output.status.success(), output_text(&output))?;
+    let (_, said) = repository_probe(&observed)?;
+    ensure(said.starts_with("opened by the job's run"), said)
 }

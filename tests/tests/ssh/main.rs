@@ -1,5 +1,5 @@
 //! The SSH provider against real machines: sessions, commands, uploads,
-//! host facts, host keys, failures.
+//! host facts, host keys, key exchanges, failures.
 
 use archipel_tests::run_lab_tests;
 
@@ -8,6 +8,7 @@ mod fixture;
 mod failures;
 mod files;
 mod host_keys;
+mod key_exchange;
 mod sessions;
 
 fn main() {
@@ -45,6 +46,10 @@ fn main() {
             (
                 "a_recorded_hash_stands_until_the_file_changes",
                 files::hash_records,
+            ),
+            (
+                "read_only_commands_offer_the_quick_key_exchange_where_none_was_chosen",
+                key_exchange::quick_key_exchange,
             ),
         ],
     )
