@@ -2,9 +2,68 @@
 //! for scripts (JSON).
 
 use archipel_planner::diagnostic::{Diagnostic, Severity};
-use archipel_planner::source::{Sources, Span};
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use archipel_planner::source::{FileId, SourceFile, Sources, Span};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    SourceCode, SourceSpan, SpanContents,
+};
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
+
+/// A file's text as miette reads it around a label: from the first line of
+/// the label's context, found in the file's line index. (miette's own
+/// reading of a text scans it from its start for every label, which over a
+/// large archipelago's many diagnostics is quadratic.) Shared by every
+/// diagnostic of the file.
+#[derive(Debug)]
+struct FileText {
+    name: String,
+    file: SourceFile,
+}
+
+impl SourceCode for FileText {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let text = self.file.text.as_bytes();
+        if span.offset() > text.len() {
+            return Err(MietteError::OutOfBounds);
+        }
+        let line = self.file.line_of(span.offset());
+        let first = line.saturating_sub(context_lines_before);
+        let start = self.file.line_starts()[first];
+        let within = SourceSpan::new((span.offset() - start).into(), span.len());
+        let read = text[start..].read_span(&within, context_lines_before, context_lines_after)?;
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            read.data(),
+            SourceSpan::new((read.span().offset() + start).into(), read.span().len()),
+            read.line() + first,
+            read.column(),
+            read.line_count() + first,
+        )))
+    }
+}
+
+/// Each file's [`FileText`], made once per rendering.
+#[derive(Default)]
+struct Texts(BTreeMap<FileId, Arc<FileText>>);
+
+impl Texts {
+    fn of(&mut self, sources: &Sources, span: &Span) -> Arc<FileText> {
+        Arc::clone(self.0.entry(span.file).or_insert_with(|| {
+            let file = sources.get(span.file);
+            Arc::new(FileText {
+                name: file.path.clone(),
+                file: file.clone(),
+            })
+        }))
+    }
+}
 
 /// A diagnostic in miette's terms: its file, marked places and related notes.
 #[derive(Debug)]
@@ -13,7 +72,7 @@ struct Rendered {
     code: &'static str,
     severity: miette::Severity,
     help: Option<String>,
-    source: NamedSource<String>,
+    source: Arc<FileText>,
     labels: Vec<LabeledSpan>,
     related: Vec<Rendered>,
 }
@@ -38,8 +97,8 @@ impl miette::Diagnostic for Rendered {
             .as_ref()
             .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
-    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.source)
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        Some(&*self.source)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         Some(Box::new(self.labels.iter().cloned()))
@@ -54,16 +113,11 @@ impl miette::Diagnostic for Rendered {
     }
 }
 
-fn source_of(sources: &Sources, span: &Span) -> NamedSource<String> {
-    let file = sources.get(span.file);
-    NamedSource::new(file.path.clone(), file.text.clone())
-}
-
 fn source_span(span: &Span) -> SourceSpan {
     (span.range.start..span.range.end.max(span.range.start)).into()
 }
 
-fn to_miette(sources: &Sources, diagnostic: &Diagnostic) -> Rendered {
+fn to_miette(sources: &Sources, texts: &mut Texts, diagnostic: &Diagnostic) -> Rendered {
     let primary =
         LabeledSpan::new_primary_with_span(diagnostic.label.clone(), source_span(&diagnostic.span));
     let mut labels = vec![primary];
@@ -81,7 +135,7 @@ fn to_miette(sources: &Sources, diagnostic: &Diagnostic) -> Rendered {
                 code: diagnostic.code,
                 severity: miette::Severity::Advice,
                 help: None,
-                source: source_of(sources, &note.span),
+                source: texts.of(sources, &note.span),
                 labels: vec![LabeledSpan::new_primary_with_span(
                     None,
                     source_span(&note.span),
@@ -98,7 +152,7 @@ fn to_miette(sources: &Sources, diagnostic: &Diagnostic) -> Rendered {
             Severity::Warning => miette::Severity::Warning,
         },
         help: diagnostic.help.clone(),
-        source: source_of(sources, &diagnostic.span),
+        source: texts.of(sources, &diagnostic.span),
         labels,
         related,
     }
@@ -115,8 +169,9 @@ pub fn render_human(sources: &Sources, diagnostics: &[Diagnostic], colour: bool)
         .with_width(100)
         .with_links(false);
     let mut out = String::new();
+    let mut texts = Texts::default();
     for diagnostic in diagnostics {
-        let rendered = to_miette(sources, diagnostic);
+        let rendered = to_miette(sources, &mut texts, diagnostic);
         // Writing to a String cannot fail.
         let _ = handler.render_report(&mut out, &rendered);
         out.push('\n');

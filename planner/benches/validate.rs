@@ -1,7 +1,7 @@
 //! Benchmark: reading and validating a large archipelago.
 //!
 //!   cargo bench -p archipel-planner --bench validate
-//!   cargo bench -p archipel-planner --bench validate -- --write large.hcl
+//!   cargo bench -p archipel-planner --bench validate -- --write large.hcl [--scale 10]
 //!
 //! The generated archipelago has 40 islands of 5 chatons (200 chatons),
 //! 3 nodes per chaton (600 nodes) and 2 backups per chaton (400 backups),
@@ -77,7 +77,14 @@ fn generate(islands: usize) -> String {
 fn main() {
     let text = generate(ISLANDS);
     let args: Vec<String> = std::env::args().collect();
+    // `--scale N`: with --write, N times the islands (and chatons).
+    let scale: usize = args
+        .iter()
+        .position(|a| a == "--scale")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(1);
     if let Some(i) = args.iter().position(|a| a == "--write") {
+        let text = generate(ISLANDS * scale);
         let path = args.get(i + 1).expect("--write PATH");
         std::fs::write(path, &text).expect("write the archipelago");
         eprintln!("wrote {path} ({} bytes)", text.len());

@@ -27,6 +27,24 @@ pub struct SourceFile {
     /// The path as the user gave it (or as found in the directory), for messages.
     pub path: String,
     pub text: String,
+    /// Where each line starts: a position is found without reading the file
+    /// from its start (a large file's many diagnostics would make that
+    /// quadratic).
+    #[serde(skip)]
+    line_starts: Vec<usize>,
+}
+
+impl SourceFile {
+    /// The byte offset where each line starts (after each `\n`), the first
+    /// at 0.
+    pub fn line_starts(&self) -> &[usize] {
+        &self.line_starts
+    }
+
+    /// The 0-based line an offset is on.
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.line_starts.partition_point(|&start| start <= offset) - 1
+    }
 }
 
 /// Every file of one archipelago, in the order they are read (sorted by name
@@ -49,9 +67,14 @@ impl Sources {
     }
 
     pub fn add(&mut self, path: impl Into<String>, text: impl Into<String>) -> FileId {
+        let text = text.into();
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         self.files.push(SourceFile {
             path: path.into(),
-            text: text.into(),
+            text,
+            line_starts,
         });
         self.files.len() - 1
     }
@@ -75,16 +98,18 @@ impl Sources {
     /// The line and column of a byte offset. Offsets inside a multi-byte
     /// character or past the end are clamped, never a panic.
     pub fn position(&self, file: FileId, offset: usize) -> Position {
-        let text = &self.files[file].text;
+        let source = &self.files[file];
+        let text = &source.text;
         let mut offset = offset.min(text.len());
         while !text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let before = &text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
-        Position { line, column }
+        let line = source.line_of(offset);
+        let column = text[source.line_starts[line]..offset].chars().count() + 1;
+        Position {
+            line: line + 1,
+            column,
+        }
     }
 
     /// The full lines of text that a span touches, without the final newline.
@@ -110,5 +135,41 @@ impl Sources {
             .find('\n')
             .map_or(text.len(), |i| end_probe + i);
         text[line_start..line_end].trim_end_matches('\r')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reading the text from its start, as positions were found before the
+    /// line index: the index must agree everywhere.
+    fn read_from_start(text: &str, offset: usize) -> Position {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &text[..offset];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        Position {
+            line: before.matches('\n').count() + 1,
+            column: before[line_start..].chars().count() + 1,
+        }
+    }
+
+    #[test]
+    fn positions_from_the_line_index_agree_with_reading_from_the_start() {
+        let mut sources = Sources::new();
+        let text = "island \"é\" {\n\n  garage { version = \"2.5.0\" }\r\n}\nchaton \"ç\" {}";
+        let file = sources.add("a.hcl", text);
+        for offset in 0..=text.len() + 3 {
+            assert_eq!(
+                sources.position(file, offset),
+                read_from_start(text, offset),
+                "offset {offset}"
+            );
+        }
+        let empty = sources.add("empty.hcl", "");
+        assert_eq!(sources.position(empty, 5), Position { line: 1, column: 1 });
     }
 }
