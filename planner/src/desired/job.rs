@@ -270,12 +270,25 @@ fn schedules_probe(job: &DesiredBackup) -> String {
 /// half a second of CPU and 60 MiB), so a repository the job's own runner
 /// opened within [`backup::OPENED_WITHIN_SECONDS`], with the same settings,
 /// credentials and password files (the same identity: device, inode, size,
-/// times), counts as opening without restic started again. The runner
-/// records that after each run that read the repository's snapshots
-/// ([`backup::opened_record`]); a file apply rewrites changes the identity.
+/// times), counts as opening without restic started again, provided its
+/// `config` is still there: a file test for a local repository, a signed
+/// S3 `HEAD` with curl for the island's (the key given to curl on its
+/// input, never in its arguments). The runner records the identity after
+/// each run that read the repository's snapshots
+/// ([`backup::opened_record`]); a file apply rewrites changes it. Anything
+/// else (no record, another identity, no curl, any answer but 200) asks
+/// restic, as before.
 fn repository_probe(job: &DesiredBackup, local: Option<&str>) -> String {
+    let config_there = match local {
+        Some(path) => format!("[ -f {} ]", shell_word(&format!("{path}/config"))),
+        None => format!(
+            "command -v curl >/dev/null && [ \"$(set -a; . {env}; . {s3}; printf 'user = \"%s:%s\"\\n' \"$AWS_ACCESS_KEY_ID\" \"$AWS_SECRET_ACCESS_KEY\" | curl --config - --silent --head --output /dev/null --write-out '%{{http_code}}' --max-time 5 --aws-sigv4 \"aws:amz:${{AWS_DEFAULT_REGION:-garage}}:s3\" --header 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \"${{RESTIC_REPOSITORY#s3:}}/config\")\" = 200 ]",
+            env = shell_word(&job.env_file),
+            s3 = shell_word(&job.s3_file),
+        ),
+    };
     format!(
-        "[ -r {env} ] && [ -r {s3} ] && [ -r {password} ] || {{ echo no-credentials; exit 3; }}; if {{ IFS= read -r seen && read -r at; }} < {record} 2>/dev/null && [ \"$seen\" = \"$({signature} {env} {s3} {password} 2>/dev/null)\" ] && [ $(($(date +%s) - at)) -lt {within} ]; then echo \"opened by the job's run at $at\"; exit 0; fi; set -a; . {env}; . {s3}; set +a; answer=$(\"$ARCHIPEL_RESTIC\" {repository}cat config --no-lock 2>&1 >/dev/null); code=$?; printf '%s\\n' \"$answer\" | tail -n 3; exit $code",
+        "[ -r {env} ] && [ -r {s3} ] && [ -r {password} ] || {{ echo no-credentials; exit 3; }}; if {{ IFS= read -r seen && read -r at; }} < {record} 2>/dev/null && [ \"$seen\" = \"$({signature} {env} {s3} {password} 2>/dev/null)\" ] && [ $(($(date +%s) - at)) -lt {within} ] && {config_there}; then echo \"opened by the job's run at $at\"; exit 0; fi; set -a; . {env}; . {s3}; set +a; answer=$(\"$ARCHIPEL_RESTIC\" {repository}cat config --no-lock 2>&1 >/dev/null); code=$?; printf '%s\\n' \"$answer\" | tail -n 3; exit $code",
         env = shell_word(&job.env_file),
         s3 = shell_word(&job.s3_file),
         password = shell_word(&job.password_file),
