@@ -28,7 +28,7 @@ apt-get install -y -q restic >/dev/null 2>&1 || { apt-get update -q >/dev/null &
 /// A pinned restic (its sha256 already checked by the caller), installed
 /// atomically; what landed is checked again.
 pub async fn install_binary(remote: &Remote, binary: &[u8], sha256: &str) -> Result<(), SshError> {
-    crate::host::install_pinned(remote, PINNED_RESTIC, None, binary, sha256).await
+    crate::pinned::install_pinned(remote, PINNED_RESTIC, None, binary, sha256).await
 }
 
 /// The runner and the directories its units write to.

@@ -12,6 +12,7 @@ pub mod host;
 pub mod journal;
 pub mod lock;
 pub mod observe;
+pub mod pinned;
 pub mod s3;
 pub mod ssh;
 pub mod vault;

@@ -231,10 +231,7 @@ pub async fn observe_with(
                 // Every member seen: the early reading is as good as any
                 // and already under way; another is made only if it fails.
                 Some(early) if all_seen(island, machines) => match early.await {
-                    Ok(Some((through, cluster))) => IslandObservation::Reached {
-                        through,
-                        cluster: Box::new(cluster),
-                    },
+                    Ok(Some(read)) => reached(read),
                     _ => observe_island(island, machines, remotes).await,
                 },
                 // A member out of reach may make Garage wait: whichever
@@ -294,6 +291,14 @@ async fn read_islands_early(
     early
 }
 
+/// An island read through `through`.
+fn reached((through, cluster): (String, Cluster)) -> IslandObservation {
+    IslandObservation::Reached {
+        through,
+        cluster: Box::new(cluster),
+    }
+}
+
 /// Whether the facts of every member of the island came in.
 fn all_seen(island: &DesiredIsland, machines: &BTreeMap<String, MachineObservation>) -> bool {
     island.nodes.iter().all(|n| {
@@ -311,10 +316,6 @@ async fn first_reading(
     mut early: EarlyReading,
     after_facts: impl Future<Output = IslandObservation>,
 ) -> IslandObservation {
-    let reached = |(through, cluster): (String, Cluster)| IslandObservation::Reached {
-        through,
-        cluster: Box::new(cluster),
-    };
     tokio::pin!(after_facts);
     tokio::select! {
         done = &mut early => match done {

@@ -87,7 +87,7 @@ pub async fn install_binary(
     sha256: &str,
     version: &str,
 ) -> Result<(), SshError> {
-    crate::host::install_pinned(remote, BINARY, Some(files::PREVIOUS_BINARY), binary, sha256)
+    crate::pinned::install_pinned(remote, BINARY, Some(files::PREVIOUS_BINARY), binary, sha256)
         .await?;
     let reports = remote
         .run_checked(files::VERSION_PROBE.1, &[], None)

@@ -6,6 +6,7 @@ use archipel_planner::model::SshTarget;
 use archipel_planner::observed::FileFacts;
 use archipel_planner::ownership::Ownership;
 use archipel_providers::host::{self, FactsQuery, FileQuery, Read};
+use archipel_providers::pinned;
 use archipel_providers::ssh::{Ssh, close_all};
 use archipel_tests::{Failed, Lab, ensure};
 
@@ -136,7 +137,7 @@ pub fn hash_records(lab: &Lab) -> Result<(), Failed> {
                 Ownership::new("root", "root", 0o755),
             )
             .await?;
-        let recorded = host::record_hash(&remote, "/opt/big").await?;
+        let recorded = pinned::record_hash(&remote, "/opt/big").await?;
         ensure(
             recorded == sha256_of(b"version one")?,
             "the recorded hash is the file's",
